@@ -1,0 +1,71 @@
+//! Facts: the additive results of counting, emitted when they become true.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros};
+
+/// What a fact says happened. `value` is 1 for every kind but `Time` (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FactKind {
+    Start,
+    Stream,
+    Time,
+    Download,
+    View,
+    User,
+}
+
+impl FactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactKind::Start => "start",
+            FactKind::Stream => "stream",
+            FactKind::Time => "time",
+            FactKind::Download => "download",
+            FactKind::View => "view",
+            FactKind::User => "user",
+        }
+    }
+}
+
+/// Where a fact's evidence came from (spec §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    Player,
+    AudioLog,
+    VideoLog,
+    Download,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Player => "player",
+            Source::AudioLog => "audio-log",
+            Source::VideoLog => "video-log",
+            Source::Download => "download",
+        }
+    }
+}
+
+/// One counted thing, with the dimensions it can be grouped and filtered by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub kind: FactKind,
+    /// The moment the fact is attributed to (a start's time, a view's first request…).
+    pub ts: Micros,
+    pub value: f64,
+    pub device_key: DeviceKey,
+    pub content_id: Option<String>,
+    pub playback_id: Option<String>,
+    pub source: Source,
+    pub property: String,
+    pub content_kind: Option<ContentKind>,
+    pub media: Option<Media>,
+    pub referrer_host: Option<String>,
+    pub client: ClientFamily,
+    pub geo: Geo,
+    pub user_id: Option<String>,
+    /// WAL position of the input that produced it: replay skips what is stored.
+    pub lsn: u64,
+}

@@ -1,0 +1,25 @@
+//! The vocabulary of streamtally: player events, enriched events, facts and the
+//! per-tenant counting settings of the spec (`shared/spec/metrics.md`).
+//!
+//! Every other crate speaks in these types. Nothing here does I/O.
+
+mod event;
+mod fact;
+mod settings;
+mod time;
+
+pub use event::{ContentKind, EnrichedEvent, EventType, Media, PlayerEvent, ClientFamily, Geo};
+pub use fact::{Fact, FactKind, Source};
+pub use settings::{duration_micros, Settings, SettingsError};
+pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MICROS_PER_SEC};
+
+/// A tenant's numeric id in the metadata store; every stored row belongs to one.
+pub type TenantId = i64;
+
+/// The keyed hash that stands for a device (spec §2): hash(IP, User-Agent), or of
+/// the app's own `device_id`. Never reversible without the tenant's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct DeviceKey(pub u64);
+
+/// Property used when an event names none (spec §1, source 004).
+pub const PROPERTY_OTHERS: &str = "Others";

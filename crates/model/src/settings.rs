@@ -1,0 +1,232 @@
+//! A tenant's counting settings: every parameter in `code font` in the spec, plus
+//! time zone, retention and feature switches. Defaults are the spec's.
+
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::Micros;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    #[error("unknown setting `{0}` (known: {known})", known = Settings::KEYS.join(", "))]
+    UnknownKey(String),
+    #[error("setting `{key}`: {reason}")]
+    BadValue { key: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Same playback (player) or device + content (logs) is one start within this window.
+    #[serde(with = "humantime_serde_compat")]
+    pub start_window: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub stream_min_player: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub stream_min_audio: Duration,
+    pub default_audio_kbps: f64,
+    pub min_bytes: u64,
+    #[serde(with = "humantime_serde_compat")]
+    pub user_idle: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub user_max: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub view_window: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub realtime_lag: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub abuse_retention: Duration,
+    /// IANA time zone for day boundaries and default grouping.
+    pub timezone: String,
+    /// Days of facts and raw events kept; 0 keeps everything.
+    pub retention_days: u32,
+    /// Record access codes with playbacks (attendance, spec §6). Off until consent.
+    pub attendance: bool,
+    /// Keep the enriched raw events beside the facts.
+    pub store_raw_events: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            start_window: Duration::from_secs(24 * 3600),
+            stream_min_player: Duration::from_secs(5),
+            stream_min_audio: Duration::from_secs(25),
+            default_audio_kbps: 128.0,
+            min_bytes: 70_000,
+            user_idle: Duration::from_secs(3600),
+            user_max: Duration::from_secs(4 * 3600),
+            view_window: Duration::from_secs(4 * 3600),
+            realtime_lag: Duration::from_secs(10),
+            abuse_retention: Duration::from_secs(7 * 24 * 3600),
+            timezone: "UTC".into(),
+            retention_days: 0,
+            attendance: false,
+            store_raw_events: true,
+        }
+    }
+}
+
+pub fn duration_micros(d: Duration) -> Micros {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Settings {
+    pub const KEYS: [&'static str; 14] = [
+        "start_window",
+        "stream_min_player",
+        "stream_min_audio",
+        "default_audio_kbps",
+        "min_bytes",
+        "user_idle",
+        "user_max",
+        "view_window",
+        "realtime_lag",
+        "abuse_retention",
+        "timezone",
+        "retention_days",
+        "attendance",
+        "store_raw_events",
+    ];
+
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(Tz::UTC)
+    }
+
+    pub fn micros(d: Duration) -> Micros {
+        duration_micros(d)
+    }
+
+    /// Sets one setting from its text form, validating it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
+        let bad = |reason: String| SettingsError::BadValue { key: key.to_string(), reason };
+        let dur = |v: &str| -> Result<Duration, SettingsError> {
+            let d = humantime::parse_duration(v.trim())
+                .map_err(|e| bad(format!("`{v}` is not a duration like 24h or 5s ({e})")))?;
+            if d.is_zero() {
+                return Err(bad("must be longer than zero".into()));
+            }
+            Ok(d)
+        };
+        let boolean = |v: &str| match v.trim() {
+            "true" | "on" | "1" | "yes" => Ok(true),
+            "false" | "off" | "0" | "no" => Ok(false),
+            _ => Err(bad(format!("`{v}` is not true or false"))),
+        };
+        match key {
+            "start_window" => self.start_window = dur(value)?,
+            "stream_min_player" => self.stream_min_player = dur(value)?,
+            "stream_min_audio" => self.stream_min_audio = dur(value)?,
+            "user_idle" => self.user_idle = dur(value)?,
+            "user_max" => self.user_max = dur(value)?,
+            "view_window" => self.view_window = dur(value)?,
+            "realtime_lag" => self.realtime_lag = dur(value)?,
+            "abuse_retention" => self.abuse_retention = dur(value)?,
+            "default_audio_kbps" => {
+                let v: f64 = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a number")))?;
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(bad("must be a positive number".into()));
+                }
+                self.default_audio_kbps = v;
+            }
+            "min_bytes" => {
+                self.min_bytes = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of bytes")))?
+            }
+            "retention_days" => {
+                self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of days")))?
+            }
+            "timezone" => {
+                value.trim().parse::<Tz>().map_err(|_| bad(format!("`{value}` is not an IANA time zone such as Europe/Berlin")))?;
+                self.timezone = value.trim().to_string();
+            }
+            "attendance" => self.attendance = boolean(value)?,
+            "store_raw_events" => self.store_raw_events = boolean(value)?,
+            _ => return Err(SettingsError::UnknownKey(key.to_string())),
+        }
+        Ok(())
+    }
+
+    /// The text form of one setting, as `set` accepts it.
+    pub fn get(&self, key: &str) -> Result<String, SettingsError> {
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        Ok(match key {
+            "start_window" => d(self.start_window),
+            "stream_min_player" => d(self.stream_min_player),
+            "stream_min_audio" => d(self.stream_min_audio),
+            "user_idle" => d(self.user_idle),
+            "user_max" => d(self.user_max),
+            "view_window" => d(self.view_window),
+            "realtime_lag" => d(self.realtime_lag),
+            "abuse_retention" => d(self.abuse_retention),
+            "default_audio_kbps" => self.default_audio_kbps.to_string(),
+            "min_bytes" => self.min_bytes.to_string(),
+            "retention_days" => self.retention_days.to_string(),
+            "timezone" => self.timezone.clone(),
+            "attendance" => self.attendance.to_string(),
+            "store_raw_events" => self.store_raw_events.to_string(),
+            _ => return Err(SettingsError::UnknownKey(key.to_string())),
+        })
+    }
+
+    /// All settings in text form, in the order of [`Settings::KEYS`].
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        Settings::KEYS.iter().map(|k| (*k, self.get(k).unwrap_or_default())).collect()
+    }
+
+    /// Rebuilds settings from stored pairs; unknown or bad stored values are reported.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Settings, SettingsError> {
+        let mut s = Settings::default();
+        for (k, v) in pairs {
+            s.set(k, v)?;
+        }
+        Ok(s)
+    }
+}
+
+
+/// Durations serialise as humantime text (`"24h"`), so settings JSON reads well.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_spec_values() {
+        let s = Settings::default();
+        assert_eq!(s.get("start_window").unwrap(), "1day");
+        assert_eq!(s.stream_min_player, Duration::from_secs(5));
+        assert_eq!(s.stream_min_audio, Duration::from_secs(25));
+        assert_eq!(s.min_bytes, 70_000);
+        assert_eq!(s.user_idle, Duration::from_secs(3600));
+        assert_eq!(s.view_window, Duration::from_secs(4 * 3600));
+        assert!(!s.attendance);
+    }
+
+    #[test]
+    fn set_validates_and_round_trips() {
+        let mut s = Settings::default();
+        s.set("view_window", "2h").unwrap();
+        assert_eq!(s.view_window, Duration::from_secs(7200));
+        s.set("timezone", "Europe/Berlin").unwrap();
+        assert!(matches!(s.set("timezone", "Mars/Olympus"), Err(SettingsError::BadValue { .. })));
+        assert!(matches!(s.set("user_idle", "0s"), Err(SettingsError::BadValue { .. })));
+        assert!(matches!(s.set("nope", "1"), Err(SettingsError::UnknownKey(_))));
+        let pairs = s.to_pairs();
+        let back = Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+        assert_eq!(back, s);
+    }
+}

@@ -1,0 +1,11 @@
+//! Parsing: turns the bytes a source received into typed inputs.
+//!
+//! Today that is player-event batches (spec §1) as sent to `POST /api/v1/events`:
+//! a JSON array, NDJSON (also as `text/plain`, the way `navigator.sendBeacon`
+//! posts), or an object `{"sent_at": …, "events": […]}`. Each bad event gets an
+//! error naming its index and field; the good events of the batch are kept.
+//! Access-log lines will be parsed here too.
+
+mod event;
+
+pub use event::{parse_event_batch, BatchError, EventError, ParsedBatch, MAX_FUTURE_SKEW_US};

@@ -1,0 +1,71 @@
+//! The engine-specific pieces of SQL. Everything else is generated once, in `sql.rs`.
+
+use chrono_tz::Tz;
+
+use crate::TimeUnit;
+
+pub trait Dialect {
+    /// The table expression the facts are read from.
+    fn facts_table(&self) -> &str;
+    /// The catalogue table expression, holding one tenant's contents.
+    fn contents_table(&self) -> &str;
+    /// The start of `unit` containing `column`, in `tz` (an instant).
+    fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String;
+    /// A timestamp literal for microseconds since the epoch, UTC.
+    fn timestamp(&self, micros: i64) -> String;
+    /// The `n`-th (1-based) string parameter.
+    fn param(&self, n: usize) -> String;
+}
+
+/// Apache DataFusion, the embedded engine.
+pub struct DataFusion;
+
+impl Dialect for DataFusion {
+    fn facts_table(&self) -> &str {
+        "facts"
+    }
+    fn contents_table(&self) -> &str {
+        "contents"
+    }
+    fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String {
+        if tz == Tz::UTC {
+            return format!("date_trunc('{}', {column})", unit.name());
+        }
+        // A zoned timestamp makes date_trunc cut at local midnight/hour (DST-aware).
+        format!("date_trunc('{}', arrow_cast({column}, 'Timestamp(Microsecond, Some(\"{}\"))'))", unit.name(), tz.name())
+    }
+    fn timestamp(&self, micros: i64) -> String {
+        format!("arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
+    }
+    fn param(&self, n: usize) -> String {
+        format!("${n}")
+    }
+}
+
+/// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
+pub struct ClickHouse;
+
+impl Dialect for ClickHouse {
+    fn facts_table(&self) -> &str {
+        "facts"
+    }
+    fn contents_table(&self) -> &str {
+        "contents"
+    }
+    fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String {
+        let f = match unit {
+            TimeUnit::Minute => "toStartOfMinute",
+            TimeUnit::Hour => "toStartOfHour",
+            TimeUnit::Day => "toStartOfDay",
+            TimeUnit::Week => "toMonday",
+            TimeUnit::Month => "toStartOfMonth",
+        };
+        format!("toDateTime64({f}(toTimeZone({column}, '{}')), 6, '{}')", tz.name(), tz.name())
+    }
+    fn timestamp(&self, micros: i64) -> String {
+        format!("fromUnixTimestamp64Micro({micros}, 'UTC')")
+    }
+    fn param(&self, n: usize) -> String {
+        format!("{{p{n}:String}}")
+    }
+}

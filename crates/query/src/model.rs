@@ -1,0 +1,242 @@
+use chrono_tz::Tz;
+use streamtally_model::{parse_ts, Micros};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QueryError {
+    #[error("unknown metric `{0}` (known: {known})", known = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
+    UnknownMetric(String),
+    #[error("unknown dimension `{0}` (known: {known})", known = Dimension::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "))]
+    UnknownDimension(String),
+    #[error("`{field}` is not a time: `{value}` (use RFC 3339 such as 2026-03-02T10:00:00Z, or a date)")]
+    BadTime { field: &'static str, value: String },
+    #[error("`from` must be before `to`")]
+    EmptyRange,
+    #[error("unknown time zone `{0}` (use an IANA name such as Europe/Berlin)")]
+    BadTimeZone(String),
+    #[error("filter `{0}` must look like dimension:value")]
+    BadFilter(String),
+    #[error("cannot filter by a time bucket (`{0}`); use from and to")]
+    TimeFilter(String),
+    #[error("at least one metric is required")]
+    NoMetrics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Starts,
+    Streams,
+    Time,
+    Downloads,
+    Devices,
+    Views,
+    Users,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [Metric::Starts, Metric::Streams, Metric::Time, Metric::Downloads, Metric::Devices, Metric::Views, Metric::Users];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Starts => "starts",
+            Metric::Streams => "streams",
+            Metric::Time => "time",
+            Metric::Downloads => "downloads",
+            Metric::Devices => "devices",
+            Metric::Views => "views",
+            Metric::Users => "users",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Metric, QueryError> {
+        Metric::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| QueryError::UnknownMetric(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl TimeUnit {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Minute => "minute",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Week => "week",
+            TimeUnit::Month => "month",
+        }
+    }
+}
+
+/// What rows can be grouped and filtered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Time(TimeUnit),
+    ContentId,
+    Property,
+    Source,
+    ReferrerHost,
+    ContentKind,
+    Media,
+    Country,
+    Region,
+    City,
+    Browser,
+    Os,
+    DeviceType,
+    Title,
+    Category,
+    Show,
+    Producer,
+    Distributor,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 22] = [
+        Dimension::Time(TimeUnit::Minute),
+        Dimension::Time(TimeUnit::Hour),
+        Dimension::Time(TimeUnit::Day),
+        Dimension::Time(TimeUnit::Week),
+        Dimension::Time(TimeUnit::Month),
+        Dimension::ContentId,
+        Dimension::Property,
+        Dimension::Source,
+        Dimension::ReferrerHost,
+        Dimension::ContentKind,
+        Dimension::Media,
+        Dimension::Country,
+        Dimension::Region,
+        Dimension::City,
+        Dimension::Browser,
+        Dimension::Os,
+        Dimension::DeviceType,
+        Dimension::Title,
+        Dimension::Category,
+        Dimension::Show,
+        Dimension::Producer,
+        Dimension::Distributor,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Time(u) => u.name(),
+            Dimension::ContentId => "content_id",
+            Dimension::Property => "property",
+            Dimension::Source => "source",
+            Dimension::ReferrerHost => "referrer_host",
+            Dimension::ContentKind => "content_kind",
+            Dimension::Media => "media",
+            Dimension::Country => "country",
+            Dimension::Region => "region",
+            Dimension::City => "city",
+            Dimension::Browser => "browser",
+            Dimension::Os => "os",
+            Dimension::DeviceType => "device_type",
+            Dimension::Title => "title",
+            Dimension::Category => "category",
+            Dimension::Show => "show",
+            Dimension::Producer => "producer",
+            Dimension::Distributor => "distributor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Dimension, QueryError> {
+        let s = match s {
+            "referrer" => "referrer_host",
+            "kind" => "content_kind",
+            other => other,
+        };
+        Dimension::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| QueryError::UnknownDimension(s.to_string()))
+    }
+
+    /// Dimensions that come from the catalogue need it joined in.
+    pub fn needs_catalogue(self) -> bool {
+        matches!(
+            self,
+            Dimension::Title | Dimension::Category | Dimension::Show | Dimension::Producer | Dimension::Distributor | Dimension::ContentKind | Dimension::Media
+        )
+    }
+}
+
+/// Rows whose dimension equals one of the values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub dimension: Dimension,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsQuery {
+    /// Inclusive.
+    pub from: Micros,
+    /// Exclusive.
+    pub to: Micros,
+    pub metrics: Vec<Metric>,
+    pub group_by: Vec<Dimension>,
+    pub filters: Vec<Filter>,
+    pub tz: Tz,
+}
+
+impl MetricsQuery {
+    /// Builds a query from the text forms the API and CLI take:
+    /// `metrics=starts,time`, `group_by=hour,content_id`,
+    /// `filter=property:web,content_id:A` (same dimension twice = either value).
+    pub fn parse(from: &str, to: &str, metrics: &str, group_by: Option<&str>, filter: Option<&str>, tz: Option<&str>) -> Result<MetricsQuery, QueryError> {
+        let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime { field: "from", value: from.to_string() })?;
+        let to_us = parse_ts(to).ok_or_else(|| QueryError::BadTime { field: "to", value: to.to_string() })?;
+        if from_us >= to_us {
+            return Err(QueryError::EmptyRange);
+        }
+        let list = |s: &str| s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let metrics = list(metrics).iter().map(|m| Metric::parse(m)).collect::<Result<Vec<_>, _>>()?;
+        if metrics.is_empty() {
+            return Err(QueryError::NoMetrics);
+        }
+        let group_by = list(group_by.unwrap_or("")).iter().map(|d| Dimension::parse(d)).collect::<Result<Vec<_>, _>>()?;
+        let mut filters: Vec<Filter> = Vec::new();
+        for part in list(filter.unwrap_or("")) {
+            let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
+            let dimension = Dimension::parse(dim.trim())?;
+            if matches!(dimension, Dimension::Time(_)) {
+                return Err(QueryError::TimeFilter(dim.to_string()));
+            }
+            match filters.iter_mut().find(|f| f.dimension == dimension) {
+                Some(f) => f.values.push(value.to_string()),
+                None => filters.push(Filter { dimension, values: vec![value.to_string()] }),
+            }
+        }
+        let tz = match tz {
+            Some(name) if !name.is_empty() => name.parse::<Tz>().map_err(|_| QueryError::BadTimeZone(name.to_string()))?,
+            _ => Tz::UTC,
+        };
+        Ok(MetricsQuery { from: from_us, to: to_us, metrics, group_by, filters, tz })
+    }
+
+    pub fn needs_catalogue(&self) -> bool {
+        self.group_by.iter().chain(self.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_api_forms_with_clear_errors() {
+        let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "starts, time", Some("hour,content_id"), Some("property:web,property:app,content_id:A"), Some("Europe/Berlin")).unwrap();
+        assert_eq!(q.metrics, vec![Metric::Starts, Metric::Time]);
+        assert_eq!(q.group_by, vec![Dimension::Time(TimeUnit::Hour), Dimension::ContentId]);
+        assert_eq!(q.filters[0].values, vec!["web".to_string(), "app".to_string()]);
+        assert_eq!(q.tz, chrono_tz::Europe::Berlin);
+        assert_eq!(MetricsQuery::parse("2026-03-02", "2026-03-03", "hits", None, None, None), Err(QueryError::UnknownMetric("hits".into())));
+        assert_eq!(MetricsQuery::parse("2026-03-03", "2026-03-02", "starts", None, None, None), Err(QueryError::EmptyRange));
+        assert!(matches!(MetricsQuery::parse("x", "2026-03-02", "starts", None, None, None), Err(QueryError::BadTime { field: "from", .. })));
+        assert_eq!(MetricsQuery::parse("2026-03-02", "2026-03-03", "starts", None, Some("web"), None), Err(QueryError::BadFilter("web".into())));
+        assert!(MetricsQuery::parse("2026-03-02", "2026-03-03", "starts", None, None, Some("Nowhere")).is_err());
+    }
+}

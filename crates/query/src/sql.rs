@@ -1,0 +1,143 @@
+//! SQL for a metrics query, generated once for every dialect.
+
+use crate::{Dialect, Dimension, Metric, MetricsQuery};
+
+/// Catalogue columns, as the `contents` table holds them.
+pub const CONTENT_COLUMNS: [&str; 10] = ["content_id", "title", "kind", "media", "duration", "bitrate", "category", "show", "producer", "distributor"];
+
+/// SQL text with its string parameters (filter values never enter the text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<String>,
+    /// Output columns: the group keys, then the metrics.
+    pub columns: Vec<String>,
+}
+
+fn dimension_expr(d: Dimension, q: &MetricsQuery, dialect: &dyn Dialect) -> String {
+    match d {
+        Dimension::Time(unit) => dialect.time_bucket("f.ts", unit, q.tz),
+        Dimension::ContentId => "f.content_id".into(),
+        Dimension::Property => "f.property".into(),
+        Dimension::Source => "f.source".into(),
+        Dimension::ReferrerHost => "f.referrer_host".into(),
+        // The player's own word first; the catalogue's when the player gave none.
+        Dimension::ContentKind => "COALESCE(f.content_kind, c.kind)".into(),
+        Dimension::Media => "COALESCE(f.media, c.media)".into(),
+        Dimension::Country => "f.country".into(),
+        Dimension::Region => "f.region".into(),
+        Dimension::City => "f.city".into(),
+        Dimension::Browser => "f.browser".into(),
+        Dimension::Os => "f.os".into(),
+        Dimension::DeviceType => "f.device_type".into(),
+        Dimension::Title => "c.title".into(),
+        Dimension::Category => "c.category".into(),
+        Dimension::Show => "c.show".into(),
+        Dimension::Producer => "c.producer".into(),
+        Dimension::Distributor => "c.distributor".into(),
+    }
+}
+
+fn count_of(kind: &str) -> String {
+    format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)")
+}
+
+fn metric_expr(m: Metric) -> String {
+    match m {
+        Metric::Starts => count_of("start"),
+        Metric::Streams => count_of("stream"),
+        Metric::Downloads => count_of("download"),
+        Metric::Views => count_of("view"),
+        Metric::Users => count_of("user"),
+        Metric::Time => "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN f.value END), 0.0)".into(),
+        // Spec §3: distinct device keys among starts and downloads.
+        Metric::Devices => "COUNT(DISTINCT CASE WHEN f.kind IN ('start', 'download') THEN f.device_key END)".into(),
+    }
+}
+
+fn kinds_of(m: Metric) -> &'static [&'static str] {
+    match m {
+        Metric::Starts => &["start"],
+        Metric::Streams => &["stream"],
+        Metric::Downloads => &["download"],
+        Metric::Views => &["view"],
+        Metric::Users => &["user"],
+        Metric::Time => &["time"],
+        Metric::Devices => &["start", "download"],
+    }
+}
+
+/// The SQL answering `q`; with `grouped = false`, the totals row (no group keys).
+pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sql {
+    let mut params = Vec::new();
+    let mut columns = Vec::new();
+    let mut select = Vec::new();
+    let group_by: &[Dimension] = if grouped { &q.group_by } else { &[] };
+    for d in group_by {
+        select.push(format!("{} AS \"{}\"", dimension_expr(*d, q, dialect), d.name()));
+        columns.push(d.name().to_string());
+    }
+    for m in &q.metrics {
+        select.push(format!("{} AS \"{}\"", metric_expr(*m), m.name()));
+        columns.push(m.name().to_string());
+    }
+    let mut kinds: Vec<&str> = q.metrics.iter().flat_map(|m| kinds_of(*m).iter().copied()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let kind_list = kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+    let mut wheres = vec![
+        format!("f.ts >= {}", dialect.timestamp(q.from)),
+        format!("f.ts < {}", dialect.timestamp(q.to)),
+        format!("f.kind IN ({kind_list})"),
+    ];
+    for f in &q.filters {
+        let expr = dimension_expr(f.dimension, q, dialect);
+        let mut alts = Vec::new();
+        for v in &f.values {
+            params.push(v.clone());
+            alts.push(dialect.param(params.len()));
+        }
+        wheres.push(format!("{expr} IN ({})", alts.join(", ")));
+    }
+    let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
+    let catalogue = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue());
+    if catalogue {
+        text.push_str(&format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id", dialect.contents_table()));
+    }
+    text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
+    if !group_by.is_empty() {
+        let positions: Vec<String> = (1..=group_by.len()).map(|i| i.to_string()).collect();
+        text.push_str(&format!(" GROUP BY {} ORDER BY {}", positions.join(", "), positions.join(", ")));
+    }
+    Sql { text, params, columns }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClickHouse, DataFusion};
+
+    #[test]
+    fn filter_values_are_parameters_never_text() {
+        let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "starts,devices", Some("day,category"), Some("property:x' OR '1'='1"), Some("Europe/Berlin")).unwrap();
+        let sql = metrics_sql(&q, &DataFusion, true);
+        assert!(!sql.text.contains("OR '1'"), "{}", sql.text);
+        assert_eq!(sql.params, vec!["x' OR '1'='1".to_string()]);
+        assert!(sql.text.contains("f.property IN ($1)"));
+        assert!(sql.text.contains("LEFT JOIN contents AS c"));
+        assert!(sql.text.contains("Europe/Berlin"));
+        assert_eq!(sql.columns, vec!["day", "category", "starts", "devices"]);
+        let totals = metrics_sql(&q, &DataFusion, false);
+        assert!(!totals.text.contains("GROUP BY"));
+        assert!(!totals.text.contains("LEFT JOIN"));
+    }
+
+    #[test]
+    fn the_clickhouse_dialect_differs_only_in_its_pieces() {
+        let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "time", Some("hour"), Some("content_id:A"), None).unwrap();
+        let sql = metrics_sql(&q, &ClickHouse, true);
+        assert!(sql.text.contains("toStartOfHour(toTimeZone(f.ts, 'UTC'))"), "{}", sql.text);
+        assert!(sql.text.contains("f.content_id IN ({p1:String})"));
+        assert!(sql.text.contains("fromUnixTimestamp64Micro("));
+    }
+}

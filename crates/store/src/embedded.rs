@@ -1,0 +1,587 @@
+//! The embedded store: Parquet files per tenant, table and day, listed by a
+//! manifest per table, plus an in-memory tail; queried with DataFusion.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use fs4::fs_std::FileExt;
+use serde::{Deserialize, Serialize};
+use streamtally_model::{micros_to_datetime, DeviceKey, EnrichedEvent, Fact, Micros, TenantId};
+use streamtally_query::{metrics_sql, Answer, DataFusion, MetricsQuery, Table};
+
+use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
+use crate::{io_err, FactStore, Meta, StoreError};
+
+/// A day with this many files is merged into one.
+const COMPACT_AT_FILES: usize = 16;
+/// Replaced files are deleted this long after, so running queries can finish.
+const GRAVE_DELAY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The owner: may write, cleans up unreferenced files.
+    Serve,
+    /// Offline reads (`report`): takes the folder lock, writes nothing.
+    ReadOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    Facts,
+    Events,
+}
+
+impl TableKind {
+    fn dir_name(self) -> &'static str {
+        match self {
+            TableKind::Facts => "facts",
+            TableKind::Events => "events",
+        }
+    }
+}
+
+/// Whose data an erasure request names (spec §8).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    UserId(String),
+    Device(DeviceKey),
+    AccessCode(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Erased {
+    pub facts: u64,
+    pub events: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct FlushStats {
+    pub files_written: usize,
+    pub rows: usize,
+    pub files_compacted: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Manifest {
+    /// Every row produced by WAL records at or below this is in `files`.
+    lsn: u64,
+    files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileEntry {
+    /// Relative to the table folder.
+    path: String,
+    day: NaiveDate,
+    rows: u64,
+}
+
+/// Rows a table can hold in memory and write as Arrow.
+trait Row: Clone {
+    fn ts(&self) -> Micros;
+    fn lsn(&self) -> u64;
+    fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError>;
+}
+
+impl Row for Fact {
+    fn ts(&self) -> Micros {
+        self.ts
+    }
+    fn lsn(&self) -> u64 {
+        self.lsn
+    }
+    fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError> {
+        facts_batch(rows)
+    }
+}
+
+impl Row for (u64, EnrichedEvent) {
+    fn ts(&self) -> Micros {
+        self.1.event.ts
+    }
+    fn lsn(&self) -> u64 {
+        self.0
+    }
+    fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError> {
+        events_batch(rows)
+    }
+}
+
+struct TableState<R> {
+    dir: PathBuf,
+    manifest: Manifest,
+    mem: Vec<R>,
+}
+
+fn day_of(ts: Micros) -> NaiveDate {
+    micros_to_datetime(ts).date_naive()
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), StoreError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+    }
+    let file = File::create(path).map_err(io_err(path))?;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+    writer.write(batch)?;
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(io_err(path))?;
+    Ok(())
+}
+
+fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn unique_name(lsn: u64) -> String {
+    format!("{lsn:020}-{:08x}.parquet", rand::random::<u32>())
+}
+
+impl<R: Row> TableState<R> {
+    fn load(dir: PathBuf, clean_orphans: bool) -> Result<Self, StoreError> {
+        let mpath = dir.join("manifest.json");
+        let manifest = match fs::read(&mpath) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path: mpath.display().to_string(), reason: e.to_string() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+            Err(e) => return Err(io_err(&mpath)(e)),
+        };
+        let state = TableState { dir, manifest, mem: Vec::new() };
+        if clean_orphans {
+            state.remove_orphans()?;
+        }
+        Ok(state)
+    }
+
+    /// Files a crash left behind before their manifest named them.
+    fn remove_orphans(&self) -> Result<(), StoreError> {
+        let live: std::collections::HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
+        let Ok(days) = fs::read_dir(&self.dir) else { return Ok(()) };
+        for day in days.flatten().filter(|d| d.path().is_dir()) {
+            for f in fs::read_dir(day.path()).map_err(io_err(&day.path()))?.flatten() {
+                let rel = format!("{}/{}", day.file_name().to_string_lossy(), f.file_name().to_string_lossy());
+                if !live.contains(rel.as_str()) {
+                    tracing::info!(file = %f.path().display(), "removing a file no manifest names");
+                    fs::remove_file(f.path()).map_err(io_err(&f.path()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let tmp = self.dir.join("manifest.json.tmp");
+        let path = self.dir.join("manifest.json");
+        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| StoreError::Manifest { path: path.display().to_string(), reason: e.to_string() })?;
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        fsync_dir(&self.dir)
+    }
+
+    fn append(&mut self, rows: Vec<R>) {
+        let covered = self.manifest.lsn;
+        self.mem.extend(rows.into_iter().filter(|r| r.lsn() > covered));
+    }
+
+    /// Writes the in-memory rows as one file per day and publishes them.
+    fn flush(&mut self, upto_lsn: u64, stats: &mut FlushStats) -> Result<(), StoreError> {
+        if self.mem.is_empty() {
+            return Ok(());
+        }
+        let mut by_day: BTreeMap<NaiveDate, Vec<R>> = BTreeMap::new();
+        for r in &self.mem {
+            by_day.entry(day_of(r.ts())).or_default().push(r.clone());
+        }
+        let mut manifest = self.manifest.clone();
+        for (day, rows) in by_day {
+            let rel = format!("day={day}/{}", unique_name(upto_lsn));
+            write_parquet(&self.dir.join(&rel), &R::batch(&rows)?)?;
+            fsync_dir(&self.dir.join(format!("day={day}")))?;
+            stats.files_written += 1;
+            stats.rows += rows.len();
+            manifest.files.push(FileEntry { path: rel, day, rows: rows.len() as u64 });
+        }
+        manifest.lsn = manifest.lsn.max(upto_lsn);
+        self.write_manifest(&manifest)?;
+        self.manifest = manifest;
+        self.mem.clear();
+        Ok(())
+    }
+
+    /// Merges the files of days that have many; returns replaced files.
+    fn compact(&mut self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        for f in &self.manifest.files {
+            *per_day.entry(f.day).or_default() += 1;
+        }
+        let mut replaced = Vec::new();
+        for (day, n) in per_day {
+            if n < COMPACT_AT_FILES {
+                continue;
+            }
+            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day == day);
+            let mut batches = Vec::new();
+            for f in &old {
+                batches.extend(read_parquet(&self.dir.join(&f.path))?);
+            }
+            let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| R::batch(&[]).map(|b| b.schema()).unwrap_or_else(|_| facts_schema()));
+            let merged = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+            let rel = format!("day={day}/{}", unique_name(self.manifest.lsn));
+            write_parquet(&self.dir.join(&rel), &merged)?;
+            let mut manifest = Manifest { lsn: self.manifest.lsn, files: keep };
+            manifest.files.push(FileEntry { path: rel, day, rows: merged.num_rows() as u64 });
+            self.write_manifest(&manifest)?;
+            self.manifest = manifest;
+            replaced.extend(old.iter().map(|f| self.dir.join(&f.path)));
+        }
+        Ok(replaced)
+    }
+
+    /// Rewrites every file and the memory without the rows `keep` rejects.
+    fn retain(&mut self, keep_mem: impl Fn(&R) -> bool, keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>) -> Result<(u64, Vec<PathBuf>), StoreError> {
+        let before = self.mem.len();
+        self.mem.retain(|r| keep_mem(r));
+        let mut removed = (before - self.mem.len()) as u64;
+        let mut manifest = self.manifest.clone();
+        let mut replaced = Vec::new();
+        for entry in manifest.files.iter_mut() {
+            let path = self.dir.join(&entry.path);
+            let mut kept = Vec::new();
+            let mut dropped = 0u64;
+            for batch in read_parquet(&path)? {
+                let mask = keep(&batch)?;
+                let filtered = filter_record_batch(&batch, &mask)?;
+                dropped += (batch.num_rows() - filtered.num_rows()) as u64;
+                kept.push(filtered);
+            }
+            if dropped == 0 {
+                continue;
+            }
+            let schema = kept.first().map(|b| b.schema()).unwrap_or_else(facts_schema);
+            let merged = datafusion::arrow::compute::concat_batches(&schema, &kept)?;
+            let rel = format!("day={}/{}", entry.day, unique_name(manifest.lsn));
+            write_parquet(&self.dir.join(&rel), &merged)?;
+            replaced.push(path);
+            entry.path = rel;
+            entry.rows = merged.num_rows() as u64;
+            removed += dropped;
+        }
+        if !replaced.is_empty() {
+            manifest.files.retain(|f| f.rows > 0);
+            self.write_manifest(&manifest)?;
+            self.manifest = manifest;
+        }
+        Ok((removed, replaced))
+    }
+
+    fn drop_days_before(&mut self, day: NaiveDate) -> Result<Vec<PathBuf>, StoreError> {
+        let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day < day);
+        self.mem.retain(|r| day_of(r.ts()) >= day);
+        if old.is_empty() {
+            return Ok(Vec::new());
+        }
+        let manifest = Manifest { lsn: self.manifest.lsn, files: keep };
+        self.write_manifest(&manifest)?;
+        self.manifest = manifest;
+        Ok(old.iter().map(|f| self.dir.join(&f.path)).collect())
+    }
+
+    /// The files that can hold rows of `[from, to)`.
+    fn files_between(&self, from: Micros, to: Micros) -> Vec<String> {
+        let (first, last) = (day_of(from), day_of(to - 1));
+        self.manifest.files.iter().filter(|f| f.day >= first && f.day <= last).map(|f| self.dir.join(&f.path).display().to_string()).collect()
+    }
+}
+
+struct TenantTables {
+    facts: TableState<Fact>,
+    events: TableState<(u64, EnrichedEvent)>,
+}
+
+pub struct EmbeddedStore {
+    root: PathBuf,
+    meta: Arc<Meta>,
+    mode: OpenMode,
+    tenants: Mutex<HashMap<TenantId, TenantTables>>,
+    graveyard: Mutex<Vec<(Instant, PathBuf)>>,
+    _lock: File,
+}
+
+impl EmbeddedStore {
+    /// Opens the data folder, creating it if needed, and takes its lock.
+    pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
+        fs::create_dir_all(root).map_err(io_err(root))?;
+        let lock_path = root.join("streamtally.lock");
+        let lock = fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        if !lock.try_lock_exclusive().unwrap_or(false) {
+            let hint = fs::read_to_string(&lock_path).unwrap_or_default();
+            return Err(StoreError::Locked {
+                path: root.display().to_string(),
+                hint: format!("{}; stop it, or ask the running server's HTTP API instead", hint.trim()),
+            });
+        }
+        if mode == OpenMode::Serve {
+            let _ = lock.set_len(0);
+            let _ = (&lock).write_all(format!("held by streamtally pid {}", std::process::id()).as_bytes());
+        }
+        let meta = Arc::new(Meta::open(&root.join("meta.sqlite"))?);
+        let store = EmbeddedStore { root: root.to_path_buf(), meta, mode, tenants: Mutex::new(HashMap::new()), graveyard: Mutex::new(Vec::new()), _lock: lock };
+        for t in store.meta.tenants()? {
+            store.with_tenant(t.id, |_| Ok(()))?;
+        }
+        Ok(store)
+    }
+
+    pub fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, TenantTables>> {
+        self.tenants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with_tenant<T>(&self, tenant: TenantId, f: impl FnOnce(&mut TenantTables) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut tenants = self.lock_tenants();
+        if !tenants.contains_key(&tenant) {
+            let dir = self.root.join("tenants").join(tenant.to_string());
+            let clean = self.mode == OpenMode::Serve;
+            let tables = TenantTables {
+                facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,
+                events: TableState::load(dir.join(TableKind::Events.dir_name()), clean)?,
+            };
+            tenants.insert(tenant, tables);
+        }
+        match tenants.get_mut(&tenant) {
+            Some(t) => f(t),
+            None => Err(StoreError::ReadOnly),
+        }
+    }
+
+    /// The lowest WAL position every table covers: replay may start anywhere at or below it.
+    pub fn durable_lsn(&self, kind: TableKind) -> u64 {
+        self.lock_tenants()
+            .values()
+            .map(|t| match kind {
+                TableKind::Facts => t.facts.manifest.lsn,
+                TableKind::Events => t.events.manifest.lsn,
+            })
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Rows waiting in memory (facts, events).
+    pub fn pending_rows(&self) -> (usize, usize) {
+        let t = self.lock_tenants();
+        (t.values().map(|t| t.facts.mem.len()).sum(), t.values().map(|t| t.events.mem.len()).sum())
+    }
+
+    fn bury(&self, files: Vec<PathBuf>) {
+        let now = Instant::now();
+        self.graveyard.lock().unwrap_or_else(|p| p.into_inner()).extend(files.into_iter().map(|f| (now, f)));
+    }
+
+    fn empty_graveyard(&self, all: bool) {
+        let mut g = self.graveyard.lock().unwrap_or_else(|p| p.into_inner());
+        g.retain(|(at, path)| {
+            if all || at.elapsed() >= GRAVE_DELAY {
+                if let Err(e) = fs::remove_file(path) {
+                    tracing::warn!(file = %path.display(), error = %e, "could not remove a replaced file");
+                }
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Deletes replaced files now (no query can be running: shutdown, tests).
+    pub fn close(&self) {
+        self.empty_graveyard(true);
+    }
+
+    async fn run_query(&self, tenant: TenantId, q: &MetricsQuery) -> Result<Answer, StoreError> {
+        let (files, mem) = self.with_tenant(tenant, |t| {
+            let mem: Vec<Fact> = t.facts.mem.iter().filter(|f| f.ts >= q.from && f.ts < q.to).cloned().collect();
+            Ok((t.facts.files_between(q.from, q.to), mem))
+        })?;
+        let config = SessionConfig::new().set_bool("datafusion.execution.parquet.schema_force_view_types", false).with_target_partitions(2);
+        let ctx = SessionContext::new_with_config(config);
+        let mut facts = ctx.read_batch(facts_batch(&mem)?)?;
+        if !files.is_empty() {
+            let schema = facts_schema();
+            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
+            facts = disk.union(facts)?;
+        }
+        ctx.register_table("facts", facts.into_view())?;
+        if q.needs_catalogue() {
+            ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
+        }
+        let mut tables: Vec<Table> = Vec::with_capacity(2);
+        for grouped in [true, false] {
+            let sql = metrics_sql(q, &DataFusion, grouped);
+            let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
+            let batches = ctx.sql(&sql.text).await?.with_param_values(params)?.collect().await?;
+            tables.push(batches_to_table(&sql.columns, &batches)?);
+        }
+        let totals = tables.pop().unwrap_or_default();
+        let rows = tables.pop().unwrap_or_default();
+        Ok(Answer { rows, totals, tz: q.tz })
+    }
+}
+
+fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {
+    use datafusion::arrow::array::{ArrayRef, Float64Array};
+    let s = |f: &dyn Fn(&crate::Content) -> Option<&str>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<StringArray>()) };
+    let n = |f: &dyn Fn(&crate::Content) -> Option<f64>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<Float64Array>()) };
+    let schema = Arc::new(Schema::new(
+        streamtally_query::CONTENT_COLUMNS
+            .iter()
+            .map(|c| Field::new(*c, if matches!(*c, "duration" | "bitrate") { DataType::Float64 } else { DataType::Utf8 }, *c != "content_id"))
+            .collect::<Vec<_>>(),
+    ));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            s(&|c| Some(c.content_id.as_str())),
+            s(&|c| c.title.as_deref()),
+            s(&|c| c.kind.as_deref()),
+            s(&|c| c.media.as_deref()),
+            n(&|c| c.duration),
+            n(&|c| c.bitrate),
+            s(&|c| c.category.as_deref()),
+            s(&|c| c.show.as_deref()),
+            s(&|c| c.producer.as_deref()),
+            s(&|c| c.distributor.as_deref()),
+        ],
+    )?)
+}
+
+/// A mask keeping the rows whose column `name` is not `value` (nulls are kept).
+fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> Result<BooleanArray, StoreError> {
+    let col = batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+    Ok(match col {
+        Some(c) => (0..batch.num_rows()).map(|i| Some(c.is_null(i) || c.value(i) != value)).collect(),
+        None => (0..batch.num_rows()).map(|_| Some(true)).collect(),
+    })
+}
+
+fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {
+    let col = batch.column_by_name("device_key").and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+    Ok(match col {
+        Some(c) => (0..batch.num_rows()).map(|i| Some(c.value(i) != key.0)).collect(),
+        None => (0..batch.num_rows()).map(|_| Some(true)).collect(),
+    })
+}
+
+impl FactStore for EmbeddedStore {
+    fn append_facts(&self, tenant: TenantId, facts: Vec<Fact>) {
+        if let Err(e) = self.with_tenant(tenant, |t| {
+            t.facts.append(facts);
+            Ok(())
+        }) {
+            tracing::error!(tenant, error = %e, "cannot open the tenant's tables; facts kept out of the store until restart replays them");
+        }
+    }
+
+    fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) {
+        if let Err(e) = self.with_tenant(tenant, |t| {
+            t.events.append(events);
+            Ok(())
+        }) {
+            tracing::error!(tenant, error = %e, "cannot open the tenant's tables; events kept out of the store until restart replays them");
+        }
+    }
+
+    fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::ReadOnly);
+        }
+        let mut stats = FlushStats::default();
+        let mut replaced = Vec::new();
+        {
+            let mut tenants = self.lock_tenants();
+            for t in tenants.values_mut() {
+                t.facts.flush(upto_lsn, &mut stats)?;
+                t.events.flush(upto_lsn, &mut stats)?;
+                replaced.extend(t.facts.compact()?);
+                replaced.extend(t.events.compact()?);
+            }
+        }
+        stats.files_compacted = replaced.len();
+        self.bury(replaced);
+        self.empty_graveyard(false);
+        Ok(stats)
+    }
+
+    fn query<'a>(&'a self, tenant: TenantId, q: &'a MetricsQuery) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + Send + 'a>> {
+        Box::pin(self.run_query(tenant, q))
+    }
+
+    fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::ReadOnly);
+        }
+        let (erased, replaced) = self.with_tenant(tenant, |t| {
+            let (facts, mut replaced) = match subject {
+                Subject::UserId(u) => t.facts.retain(|f| f.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
+                Subject::Device(k) => t.facts.retain(|f| f.device_key != *k, &|b| keep_unless_device(b, *k))?,
+                // Facts never carry access codes.
+                Subject::AccessCode(_) => (0, Vec::new()),
+            };
+            let (events, more) = match subject {
+                Subject::UserId(u) => t.events.retain(|(_, e)| e.event.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
+                Subject::Device(k) => t.events.retain(|(_, e)| e.device_key != *k, &|b| keep_unless_device(b, *k))?,
+                Subject::AccessCode(c) => t.events.retain(|(_, e)| e.event.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
+            };
+            replaced.extend(more);
+            Ok((Erased { facts, events }, replaced))
+        })?;
+        self.bury(replaced);
+        Ok(erased)
+    }
+
+    fn apply_retention(&self, tenant: TenantId, keep_from_day: NaiveDate) -> Result<usize, StoreError> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::ReadOnly);
+        }
+        let replaced = self.with_tenant(tenant, |t| {
+            let mut r = t.facts.drop_days_before(keep_from_day)?;
+            r.extend(t.events.drop_days_before(keep_from_day)?);
+            Ok(r)
+        })?;
+        let n = replaced.len();
+        self.bury(replaced);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests;

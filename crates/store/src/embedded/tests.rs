@@ -1,0 +1,118 @@
+use streamtally_model::{ClientFamily, FactKind, Geo, Source};
+use streamtally_query::{Cell, MetricsQuery};
+
+use super::*;
+
+fn fact(kind: FactKind, ts: &str, device: u64, content: &str, lsn: u64) -> Fact {
+    Fact {
+        kind,
+        ts: streamtally_model::parse_ts(ts).unwrap(),
+        value: if kind == FactKind::Time { 10.0 } else { 1.0 },
+        device_key: DeviceKey(device),
+        content_id: Some(content.into()),
+        playback_id: None,
+        source: Source::Player,
+        property: "web".into(),
+        content_kind: None,
+        media: None,
+        referrer_host: None,
+        client: ClientFamily::default(),
+        geo: Geo::default(),
+        user_id: Some(format!("u{device}")),
+        lsn,
+    }
+}
+
+fn q(metrics: &str, group_by: Option<&str>) -> MetricsQuery {
+    MetricsQuery::parse("2026-03-01", "2026-03-04", metrics, group_by, None, None).unwrap()
+}
+
+fn total(a: &Answer, i: usize) -> Cell {
+    a.totals.rows[0][i].clone()
+}
+
+#[tokio::test]
+async fn memory_and_files_answer_alike_and_tenants_are_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    let b = store.meta().create_tenant("b").unwrap().id;
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1), fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1)]);
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]);
+    store.append_facts(b, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]);
+    let before = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
+    assert_eq!(total(&before, 0), Cell::Int(2));
+    assert_eq!(total(&before, 1), Cell::Float(10.0));
+    assert_eq!(total(&before, 2), Cell::Int(2));
+    assert_eq!(before.rows.rows.len(), 2);
+    let stats = store.flush(3).unwrap();
+    assert_eq!(stats.files_written, 3);
+    let after = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
+    assert_eq!(before, after);
+    // Replayed rows at or below the manifest's WAL position are not taken again.
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(2));
+    let other = store.query(b, &q("starts", None)).await.unwrap();
+    assert_eq!(total(&other, 0), Cell::Int(1));
+    drop(store);
+    let store = EmbeddedStore::open(dir.path(), OpenMode::ReadOnly).unwrap();
+    assert_eq!(store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap(), after);
+}
+
+#[tokio::test]
+async fn a_second_opener_is_refused_while_the_folder_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    match EmbeddedStore::open(dir.path(), OpenMode::ReadOnly) {
+        Err(StoreError::Locked { hint, .. }) => assert!(hint.contains("pid")),
+        other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn erasure_and_retention_rewrite_through_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1), fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1)]);
+    store.flush(1).unwrap();
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]);
+    let erased = store.erase(a, &Subject::UserId("u1".into())).unwrap();
+    assert_eq!(erased.facts, 2);
+    assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(1));
+    store.flush(2).unwrap();
+    assert_eq!(store.apply_retention(a, NaiveDate::from_ymd_opt(2026, 3, 3).unwrap()).unwrap(), 1);
+    assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(0));
+    store.close();
+}
+
+#[tokio::test]
+async fn many_small_files_of_a_day_are_compacted_without_changing_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    let mut compacted = 0;
+    for i in 0..COMPACT_AT_FILES as u64 {
+        store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:00:00Z", i, "A", i + 1)]);
+        compacted += store.flush(i + 1).unwrap().files_compacted;
+    }
+    assert_eq!(compacted, COMPACT_AT_FILES);
+    let files = store.with_tenant(a, |t| Ok(t.facts.manifest.files.len())).unwrap();
+    assert_eq!(files, 1);
+    let answer = store.query(a, &q("starts,devices", None)).await.unwrap();
+    assert_eq!((total(&answer, 0), total(&answer, 1)), (Cell::Int(COMPACT_AT_FILES as i64), Cell::Int(COMPACT_AT_FILES as i64)));
+}
+
+#[tokio::test]
+async fn days_follow_the_time_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    // 23:30 UTC on 2 March is 00:30 on 3 March in Berlin.
+    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T23:30:00Z", 1, "A", 1)]);
+    let berlin = MetricsQuery::parse("2026-03-01", "2026-03-04", "starts", Some("day"), None, Some("Europe/Berlin")).unwrap();
+    let answer = store.query(a, &berlin).await.unwrap();
+    assert_eq!(answer.to_json()["rows"][0]["day"], "2026-03-03T00:00:00+01:00");
+    let utc = store.query(a, &q("starts", Some("day"))).await.unwrap();
+    assert_eq!(utc.to_json()["rows"][0]["day"], "2026-03-02T00:00:00Z");
+}

@@ -1,0 +1,72 @@
+//! Storage: facts and raw events as Parquet files queried with DataFusion, and
+//! metadata (tenants, keys, settings, catalogue) in SQLite.
+//!
+//! Layout of a data folder:
+//! ```text
+//! DATA/
+//!   streamtally.lock            held by the process that owns the folder
+//!   meta.sqlite                 tenants, API keys (hashed), settings, catalogue
+//!   wal/                        the write-ahead log (owned by the pipeline)
+//!   state/                      counting-engine snapshots (owned by the pipeline)
+//!   tenants/<id>/<table>/manifest.json
+//!   tenants/<id>/<table>/day=YYYY-MM-DD/<lsn>-<n>.parquet
+//! ```
+//! A table's manifest (replaced by atomic rename) lists its live files and the
+//! WAL position its files cover; rows at or below it are never appended again,
+//! which is what makes replay after a crash count nothing twice. Recent rows live
+//! in memory, where queries see them too, until [`EmbeddedStore::flush`].
+//! Tenant isolation lives here: every read and write names one tenant and touches
+//! only that tenant's folder and rows.
+
+mod arrow_rows;
+mod embedded;
+mod meta;
+
+pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Subject, TableKind};
+pub use meta::{ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
+
+use streamtally_query::{Answer, MetricsQuery, QueryError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data folder {path} is in use by another streamtally process (a running server?): {hint}")]
+    Locked { path: String, hint: String },
+    #[error("storage I/O error at {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("query engine: {0}")]
+    Engine(#[from] datafusion::error::DataFusionError),
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("manifest {path} is unreadable: {reason}")]
+    Manifest { path: String, reason: String },
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("the store was opened read-only")]
+    ReadOnly,
+}
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.display().to_string(), source }
+}
+
+/// The storage interface every backend implements: the embedded store today,
+/// ClickHouse when scaling out.
+pub trait FactStore: Send + Sync {
+    /// Adds facts produced by the engine; facts at or below the durable WAL
+    /// position of their table are ignored (they are stored already).
+    fn append_facts(&self, tenant: streamtally_model::TenantId, facts: Vec<streamtally_model::Fact>);
+    /// Adds enriched raw events with their WAL positions.
+    fn append_events(&self, tenant: streamtally_model::TenantId, events: Vec<(u64, streamtally_model::EnrichedEvent)>);
+    /// Makes everything appended so far durable, recording `upto_lsn` as covered.
+    fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError>;
+    /// Answers a metrics query for one tenant.
+    fn query<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a MetricsQuery) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, StoreError>> + Send + 'a>>;
+    /// Deletes every fact and raw event of a subject.
+    fn erase(&self, tenant: streamtally_model::TenantId, subject: &Subject) -> Result<Erased, StoreError>;
+    /// Drops the days before `keep_from_day` (UTC date), returns files removed.
+    fn apply_retention(&self, tenant: streamtally_model::TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError>;
+}

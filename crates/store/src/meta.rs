@@ -1,0 +1,406 @@
+//! Metadata in SQLite: tenants (with their device-hashing secret), API keys
+//! (argon2-hashed), per-tenant settings and the content catalogue.
+//! Safe to use from the CLI while a server runs on the same folder.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use streamtally_model::{ContentKind, Media, Settings, SettingsError, TenantId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("metadata database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("tenant `{0}` does not exist")]
+    NoTenant(String),
+    #[error("tenant `{0}` exists already")]
+    TenantExists(String),
+    #[error("tenant name `{0}` is not valid: use 1-63 of a-z, 0-9, - and _, starting with a letter or digit")]
+    BadTenantName(String),
+    #[error("unknown role `{0}` (ingest, read or admin)")]
+    BadRole(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("content `{content_id}`: {reason}")]
+    BadContent { content_id: String, reason: String },
+    #[error("key hashing failed: {0}")]
+    Hash(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Ingest,
+    Read,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Read => "read",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Role, MetaError> {
+        match s {
+            "ingest" => Ok(Role::Ingest),
+            "read" => Ok(Role::Read),
+            "admin" => Ok(Role::Admin),
+            _ => Err(MetaError::BadRole(s.to_string())),
+        }
+    }
+    /// Admin may do everything, read may read, ingest may only send.
+    pub fn allows(self, needed: Role) -> bool {
+        match needed {
+            Role::Ingest => self == Role::Ingest || self == Role::Admin,
+            Role::Read => self == Role::Read || self == Role::Admin,
+            Role::Admin => self == Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Who a valid key speaks for. `tenant: None` is the server administrator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub tenant: Option<TenantId>,
+    pub role: Role,
+    pub key_id: String,
+}
+
+/// A freshly created key: the only moment its secret is known.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub tenant: Option<String>,
+    pub role: Role,
+    pub key: String,
+}
+
+/// A catalogue entry (spec §1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    pub content_id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub media: Option<String>,
+    #[serde(default)]
+    pub duration: Option<f64>,
+    #[serde(default)]
+    pub bitrate: Option<f64>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub show: Option<String>,
+    #[serde(default)]
+    pub producer: Option<String>,
+    #[serde(default)]
+    pub distributor: Option<String>,
+}
+
+impl Content {
+    pub fn validate(&self) -> Result<(), MetaError> {
+        let bad = |reason: &str| MetaError::BadContent { content_id: self.content_id.clone(), reason: reason.to_string() };
+        if self.content_id.trim().is_empty() {
+            return Err(bad("content_id is required"));
+        }
+        if let Some(k) = &self.kind {
+            ContentKind::parse(k).ok_or_else(|| bad("kind must be live, vod or dar"))?;
+        }
+        if let Some(m) = &self.media {
+            Media::parse(m).ok_or_else(|| bad("media must be video or audio"))?;
+        }
+        for (name, v) in [("duration", self.duration), ("bitrate", self.bitrate)] {
+            if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                return Err(bad(&format!("{name} must be a number of at least 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, device_secret BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_id TEXT PRIMARY KEY, tenant_id INTEGER REFERENCES tenants(id), role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS settings (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tenant_id, key));
+CREATE TABLE IF NOT EXISTS contents (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
+  duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
+  PRIMARY KEY (tenant_id, content_id));
+";
+
+/// Verified keys are remembered this long, so a beacon costs no argon2 run.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+pub struct Meta {
+    conn: Mutex<Connection>,
+    key_cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+impl Meta {
+    pub fn open(path: &Path) -> Result<Meta, MetaError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Meta { conn: Mutex::new(conn), key_cache: Mutex::new(HashMap::new()) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn create_tenant(&self, name: &str) -> Result<Tenant, MetaError> {
+        if !valid_tenant_name(name) {
+            return Err(MetaError::BadTenantName(name.to_string()));
+        }
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let created_at = now_secs();
+        let conn = self.conn();
+        match conn.execute("INSERT INTO tenants (name, created_at, device_secret) VALUES (?1, ?2, ?3)", params![name, created_at, &secret[..]]) {
+            Ok(_) => Ok(Tenant { id: conn.last_insert_rowid(), name: name.to_string(), created_at }),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(MetaError::TenantExists(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn tenants(&self) -> Result<Vec<Tenant>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn tenant_by_name(&self, name: &str) -> Result<Tenant, MetaError> {
+        self.conn()
+            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(name.to_string()))
+    }
+
+    pub fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, MetaError> {
+        self.conn()
+            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(id.to_string()))
+    }
+
+    /// The tenant's device-hashing secret (never leaves the server).
+    pub fn device_secret(&self, tenant: TenantId) -> Result<[u8; 32], MetaError> {
+        let blob: Vec<u8> = self
+            .conn()
+            .query_row("SELECT device_secret FROM tenants WHERE id = ?1", [tenant], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(tenant.to_string()))?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&blob[..32.min(blob.len())]);
+        Ok(out)
+    }
+
+    /// Creates a key; `tenant: None` with `Role::Admin` makes a server administrator.
+    pub fn create_key(&self, tenant: Option<TenantId>, role: Role) -> Result<ApiKey, MetaError> {
+        let key_id = random_hex(6);
+        let secret = random_hex(16);
+        let key = format!("st_{}_{}_{}", role.as_str(), key_id, secret);
+        self.insert_key(tenant, role, &key_id, &secret)?;
+        let tenant_name = tenant.map(|t| self.tenant_by_id(t).map(|t| t.name)).transpose()?;
+        Ok(ApiKey { key_id, tenant: tenant_name, role, key })
+    }
+
+    /// Registers a server-administrator key chosen by the operator
+    /// (`STREAMTALLY_ADMIN_KEY`); idempotent.
+    pub fn ensure_admin_key(&self, key: &str) -> Result<(), MetaError> {
+        if self.verify_key(key)?.is_some_and(|p| p.tenant.is_none() && p.role == Role::Admin) {
+            return Ok(());
+        }
+        let key_id = format!("env-{}", &hex::encode(Sha256::digest(key.as_bytes()))[..12]);
+        self.conn().execute("DELETE FROM api_keys WHERE key_id = ?1", [&key_id])?;
+        self.insert_key(None, Role::Admin, &key_id, key)
+    }
+
+    fn insert_key(&self, tenant: Option<TenantId>, role: Role, key_id: &str, secret: &str) -> Result<(), MetaError> {
+        let salt = SaltString::encode_b64(random_hex(16).as_bytes()).map_err(|e| MetaError::Hash(e.to_string()))?;
+        let hash = Argon2::default().hash_password(secret.as_bytes(), &salt).map_err(|e| MetaError::Hash(e.to_string()))?.to_string();
+        self.conn().execute(
+            "INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key_id, tenant, role.as_str(), hash, now_secs()],
+        )?;
+        Ok(())
+    }
+
+    pub fn has_admin_key(&self) -> Result<bool, MetaError> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM api_keys WHERE tenant_id IS NULL AND role = 'admin' AND revoked = 0", [], |r| r.get(0))?;
+        Ok(n > 0)
+    }
+
+    /// Checks a presented key; `None` when it is unknown, revoked or wrong.
+    pub fn verify_key(&self, presented: &str) -> Result<Option<Principal>, MetaError> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        if let Some((p, at)) = self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+            if at.elapsed() < KEY_CACHE_TTL {
+                return Ok(Some(p.clone()));
+            }
+        }
+        // Generated keys are st_<role>_<id>_<secret>; operator keys are looked up by their digest id.
+        let (key_id, secret) = match presented.strip_prefix("st_").and_then(|rest| {
+            let mut parts = rest.splitn(3, '_');
+            let (_role, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((id.to_string(), secret.to_string()))
+        }) {
+            Some(pair) => pair,
+            None => (format!("env-{}", &hex::encode(digest)[..12]), presented.to_string()),
+        };
+        let row: Option<(Option<TenantId>, String, String)> = self
+            .conn()
+            .query_row("SELECT tenant_id, role, secret_hash FROM api_keys WHERE key_id = ?1 AND revoked = 0", [&key_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((tenant, role, hash)) = row else { return Ok(None) };
+        let parsed = PasswordHash::new(&hash).map_err(|e| MetaError::Hash(e.to_string()))?;
+        if Argon2::default().verify_password(secret.as_bytes(), &parsed).is_err() {
+            return Ok(None);
+        }
+        let principal = Principal { tenant, role: Role::parse(&role)?, key_id };
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, (principal.clone(), Instant::now()));
+        Ok(Some(principal))
+    }
+
+    pub fn settings(&self, tenant: TenantId) -> Result<Settings, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key, value FROM settings WHERE tenant_id = ?1")?;
+        let pairs: Vec<(String, String)> = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?)
+    }
+
+    /// Validates all pairs first, then stores them together.
+    pub fn update_settings(&self, tenant: TenantId, pairs: &[(String, String)]) -> Result<Settings, MetaError> {
+        let mut s = self.settings(tenant)?;
+        for (k, v) in pairs {
+            s.set(k, v)?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (k, _) in pairs {
+            let v = s.get(k)?;
+            tx.execute("INSERT INTO settings (tenant_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value", params![tenant, k, v])?;
+        }
+        tx.commit()?;
+        Ok(s)
+    }
+
+    /// Inserts or replaces catalogue entries; all are validated before any is written.
+    pub fn upsert_contents(&self, tenant: TenantId, contents: &[Content]) -> Result<usize, MetaError> {
+        for c in contents {
+            c.validate()?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for c in contents {
+            tx.execute(
+                "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = excluded.title, kind = excluded.kind, media = excluded.media,
+                   duration = excluded.duration, bitrate = excluded.bitrate, category = excluded.category, show = excluded.show,
+                   producer = excluded.producer, distributor = excluded.distributor",
+                params![tenant, c.content_id, c.title, c.kind, c.media, c.duration, c.bitrate, c.category, c.show, c.producer, c.distributor],
+            )?;
+        }
+        tx.commit()?;
+        Ok(contents.len())
+    }
+
+    pub fn contents(&self, tenant: TenantId) -> Result<Vec<Content>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT content_id, title, kind, media, duration, bitrate, category, show, producer, distributor FROM contents WHERE tenant_id = ?1 ORDER BY content_id",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(Content {
+                content_id: r.get(0)?,
+                title: r.get(1)?,
+                kind: r.get(2)?,
+                media: r.get(3)?,
+                duration: r.get(4)?,
+                bitrate: r.get(5)?,
+                category: r.get(6)?,
+                show: r.get(7)?,
+                producer: r.get(8)?,
+                distributor: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_keys_settings_and_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+        let a = meta.create_tenant("acme").unwrap();
+        assert!(matches!(meta.create_tenant("acme"), Err(MetaError::TenantExists(_))));
+        assert!(matches!(meta.create_tenant("Bad Name"), Err(MetaError::BadTenantName(_))));
+        let key = meta.create_key(Some(a.id), Role::Read).unwrap();
+        let p = meta.verify_key(&key.key).unwrap().unwrap();
+        assert_eq!((p.tenant, p.role), (Some(a.id), Role::Read));
+        assert_eq!(meta.verify_key(&format!("{}x", key.key)).unwrap(), None);
+        assert_eq!(meta.verify_key("st_read_nothing_here").unwrap(), None);
+        // Stored hashed: the secret is nowhere in the database.
+        let secret = key.key.rsplit('_').next().unwrap().to_string();
+        let hashes: Vec<String> = meta.conn().prepare("SELECT secret_hash FROM api_keys").unwrap().query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+        assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with("$argon2")));
+        meta.ensure_admin_key("operator-chosen-key").unwrap();
+        assert_eq!(meta.verify_key("operator-chosen-key").unwrap().unwrap().tenant, None);
+        let s = meta.update_settings(a.id, &[("view_window".into(), "2h".into())]).unwrap();
+        assert_eq!(meta.settings(a.id).unwrap(), s);
+        assert!(meta.update_settings(a.id, &[("view_window".into(), "soon".into())]).is_err());
+        meta.upsert_contents(a.id, &[Content { content_id: "A".into(), kind: Some("live".into()), ..Content::default() }]).unwrap();
+        assert!(meta.upsert_contents(a.id, &[Content { content_id: "B".into(), kind: Some("film".into()), ..Content::default() }]).is_err());
+        assert_eq!(meta.contents(a.id).unwrap().len(), 1);
+    }
+}

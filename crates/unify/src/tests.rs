@@ -1,0 +1,193 @@
+//! The spec's worked examples 1, 2, 3, 6 and 7 on the engine alone, plus the
+//! determinism and boundedness properties. (The same examples also run through
+//! the HTTP API and the store in the server's integration tests.)
+
+use proptest::prelude::*;
+use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Geo, Micros, PlayerEvent};
+
+use crate::{Engine, LATENESS};
+
+const T: i64 = 1;
+
+fn at(hms: &str) -> Micros {
+    parse_ts(&format!("2026-03-02T{hms}Z")).unwrap()
+}
+
+fn ev(kind: EventType, ts: Micros, pid: &str, content: &str, device: u64) -> EnrichedEvent {
+    EnrichedEvent {
+        received_at: ts,
+        event: PlayerEvent::new(kind, ts, pid, content),
+        device_key: DeviceKey(device),
+        referrer_host: None,
+        client: ClientFamily::default(),
+        geo: Geo::default(),
+    }
+}
+
+fn playing(ts: Micros, pid: &str, content: &str, secs: f64) -> EnrichedEvent {
+    let mut e = ev(EventType::Playing, ts, pid, content, 1);
+    e.event.duration = Some(secs);
+    e
+}
+
+fn run(events: &[EnrichedEvent]) -> Vec<Fact> {
+    let mut engine = Engine::new();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        engine.apply_event(T, i as u64 + 1, e, &mut out);
+    }
+    out
+}
+
+fn total(facts: &[Fact], kind: FactKind) -> f64 {
+    facts.iter().filter(|f| f.kind == kind).map(|f| f.value).sum()
+}
+
+#[test]
+fn example_1_three_playing_of_ten_seconds() {
+    let facts = run(&[
+        ev(EventType::PlayerLoaded, at("10:00:00"), "P1", "A", 1),
+        ev(EventType::Play, at("10:00:01"), "P1", "A", 1),
+        playing(at("10:00:11"), "P1", "A", 10.0),
+        playing(at("10:00:21"), "P1", "A", 10.0),
+        playing(at("10:00:31"), "P1", "A", 10.0),
+        ev(EventType::Pause, at("10:00:31"), "P1", "A", 1),
+    ]);
+    assert_eq!(total(&facts, FactKind::Start), 1.0);
+    assert_eq!(total(&facts, FactKind::Stream), 1.0);
+    assert_eq!(total(&facts, FactKind::Time), 30.0);
+    // The stream is attributed to its start.
+    assert_eq!(facts.iter().find(|f| f.kind == FactKind::Stream).unwrap().ts, at("10:00:01"));
+}
+
+#[test]
+fn example_2_four_seconds_is_a_start_but_no_stream() {
+    let facts = run(&[
+        ev(EventType::Play, at("11:00:00"), "P2", "A", 1),
+        playing(at("11:00:04"), "P2", "A", 4.0),
+        ev(EventType::ContentEnd, at("11:00:04"), "P2", "A", 1),
+    ]);
+    assert_eq!((total(&facts, FactKind::Start), total(&facts, FactKind::Stream), total(&facts, FactKind::Time)), (1.0, 0.0, 4.0));
+}
+
+#[test]
+fn example_3_loaded_and_playback_start_alone_are_no_start() {
+    let facts = run(&[ev(EventType::PlayerLoaded, at("12:00:00"), "P3", "A", 1), ev(EventType::PlaybackStart, at("12:00:01"), "P3", "A", 1)]);
+    assert_eq!(total(&facts, FactKind::Start), 0.0);
+}
+
+#[test]
+fn example_6_views() {
+    let facts = run(&[
+        ev(EventType::Play, at("09:50:00"), "a1", "A", 1),
+        ev(EventType::Play, at("09:55:00"), "b1", "B", 1),
+        ev(EventType::Play, at("09:59:00"), "a2", "A", 1),
+        ev(EventType::Play, at("14:00:00"), "a3", "A", 1),
+    ]);
+    let views: Vec<_> = facts.iter().filter(|f| f.kind == FactKind::View).map(|f| (f.content_id.clone().unwrap(), f.ts)).collect();
+    assert_eq!(views, vec![("A".into(), at("09:50:00")), ("B".into(), at("09:55:00")), ("A".into(), at("14:00:00"))]);
+}
+
+/// Heartbeats every `step` seconds from `from` to `to` inclusive.
+fn active(from: &str, to: &str, step: i64) -> Vec<EnrichedEvent> {
+    let (a, b) = (at(from), at(to));
+    (0..).map(|i| a + i * step * 1_000_000).take_while(|t| *t <= b).map(|t| playing(t, "p", "A", step as f64)).collect()
+}
+
+#[test]
+fn example_7_users() {
+    let mut events = active("09:10:00", "09:40:00", 10);
+    events.extend(active("10:20:00", "10:30:00", 10));
+    let users = |events: &[EnrichedEvent]| -> Vec<Micros> { run(events).iter().filter(|f| f.kind == FactKind::User).map(|f| f.ts).collect() };
+    assert_eq!(users(&events), vec![at("09:10:00")]);
+    events.extend(active("11:45:00", "11:50:00", 10));
+    assert_eq!(users(&events), vec![at("09:10:00"), at("11:45:00")]);
+    events.extend(active("13:00:00", "17:30:00", 10));
+    assert_eq!(users(&events), vec![at("09:10:00"), at("11:45:00"), at("13:00:00"), at("17:00:00")]);
+}
+
+#[test]
+fn a_start_is_counted_again_after_its_window() {
+    let next_day = at("10:00:01") + 24 * 3600 * 1_000_000;
+    let facts = run(&[ev(EventType::Play, at("10:00:01"), "P", "A", 1), ev(EventType::Play, at("20:00:00"), "P", "A", 1), ev(EventType::Play, next_day, "P", "A", 1)]);
+    assert_eq!(total(&facts, FactKind::Start), 2.0);
+}
+
+#[test]
+fn downloads_unify_per_device_and_content_for_24_hours() {
+    let day2 = at("09:30:00") + 24 * 3600 * 1_000_000;
+    let facts = run(&[
+        ev(EventType::FileDownloaded, at("09:00:00"), "d1", "E", 1),
+        ev(EventType::FileDownloaded, at("20:00:00"), "d2", "E", 1),
+        ev(EventType::FileDownloaded, at("20:00:00"), "d3", "E", 2),
+        ev(EventType::FileDownloaded, day2, "d4", "E", 1),
+    ]);
+    assert_eq!(total(&facts, FactKind::Download), 3.0);
+    assert_eq!(total(&facts, FactKind::Start), 0.0);
+}
+
+#[test]
+fn bots_count_nothing() {
+    let mut e = ev(EventType::Play, at("10:00:00"), "P", "A", 1);
+    e.client.bot = true;
+    assert!(run(&[e]).is_empty());
+}
+
+#[test]
+fn state_is_bounded_by_active_keys() {
+    let mut engine = Engine::new();
+    let mut out = Vec::new();
+    // 2 000 playbacks, one per minute, each on its own device: old ones expire.
+    for i in 0..2000i64 {
+        let ts = at("00:00:00") + i * 60 * 1_000_000;
+        engine.apply_event(T, i as u64, &ev(EventType::Play, ts, &format!("p{i}"), "A", i as u64), &mut out);
+    }
+    let window_minutes = (24 * 3600 + LATENESS / 1_000_000) / 60 + 2;
+    // playbacks and download windows last a day, views 4 h, users 1 h (plus lateness).
+    assert!(engine.state_keys() < (window_minutes as usize) + 2 * (5 * 60 + 2) + 2 * 60 + 10, "{} keys", engine.state_keys());
+    assert!(engine.state_keys() < 2000 * 3);
+}
+
+fn arb_events() -> impl Strategy<Value = Vec<EnrichedEvent>> {
+    let one = (0u8..6, 0i64..(30 * 3600), 0u8..4, 0u8..3, 0u64..3, 0u8..12).prop_map(|(k, secs, pid, content, dev, dur)| {
+        let kind = [EventType::Play, EventType::Playing, EventType::Playing, EventType::PlaybackStart, EventType::FileDownloaded, EventType::Pause][k as usize];
+        let mut e = ev(kind, at("00:00:00") + secs * 1_000_000, &format!("p{pid}"), &format!("c{content}"), dev);
+        if kind == EventType::Playing {
+            e.event.duration = Some(dur as f64);
+        }
+        e
+    });
+    proptest::collection::vec(one, 0..120).prop_map(|mut v| {
+        // Mostly in time order, as players send them.
+        v.sort_by_key(|e| e.event.ts);
+        v
+    })
+}
+
+proptest! {
+    /// Snapshotting and restoring at any point changes no fact.
+    #[test]
+    fn snapshot_restore_anywhere_gives_the_same_facts(events in arb_events(), cut in 0usize..120) {
+        let whole = run(&events);
+        let cut = cut.min(events.len());
+        let mut engine = Engine::new();
+        let mut out = Vec::new();
+        for (i, e) in events[..cut].iter().enumerate() {
+            engine.apply_event(T, i as u64 + 1, e, &mut out);
+        }
+        let mut engine = Engine::restore(&engine.snapshot().unwrap()).unwrap();
+        for (i, e) in events[cut..].iter().enumerate() {
+            engine.apply_event(T, (cut + i) as u64 + 1, e, &mut out);
+        }
+        prop_assert_eq!(whole, out);
+    }
+
+    /// Streams never outnumber starts, and time is exactly the reported playing seconds.
+    #[test]
+    fn streams_never_exceed_starts_and_time_is_reported_seconds(events in arb_events()) {
+        let facts = run(&events);
+        prop_assert!(total(&facts, FactKind::Stream) <= total(&facts, FactKind::Start));
+        let reported: f64 = events.iter().filter(|e| e.event.event_type == EventType::Playing).filter_map(|e| e.event.duration).sum();
+        prop_assert!((total(&facts, FactKind::Time) - reported).abs() < 1e-9);
+    }
+}
