@@ -1,1 +1,104 @@
-fn main() {}
+//! `streamtally`: the command line. Each subcommand lives in `commands/`; this
+//! file only parses arguments and dispatches.
+
+mod commands;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "streamtally", version, about = "Self-hosted analytics for live video, on-demand video and podcasts")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DataArg {
+    /// The data folder.
+    #[arg(long, default_value = "./streamtally-data", env = "STREAMTALLY_DATA")]
+    pub data: PathBuf,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long)]
+    pub trust_forwarded_for: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How often counted facts are written to Parquet files.
+    #[arg(long, default_value = "5s", value_parser = humantime_duration)]
+    pub checkpoint_interval: std::time::Duration,
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s: {e}"))
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Run the server with a demo tenant fed by a built-in traffic generator.
+    Demo {
+        #[arg(long, default_value = "./streamtally-demo-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Answer a metrics query offline, from the data folder.
+    Report(commands::report::ReportArgs),
+    /// Read or change a tenant's counting settings.
+    Settings {
+        #[command(subcommand)]
+        action: commands::admin::SettingsAction,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        action: commands::admin::TenantAction,
+    },
+    /// Manage API keys.
+    Key {
+        #[command(subcommand)]
+        action: commands::admin::KeyAction,
+    },
+    /// Manage the content catalogue.
+    Contents {
+        #[command(subcommand)]
+        action: commands::admin::ContentsAction,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging(&cli.log_format);
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Demo { data, listen } => commands::demo::run(data, listen),
+        Command::Report(args) => commands::report::run(args),
+        Command::Settings { action } => commands::admin::settings(action),
+        Command::Tenant { action } => commands::admin::tenant(action),
+        Command::Key { action } => commands::admin::key(action),
+        Command::Contents { action } => commands::admin::contents(action),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,311 @@
-//! placeholder
+//! The pipeline wires the steps together for accepted input:
+//! enriched events → WAL (group commit, fsync) → acknowledgement → counting
+//! engine → store, with periodic checkpoints and crash recovery.
+//!
+//! Threads: a WAL writer takes every submission waiting, appends them in one
+//! write and one fsync, answers each submitter, then hands the records to the
+//! engine thread, which counts them, appends facts and raw events to the store
+//! and checkpoints: store flush (facts durable up to an LSN), then an engine
+//! snapshot at that LSN, then removal of WAL segments the snapshot covers.
+//! Recovery loads the snapshot and replays the WAL after it; the store ignores
+//! rows its manifests already cover, so nothing is lost or counted twice.
+
+mod checkpoint;
+mod metrics;
+mod tenants;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use streamtally_model::{EnrichedEvent, TenantId};
+use streamtally_store::{EmbeddedStore, FactStore, OpenMode, StoreError};
+use streamtally_unify::{Engine, EngineSettings};
+use streamtally_wal::{Wal, WalError};
+use tokio::sync::{mpsc, oneshot};
+
+pub use metrics::PipelineMetrics;
+pub use tenants::{TenantContext, Tenants};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("engine snapshot {path}: {reason}")]
+    Snapshot { path: String, reason: String },
+    #[error("WAL record {lsn} cannot be decoded: {reason}")]
+    BadRecord { lsn: u64, reason: String },
+    #[error("the pipeline is shutting down")]
+    Closed,
+    #[error("the write-ahead log could not take the batch: {0}")]
+    NotDurable(String),
+}
+
+/// One WAL record: a batch of one tenant's enriched events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WalRecord {
+    pub tenant: TenantId,
+    pub events: Vec<EnrichedEvent>,
+}
+
+impl WalRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+    pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
+        postcard::from_bytes(bytes).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Checkpoint at least this often while there is anything new.
+    pub checkpoint_interval: Duration,
+    /// …or as soon as this many rows wait in memory.
+    pub checkpoint_rows: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig { checkpoint_interval: Duration::from_secs(5), checkpoint_rows: 200_000 }
+    }
+}
+
+struct Submission {
+    record: WalRecord,
+    bytes: Vec<u8>,
+    ack: oneshot::Sender<Result<u64, String>>,
+}
+
+/// Positions in the WAL: what is durable, and what the engine has counted.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub durable_lsn: AtomicU64,
+    pub applied_lsn: AtomicU64,
+    pub checkpoint_lsn: AtomicU64,
+}
+
+pub struct Pipeline {
+    submit: Mutex<Option<mpsc::Sender<Submission>>>,
+    progress: Arc<Progress>,
+    metrics: Arc<PipelineMetrics>,
+    tenants: Arc<Tenants>,
+    store: Arc<EmbeddedStore>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn wal_dir(root: &Path) -> PathBuf {
+    root.join("wal")
+}
+
+/// Applies one decoded record to the engine and the store.
+fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, lsn: u64, record: WalRecord, metrics: &PipelineMetrics) {
+    let ctx = tenants.get(record.tenant);
+    let settings = ctx.as_ref().map(|c| c.settings.clone()).unwrap_or_default();
+    engine.set_settings(record.tenant, EngineSettings::from(&settings));
+    let mut facts = Vec::new();
+    for ev in &record.events {
+        engine.apply_event(record.tenant, lsn, ev, &mut facts);
+    }
+    metrics.facts_emitted.inc_by(facts.len() as u64);
+    store.append_facts(record.tenant, facts);
+    if settings.store_raw_events {
+        store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect());
+    }
+}
+
+/// Loads the last snapshot and replays the WAL after it into `store` (memory).
+/// Returns the engine and the last LSN seen.
+fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<u8>)>, metrics: &PipelineMetrics) -> Result<(Engine, u64, u64), PipelineError> {
+    let (snapshot_lsn, mut engine) = checkpoint::load(store.root())?;
+    let mut last = snapshot_lsn;
+    let started = Instant::now();
+    let mut replayed = 0usize;
+    for (lsn, bytes) in wal_records {
+        if lsn <= snapshot_lsn {
+            continue;
+        }
+        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics);
+        last = lsn;
+        replayed += 1;
+    }
+    if replayed > 0 {
+        tracing::info!(records = replayed, from_lsn = snapshot_lsn, to_lsn = last, ms = started.elapsed().as_millis() as u64, "replayed the WAL");
+    }
+    Ok((engine, snapshot_lsn, last))
+}
+
+/// Offline readers (`report`): the store's memory gets every acknowledged row
+/// the files do not hold yet; nothing on disk changes.
+pub fn replay_read_only(store: &EmbeddedStore) -> Result<u64, PipelineError> {
+    let tenants = Tenants::new(store.meta().clone());
+    let (snapshot_lsn, _) = checkpoint::load(store.root())?;
+    let records = streamtally_wal::read_dir_after(&wal_dir(store.root()), snapshot_lsn)?;
+    let (_, _, last) = recover(store, &tenants, records, &PipelineMetrics::default())?;
+    Ok(last)
+}
+
+impl Pipeline {
+    /// Recovers and starts the pipeline on a store opened with [`OpenMode::Serve`].
+    pub fn start(store: Arc<EmbeddedStore>, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
+        let metrics = Arc::new(PipelineMetrics::default());
+        let tenants = Arc::new(Tenants::new(store.meta().clone()));
+        let (snapshot_lsn, _) = checkpoint::load(store.root())?;
+        let wal = Wal::open(&wal_dir(store.root()), snapshot_lsn)?;
+        let records = wal.read_after(snapshot_lsn)?;
+        let (mut engine, _, _) = recover(&store, &tenants, records, &metrics)?;
+        let last = wal.last_lsn();
+        let progress = Arc::new(Progress::default());
+        progress.durable_lsn.store(last, Ordering::SeqCst);
+        progress.applied_lsn.store(last, Ordering::SeqCst);
+        let wal = Arc::new(Mutex::new(wal));
+        // Make the replayed tail durable in files right away.
+        checkpoint::run(&store, &engine, &wal, last, &progress, &metrics)?;
+
+        let (submit_tx, submit_rx) = mpsc::channel::<Submission>(1024);
+        let (apply_tx, apply_rx) = std_mpsc::sync_channel::<(u64, WalRecord)>(4096);
+        let writer = {
+            let (wal, progress, metrics) = (wal.clone(), progress.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name("wal-writer".into())
+                .spawn(move || wal_writer(submit_rx, apply_tx, wal, progress, metrics))
+                .map_err(|e| PipelineError::NotDurable(e.to_string()))?
+        };
+        let counter = {
+            let (store, tenants, progress, metrics) = (store.clone(), tenants.clone(), progress.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name("engine".into())
+                .spawn(move || {
+                    let mut last_checkpoint = Instant::now();
+                    loop {
+                        let next = apply_rx.recv_timeout(Duration::from_millis(200));
+                        let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
+                        if let Ok((lsn, record)) = next {
+                            apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
+                            progress.applied_lsn.store(lsn, Ordering::SeqCst);
+                            // Take whatever else is queued before looking at the clock.
+                            while let Ok((lsn, record)) = apply_rx.try_recv() {
+                                apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
+                                progress.applied_lsn.store(lsn, Ordering::SeqCst);
+                            }
+                        }
+                        metrics.state_keys.set(engine.state_keys() as i64);
+                        let applied = progress.applied_lsn.load(Ordering::SeqCst);
+                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows().0 + store.pending_rows().1 >= config.checkpoint_rows;
+                        if closed || (due && applied > progress.checkpoint_lsn.load(Ordering::SeqCst)) {
+                            if let Err(e) = checkpoint::run(&store, &engine, &wal, applied, &progress, &metrics) {
+                                // Nothing is lost: the WAL still holds every record; try again later.
+                                tracing::error!(error = %e, "checkpoint failed; will retry");
+                            }
+                            last_checkpoint = Instant::now();
+                        }
+                        if closed {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| PipelineError::NotDurable(e.to_string()))?
+        };
+        Ok(Pipeline { submit: Mutex::new(Some(submit_tx)), progress, metrics, tenants, store, threads: Mutex::new(vec![writer, counter]) })
+    }
+
+    pub fn store(&self) -> &Arc<EmbeddedStore> {
+        &self.store
+    }
+
+    pub fn tenants(&self) -> &Arc<Tenants> {
+        &self.tenants
+    }
+
+    pub fn metrics(&self) -> &Arc<PipelineMetrics> {
+        &self.metrics
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Writes a tenant's batch to the WAL; returns its LSN once it is durable.
+    pub async fn submit(&self, tenant: TenantId, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
+        let record = WalRecord { tenant, events };
+        let bytes = record.encode();
+        let (ack, done) = oneshot::channel();
+        let tx = self.submit.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
+        tx.send(Submission { record, bytes, ack }).await.map_err(|_| PipelineError::Closed)?;
+        match done.await {
+            Ok(Ok(lsn)) => Ok(lsn),
+            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
+            Err(_) => Err(PipelineError::Closed),
+        }
+    }
+
+    /// Stops taking input, counts what is queued, checkpoints, and waits for the threads.
+    pub fn shutdown(&self) {
+        self.submit.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let threads: Vec<_> = self.threads.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        self.store.close();
+    }
+}
+
+fn wal_writer(
+    mut rx: mpsc::Receiver<Submission>,
+    apply: std_mpsc::SyncSender<(u64, WalRecord)>,
+    wal: Arc<Mutex<Wal>>,
+    progress: Arc<Progress>,
+    metrics: Arc<PipelineMetrics>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        // Group commit: everything already waiting goes into the same fsync.
+        let mut group = vec![first];
+        while group.len() < 4096 {
+            match rx.try_recv() {
+                Ok(s) => group.push(s),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let result = {
+            let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
+            let payloads: Vec<&[u8]> = group.iter().map(|s| s.bytes.as_slice()).collect();
+            wal.append(&payloads)
+        };
+        metrics.wal_append_seconds.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(first_lsn) => {
+                let n = group.len() as u64;
+                progress.durable_lsn.store(first_lsn + n - 1, Ordering::SeqCst);
+                metrics.wal_records.inc_by(n);
+                for (i, s) in group.into_iter().enumerate() {
+                    let lsn = first_lsn + i as u64;
+                    let _ = s.ack.send(Ok(lsn));
+                    if apply.send((lsn, s.record)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "WAL append failed; the batch is refused");
+                for s in group {
+                    let _ = s.ack.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Opens a store for serving and starts its pipeline.
+pub fn open_serving(root: &Path, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
+    let store = Arc::new(EmbeddedStore::open(root, OpenMode::Serve)?);
+    Pipeline::start(store, config)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,46 @@
-//! placeholder
+//! The HTTP API: ingest endpoints (the HTTP beacon source), the query API, the
+//! admin API and the operational endpoints. Handlers stay thin: they check who
+//! is asking, hand the work to the pipeline or the store, and turn the outcome
+//! into an answer; every error becomes an HTTP answer in `error.rs`.
+
+mod auth;
+mod error;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
+
+pub use error::ApiError;
+pub use state::{AppState, ServerConfig};
+
+pub fn router(state: AppState) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-ingest-key")]);
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/api/v1/events", post(routes::ingest::post_events))
+        .route("/api/v1/metrics", get(routes::query::get_metrics))
+        .route("/api/v1/settings", get(routes::admin::get_settings).put(routes::admin::put_settings))
+        .route("/api/v1/contents", get(routes::admin::get_contents).put(routes::admin::put_contents))
+        .route("/api/v1/tenants", get(routes::admin::get_tenants).post(routes::admin::post_tenant))
+        .route("/api/v1/keys", post(routes::admin::post_key))
+        .route("/healthz", get(routes::ops::healthz))
+        .route("/metrics", get(routes::ops::prometheus))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then lets open requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}

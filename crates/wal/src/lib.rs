@@ -282,3 +282,20 @@ mod tests {
         assert_eq!(wal.last_lsn(), 13);
     }
 }
+
+/// Reads the valid records above `after` without changing anything on disk
+/// (offline readers such as `report`). A torn tail is simply not read.
+pub fn read_dir_after(dir: &Path, after: u64) -> Result<Vec<(u64, Vec<u8>)>, WalError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut segments: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?.strip_suffix(".wal")?.parse().ok()?, e.path())))
+        .collect();
+    segments.sort();
+    let mut out = Vec::new();
+    for (_, path) in segments {
+        let (records, _, _) = scan(&path)?;
+        out.extend(records.into_iter().filter(|(lsn, _)| *lsn > after));
+    }
+    Ok(out)
+}

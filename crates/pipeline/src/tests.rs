@@ -1,0 +1,93 @@
+//! Batch boundaries, checkpoints and restarts change no answer.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent};
+use streamtally_query::{Answer, MetricsQuery};
+
+use super::*;
+
+fn events() -> Vec<EnrichedEvent> {
+    let base = parse_ts("2026-03-02T09:00:00Z").unwrap();
+    let mut out = Vec::new();
+    for i in 0..60i64 {
+        let device = (i % 7) as u64;
+        let pid = format!("p{}", i % 11);
+        let content = format!("c{}", i % 3);
+        let ts = base + i * 97 * 1_000_000;
+        let kind = [EventType::PlayerLoaded, EventType::Play, EventType::Playing, EventType::Playing, EventType::FileDownloaded][i as usize % 5];
+        let mut ev = PlayerEvent::new(kind, ts, &pid, &content);
+        if kind == EventType::Playing {
+            ev.duration = Some((i % 9) as f64);
+        }
+        out.push(EnrichedEvent { received_at: ts, event: ev, device_key: DeviceKey(device), referrer_host: None, client: ClientFamily::default(), geo: Geo::default() });
+    }
+    out
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn wait_applied(p: &Pipeline) {
+    for _ in 0..500 {
+        if p.progress().applied_lsn.load(Ordering::SeqCst) >= p.progress().durable_lsn.load(Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("the engine did not catch up");
+}
+
+fn answer(p: &Pipeline, tenant: TenantId) -> Answer {
+    let q = MetricsQuery::parse("2026-03-01", "2026-03-04", "starts,streams,time,downloads,devices,views,users", Some("hour,content_id"), None, None).unwrap();
+    runtime().block_on(p.store().query(tenant, &q)).unwrap()
+}
+
+/// Sends `events` in batches cut at `cuts`, restarting the pipeline after batch `restart_at`.
+fn run(cuts: &[usize], restart_at: Option<usize>, checkpoint_every: Duration) -> Answer {
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig { checkpoint_interval: checkpoint_every, checkpoint_rows: 1_000_000 };
+    let mut p = open_serving(dir.path(), config.clone()).unwrap();
+    let tenant = p.store().meta().create_tenant("t").unwrap().id;
+    let all = events();
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (all.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(all.len());
+    bounds.sort_unstable();
+    bounds.dedup();
+    let rt = runtime();
+    for (i, w) in bounds.windows(2).enumerate() {
+        rt.block_on(p.submit(tenant, all[w[0]..w[1]].to_vec())).unwrap();
+        if restart_at == Some(i) {
+            wait_applied(&p);
+            p.shutdown();
+            drop(p);
+            p = open_serving(dir.path(), config.clone()).unwrap();
+        }
+    }
+    wait_applied(&p);
+    let a = answer(&p, tenant);
+    p.shutdown();
+    a
+}
+
+#[test]
+fn wal_replay_after_restart_without_checkpoint_counts_once() {
+    let whole = run(&[], None, Duration::from_secs(3600));
+    let restarted = run(&[10, 30], Some(1), Duration::from_secs(3600));
+    assert_eq!(whole, restarted);
+    assert!(!whole.rows.rows.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn batch_boundaries_checkpoints_and_restarts_change_nothing(cuts in proptest::collection::vec(0usize..61, 0..8), restart in proptest::option::of(0usize..8), fast in any::<bool>()) {
+        let whole = run(&[], None, Duration::from_secs(3600));
+        let every = if fast { Duration::from_millis(1) } else { Duration::from_secs(3600) };
+        prop_assert_eq!(whole, run(&cuts, restart, every));
+    }
+}

@@ -1,0 +1,79 @@
+//! Errors as types, turned into HTTP answers here and nowhere else.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use streamtally_parse::EventError;
+use streamtally_query::QueryError;
+use streamtally_store::{MetaError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// Some events of a batch were bad; the good ones are durable.
+    #[error("{rejected} of {total} events were rejected", rejected = errors.len(), total = errors.len() + accepted)]
+    BadEvents { accepted: usize, errors: Vec<EventError> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<MetaError> for ApiError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::NoTenant(_) => ApiError::NotFound(e.to_string()),
+            MetaError::TenantExists(_) => ApiError::Conflict(e.to_string()),
+            MetaError::BadTenantName(_) | MetaError::BadRole(_) | MetaError::Settings(_) | MetaError::BadContent { .. } => ApiError::BadRequest(e.to_string()),
+            MetaError::Sql(_) | MetaError::Hash(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Query(q) => q.into(),
+            StoreError::Meta(m) => m.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) | ApiError::BadEvents { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = match &self {
+            ApiError::BadEvents { accepted, errors } => json!({ "error": self.to_string(), "accepted": accepted, "rejected": errors.len(), "errors": errors }),
+            other => json!({ "error": other.to_string() }),
+        };
+        (status, Json(body)).into_response()
+    }
+}

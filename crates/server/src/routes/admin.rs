@@ -1,0 +1,112 @@
+//! Settings, catalogue, tenants and keys.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use streamtally_store::{Content, Role};
+
+use crate::auth::{authenticate, bearer, tenant_of};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct TenantParam {
+    tenant: Option<String>,
+}
+
+fn settings_json(pairs: Vec<(&'static str, String)>) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect())
+}
+
+pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    Ok(Json(settings_json(state.pipeline.store().meta().settings(tenant)?.to_pairs())))
+}
+
+/// Body: a JSON object of settings to change, e.g. `{"view_window": "2h"}`.
+pub async fn put_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, Json(body): Json<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    let pairs: Vec<(String, String)> = body
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => return Err(ApiError::BadRequest(format!("setting `{k}`: {other} is not a string, number or boolean"))),
+            };
+            Ok((k, text))
+        })
+        .collect::<Result<_, _>>()?;
+    let settings = state.pipeline.store().meta().update_settings(tenant, &pairs)?;
+    state.pipeline.tenants().invalidate(tenant);
+    Ok(Json(settings_json(settings.to_pairs())))
+}
+
+pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    Ok(Json(json!({ "contents": state.pipeline.store().meta().contents(tenant)? })))
+}
+
+/// Body: NDJSON (or a JSON array) of catalogue entries; all or nothing.
+pub async fn put_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+    let contents: Vec<Content> = if text.trim_start().starts_with('[') {
+        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("not a JSON array of contents: {e}")))?
+    } else {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| serde_json::from_str(l).map_err(|e| ApiError::BadRequest(format!("line {}: {e}", i + 1))))
+            .collect::<Result<_, _>>()?
+    };
+    let n = state.pipeline.store().meta().upsert_contents(tenant, &contents)?;
+    Ok(Json(json!({ "upserted": n })))
+}
+
+async fn superuser(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let principal = authenticate(state, bearer(headers), Role::Admin).await?;
+    if principal.tenant.is_some() {
+        return Err(ApiError::Forbidden("only the server administrator key manages tenants".into()));
+    }
+    Ok(())
+}
+
+pub async fn get_tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    superuser(&state, &headers).await?;
+    Ok(Json(json!({ "tenants": state.pipeline.store().meta().tenants()? })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewTenant {
+    name: String,
+}
+
+pub async fn post_tenant(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<NewTenant>) -> Result<Response, ApiError> {
+    superuser(&state, &headers).await?;
+    let tenant = state.pipeline.store().meta().create_tenant(&body.name)?;
+    Ok((StatusCode::CREATED, Json(json!(tenant))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewKey {
+    role: String,
+}
+
+/// Creates a key of the caller's tenant (or `?tenant=` for the administrator).
+pub async fn post_key(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, Json(body): Json<NewKey>) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    let role = Role::parse(&body.role)?;
+    let meta = state.pipeline.store().meta().clone();
+    let key = tokio::task::spawn_blocking(move || meta.create_key(Some(tenant), role)).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok((StatusCode::CREATED, Json(json!(key))).into_response())
+}

@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod ingest;
+pub mod ops;
+pub mod query;

@@ -1,0 +1,70 @@
+//! `streamtally serve`: the server, and the start-up shared with `demo`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig};
+use streamtally_server::{AppState, ServerConfig};
+
+use crate::ServeArgs;
+
+/// Opens the data folder and makes sure a server administrator key exists;
+/// returns the pipeline and, on first start, the new key (shown once).
+pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)> {
+    let config = PipelineConfig { checkpoint_interval: args.checkpoint_interval, ..PipelineConfig::default() };
+    let pipeline = open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?;
+    let meta = pipeline.store().meta().clone();
+    let mut new_key = None;
+    if let Ok(key) = std::env::var("STREAMTALLY_ADMIN_KEY") {
+        meta.ensure_admin_key(key.trim())?;
+    } else if !meta.has_admin_key()? {
+        new_key = Some(meta.create_key(None, streamtally_store::Role::Admin)?.key);
+    }
+    Ok((Arc::new(pipeline), new_key))
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Serves on `listen` until a signal; then finishes requests and checkpoints.
+pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, config: ServerConfig, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    on_ready(addr);
+    let state = AppState { pipeline: pipeline.clone(), config: Arc::new(config) };
+    streamtally_server::serve(listener, state, shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
+    Ok(())
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let (pipeline, new_key) = open(&args)?;
+    let config = ServerConfig { max_body_bytes: args.max_body_bytes, trust_forwarded_for: args.trust_forwarded_for };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve_until_signal(pipeline, args.listen, config, |addr| {
+        println!("streamtally listening on http://{addr}");
+        if let Some(key) = new_key {
+            println!("server administrator key (shown once, keep it safe): {key}");
+            println!("create a tenant:  curl -X POST -H 'Authorization: Bearer {key}' -d '{{\"name\":\"acme\"}}' -H 'Content-Type: application/json' http://{addr}/api/v1/tenants");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }))
+}
