@@ -146,7 +146,11 @@ pub fn settings(action: SettingsAction) -> anyhow::Result<()> {
             let id = m.tenant_by_name(&tenant)?.id;
             let parsed: Vec<(String, String)> = pairs
                 .iter()
-                .map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).with_context(|| format!("`{p}` is not KEY=VALUE")))
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                        .with_context(|| format!("`{p}` is not KEY=VALUE"))
+                })
                 .collect::<anyhow::Result<_>>()?;
             let s = m.update_settings(id, &parsed)?;
             for (k, _) in &parsed {
@@ -158,7 +162,10 @@ pub fn settings(action: SettingsAction) -> anyhow::Result<()> {
 }
 
 fn read_contents_csv(file: &Path) -> anyhow::Result<Vec<Content>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
     let mut out = Vec::new();
     for (i, row) in reader.deserialize::<CsvContent>().enumerate() {
         let row = row.with_context(|| format!("{} line {}", file.display(), i + 2))?;

@@ -69,7 +69,11 @@ fn generate(base: String, key: String, stop: Arc<AtomicBool>) {
         let mut batches: Vec<Vec<Value>> = vec![Vec::new(); USER_AGENTS.len()];
         // The live audience ramps up over three minutes, then breathes around 300.
         let live_now = viewers.iter().filter(|v| v.kind == "live").count();
-        let target = if tick < 180 { 300 * tick as usize / 180 } else { 270 + (30.0 * ((tick as f64) / 60.0).sin()) as usize };
+        let target = if tick < 180 {
+            300 * tick as usize / 180
+        } else {
+            270 + (30.0 * ((tick as f64) / 60.0).sin()) as usize
+        };
         let mut joins: Vec<(&'static str, &'static str, &'static str, &'static str, u64)> = Vec::new();
         for _ in live_now..target.min(live_now + 15) {
             joins.push(("live-keynote", "live", "video", "web", rng.random_range(120..1800)));
@@ -102,7 +106,17 @@ fn generate(base: String, key: String, stop: Arc<AtomicBool>) {
         }
         if rng.random_bool(0.05) {
             let content = ["pod-ep1", "pod-ep2"][rng.random_range(0..2)];
-            let v = Viewer { device: format!("demo-device-{}", rng.random_range(0..5000)), playback: format!("dl-{tick}"), content, kind: "vod", media: "audio", property: "app", ua: 1, next_beat: 0, ends_at: 0 };
+            let v = Viewer {
+                device: format!("demo-device-{}", rng.random_range(0..5000)),
+                playback: format!("dl-{tick}"),
+                content,
+                kind: "vod",
+                media: "audio",
+                property: "app",
+                ua: 1,
+                next_beat: 0,
+                ends_at: 0,
+            };
             batches[v.ua].push(event("file_downloaded", &now, &v, None));
         }
         viewers.retain(|v| {
@@ -118,7 +132,12 @@ fn generate(base: String, key: String, stop: Arc<AtomicBool>) {
         }
         for (ua, batch) in batches.into_iter().enumerate().filter(|(_, b)| !b.is_empty()) {
             let body = Value::Array(batch).to_string();
-            let sent = agent.post(&format!("{base}/api/v1/events")).header("X-Ingest-Key", &key).header("User-Agent", USER_AGENTS[ua]).content_type("application/json").send(body);
+            let sent = agent
+                .post(&format!("{base}/api/v1/events"))
+                .header("X-Ingest-Key", &key)
+                .header("User-Agent", USER_AGENTS[ua])
+                .content_type("application/json")
+                .send(body);
             if let Err(e) = sent {
                 tracing::warn!(error = %e, "demo generator: post failed");
             }
@@ -141,7 +160,13 @@ fn event(kind: &str, ts: &str, v: &Viewer, duration: Option<f64>) -> Value {
 }
 
 pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
-    let args = ServeArgs { data: DataArg { data }, listen, trust_forwarded_for: false, max_body_bytes: 1024 * 1024, checkpoint_interval: Duration::from_secs(5) };
+    let args = ServeArgs {
+        data: DataArg { data },
+        listen,
+        trust_forwarded_for: false,
+        max_body_bytes: 1024 * 1024,
+        checkpoint_interval: Duration::from_secs(5),
+    };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;
     let meta = pipeline.store().meta().clone();
     let tenant = match meta.tenant_by_name(TENANT) {
@@ -154,21 +179,26 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let generator_stop = stop.clone();
     let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(crate::commands::serve::serve_until_signal(pipeline, listen, ServerConfig::default(), move |addr| {
-        let base = format!("http://{addr}");
-        println!("streamtally demo running at {base}");
-        println!("demo tenant `{TENANT}`: read key {read}");
-        if let Some(k) = admin_key {
-            println!("server administrator key (shown once): {k}");
-        }
-        println!("live numbers (refresh after a minute):");
-        println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=minute,content_kind&metrics=views,users,starts,streams,time'");
-        println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=content_id&format=csv'");
-        println!("press Ctrl-C to stop");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        std::thread::spawn(move || generate(base, ingest, generator_stop));
-    }));
+    let result = runtime.block_on(crate::commands::serve::serve_until_signal(
+        pipeline,
+        listen,
+        ServerConfig::default(),
+        move |addr| {
+            let base = format!("http://{addr}");
+            println!("streamtally demo running at {base}");
+            println!("demo tenant `{TENANT}`: read key {read}");
+            if let Some(k) = admin_key {
+                println!("server administrator key (shown once): {k}");
+            }
+            println!("live numbers (refresh after a minute):");
+            println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=minute,content_kind&metrics=views,users,starts,streams,time'");
+            println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=content_id&format=csv'");
+            println!("press Ctrl-C to stop");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            std::thread::spawn(move || generate(base, ingest, generator_stop));
+        },
+    ));
     stop.store(true, Ordering::Relaxed);
     result
 }

@@ -46,7 +46,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let tenant = store.meta().tenant_by_name(&args.tenant)?;
     let tz = args.tz.clone().or_else(|| store.meta().settings(tenant.id).ok().map(|s| s.timezone));
     let all = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
-    let q = MetricsQuery::parse(&args.from, &args.to, args.metrics.as_deref().unwrap_or(&all), args.group_by.as_deref(), args.filter.as_deref(), tz.as_deref())?;
+    let q = MetricsQuery::parse(
+        &args.from,
+        &args.to,
+        args.metrics.as_deref().unwrap_or(&all),
+        args.group_by.as_deref(),
+        args.filter.as_deref(),
+        tz.as_deref(),
+    )?;
     let runtime = tokio::runtime::Runtime::new()?;
     let answer = runtime.block_on(store.query(tenant.id, &q))?;
     match args.format.as_str() {

@@ -12,7 +12,10 @@ use crate::ServeArgs;
 /// Opens the data folder and makes sure a server administrator key exists;
 /// returns the pipeline and, on first start, the new key (shown once).
 pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)> {
-    let config = PipelineConfig { checkpoint_interval: args.checkpoint_interval, ..PipelineConfig::default() };
+    let config = PipelineConfig {
+        checkpoint_interval: args.checkpoint_interval,
+        ..PipelineConfig::default()
+    };
     let pipeline = open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?;
     let meta = pipeline.store().meta().clone();
     let mut new_key = None;
@@ -45,10 +48,15 @@ pub async fn shutdown_signal() {
 
 /// Serves on `listen` until a signal; then finishes requests and checkpoints.
 pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, config: ServerConfig, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     on_ready(addr);
-    let state = AppState { pipeline: pipeline.clone(), config: Arc::new(config) };
+    let state = AppState {
+        pipeline: pipeline.clone(),
+        config: Arc::new(config),
+    };
     streamtally_server::serve(listener, state, shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
@@ -56,7 +64,10 @@ pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, con
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (pipeline, new_key) = open(&args)?;
-    let config = ServerConfig { max_body_bytes: args.max_body_bytes, trust_forwarded_for: args.trust_forwarded_for };
+    let config = ServerConfig {
+        max_body_bytes: args.max_body_bytes,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve_until_signal(pipeline, args.listen, config, |addr| {
         println!("streamtally listening on http://{addr}");

@@ -11,8 +11,8 @@ mod ua;
 use std::net::IpAddr;
 
 pub use device::{device_key, DeviceSecret};
-pub use ua::classify_user_agent;
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
+pub use ua::classify_user_agent;
 
 /// What the transport knew about the sender of an event. Lives only in memory.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +36,14 @@ pub fn enrich(mut event: PlayerEvent, client: &ClientContext, secret: &DeviceSec
     if !opts.keep_access_code {
         event.access_code = None;
     }
-    EnrichedEvent { received_at, device_key, referrer_host, client: classify_user_agent(ua), geo: Geo::default(), event }
+    EnrichedEvent {
+        received_at,
+        device_key,
+        referrer_host,
+        client: classify_user_agent(ua),
+        geo: Geo::default(),
+        event,
+    }
 }
 
 /// The host of a referrer URL, lower-cased; never its path or query (spec §8).
@@ -62,7 +69,10 @@ mod tests {
         let mut ev = PlayerEvent::new(EventType::Play, 0, "P", "A");
         ev.referrer = Some("https://news.example.org/a/b?c=d".into());
         ev.access_code = Some("A-1001".into());
-        let ctx = ClientContext { ip: "203.0.113.7".parse().ok(), user_agent: Some("Mozilla/5.0 Chrome/120.0".into()) };
+        let ctx = ClientContext {
+            ip: "203.0.113.7".parse().ok(),
+            user_agent: Some("Mozilla/5.0 Chrome/120.0".into()),
+        };
         let secret = DeviceSecret::from_bytes([7; 32]);
         let e = enrich(ev.clone(), &ctx, &secret, 0, EnrichOptions::default());
         assert_eq!(e.referrer_host.as_deref(), Some("news.example.org"));

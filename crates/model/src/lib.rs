@@ -8,7 +8,7 @@ mod fact;
 mod settings;
 mod time;
 
-pub use event::{ContentKind, EnrichedEvent, EventType, Media, PlayerEvent, ClientFamily, Geo};
+pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
 pub use fact::{Fact, FactKind, Source};
 pub use settings::{duration_micros, Settings, SettingsError};
 pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MICROS_PER_SEC};

@@ -102,8 +102,7 @@ impl Settings {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
         let bad = |reason: String| SettingsError::BadValue { key: key.to_string(), reason };
         let dur = |v: &str| -> Result<Duration, SettingsError> {
-            let d = humantime::parse_duration(v.trim())
-                .map_err(|e| bad(format!("`{v}` is not a duration like 24h or 5s ({e})")))?;
+            let d = humantime::parse_duration(v.trim()).map_err(|e| bad(format!("`{v}` is not a duration like 24h or 5s ({e})")))?;
             if d.is_zero() {
                 return Err(bad("must be longer than zero".into()));
             }
@@ -130,14 +129,13 @@ impl Settings {
                 }
                 self.default_audio_kbps = v;
             }
-            "min_bytes" => {
-                self.min_bytes = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of bytes")))?
-            }
-            "retention_days" => {
-                self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of days")))?
-            }
+            "min_bytes" => self.min_bytes = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of bytes")))?,
+            "retention_days" => self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of days")))?,
             "timezone" => {
-                value.trim().parse::<Tz>().map_err(|_| bad(format!("`{value}` is not an IANA time zone such as Europe/Berlin")))?;
+                value
+                    .trim()
+                    .parse::<Tz>()
+                    .map_err(|_| bad(format!("`{value}` is not an IANA time zone such as Europe/Berlin")))?;
                 self.timezone = value.trim().to_string();
             }
             "attendance" => self.attendance = boolean(value)?,
@@ -183,7 +181,6 @@ impl Settings {
         Ok(s)
     }
 }
-
 
 /// Durations serialise as humantime text (`"24h"`), so settings JSON reads well.
 mod humantime_serde_compat {

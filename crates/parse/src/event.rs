@@ -130,7 +130,10 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
         None => client_ts,
     };
     if ts > received_at + MAX_FUTURE_SKEW_US {
-        return Err(field_err("ts", "is more than an hour in the future; send `sent_at` with the batch to correct the client clock"));
+        return Err(field_err(
+            "ts",
+            "is more than an hour in the future; send `sent_at` with the batch to correct the client clock",
+        ));
     }
     let playback_id = id_field(&mut obj, "playback_id")?;
     let content_id = id_field(&mut obj, "content_id")?;
@@ -298,7 +301,12 @@ mod tests {
         let body = br#"{"sent_at":"2026-03-02T12:05:00Z","events":[{"type":"play","ts":"2026-03-02T12:04:00Z","playback_id":"P","content_id":"A"}]}"#;
         let p = parse_event_batch(body, now(), None).unwrap();
         assert_eq!(p.events[0].ts, parse_ts("2026-03-02T11:59:00Z").unwrap());
-        let p = parse_event_batch(br#"[{"type":"play","ts":1772453040000,"playback_id":"P","content_id":"A"}]"#, now(), Some("1772453100000")).unwrap();
+        let p = parse_event_batch(
+            br#"[{"type":"play","ts":1772453040000,"playback_id":"P","content_id":"A"}]"#,
+            now(),
+            Some("1772453100000"),
+        )
+        .unwrap();
         assert_eq!(p.events[0].ts, parse_ts("2026-03-02T11:59:00Z").unwrap());
     }
 

@@ -22,7 +22,10 @@ fn snapshot_path(root: &Path) -> PathBuf {
 }
 
 fn snap_err(path: &Path, reason: impl ToString) -> PipelineError {
-    PipelineError::Snapshot { path: path.display().to_string(), reason: reason.to_string() }
+    PipelineError::Snapshot {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// The last snapshot: its WAL position and engine, or (0, empty) when none.
@@ -72,7 +75,13 @@ pub fn run(store: &EmbeddedStore, engine: &Engine, wal: &Mutex<Wal>, upto: u64, 
     progress.checkpoint_lsn.store(upto, Ordering::SeqCst);
     metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
     if stats.files_written > 0 {
-        tracing::debug!(upto, files = stats.files_written, rows = stats.rows, compacted = stats.files_compacted, "checkpoint");
+        tracing::debug!(
+            upto,
+            files = stats.files_written,
+            rows = stats.rows,
+            compacted = stats.files_compacted,
+            "checkpoint"
+        );
     }
     Ok(())
 }

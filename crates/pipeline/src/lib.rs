@@ -72,7 +72,10 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { checkpoint_interval: Duration::from_secs(5), checkpoint_rows: 200_000 }
+        PipelineConfig {
+            checkpoint_interval: Duration::from_secs(5),
+            checkpoint_rows: 200_000,
+        }
     }
 }
 
@@ -135,7 +138,13 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
         replayed += 1;
     }
     if replayed > 0 {
-        tracing::info!(records = replayed, from_lsn = snapshot_lsn, to_lsn = last, ms = started.elapsed().as_millis() as u64, "replayed the WAL");
+        tracing::info!(
+            records = replayed,
+            from_lsn = snapshot_lsn,
+            to_lsn = last,
+            ms = started.elapsed().as_millis() as u64,
+            "replayed the WAL"
+        );
     }
     Ok((engine, snapshot_lsn, last))
 }
@@ -182,6 +191,7 @@ impl Pipeline {
                 .name("engine".into())
                 .spawn(move || {
                     let mut last_checkpoint = Instant::now();
+                    let mut last_retention: Option<Instant> = None;
                     loop {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
@@ -196,13 +206,18 @@ impl Pipeline {
                         }
                         metrics.state_keys.set(engine.state_keys() as i64);
                         let applied = progress.applied_lsn.load(Ordering::SeqCst);
-                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows().0 + store.pending_rows().1 >= config.checkpoint_rows;
+                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval
+                            || store.pending_rows().0 + store.pending_rows().1 >= config.checkpoint_rows;
                         if closed || (due && applied > progress.checkpoint_lsn.load(Ordering::SeqCst)) {
                             if let Err(e) = checkpoint::run(&store, &engine, &wal, applied, &progress, &metrics) {
                                 // Nothing is lost: the WAL still holds every record; try again later.
                                 tracing::error!(error = %e, "checkpoint failed; will retry");
                             }
                             last_checkpoint = Instant::now();
+                        }
+                        if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
+                            apply_retention(&store, &tenants);
+                            last_retention = Some(Instant::now());
                         }
                         if closed {
                             break;
@@ -211,7 +226,14 @@ impl Pipeline {
                 })
                 .map_err(|e| PipelineError::NotDurable(e.to_string()))?
         };
-        Ok(Pipeline { submit: Mutex::new(Some(submit_tx)), progress, metrics, tenants, store, threads: Mutex::new(vec![writer, counter]) })
+        Ok(Pipeline {
+            submit: Mutex::new(Some(submit_tx)),
+            progress,
+            metrics,
+            tenants,
+            store,
+            threads: Mutex::new(vec![writer, counter]),
+        })
     }
 
     pub fn store(&self) -> &Arc<EmbeddedStore> {
@@ -252,6 +274,27 @@ impl Pipeline {
             let _ = t.join();
         }
         self.store.close();
+    }
+}
+
+/// How often each tenant's `retention_days` is enforced.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Drops the days older than each tenant's retention (0 keeps everything).
+fn apply_retention(store: &EmbeddedStore, tenants: &Tenants) {
+    let Ok(all) = store.meta().tenants() else { return };
+    let today = chrono::Utc::now().date_naive();
+    for t in all {
+        let Some(ctx) = tenants.get(t.id) else { continue };
+        if ctx.settings.retention_days == 0 {
+            continue;
+        }
+        let keep_from = today - chrono::Days::new(u64::from(ctx.settings.retention_days));
+        match store.apply_retention(t.id, keep_from) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenant = %t.name, files = n, %keep_from, "retention dropped old days"),
+            Err(e) => tracing::warn!(tenant = %t.name, error = %e, "retention failed; will retry"),
+        }
     }
 }
 

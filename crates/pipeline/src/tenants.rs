@@ -26,7 +26,10 @@ pub struct Tenants {
 
 impl Tenants {
     pub fn new(meta: Arc<Meta>) -> Self {
-        Tenants { meta, cache: RwLock::new(HashMap::new()) }
+        Tenants {
+            meta,
+            cache: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The tenant's context; `None` when the tenant does not exist.
@@ -46,7 +49,12 @@ impl Tenants {
                     Settings::default()
                 }
             };
-            Some(Arc::new(TenantContext { id: t.id, name: t.name, secret, settings }))
+            Some(Arc::new(TenantContext {
+                id: t.id,
+                name: t.name,
+                secret,
+                settings,
+            }))
         })();
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         match loaded {

@@ -17,12 +17,25 @@ fn events() -> Vec<EnrichedEvent> {
         let pid = format!("p{}", i % 11);
         let content = format!("c{}", i % 3);
         let ts = base + i * 97 * 1_000_000;
-        let kind = [EventType::PlayerLoaded, EventType::Play, EventType::Playing, EventType::Playing, EventType::FileDownloaded][i as usize % 5];
+        let kind = [
+            EventType::PlayerLoaded,
+            EventType::Play,
+            EventType::Playing,
+            EventType::Playing,
+            EventType::FileDownloaded,
+        ][i as usize % 5];
         let mut ev = PlayerEvent::new(kind, ts, &pid, &content);
         if kind == EventType::Playing {
             ev.duration = Some((i % 9) as f64);
         }
-        out.push(EnrichedEvent { received_at: ts, event: ev, device_key: DeviceKey(device), referrer_host: None, client: ClientFamily::default(), geo: Geo::default() });
+        out.push(EnrichedEvent {
+            received_at: ts,
+            event: ev,
+            device_key: DeviceKey(device),
+            referrer_host: None,
+            client: ClientFamily::default(),
+            geo: Geo::default(),
+        });
     }
     out
 }
@@ -42,14 +55,25 @@ fn wait_applied(p: &Pipeline) {
 }
 
 fn answer(p: &Pipeline, tenant: TenantId) -> Answer {
-    let q = MetricsQuery::parse("2026-03-01", "2026-03-04", "starts,streams,time,downloads,devices,views,users", Some("hour,content_id"), None, None).unwrap();
+    let q = MetricsQuery::parse(
+        "2026-03-01",
+        "2026-03-04",
+        "starts,streams,time,downloads,devices,views,users",
+        Some("hour,content_id"),
+        None,
+        None,
+    )
+    .unwrap();
     runtime().block_on(p.store().query(tenant, &q)).unwrap()
 }
 
 /// Sends `events` in batches cut at `cuts`, restarting the pipeline after batch `restart_at`.
 fn run(cuts: &[usize], restart_at: Option<usize>, checkpoint_every: Duration) -> Answer {
     let dir = tempfile::tempdir().unwrap();
-    let config = PipelineConfig { checkpoint_interval: checkpoint_every, checkpoint_rows: 1_000_000 };
+    let config = PipelineConfig {
+        checkpoint_interval: checkpoint_every,
+        checkpoint_rows: 1_000_000,
+    };
     let mut p = open_serving(dir.path(), config.clone()).unwrap();
     let tenant = p.store().meta().create_tenant("t").unwrap().id;
     let all = events();

@@ -100,7 +100,9 @@ impl Answer {
         let cells: Vec<Vec<String>> = std::iter::once(self.rows.columns.clone())
             .chain(self.rows.rows.iter().map(|r| r.iter().map(|c| c.render(self.tz)).collect()))
             .collect();
-        let widths: Vec<usize> = (0..self.rows.columns.len()).map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..self.rows.columns.len())
+            .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
         let mut out = String::new();
         for row in cells {
             let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
@@ -128,9 +130,17 @@ mod tests {
         let a = Answer {
             rows: Table {
                 columns: vec!["hour".into(), "content_id".into(), "starts".into(), "time".into()],
-                rows: vec![vec![Cell::Time(1_772_442_000_000_000), Cell::Text("A, the \"best\"".into()), Cell::Int(1), Cell::Float(30.0)]],
+                rows: vec![vec![
+                    Cell::Time(1_772_442_000_000_000),
+                    Cell::Text("A, the \"best\"".into()),
+                    Cell::Int(1),
+                    Cell::Float(30.0),
+                ]],
             },
-            totals: Table { columns: vec!["starts".into(), "time".into()], rows: vec![vec![Cell::Int(1), Cell::Float(30.0)]] },
+            totals: Table {
+                columns: vec!["starts".into(), "time".into()],
+                rows: vec![vec![Cell::Int(1), Cell::Float(30.0)]],
+            },
             tz: Tz::UTC,
         };
         let j = a.to_json();

@@ -32,7 +32,11 @@ impl Dialect for DataFusion {
             return format!("date_trunc('{}', {column})", unit.name());
         }
         // A zoned timestamp makes date_trunc cut at local midnight/hour (DST-aware).
-        format!("date_trunc('{}', arrow_cast({column}, 'Timestamp(Microsecond, Some(\"{}\"))'))", unit.name(), tz.name())
+        format!(
+            "date_trunc('{}', arrow_cast({column}, 'Timestamp(Microsecond, Some(\"{}\"))'))",
+            unit.name(),
+            tz.name()
+        )
     }
     fn timestamp(&self, micros: i64) -> String {
         format!("arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")

@@ -33,7 +33,15 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [Metric::Starts, Metric::Streams, Metric::Time, Metric::Downloads, Metric::Devices, Metric::Views, Metric::Users];
+    pub const ALL: [Metric; 7] = [
+        Metric::Starts,
+        Metric::Streams,
+        Metric::Time,
+        Metric::Downloads,
+        Metric::Devices,
+        Metric::Views,
+        Metric::Users,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -48,7 +56,10 @@ impl Metric {
     }
 
     pub fn parse(s: &str) -> Result<Metric, QueryError> {
-        Metric::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| QueryError::UnknownMetric(s.to_string()))
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| QueryError::UnknownMetric(s.to_string()))
     }
 }
 
@@ -151,7 +162,10 @@ impl Dimension {
             "kind" => "content_kind",
             other => other,
         };
-        Dimension::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| QueryError::UnknownDimension(s.to_string()))
+        Dimension::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| QueryError::UnknownDimension(s.to_string()))
     }
 
     /// Dimensions that come from the catalogue need it joined in.
@@ -187,8 +201,14 @@ impl MetricsQuery {
     /// `metrics=starts,time`, `group_by=hour,content_id`,
     /// `filter=property:web,content_id:A` (same dimension twice = either value).
     pub fn parse(from: &str, to: &str, metrics: &str, group_by: Option<&str>, filter: Option<&str>, tz: Option<&str>) -> Result<MetricsQuery, QueryError> {
-        let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime { field: "from", value: from.to_string() })?;
-        let to_us = parse_ts(to).ok_or_else(|| QueryError::BadTime { field: "to", value: to.to_string() })?;
+        let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime {
+            field: "from",
+            value: from.to_string(),
+        })?;
+        let to_us = parse_ts(to).ok_or_else(|| QueryError::BadTime {
+            field: "to",
+            value: to.to_string(),
+        })?;
         if from_us >= to_us {
             return Err(QueryError::EmptyRange);
         }
@@ -197,7 +217,10 @@ impl MetricsQuery {
         if metrics.is_empty() {
             return Err(QueryError::NoMetrics);
         }
-        let group_by = list(group_by.unwrap_or("")).iter().map(|d| Dimension::parse(d)).collect::<Result<Vec<_>, _>>()?;
+        let group_by = list(group_by.unwrap_or(""))
+            .iter()
+            .map(|d| Dimension::parse(d))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut filters: Vec<Filter> = Vec::new();
         for part in list(filter.unwrap_or("")) {
             let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
@@ -207,18 +230,31 @@ impl MetricsQuery {
             }
             match filters.iter_mut().find(|f| f.dimension == dimension) {
                 Some(f) => f.values.push(value.to_string()),
-                None => filters.push(Filter { dimension, values: vec![value.to_string()] }),
+                None => filters.push(Filter {
+                    dimension,
+                    values: vec![value.to_string()],
+                }),
             }
         }
         let tz = match tz {
             Some(name) if !name.is_empty() => name.parse::<Tz>().map_err(|_| QueryError::BadTimeZone(name.to_string()))?,
             _ => Tz::UTC,
         };
-        Ok(MetricsQuery { from: from_us, to: to_us, metrics, group_by, filters, tz })
+        Ok(MetricsQuery {
+            from: from_us,
+            to: to_us,
+            metrics,
+            group_by,
+            filters,
+            tz,
+        })
     }
 
     pub fn needs_catalogue(&self) -> bool {
-        self.group_by.iter().chain(self.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue())
+        self.group_by
+            .iter()
+            .chain(self.filters.iter().map(|f| &f.dimension))
+            .any(|d| d.needs_catalogue())
     }
 }
 
@@ -228,15 +264,35 @@ mod tests {
 
     #[test]
     fn parses_the_api_forms_with_clear_errors() {
-        let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "starts, time", Some("hour,content_id"), Some("property:web,property:app,content_id:A"), Some("Europe/Berlin")).unwrap();
+        let q = MetricsQuery::parse(
+            "2026-03-02",
+            "2026-03-03",
+            "starts, time",
+            Some("hour,content_id"),
+            Some("property:web,property:app,content_id:A"),
+            Some("Europe/Berlin"),
+        )
+        .unwrap();
         assert_eq!(q.metrics, vec![Metric::Starts, Metric::Time]);
         assert_eq!(q.group_by, vec![Dimension::Time(TimeUnit::Hour), Dimension::ContentId]);
         assert_eq!(q.filters[0].values, vec!["web".to_string(), "app".to_string()]);
         assert_eq!(q.tz, chrono_tz::Europe::Berlin);
-        assert_eq!(MetricsQuery::parse("2026-03-02", "2026-03-03", "hits", None, None, None), Err(QueryError::UnknownMetric("hits".into())));
-        assert_eq!(MetricsQuery::parse("2026-03-03", "2026-03-02", "starts", None, None, None), Err(QueryError::EmptyRange));
-        assert!(matches!(MetricsQuery::parse("x", "2026-03-02", "starts", None, None, None), Err(QueryError::BadTime { field: "from", .. })));
-        assert_eq!(MetricsQuery::parse("2026-03-02", "2026-03-03", "starts", None, Some("web"), None), Err(QueryError::BadFilter("web".into())));
+        assert_eq!(
+            MetricsQuery::parse("2026-03-02", "2026-03-03", "hits", None, None, None),
+            Err(QueryError::UnknownMetric("hits".into()))
+        );
+        assert_eq!(
+            MetricsQuery::parse("2026-03-03", "2026-03-02", "starts", None, None, None),
+            Err(QueryError::EmptyRange)
+        );
+        assert!(matches!(
+            MetricsQuery::parse("x", "2026-03-02", "starts", None, None, None),
+            Err(QueryError::BadTime { field: "from", .. })
+        ));
+        assert_eq!(
+            MetricsQuery::parse("2026-03-02", "2026-03-03", "starts", None, Some("web"), None),
+            Err(QueryError::BadFilter("web".into()))
+        );
         assert!(MetricsQuery::parse("2026-03-02", "2026-03-03", "starts", None, None, Some("Nowhere")).is_err());
     }
 }

@@ -3,7 +3,18 @@
 use crate::{Dialect, Dimension, Metric, MetricsQuery};
 
 /// Catalogue columns, as the `contents` table holds them.
-pub const CONTENT_COLUMNS: [&str; 10] = ["content_id", "title", "kind", "media", "duration", "bitrate", "category", "show", "producer", "distributor"];
+pub const CONTENT_COLUMNS: [&str; 10] = [
+    "content_id",
+    "title",
+    "kind",
+    "media",
+    "duration",
+    "bitrate",
+    "category",
+    "show",
+    "producer",
+    "distributor",
+];
 
 /// SQL text with its string parameters (filter values never enter the text).
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +130,15 @@ mod tests {
 
     #[test]
     fn filter_values_are_parameters_never_text() {
-        let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "starts,devices", Some("day,category"), Some("property:x' OR '1'='1"), Some("Europe/Berlin")).unwrap();
+        let q = MetricsQuery::parse(
+            "2026-03-02",
+            "2026-03-03",
+            "starts,devices",
+            Some("day,category"),
+            Some("property:x' OR '1'='1"),
+            Some("Europe/Berlin"),
+        )
+        .unwrap();
         let sql = metrics_sql(&q, &DataFusion, true);
         assert!(!sql.text.contains("OR '1'"), "{}", sql.text);
         assert_eq!(sql.params, vec!["x' OR '1'='1".to_string()]);

@@ -15,14 +15,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 
 /// Checks a presented key and the role it needs.
 pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -> Result<Principal, ApiError> {
-    let key = key.filter(|k| !k.is_empty()).ok_or_else(|| ApiError::Unauthorized("an API key is required (Authorization: Bearer KEY)".into()))?;
+    let key = key
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("an API key is required (Authorization: Bearer KEY)".into()))?;
     let meta = state.pipeline.store().meta().clone();
     let principal = tokio::task::spawn_blocking(move || meta.verify_key(&key))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??
         .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
     if !principal.role.allows(needed) {
-        return Err(ApiError::Forbidden(format!("a {} key cannot do this; it needs a {} key", principal.role.as_str(), needed.as_str())));
+        return Err(ApiError::Forbidden(format!(
+            "a {} key cannot do this; it needs a {} key",
+            principal.role.as_str(),
+            needed.as_str()
+        )));
     }
     Ok(principal)
 }

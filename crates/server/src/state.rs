@@ -12,7 +12,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { max_body_bytes: 1024 * 1024, trust_forwarded_for: false }
+        ServerConfig {
+            max_body_bytes: 1024 * 1024,
+            trust_forwarded_for: false,
+        }
     }
 }
 

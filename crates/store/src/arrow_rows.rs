@@ -2,9 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use streamtally_model::{EnrichedEvent, Fact};
@@ -127,8 +125,10 @@ pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
 }
 
 pub fn events_batch(events: &[(u64, EnrichedEvent)]) -> Result<RecordBatch, StoreError> {
-    let dims: Vec<Option<String>> =
-        events.iter().map(|(_, e)| (!e.event.dimensions.is_empty()).then(|| serde_json::to_string(&e.event.dimensions).unwrap_or_default())).collect();
+    let dims: Vec<Option<String>> = events
+        .iter()
+        .map(|(_, e)| (!e.event.dimensions.is_empty()).then(|| serde_json::to_string(&e.event.dimensions).unwrap_or_default()))
+        .collect();
     let columns: Vec<ArrayRef> = vec![
         times(events, |(_, e)| e.event.ts),
         times(events, |(_, e)| e.received_at),
@@ -200,5 +200,8 @@ pub fn batches_to_table(columns: &[String], batches: &[RecordBatch]) -> Result<T
             rows.push(row);
         }
     }
-    Ok(Table { columns: columns.to_vec(), rows })
+    Ok(Table {
+        columns: columns.to_vec(),
+        rows,
+    })
 }

@@ -164,11 +164,18 @@ impl<R: Row> TableState<R> {
     fn load(dir: PathBuf, clean_orphans: bool) -> Result<Self, StoreError> {
         let mpath = dir.join("manifest.json");
         let manifest = match fs::read(&mpath) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest { path: mpath.display().to_string(), reason: e.to_string() })?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest {
+                path: mpath.display().to_string(),
+                reason: e.to_string(),
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(io_err(&mpath)(e)),
         };
-        let state = TableState { dir, manifest, mem: Vec::new() };
+        let state = TableState {
+            dir,
+            manifest,
+            mem: Vec::new(),
+        };
         if clean_orphans {
             state.remove_orphans()?;
         }
@@ -195,7 +202,10 @@ impl<R: Row> TableState<R> {
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let tmp = self.dir.join("manifest.json.tmp");
         let path = self.dir.join("manifest.json");
-        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| StoreError::Manifest { path: path.display().to_string(), reason: e.to_string() })?;
+        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| StoreError::Manifest {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(io_err(&tmp))?;
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
@@ -223,7 +233,11 @@ impl<R: Row> TableState<R> {
             fsync_dir(&self.dir.join(format!("day={day}")))?;
             stats.files_written += 1;
             stats.rows += rows.len();
-            manifest.files.push(FileEntry { path: rel, day, rows: rows.len() as u64 });
+            manifest.files.push(FileEntry {
+                path: rel,
+                day,
+                rows: rows.len() as u64,
+            });
         }
         manifest.lsn = manifest.lsn.max(upto_lsn);
         self.write_manifest(&manifest)?;
@@ -248,12 +262,22 @@ impl<R: Row> TableState<R> {
             for f in &old {
                 batches.extend(read_parquet(&self.dir.join(&f.path))?);
             }
-            let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| R::batch(&[]).map(|b| b.schema()).unwrap_or_else(|_| facts_schema()));
+            let schema = batches
+                .first()
+                .map(|b| b.schema())
+                .unwrap_or_else(|| R::batch(&[]).map(|b| b.schema()).unwrap_or_else(|_| facts_schema()));
             let merged = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
             let rel = format!("day={day}/{}", unique_name(self.manifest.lsn));
             write_parquet(&self.dir.join(&rel), &merged)?;
-            let mut manifest = Manifest { lsn: self.manifest.lsn, files: keep };
-            manifest.files.push(FileEntry { path: rel, day, rows: merged.num_rows() as u64 });
+            let mut manifest = Manifest {
+                lsn: self.manifest.lsn,
+                files: keep,
+            };
+            manifest.files.push(FileEntry {
+                path: rel,
+                day,
+                rows: merged.num_rows() as u64,
+            });
             self.write_manifest(&manifest)?;
             self.manifest = manifest;
             replaced.extend(old.iter().map(|f| self.dir.join(&f.path)));
@@ -262,7 +286,11 @@ impl<R: Row> TableState<R> {
     }
 
     /// Rewrites every file and the memory without the rows `keep` rejects.
-    fn retain(&mut self, keep_mem: impl Fn(&R) -> bool, keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>) -> Result<(u64, Vec<PathBuf>), StoreError> {
+    fn retain(
+        &mut self,
+        keep_mem: impl Fn(&R) -> bool,
+        keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>,
+    ) -> Result<(u64, Vec<PathBuf>), StoreError> {
         let before = self.mem.len();
         self.mem.retain(|r| keep_mem(r));
         let mut removed = (before - self.mem.len()) as u64;
@@ -304,7 +332,10 @@ impl<R: Row> TableState<R> {
         if old.is_empty() {
             return Ok(Vec::new());
         }
-        let manifest = Manifest { lsn: self.manifest.lsn, files: keep };
+        let manifest = Manifest {
+            lsn: self.manifest.lsn,
+            files: keep,
+        };
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
         Ok(old.iter().map(|f| self.dir.join(&f.path)).collect())
@@ -313,7 +344,12 @@ impl<R: Row> TableState<R> {
     /// The files that can hold rows of `[from, to)`.
     fn files_between(&self, from: Micros, to: Micros) -> Vec<String> {
         let (first, last) = (day_of(from), day_of(to - 1));
-        self.manifest.files.iter().filter(|f| f.day >= first && f.day <= last).map(|f| self.dir.join(&f.path).display().to_string()).collect()
+        self.manifest
+            .files
+            .iter()
+            .filter(|f| f.day >= first && f.day <= last)
+            .map(|f| self.dir.join(&f.path).display().to_string())
+            .collect()
     }
 }
 
@@ -336,7 +372,13 @@ impl EmbeddedStore {
     pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
         fs::create_dir_all(root).map_err(io_err(root))?;
         let lock_path = root.join("streamtally.lock");
-        let lock = fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
         if !lock.try_lock_exclusive().unwrap_or(false) {
             let hint = fs::read_to_string(&lock_path).unwrap_or_default();
             return Err(StoreError::Locked {
@@ -349,7 +391,14 @@ impl EmbeddedStore {
             let _ = (&lock).write_all(format!("held by streamtally pid {}", std::process::id()).as_bytes());
         }
         let meta = Arc::new(Meta::open(&root.join("meta.sqlite"))?);
-        let store = EmbeddedStore { root: root.to_path_buf(), meta, mode, tenants: Mutex::new(HashMap::new()), graveyard: Mutex::new(Vec::new()), _lock: lock };
+        let store = EmbeddedStore {
+            root: root.to_path_buf(),
+            meta,
+            mode,
+            tenants: Mutex::new(HashMap::new()),
+            graveyard: Mutex::new(Vec::new()),
+            _lock: lock,
+        };
         for t in store.meta.tenants()? {
             store.with_tenant(t.id, |_| Ok(()))?;
         }
@@ -405,7 +454,10 @@ impl EmbeddedStore {
 
     fn bury(&self, files: Vec<PathBuf>) {
         let now = Instant::now();
-        self.graveyard.lock().unwrap_or_else(|p| p.into_inner()).extend(files.into_iter().map(|f| (now, f)));
+        self.graveyard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(files.into_iter().map(|f| (now, f)));
     }
 
     fn empty_graveyard(&self, all: bool) {
@@ -432,7 +484,9 @@ impl EmbeddedStore {
             let mem: Vec<Fact> = t.facts.mem.iter().filter(|f| f.ts >= q.from && f.ts < q.to).cloned().collect();
             Ok((t.facts.files_between(q.from, q.to), mem))
         })?;
-        let config = SessionConfig::new().set_bool("datafusion.execution.parquet.schema_force_view_types", false).with_target_partitions(2);
+        let config = SessionConfig::new()
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+            .with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
         let mut facts = ctx.read_batch(facts_batch(&mem)?)?;
         if !files.is_empty() {
@@ -464,7 +518,17 @@ fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError
     let schema = Arc::new(Schema::new(
         streamtally_query::CONTENT_COLUMNS
             .iter()
-            .map(|c| Field::new(*c, if matches!(*c, "duration" | "bitrate") { DataType::Float64 } else { DataType::Utf8 }, *c != "content_id"))
+            .map(|c| {
+                Field::new(
+                    *c,
+                    if matches!(*c, "duration" | "bitrate") {
+                        DataType::Float64
+                    } else {
+                        DataType::Utf8
+                    },
+                    *c != "content_id",
+                )
+            })
             .collect::<Vec<_>>(),
     ));
     Ok(RecordBatch::try_new(
@@ -494,7 +558,9 @@ fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> Result<Bool
 }
 
 fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {
-    let col = batch.column_by_name("device_key").and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
+    let col = batch
+        .column_by_name("device_key")
+        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
     Ok(match col {
         Some(c) => (0..batch.num_rows()).map(|i| Some(c.value(i) != key.0)).collect(),
         None => (0..batch.num_rows()).map(|_| Some(true)).collect(),
@@ -557,9 +623,13 @@ impl FactStore for EmbeddedStore {
                 Subject::AccessCode(_) => (0, Vec::new()),
             };
             let (events, more) = match subject {
-                Subject::UserId(u) => t.events.retain(|(_, e)| e.event.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
+                Subject::UserId(u) => t
+                    .events
+                    .retain(|(_, e)| e.event.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
                 Subject::Device(k) => t.events.retain(|(_, e)| e.device_key != *k, &|b| keep_unless_device(b, *k))?,
-                Subject::AccessCode(c) => t.events.retain(|(_, e)| e.event.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
+                Subject::AccessCode(c) => t
+                    .events
+                    .retain(|(_, e)| e.event.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
             };
             replaced.extend(more);
             Ok((Erased { facts, events }, replaced))

@@ -50,7 +50,10 @@ pub enum StoreError {
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.display().to_string(), source }
+    move |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// The storage interface every backend implements: the embedded store today,
@@ -64,7 +67,11 @@ pub trait FactStore: Send + Sync {
     /// Makes everything appended so far durable, recording `upto_lsn` as covered.
     fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError>;
     /// Answers a metrics query for one tenant.
-    fn query<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a MetricsQuery) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, StoreError>> + Send + 'a>>;
+    fn query<'a>(
+        &'a self,
+        tenant: streamtally_model::TenantId,
+        q: &'a MetricsQuery,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, StoreError>> + Send + 'a>>;
     /// Deletes every fact and raw event of a subject.
     fn erase(&self, tenant: streamtally_model::TenantId, subject: &Subject) -> Result<Erased, StoreError>;
     /// Drops the days before `keep_from_day` (UTC date), returns files removed.

@@ -119,7 +119,10 @@ pub struct Content {
 
 impl Content {
     pub fn validate(&self) -> Result<(), MetaError> {
-        let bad = |reason: &str| MetaError::BadContent { content_id: self.content_id.clone(), reason: reason.to_string() };
+        let bad = |reason: &str| MetaError::BadContent {
+            content_id: self.content_id.clone(),
+            reason: reason.to_string(),
+        };
         if self.content_id.trim().is_empty() {
             return Err(bad("content_id is required"));
         }
@@ -185,7 +188,10 @@ impl Meta {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Meta { conn: Mutex::new(conn), key_cache: Mutex::new(HashMap::new()) })
+        Ok(Meta {
+            conn: Mutex::new(conn),
+            key_cache: Mutex::new(HashMap::new()),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -200,8 +206,15 @@ impl Meta {
         rand::rng().fill_bytes(&mut secret);
         let created_at = now_secs();
         let conn = self.conn();
-        match conn.execute("INSERT INTO tenants (name, created_at, device_secret) VALUES (?1, ?2, ?3)", params![name, created_at, &secret[..]]) {
-            Ok(_) => Ok(Tenant { id: conn.last_insert_rowid(), name: name.to_string(), created_at }),
+        match conn.execute(
+            "INSERT INTO tenants (name, created_at, device_secret) VALUES (?1, ?2, ?3)",
+            params![name, created_at, &secret[..]],
+        ) {
+            Ok(_) => Ok(Tenant {
+                id: conn.last_insert_rowid(),
+                name: name.to_string(),
+                created_at,
+            }),
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(MetaError::TenantExists(name.to_string())),
             Err(e) => Err(e.into()),
         }
@@ -210,20 +223,38 @@ impl Meta {
     pub fn tenants(&self) -> Result<Vec<Tenant>, MetaError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Tenant {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn tenant_by_name(&self, name: &str) -> Result<Tenant, MetaError> {
         self.conn()
-            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))
+            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], |r| {
+                Ok(Tenant {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })
             .optional()?
             .ok_or_else(|| MetaError::NoTenant(name.to_string()))
     }
 
     pub fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, MetaError> {
         self.conn()
-            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], |r| Ok(Tenant { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))
+            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], |r| {
+                Ok(Tenant {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            })
             .optional()?
             .ok_or_else(|| MetaError::NoTenant(id.to_string()))
     }
@@ -247,7 +278,12 @@ impl Meta {
         let key = format!("st_{}_{}_{}", role.as_str(), key_id, secret);
         self.insert_key(tenant, role, &key_id, &secret)?;
         let tenant_name = tenant.map(|t| self.tenant_by_id(t).map(|t| t.name)).transpose()?;
-        Ok(ApiKey { key_id, tenant: tenant_name, role, key })
+        Ok(ApiKey {
+            key_id,
+            tenant: tenant_name,
+            role,
+            key,
+        })
     }
 
     /// Registers a server-administrator key chosen by the operator
@@ -263,7 +299,10 @@ impl Meta {
 
     fn insert_key(&self, tenant: Option<TenantId>, role: Role, key_id: &str, secret: &str) -> Result<(), MetaError> {
         let salt = SaltString::encode_b64(random_hex(16).as_bytes()).map_err(|e| MetaError::Hash(e.to_string()))?;
-        let hash = Argon2::default().hash_password(secret.as_bytes(), &salt).map_err(|e| MetaError::Hash(e.to_string()))?.to_string();
+        let hash = Argon2::default()
+            .hash_password(secret.as_bytes(), &salt)
+            .map_err(|e| MetaError::Hash(e.to_string()))?
+            .to_string();
         self.conn().execute(
             "INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![key_id, tenant, role.as_str(), hash, now_secs()],
@@ -272,7 +311,11 @@ impl Meta {
     }
 
     pub fn has_admin_key(&self) -> Result<bool, MetaError> {
-        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM api_keys WHERE tenant_id IS NULL AND role = 'admin' AND revoked = 0", [], |r| r.get(0))?;
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM api_keys WHERE tenant_id IS NULL AND role = 'admin' AND revoked = 0",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n > 0)
     }
 
@@ -295,15 +338,26 @@ impl Meta {
         };
         let row: Option<(Option<TenantId>, String, String)> = self
             .conn()
-            .query_row("SELECT tenant_id, role, secret_hash FROM api_keys WHERE key_id = ?1 AND revoked = 0", [&key_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(
+                "SELECT tenant_id, role, secret_hash FROM api_keys WHERE key_id = ?1 AND revoked = 0",
+                [&key_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         let Some((tenant, role, hash)) = row else { return Ok(None) };
         let parsed = PasswordHash::new(&hash).map_err(|e| MetaError::Hash(e.to_string()))?;
         if Argon2::default().verify_password(secret.as_bytes(), &parsed).is_err() {
             return Ok(None);
         }
-        let principal = Principal { tenant, role: Role::parse(&role)?, key_id };
-        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).insert(digest, (principal.clone(), Instant::now()));
+        let principal = Principal {
+            tenant,
+            role: Role::parse(&role)?,
+            key_id,
+        };
+        self.key_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest, (principal.clone(), Instant::now()));
         Ok(Some(principal))
     }
 
@@ -324,7 +378,10 @@ impl Meta {
         let tx = conn.transaction()?;
         for (k, _) in pairs {
             let v = s.get(k)?;
-            tx.execute("INSERT INTO settings (tenant_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value", params![tenant, k, v])?;
+            tx.execute(
+                "INSERT INTO settings (tenant_id, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value",
+                params![tenant, k, v],
+            )?;
         }
         tx.commit()?;
         Ok(s)
@@ -344,7 +401,19 @@ impl Meta {
                  ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = excluded.title, kind = excluded.kind, media = excluded.media,
                    duration = excluded.duration, bitrate = excluded.bitrate, category = excluded.category, show = excluded.show,
                    producer = excluded.producer, distributor = excluded.distributor",
-                params![tenant, c.content_id, c.title, c.kind, c.media, c.duration, c.bitrate, c.category, c.show, c.producer, c.distributor],
+                params![
+                    tenant,
+                    c.content_id,
+                    c.title,
+                    c.kind,
+                    c.media,
+                    c.duration,
+                    c.bitrate,
+                    c.category,
+                    c.show,
+                    c.producer,
+                    c.distributor
+                ],
             )?;
         }
         tx.commit()?;
@@ -392,15 +461,39 @@ mod tests {
         assert_eq!(meta.verify_key("st_read_nothing_here").unwrap(), None);
         // Stored hashed: the secret is nowhere in the database.
         let secret = key.key.rsplit('_').next().unwrap().to_string();
-        let hashes: Vec<String> = meta.conn().prepare("SELECT secret_hash FROM api_keys").unwrap().query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+        let hashes: Vec<String> = meta
+            .conn()
+            .prepare("SELECT secret_hash FROM api_keys")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
         assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with("$argon2")));
         meta.ensure_admin_key("operator-chosen-key").unwrap();
         assert_eq!(meta.verify_key("operator-chosen-key").unwrap().unwrap().tenant, None);
         let s = meta.update_settings(a.id, &[("view_window".into(), "2h".into())]).unwrap();
         assert_eq!(meta.settings(a.id).unwrap(), s);
         assert!(meta.update_settings(a.id, &[("view_window".into(), "soon".into())]).is_err());
-        meta.upsert_contents(a.id, &[Content { content_id: "A".into(), kind: Some("live".into()), ..Content::default() }]).unwrap();
-        assert!(meta.upsert_contents(a.id, &[Content { content_id: "B".into(), kind: Some("film".into()), ..Content::default() }]).is_err());
+        meta.upsert_contents(
+            a.id,
+            &[Content {
+                content_id: "A".into(),
+                kind: Some("live".into()),
+                ..Content::default()
+            }],
+        )
+        .unwrap();
+        assert!(meta
+            .upsert_contents(
+                a.id,
+                &[Content {
+                    content_id: "B".into(),
+                    kind: Some("film".into()),
+                    ..Content::default()
+                }]
+            )
+            .is_err());
         assert_eq!(meta.contents(a.id).unwrap().len(), 1);
     }
 }

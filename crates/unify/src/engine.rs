@@ -102,7 +102,10 @@ impl Engine {
 
     /// Number of keys held, for the state-size gauge and the boundedness test.
     pub fn state_keys(&self) -> usize {
-        self.tenants.values().map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len()).sum()
+        self.tenants
+            .values()
+            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len())
+            .sum()
     }
 
     /// Feeds one player event; the facts it makes true are pushed to `out`.
@@ -159,14 +162,21 @@ impl Engine {
             }
             match (ev.event_type, &ev.playback_id) {
                 (EventType::Play | EventType::Playing, Some(pid)) => {
-                    let pb = state
-                        .playbacks
-                        .entry(pid.clone())
-                        .or_insert(PlaybackState { start_at: None, played: 0.0, streamed: false, last_ts: ts });
+                    let pb = state.playbacks.entry(pid.clone()).or_insert(PlaybackState {
+                        start_at: None,
+                        played: 0.0,
+                        streamed: false,
+                        last_ts: ts,
+                    });
                     pb.last_ts = pb.last_ts.max(ts);
                     // The start window closed: what follows belongs to a new start.
                     if pb.start_at.is_some_and(|s| ts >= s + settings.start_window) {
-                        *pb = PlaybackState { start_at: None, played: 0.0, streamed: false, last_ts: ts };
+                        *pb = PlaybackState {
+                            start_at: None,
+                            played: 0.0,
+                            streamed: false,
+                            last_ts: ts,
+                        };
                     }
                     if ev.event_type == EventType::Play && pb.start_at.is_none() {
                         pb.start_at = Some(ts);
@@ -214,7 +224,9 @@ impl Engine {
 /// Drops state no input within [`LATENESS`] of the watermark can still change.
 fn sweep(state: &mut TenantState, s: &EngineSettings) {
     let horizon = state.watermark - LATENESS;
-    state.playbacks.retain(|_, p| p.last_ts.max(p.start_at.unwrap_or(p.last_ts)) + s.start_window >= horizon);
+    state
+        .playbacks
+        .retain(|_, p| p.last_ts.max(p.start_at.unwrap_or(p.last_ts)) + s.start_window >= horizon);
     state.downloads.retain(|_, began| *began + s.start_window >= horizon);
     state.views.retain(|_, began| *began + s.view_window >= horizon);
     state.users.retain(|_, u| u.last_active + s.user_idle >= horizon);

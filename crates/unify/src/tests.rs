@@ -67,12 +67,18 @@ fn example_2_four_seconds_is_a_start_but_no_stream() {
         playing(at("11:00:04"), "P2", "A", 4.0),
         ev(EventType::ContentEnd, at("11:00:04"), "P2", "A", 1),
     ]);
-    assert_eq!((total(&facts, FactKind::Start), total(&facts, FactKind::Stream), total(&facts, FactKind::Time)), (1.0, 0.0, 4.0));
+    assert_eq!(
+        (total(&facts, FactKind::Start), total(&facts, FactKind::Stream), total(&facts, FactKind::Time)),
+        (1.0, 0.0, 4.0)
+    );
 }
 
 #[test]
 fn example_3_loaded_and_playback_start_alone_are_no_start() {
-    let facts = run(&[ev(EventType::PlayerLoaded, at("12:00:00"), "P3", "A", 1), ev(EventType::PlaybackStart, at("12:00:01"), "P3", "A", 1)]);
+    let facts = run(&[
+        ev(EventType::PlayerLoaded, at("12:00:00"), "P3", "A", 1),
+        ev(EventType::PlaybackStart, at("12:00:01"), "P3", "A", 1),
+    ]);
     assert_eq!(total(&facts, FactKind::Start), 0.0);
 }
 
@@ -84,14 +90,25 @@ fn example_6_views() {
         ev(EventType::Play, at("09:59:00"), "a2", "A", 1),
         ev(EventType::Play, at("14:00:00"), "a3", "A", 1),
     ]);
-    let views: Vec<_> = facts.iter().filter(|f| f.kind == FactKind::View).map(|f| (f.content_id.clone().unwrap(), f.ts)).collect();
-    assert_eq!(views, vec![("A".into(), at("09:50:00")), ("B".into(), at("09:55:00")), ("A".into(), at("14:00:00"))]);
+    let views: Vec<_> = facts
+        .iter()
+        .filter(|f| f.kind == FactKind::View)
+        .map(|f| (f.content_id.clone().unwrap(), f.ts))
+        .collect();
+    assert_eq!(
+        views,
+        vec![("A".into(), at("09:50:00")), ("B".into(), at("09:55:00")), ("A".into(), at("14:00:00"))]
+    );
 }
 
 /// Heartbeats every `step` seconds from `from` to `to` inclusive.
 fn active(from: &str, to: &str, step: i64) -> Vec<EnrichedEvent> {
     let (a, b) = (at(from), at(to));
-    (0..).map(|i| a + i * step * 1_000_000).take_while(|t| *t <= b).map(|t| playing(t, "p", "A", step as f64)).collect()
+    (0..)
+        .map(|i| a + i * step * 1_000_000)
+        .take_while(|t| *t <= b)
+        .map(|t| playing(t, "p", "A", step as f64))
+        .collect()
 }
 
 #[test]
@@ -109,7 +126,11 @@ fn example_7_users() {
 #[test]
 fn a_start_is_counted_again_after_its_window() {
     let next_day = at("10:00:01") + 24 * 3600 * 1_000_000;
-    let facts = run(&[ev(EventType::Play, at("10:00:01"), "P", "A", 1), ev(EventType::Play, at("20:00:00"), "P", "A", 1), ev(EventType::Play, next_day, "P", "A", 1)]);
+    let facts = run(&[
+        ev(EventType::Play, at("10:00:01"), "P", "A", 1),
+        ev(EventType::Play, at("20:00:00"), "P", "A", 1),
+        ev(EventType::Play, next_day, "P", "A", 1),
+    ]);
     assert_eq!(total(&facts, FactKind::Start), 2.0);
 }
 
@@ -144,13 +165,24 @@ fn state_is_bounded_by_active_keys() {
     }
     let window_minutes = (24 * 3600 + LATENESS / 1_000_000) / 60 + 2;
     // playbacks and download windows last a day, views 4 h, users 1 h (plus lateness).
-    assert!(engine.state_keys() < (window_minutes as usize) + 2 * (5 * 60 + 2) + 2 * 60 + 10, "{} keys", engine.state_keys());
+    assert!(
+        engine.state_keys() < (window_minutes as usize) + 2 * (5 * 60 + 2) + 2 * 60 + 10,
+        "{} keys",
+        engine.state_keys()
+    );
     assert!(engine.state_keys() < 2000 * 3);
 }
 
 fn arb_events() -> impl Strategy<Value = Vec<EnrichedEvent>> {
     let one = (0u8..6, 0i64..(30 * 3600), 0u8..4, 0u8..3, 0u64..3, 0u8..12).prop_map(|(k, secs, pid, content, dev, dur)| {
-        let kind = [EventType::Play, EventType::Playing, EventType::Playing, EventType::PlaybackStart, EventType::FileDownloaded, EventType::Pause][k as usize];
+        let kind = [
+            EventType::Play,
+            EventType::Playing,
+            EventType::Playing,
+            EventType::PlaybackStart,
+            EventType::FileDownloaded,
+            EventType::Pause,
+        ][k as usize];
         let mut e = ev(kind, at("00:00:00") + secs * 1_000_000, &format!("p{pid}"), &format!("c{content}"), dev);
         if kind == EventType::Playing {
             e.event.duration = Some(dur as f64);

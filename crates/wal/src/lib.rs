@@ -30,7 +30,10 @@ pub enum WalError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
-    move |source| WalError::Io { path: path.to_path_buf(), source }
+    move |source| WalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 struct Segment {
@@ -98,7 +101,10 @@ impl Wal {
             let (records, valid_len, torn) = scan(&seg.path)?;
             if torn {
                 if i + 1 < count {
-                    return Err(WalError::Corrupt { path: seg.path.clone(), offset: valid_len });
+                    return Err(WalError::Corrupt {
+                        path: seg.path.clone(),
+                        offset: valid_len,
+                    });
                 }
                 tracing::warn!(segment = %seg.path.display(), valid_len, "cutting a torn WAL tail (unacknowledged records)");
                 let f = OpenOptions::new().write(true).open(&seg.path).map_err(io_err(&seg.path))?;
@@ -116,13 +122,23 @@ impl Wal {
                 (f, len)
             }
             None => {
-                let seg = Segment { first_lsn: last_lsn + 1, path: dir.join(segment_name(last_lsn + 1)) };
+                let seg = Segment {
+                    first_lsn: last_lsn + 1,
+                    path: dir.join(segment_name(last_lsn + 1)),
+                };
                 let f = create_segment(dir, &seg.path)?;
                 segments.push(seg);
                 (f, 0)
             }
         };
-        Ok(Wal { dir: dir.to_path_buf(), segments, active, active_len, last_lsn, buf: Vec::new() })
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            segments,
+            active,
+            active_len,
+            last_lsn,
+            buf: Vec::new(),
+        })
     }
 
     pub fn last_lsn(&self) -> u64 {
@@ -169,7 +185,10 @@ impl Wal {
     }
 
     fn rotate(&mut self) -> Result<(), WalError> {
-        let seg = Segment { first_lsn: self.last_lsn + 1, path: self.dir.join(segment_name(self.last_lsn + 1)) };
+        let seg = Segment {
+            first_lsn: self.last_lsn + 1,
+            path: self.dir.join(segment_name(self.last_lsn + 1)),
+        };
         self.active = create_segment(&self.dir, &seg.path)?;
         self.active_len = 0;
         self.segments.push(seg);

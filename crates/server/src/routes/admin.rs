@@ -28,7 +28,12 @@ pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantP
 }
 
 /// Body: a JSON object of settings to change, e.g. `{"view_window": "2h"}`.
-pub async fn put_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, Json(body): Json<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
+pub async fn put_settings(
+    State(state): State<AppState>,
+    Query(t): Query<TenantParam>,
+    headers: HeaderMap,
+    Json(body): Json<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
     let pairs: Vec<(String, String)> = body
@@ -107,6 +112,8 @@ pub async fn post_key(State(state): State<AppState>, Query(t): Query<TenantParam
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
     let role = Role::parse(&body.role)?;
     let meta = state.pipeline.store().meta().clone();
-    let key = tokio::task::spawn_blocking(move || meta.create_key(Some(tenant), role)).await.map_err(|e| ApiError::Internal(e.to_string()))??;
+    let key = tokio::task::spawn_blocking(move || meta.create_key(Some(tenant), role))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())
 }

@@ -26,7 +26,11 @@ pub struct IngestParams {
 
 fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.config.trust_forwarded_for {
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).and_then(|ip| ip.trim().parse().ok());
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
         if let Some(ip) = forwarded {
             return ip;
         }
@@ -41,10 +45,19 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let key = headers.get("x-ingest-key").and_then(|v| v.to_str().ok()).map(str::to_string).or(params.key.clone()).or_else(|| crate::auth::bearer(&headers));
+    let key = headers
+        .get("x-ingest-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(params.key.clone())
+        .or_else(|| crate::auth::bearer(&headers));
     let principal = authenticate(&state, key, Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, params.tenant.as_deref())?;
-    let ctx = state.pipeline.tenants().get(tenant).ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
+    let ctx = state
+        .pipeline
+        .tenants()
+        .get(tenant)
+        .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
     let received_at = chrono::Utc::now().timestamp_micros();
     let parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // The IP and User-Agent live only in this scope; enrichment replaces them.
@@ -52,18 +65,31 @@ pub async fn post_events(
         ip: Some(client_ip(&state, &headers, peer)),
         user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     };
-    let opts = EnrichOptions { keep_access_code: ctx.settings.attendance };
-    let enriched: Vec<_> = parsed.events.into_iter().map(|ev| enrich(ev, &client, &ctx.secret, received_at, opts)).collect();
+    let opts = EnrichOptions {
+        keep_access_code: ctx.settings.attendance,
+    };
+    let enriched: Vec<_> = parsed
+        .events
+        .into_iter()
+        .map(|ev| enrich(ev, &client, &ctx.secret, received_at, opts))
+        .collect();
     drop(client);
     let accepted = enriched.len();
     if accepted > 0 {
-        state.pipeline.submit(tenant, enriched).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        state
+            .pipeline
+            .submit(tenant, enriched)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
     let metrics = state.pipeline.metrics();
     metrics.events_accepted.inc_by(accepted as u64);
     metrics.events_rejected.inc_by(parsed.errors.len() as u64);
     if !parsed.errors.is_empty() {
-        return Err(ApiError::BadEvents { accepted, errors: parsed.errors });
+        return Err(ApiError::BadEvents {
+            accepted,
+            errors: parsed.errors,
+        });
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))).into_response())
 }

@@ -33,9 +33,20 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
     let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
     let all = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
     let tz = p.tz.or(settings);
-    let q = MetricsQuery::parse(&from, &to, p.metrics.as_deref().unwrap_or(&all), p.group_by.as_deref(), p.filter.as_deref(), tz.as_deref())?;
+    let q = MetricsQuery::parse(
+        &from,
+        &to,
+        p.metrics.as_deref().unwrap_or(&all),
+        p.group_by.as_deref(),
+        p.filter.as_deref(),
+        tz.as_deref(),
+    )?;
     let answer = state.pipeline.store().query(tenant, &q).await?;
-    let wants_csv = p.format.as_deref() == Some("csv") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = p.format.as_deref() == Some("csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
     if wants_csv {
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
     }

@@ -37,7 +37,13 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
     let b = store.meta().create_tenant("b").unwrap().id;
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1), fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1)]);
+    store.append_facts(
+        a,
+        vec![
+            fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1),
+            fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1),
+        ],
+    );
     store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]);
     store.append_facts(b, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]);
     let before = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
@@ -74,7 +80,13 @@ async fn erasure_and_retention_rewrite_through_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1), fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1)]);
+    store.append_facts(
+        a,
+        vec![
+            fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
+            fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1),
+        ],
+    );
     store.flush(1).unwrap();
     store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]);
     let erased = store.erase(a, &Subject::UserId("u1".into())).unwrap();
@@ -100,7 +112,10 @@ async fn many_small_files_of_a_day_are_compacted_without_changing_answers() {
     let files = store.with_tenant(a, |t| Ok(t.facts.manifest.files.len())).unwrap();
     assert_eq!(files, 1);
     let answer = store.query(a, &q("starts,devices", None)).await.unwrap();
-    assert_eq!((total(&answer, 0), total(&answer, 1)), (Cell::Int(COMPACT_AT_FILES as i64), Cell::Int(COMPACT_AT_FILES as i64)));
+    assert_eq!(
+        (total(&answer, 0), total(&answer, 1)),
+        (Cell::Int(COMPACT_AT_FILES as i64), Cell::Int(COMPACT_AT_FILES as i64))
+    );
 }
 
 #[tokio::test]
