@@ -38,9 +38,23 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
     /// How often counted facts are written to Parquet files.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     pub checkpoint_interval: std::time::Duration,
+}
+
+/// Where enrichment finds its reference data.
+#[derive(clap::Args, Clone, Default)]
+pub struct EnrichArgs {
+    /// A copy of the OPAWG user-agents-v2 lists (its folder or its `src/`);
+    /// without it the built-in rules apply.
+    #[arg(long, env = "STREAMTALLY_UA_LISTS")]
+    pub ua_lists: Option<PathBuf>,
+    /// A MaxMind-format geography database (.mmdb); repeat for IPv4 and IPv6 files.
+    #[arg(long = "geoip")]
+    pub geoip: Vec<PathBuf>,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -57,6 +71,14 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+    },
+    /// Explain how input is read: `--ua` classifies User-Agents from stdin, one JSON line each.
+    Explain {
+        /// Read User-Agent strings (one per line).
+        #[arg(long)]
+        ua: bool,
+        #[command(flatten)]
+        enrich: EnrichArgs,
     },
     /// Answer a metrics query offline, from the data folder.
     Report(commands::report::ReportArgs),
@@ -88,6 +110,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Demo { data, listen } => commands::demo::run(data, listen),
+        Command::Explain { ua, enrich } => commands::explain::run(ua, enrich),
         Command::Report(args) => commands::report::run(args),
         Command::Settings { action } => commands::admin::settings(action),
         Command::Tenant { action } => commands::admin::tenant(action),

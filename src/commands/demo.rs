@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use streamtally_server::ServerConfig;
 use streamtally_store::{Content, Role};
 
-use crate::{DataArg, ServeArgs};
+use crate::{DataArg, EnrichArgs, ServeArgs};
 
 const TENANT: &str = "demo";
 const USER_AGENTS: [&str; 5] = [
@@ -165,6 +165,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         listen,
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
+        enrich: EnrichArgs::default(),
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;
@@ -181,6 +182,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(crate::commands::serve::serve_until_signal(
         pipeline,
+        streamtally_enrich::Enricher::default(),
         listen,
         ServerConfig::default(),
         move |addr| {

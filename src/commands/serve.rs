@@ -7,7 +7,23 @@ use anyhow::Context;
 use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig};
 use streamtally_server::{AppState, ServerConfig};
 
-use crate::ServeArgs;
+use streamtally_enrich::{Classifier, Enricher, GeoDb, UaLists};
+
+use crate::{EnrichArgs, ServeArgs};
+
+/// Loads the UA lists and geography databases named on the command line.
+pub fn enricher(args: &EnrichArgs) -> anyhow::Result<Enricher> {
+    let lists = match &args.ua_lists {
+        Some(dir) => {
+            let lists = UaLists::load(dir).with_context(|| format!("cannot load the User-Agent lists from {}", dir.display()))?;
+            tracing::info!(entries = lists.entries(), skipped = lists.skipped, "loaded the OPAWG User-Agent lists");
+            Some(lists)
+        }
+        None => None,
+    };
+    let geo = if args.geoip.is_empty() { None } else { Some(GeoDb::open(&args.geoip)?) };
+    Ok(Enricher::new(Classifier::new(lists), geo))
+}
 
 /// Opens the data folder and makes sure a server administrator key exists;
 /// returns the pipeline and, on first start, the new key (shown once).
@@ -47,7 +63,13 @@ pub async fn shutdown_signal() {
 }
 
 /// Serves on `listen` until a signal; then finishes requests and checkpoints.
-pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, config: ServerConfig, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve_until_signal(
+    pipeline: Arc<Pipeline>,
+    enricher: Enricher,
+    listen: SocketAddr,
+    config: ServerConfig,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -55,6 +77,7 @@ pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, con
     on_ready(addr);
     let state = AppState {
         pipeline: pipeline.clone(),
+        enricher: Arc::new(enricher),
         config: Arc::new(config),
     };
     streamtally_server::serve(listener, state, shutdown_signal()).await?;
@@ -63,13 +86,14 @@ pub async fn serve_until_signal(pipeline: Arc<Pipeline>, listen: SocketAddr, con
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let enricher = enricher(&args.enrich)?;
     let (pipeline, new_key) = open(&args)?;
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(serve_until_signal(pipeline, args.listen, config, |addr| {
+    runtime.block_on(serve_until_signal(pipeline, enricher, args.listen, config, |addr| {
         println!("streamtally listening on http://{addr}");
         if let Some(key) = new_key {
             println!("server administrator key (shown once, keep it safe): {key}");

@@ -45,6 +45,8 @@ pub struct Settings {
     pub attendance: bool,
     /// Keep the enriched raw events beside the facts.
     pub store_raw_events: bool,
+    /// Extra bot words of this tenant (lower case): User-Agents containing one are bots.
+    pub bot_deny: Vec<String>,
 }
 
 impl Default for Settings {
@@ -64,6 +66,7 @@ impl Default for Settings {
             retention_days: 0,
             attendance: false,
             store_raw_events: true,
+            bot_deny: Vec::new(),
         }
     }
 }
@@ -73,7 +76,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 14] = [
+    pub const KEYS: [&'static str; 15] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -88,6 +91,7 @@ impl Settings {
         "retention_days",
         "attendance",
         "store_raw_events",
+        "bot_deny",
     ];
 
     pub fn tz(&self) -> Tz {
@@ -140,6 +144,7 @@ impl Settings {
             }
             "attendance" => self.attendance = boolean(value)?,
             "store_raw_events" => self.store_raw_events = boolean(value)?,
+            "bot_deny" => self.bot_deny = value.split(',').map(|w| w.trim().to_ascii_lowercase()).filter(|w| !w.is_empty()).collect(),
             _ => return Err(SettingsError::UnknownKey(key.to_string())),
         }
         Ok(())
@@ -163,6 +168,7 @@ impl Settings {
             "timezone" => self.timezone.clone(),
             "attendance" => self.attendance.to_string(),
             "store_raw_events" => self.store_raw_events.to_string(),
+            "bot_deny" => self.bot_deny.join(","),
             _ => return Err(SettingsError::UnknownKey(key.to_string())),
         })
     }

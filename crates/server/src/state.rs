@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use streamtally_enrich::Enricher;
 use streamtally_pipeline::Pipeline;
 
 #[derive(Debug, Clone)]
@@ -23,5 +24,6 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
+    pub enricher: Arc<Enricher>,
     pub config: Arc<ServerConfig>,
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use streamtally_enrich::{enrich, ClientContext, EnrichOptions};
+use streamtally_enrich::{ClientContext, EnrichOptions};
 use streamtally_parse::parse_event_batch;
 use streamtally_store::Role;
 
@@ -67,11 +67,12 @@ pub async fn post_events(
     };
     let opts = EnrichOptions {
         keep_access_code: ctx.settings.attendance,
+        bot_deny: &ctx.settings.bot_deny,
     };
     let enriched: Vec<_> = parsed
         .events
         .into_iter()
-        .map(|ev| enrich(ev, &client, &ctx.secret, received_at, opts))
+        .map(|ev| state.enricher.enrich(ev, &client, &ctx.secret, received_at, opts))
         .collect();
     drop(client);
     let accepted = enriched.len();

@@ -1,0 +1,200 @@
+//! User-Agent → client family: browser, OS, device type, podcast app, and
+//! whether it is a bot (and by which rule).
+//!
+//! With the OPAWG `user-agents-v2` lists loaded (`--ua-lists DIR`), their order
+//! is followed: bots, apps, libraries, browsers, then devices. Without them —
+//! or for what they do not name — the built-in rules apply: generic bot
+//! signals, the common podcast apps, and woothee for browsers and systems.
+//! Results are cached: User-Agents repeat heavily in real traffic.
+
+mod builtin;
+mod lists;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use streamtally_model::ClientFamily;
+
+pub use lists::{ListError, UaLists};
+
+/// A classification with the reason for its bot verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    #[serde(flatten)]
+    pub family: ClientFamily,
+    /// Which rule made it a bot (`None` when it is not one).
+    pub bot_rule: Option<String>,
+}
+
+pub struct Classifier {
+    lists: Option<UaLists>,
+    woothee: woothee::parser::Parser,
+    cache: quick_cache::sync::Cache<String, Arc<Classification>>,
+}
+
+/// Cached User-Agents at most; the cache evicts the least useful beyond this.
+const CACHE_ENTRIES: usize = 100_000;
+/// Longer User-Agents are classified by their first bytes (and never cached).
+const MAX_UA_BYTES: usize = 1024;
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier::new(None)
+    }
+}
+
+impl Classifier {
+    pub fn new(lists: Option<UaLists>) -> Self {
+        Classifier {
+            lists,
+            woothee: woothee::parser::Parser::new(),
+            cache: quick_cache::sync::Cache::new(CACHE_ENTRIES),
+        }
+    }
+
+    pub fn has_lists(&self) -> bool {
+        self.lists.is_some()
+    }
+
+    /// A web-based app named by the Referer, when the lists are loaded.
+    pub fn referrer_app(&self, referrer: &str) -> Option<&str> {
+        self.lists.as_ref().and_then(|l| l.match_referrer(referrer))
+    }
+
+    pub fn classify(&self, user_agent: &str) -> Arc<Classification> {
+        if user_agent.len() > MAX_UA_BYTES {
+            let mut cut = MAX_UA_BYTES;
+            while !user_agent.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            return Arc::new(self.classify_uncached(&user_agent[..cut]));
+        }
+        if let Some(hit) = self.cache.get(user_agent) {
+            return hit;
+        }
+        let c = Arc::new(self.classify_uncached(user_agent));
+        self.cache.insert(user_agent.to_string(), c.clone());
+        c
+    }
+
+    fn classify_uncached(&self, user_agent: &str) -> Classification {
+        let ua = user_agent.trim();
+        let mut family = ClientFamily::default();
+        if ua.is_empty() {
+            family.bot = true;
+            return Classification {
+                family,
+                bot_rule: Some("empty User-Agent".into()),
+            };
+        }
+        let mut bot_rule = None;
+        let mut known_client = false;
+        if let Some(lists) = &self.lists {
+            let m = lists.match_user_agent(ua);
+            if let Some(name) = m.bot {
+                bot_rule = Some(format!("OPAWG bots: {name}"));
+            }
+            if let Some(name) = m.app {
+                family.app = Some(name.to_string());
+                known_client = true;
+            }
+            if let Some(lib) = m.library {
+                if lib.bot {
+                    bot_rule.get_or_insert_with(|| format!("OPAWG libraries: {}", lib.name));
+                } else {
+                    family.app.get_or_insert_with(|| lib.name.to_string());
+                    known_client = true;
+                }
+            }
+            if let Some(name) = m.browser {
+                family.browser = Some(name.to_string());
+            }
+            if let Some(device) = m.device {
+                family.device_type = Some(device.to_string());
+            }
+        }
+        if family.app.is_none() {
+            if let Some(app) = builtin::podcast_app(ua) {
+                family.app = Some(app.to_string());
+                known_client = true;
+            }
+        }
+        // Generic signals only speak where no list named a real client.
+        if bot_rule.is_none() && !known_client {
+            bot_rule = builtin::bot_signal(ua).map(|w| format!("built-in: {w}"));
+        }
+        if let Some(w) = self.woothee.parse(ua) {
+            if w.category == "crawler" && bot_rule.is_none() && !known_client {
+                bot_rule = Some(format!("built-in: known crawler {}", w.name));
+            }
+            if family.browser.is_none() && w.name != "UNKNOWN" && w.category != "crawler" {
+                family.browser = Some(w.name.to_string());
+            }
+            if w.os != "UNKNOWN" {
+                family.os = Some(builtin::os_name(w.os).to_string());
+            }
+            if family.device_type.is_none() {
+                family.device_type = builtin::device_from_woothee(w.category, ua).map(str::to_string);
+            }
+        }
+        if family.os.is_none() {
+            family.os = builtin::os_hint(ua).map(str::to_string);
+        }
+        if family.device_type.is_none() || family.device_type.as_deref() == Some("desktop") {
+            if let Some(d) = builtin::device_hint(ua) {
+                family.device_type = Some(d.to_string());
+            }
+        }
+        family.bot = bot_rule.is_some();
+        Classification { family, bot_rule }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_common_clients_and_flags_bots_without_lists() {
+        let c = Classifier::default();
+        let chrome = c.classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36");
+        assert_eq!(
+            (
+                chrome.family.browser.as_deref(),
+                chrome.family.os.as_deref(),
+                chrome.family.device_type.as_deref(),
+                chrome.family.bot
+            ),
+            (Some("Chrome"), Some("Windows"), Some("desktop"), false)
+        );
+        let iphone = c.classify(
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+        );
+        assert_eq!(
+            (
+                iphone.family.browser.as_deref(),
+                iphone.family.os.as_deref(),
+                iphone.family.device_type.as_deref()
+            ),
+            (Some("Safari"), Some("iOS"), Some("mobile"))
+        );
+        let apple = c.classify("Podcasts/1410.53 CFNetwork/1111 Darwin/19.0.0 (x86_64)");
+        assert_eq!(apple.family.app.as_deref(), Some("Apple Podcasts"));
+        assert!(!apple.family.bot);
+        let spotify = c.classify("Spotify/8.7.10 iOS/15.3.1 (iPhone13,2)");
+        assert_eq!(spotify.family.app.as_deref(), Some("Spotify"));
+        let empty = c.classify("");
+        assert_eq!((empty.family.bot, empty.bot_rule.as_deref()), (true, Some("empty User-Agent")));
+        let google = c.classify("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        assert!(google.family.bot, "{google:?}");
+        assert!(
+            c.classify("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
+                .family
+                .bot
+        );
+        let tv = c.classify("Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/5.0 Chrome/94.0 TV Safari/537.36");
+        assert_eq!(tv.family.device_type.as_deref(), Some("tv"));
+        // Cached results are the same results.
+        assert_eq!(c.classify("Spotify/8.7.10 iOS/15.3.1 (iPhone13,2)"), spotify);
+    }
+}
