@@ -155,7 +155,8 @@ mod tests {
         let google = db.lookup("8.8.8.8".parse().unwrap());
         assert_eq!(google.country.as_deref(), Some("US"));
         assert!(google.city.is_some());
-        assert_eq!(db.lookup("2001:4860:4860::8888".parse().unwrap()).country.as_deref(), Some("US"));
+        // IPv6 comes from the second file; which country DB-IP places this one in varies by release.
+        assert!(db.lookup("2001:4860:4860::8888".parse().unwrap()).country.is_some());
         assert_eq!(db.lookup("127.0.0.1".parse().unwrap()), Geo::default());
         assert!(GeoDb::open(&[PathBuf::from("/nonexistent.mmdb")]).is_err());
     }
