@@ -40,6 +40,18 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     #[command(flatten)]
     pub enrich: EnrichArgs,
+    /// Ingest requests per second allowed from one client IP (abuse guard)…
+    #[arg(long, default_value_t = 200)]
+    pub ingest_rate_per_ip: u32,
+    /// …and the burst above that rate.
+    #[arg(long, default_value_t = 400)]
+    pub ingest_burst_per_ip: u32,
+    /// Ingest requests per second allowed for one API key…
+    #[arg(long, default_value_t = 5000)]
+    pub ingest_rate_per_key: u32,
+    /// …and the burst above that rate.
+    #[arg(long, default_value_t = 10000)]
+    pub ingest_burst_per_key: u32,
     /// How often counted facts are written to Parquet files.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     pub checkpoint_interval: std::time::Duration,
@@ -80,6 +92,9 @@ enum Command {
         #[command(flatten)]
         enrich: EnrichArgs,
     },
+    /// Delete every fact and raw event of one subject, offline (while a server
+    /// runs, use DELETE /api/v1/subjects).
+    Erase(commands::erase::EraseArgs),
     /// Answer a metrics query offline, from the data folder.
     Report(commands::report::ReportArgs),
     /// Read or change a tenant's counting settings.
@@ -112,6 +127,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo { data, listen } => commands::demo::run(data, listen),
         Command::Explain { ua, enrich } => commands::explain::run(ua, enrich),
         Command::Report(args) => commands::report::run(args),
+        Command::Erase(args) => commands::erase::run(args),
         Command::Settings { action } => commands::admin::settings(action),
         Command::Tenant { action } => commands::admin::tenant(action),
         Command::Key { action } => commands::admin::key(action),

@@ -166,6 +166,10 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
         enrich: EnrichArgs::default(),
+        ingest_rate_per_ip: 200,
+        ingest_burst_per_ip: 400,
+        ingest_rate_per_key: 5000,
+        ingest_burst_per_key: 10_000,
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod demo;
+pub mod erase;
 pub mod explain;
 pub mod report;
 pub mod serve;

@@ -75,11 +75,7 @@ pub async fn serve_until_signal(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     on_ready(addr);
-    let state = AppState {
-        pipeline: pipeline.clone(),
-        enricher: Arc::new(enricher),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(pipeline.clone(), enricher, config);
     streamtally_server::serve(listener, state, shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
@@ -91,6 +87,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
+        rate_limits: streamtally_server::RateLimits {
+            per_ip: args.ingest_rate_per_ip,
+            per_ip_burst: args.ingest_burst_per_ip,
+            per_key: args.ingest_rate_per_key,
+            per_key_burst: args.ingest_burst_per_key,
+        },
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve_until_signal(pipeline, enricher, args.listen, config, |addr| {

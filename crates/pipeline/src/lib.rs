@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use streamtally_model::{EnrichedEvent, TenantId};
-use streamtally_store::{EmbeddedStore, FactStore, OpenMode, StoreError};
+use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
 use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
@@ -93,8 +93,43 @@ pub struct Progress {
     pub checkpoint_lsn: AtomicU64,
 }
 
+/// What the engine thread works through, in order.
+enum Work {
+    Record(u64, WalRecord),
+    /// Erasure runs between records, so every record acknowledged before the
+    /// request is erased too.
+    Erase {
+        tenant: TenantId,
+        subject: Subject,
+        reply: oneshot::Sender<Result<Erased, String>>,
+    },
+}
+
+/// Flushes everything counted, erases the subject from files and memory, and
+/// drops the WAL segments (and replaced files) that still hold its events.
+fn erase_now(
+    store: &EmbeddedStore,
+    engine: &Engine,
+    wal: &Mutex<Wal>,
+    tenant: TenantId,
+    subject: &Subject,
+    progress: &Progress,
+    metrics: &PipelineMetrics,
+) -> Result<Erased, PipelineError> {
+    let applied = progress.applied_lsn.load(Ordering::SeqCst);
+    checkpoint::run(store, engine, wal, applied, progress, metrics)?;
+    let erased = store.erase(tenant, subject)?;
+    store.delete_replaced_files();
+    let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
+    wal.seal_active()?;
+    wal.remove_through(applied)?;
+    tracing::info!(tenant, facts = erased.facts, events = erased.events, "erased a subject");
+    Ok(erased)
+}
+
 pub struct Pipeline {
     submit: Mutex<Option<mpsc::Sender<Submission>>>,
+    control: Mutex<Option<std_mpsc::SyncSender<Work>>>,
     progress: Arc<Progress>,
     metrics: Arc<PipelineMetrics>,
     tenants: Arc<Tenants>,
@@ -177,7 +212,8 @@ impl Pipeline {
         checkpoint::run(&store, &engine, &wal, last, &progress, &metrics)?;
 
         let (submit_tx, submit_rx) = mpsc::channel::<Submission>(1024);
-        let (apply_tx, apply_rx) = std_mpsc::sync_channel::<(u64, WalRecord)>(4096);
+        let (apply_tx, apply_rx) = std_mpsc::sync_channel::<Work>(4096);
+        let control = apply_tx.clone();
         let writer = {
             let (wal, progress, metrics) = (wal.clone(), progress.clone(), metrics.clone());
             std::thread::Builder::new()
@@ -195,14 +231,20 @@ impl Pipeline {
                     loop {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
-                        if let Ok((lsn, record)) = next {
-                            apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
-                            progress.applied_lsn.store(lsn, Ordering::SeqCst);
-                            // Take whatever else is queued before looking at the clock.
-                            while let Ok((lsn, record)) = apply_rx.try_recv() {
-                                apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
-                                progress.applied_lsn.store(lsn, Ordering::SeqCst);
+                        let mut work = next.ok();
+                        // Take whatever else is queued before looking at the clock.
+                        while let Some(item) = work.take() {
+                            match item {
+                                Work::Record(lsn, record) => {
+                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
+                                    progress.applied_lsn.store(lsn, Ordering::SeqCst);
+                                }
+                                Work::Erase { tenant, subject, reply } => {
+                                    let _ = reply.send(erase_now(&store, &engine, &wal, tenant, &subject, &progress, &metrics).map_err(|e| e.to_string()));
+                                    last_checkpoint = Instant::now();
+                                }
                             }
+                            work = apply_rx.try_recv().ok();
                         }
                         metrics.state_keys.set(engine.state_keys() as i64);
                         let applied = progress.applied_lsn.load(Ordering::SeqCst);
@@ -228,6 +270,7 @@ impl Pipeline {
         };
         Ok(Pipeline {
             submit: Mutex::new(Some(submit_tx)),
+            control: Mutex::new(Some(control)),
             progress,
             metrics,
             tenants,
@@ -266,9 +309,26 @@ impl Pipeline {
         }
     }
 
+    /// Deletes every fact and raw event of a subject (spec §8), including what
+    /// was acknowledged but not yet counted when the request came.
+    pub async fn erase(&self, tenant: TenantId, subject: Subject) -> Result<Erased, PipelineError> {
+        let tx = self.control.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
+        let (reply, done) = oneshot::channel();
+        tokio::task::spawn_blocking(move || tx.send(Work::Erase { tenant, subject, reply }))
+            .await
+            .map_err(|_| PipelineError::Closed)?
+            .map_err(|_| PipelineError::Closed)?;
+        match done.await {
+            Ok(Ok(erased)) => Ok(erased),
+            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
+            Err(_) => Err(PipelineError::Closed),
+        }
+    }
+
     /// Stops taking input, counts what is queued, checkpoints, and waits for the threads.
     pub fn shutdown(&self) {
         self.submit.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.control.lock().unwrap_or_else(|p| p.into_inner()).take();
         let threads: Vec<_> = self.threads.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
         for t in threads {
             let _ = t.join();
@@ -284,8 +344,17 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 fn apply_retention(store: &EmbeddedStore, tenants: &Tenants) {
     let Ok(all) = store.meta().tenants() else { return };
     let today = chrono::Utc::now().date_naive();
+    let default_cutoff = chrono::Utc::now().timestamp() - streamtally_model::Settings::default().abuse_retention.as_secs() as i64;
+    if let Err(e) = store.meta().prune_abuse(None, default_cutoff) {
+        tracing::warn!(error = %e, "cannot prune the abuse audit table");
+    }
     for t in all {
         let Some(ctx) = tenants.get(t.id) else { continue };
+        // Blocked clients' addresses go after the tenant's abuse_retention.
+        let cutoff = chrono::Utc::now().timestamp() - ctx.settings.abuse_retention.as_secs() as i64;
+        if let Err(e) = store.meta().prune_abuse(Some(t.id), cutoff) {
+            tracing::warn!(error = %e, "cannot prune the abuse audit table");
+        }
         if ctx.settings.retention_days == 0 {
             continue;
         }
@@ -300,7 +369,7 @@ fn apply_retention(store: &EmbeddedStore, tenants: &Tenants) {
 
 fn wal_writer(
     mut rx: mpsc::Receiver<Submission>,
-    apply: std_mpsc::SyncSender<(u64, WalRecord)>,
+    apply: std_mpsc::SyncSender<Work>,
     wal: Arc<Mutex<Wal>>,
     progress: Arc<Progress>,
     metrics: Arc<PipelineMetrics>,
@@ -328,10 +397,12 @@ fn wal_writer(
                 metrics.wal_records.inc_by(n);
                 for (i, s) in group.into_iter().enumerate() {
                     let lsn = first_lsn + i as u64;
-                    let _ = s.ack.send(Ok(lsn));
-                    if apply.send((lsn, s.record)).is_err() {
+                    // Queued for counting before the sender hears of it, so a later
+                    // erasure request is always behind it.
+                    if apply.send(Work::Record(lsn, s.record)).is_err() {
                         return;
                     }
+                    let _ = s.ack.send(Ok(lsn));
                 }
             }
             Err(e) => {

@@ -100,6 +100,7 @@ pub enum Dimension {
     Browser,
     Os,
     DeviceType,
+    App,
     Title,
     Category,
     Show,
@@ -108,7 +109,7 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 22] = [
+    pub const ALL: [Dimension; 23] = [
         Dimension::Time(TimeUnit::Minute),
         Dimension::Time(TimeUnit::Hour),
         Dimension::Time(TimeUnit::Day),
@@ -126,6 +127,7 @@ impl Dimension {
         Dimension::Browser,
         Dimension::Os,
         Dimension::DeviceType,
+        Dimension::App,
         Dimension::Title,
         Dimension::Category,
         Dimension::Show,
@@ -148,6 +150,7 @@ impl Dimension {
             Dimension::Browser => "browser",
             Dimension::Os => "os",
             Dimension::DeviceType => "device_type",
+            Dimension::App => "app",
             Dimension::Title => "title",
             Dimension::Category => "category",
             Dimension::Show => "show",

@@ -41,6 +41,7 @@ fn dimension_expr(d: Dimension, q: &MetricsQuery, dialect: &dyn Dialect) -> Stri
         Dimension::Browser => "f.browser".into(),
         Dimension::Os => "f.os".into(),
         Dimension::DeviceType => "f.device_type".into(),
+        Dimension::App => "f.app".into(),
         Dimension::Title => "c.title".into(),
         Dimension::Category => "c.category".into(),
         Dimension::Show => "c.show".into(),

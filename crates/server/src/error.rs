@@ -23,6 +23,8 @@ pub enum ApiError {
     BadEvents { accepted: usize, errors: Vec<EventError> },
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests; retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -64,6 +66,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) | ApiError::BadEvents { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -74,6 +77,12 @@ impl IntoResponse for ApiError {
             ApiError::BadEvents { accepted, errors } => json!({ "error": self.to_string(), "accepted": accepted, "rejected": errors.len(), "errors": errors }),
             other => json!({ "error": other.to_string() }),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
     }
 }

@@ -3,6 +3,7 @@
 //! is asking, hand the work to the pipeline or the store, and turn the outcome
 //! into an answer; every error becomes an HTTP answer in `error.rs`.
 
+mod abuse;
 mod auth;
 mod error;
 mod routes;
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
+pub use abuse::RateLimits;
 pub use error::ApiError;
 pub use state::{AppState, ServerConfig};
 
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/contents", get(routes::admin::get_contents).put(routes::admin::put_contents))
         .route("/api/v1/tenants", get(routes::admin::get_tenants).post(routes::admin::post_tenant))
         .route("/api/v1/keys", post(routes::admin::post_key))
+        .route("/api/v1/subjects", axum::routing::delete(routes::admin::delete_subject))
+        .route("/api/v1/abuse", get(routes::admin::get_abuse))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
         .layer(DefaultBodyLimit::max(limit))
@@ -42,7 +46,17 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `shutdown` resolves, then lets open requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+    let abuse = state.abuse.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            abuse.housekeeping();
+        }
+    });
+    let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    housekeeping.abort();
+    served
 }

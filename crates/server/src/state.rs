@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use streamtally_enrich::Enricher;
+
+use crate::abuse::{AbuseGuard, RateLimits};
 use streamtally_pipeline::Pipeline;
 
 #[derive(Debug, Clone)]
@@ -9,6 +11,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -16,6 +19,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 1024 * 1024,
             trust_forwarded_for: false,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -26,4 +30,17 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub enricher: Arc<Enricher>,
     pub config: Arc<ServerConfig>,
+    pub abuse: Arc<AbuseGuard>,
+}
+
+impl AppState {
+    pub fn new(pipeline: Arc<Pipeline>, enricher: Enricher, config: ServerConfig) -> AppState {
+        let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
+        AppState {
+            pipeline,
+            enricher: Arc::new(enricher),
+            config: Arc::new(config),
+            abuse,
+        }
+    }
 }

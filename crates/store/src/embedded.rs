@@ -474,9 +474,13 @@ impl EmbeddedStore {
         });
     }
 
-    /// Deletes replaced files now (no query can be running: shutdown, tests).
-    pub fn close(&self) {
+    /// Deletes replaced files now (shutdown, erasure: the data must go).
+    pub fn delete_replaced_files(&self) {
         self.empty_graveyard(true);
+    }
+
+    pub fn close(&self) {
+        self.delete_replaced_files();
     }
 
     async fn run_query(&self, tenant: TenantId, q: &MetricsQuery) -> Result<Answer, StoreError> {

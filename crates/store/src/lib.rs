@@ -23,7 +23,7 @@ mod embedded;
 mod meta;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Subject, TableKind};
-pub use meta::{ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
+pub use meta::{AbuseBlock, ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
 
 use streamtally_query::{Answer, MetricsQuery, QueryError};
 

@@ -149,6 +149,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
   secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS settings (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tenant_id, key));
+-- The one place raw IP addresses are kept (spec §8): blocked clients, pruned after abuse_retention.
+CREATE TABLE IF NOT EXISTS abuse_blocks (
+  ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+  hits INTEGER NOT NULL, PRIMARY KEY (ip, reason));
 CREATE TABLE IF NOT EXISTS contents (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
   duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
@@ -443,6 +447,56 @@ impl Meta {
     }
 }
 
+/// One blocked client, as admins see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AbuseBlock {
+    pub ip: String,
+    pub reason: String,
+    pub tenant_id: Option<TenantId>,
+    pub first_at: i64,
+    pub last_at: i64,
+    pub hits: i64,
+}
+
+impl Meta {
+    /// Records (or counts again) a blocked client.
+    pub fn record_abuse(&self, ip: &str, reason: &str, tenant: Option<TenantId>, hits: i64) -> Result<(), MetaError> {
+        let now = now_secs();
+        self.conn().execute(
+            "INSERT INTO abuse_blocks (ip, reason, tenant_id, first_at, last_at, hits) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
+             ON CONFLICT (ip, reason) DO UPDATE SET last_at = excluded.last_at, hits = hits + excluded.hits, tenant_id = COALESCE(excluded.tenant_id, tenant_id)",
+            params![ip, reason, tenant, now, hits],
+        )?;
+        Ok(())
+    }
+
+    /// Blocked clients, newest first; `tenant: Some` limits to those that used its keys.
+    pub fn abuse_blocks(&self, tenant: Option<TenantId>) -> Result<Vec<AbuseBlock>, MetaError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT ip, reason, tenant_id, first_at, last_at, hits FROM abuse_blocks WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY last_at DESC")?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(AbuseBlock {
+                ip: r.get(0)?,
+                reason: r.get(1)?,
+                tenant_id: r.get(2)?,
+                first_at: r.get(3)?,
+                last_at: r.get(4)?,
+                hits: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets blocks last seen before `before` (seconds since the epoch); for
+    /// one tenant's rows, or with `None` for rows of no tenant.
+    pub fn prune_abuse(&self, tenant: Option<TenantId>, before: i64) -> Result<usize, MetaError> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM abuse_blocks WHERE tenant_id IS ?1 AND last_at < ?2", params![tenant, before])?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,5 +549,12 @@ mod tests {
             )
             .is_err());
         assert_eq!(meta.contents(a.id).unwrap().len(), 1);
+        meta.record_abuse("198.51.100.9", "rate limit per IP", None, 3).unwrap();
+        meta.record_abuse("198.51.100.9", "rate limit per IP", Some(a.id), 2).unwrap();
+        let blocks = meta.abuse_blocks(None).unwrap();
+        assert_eq!((blocks.len(), blocks[0].hits, blocks[0].tenant_id), (1, 5, Some(a.id)));
+        assert_eq!(meta.abuse_blocks(Some(a.id + 1)).unwrap().len(), 0);
+        assert_eq!(meta.prune_abuse(Some(a.id), now_secs() + 1).unwrap(), 1);
+        assert!(meta.abuse_blocks(None).unwrap().is_empty());
     }
 }

@@ -184,6 +184,15 @@ impl Wal {
         self.segments.last().map(|s| s.path.clone()).unwrap_or_else(|| self.dir.clone())
     }
 
+    /// Closes the active segment and begins a new one, so the old one can be
+    /// removed once a checkpoint covers it (erasure needs that).
+    pub fn seal_active(&mut self) -> Result<(), WalError> {
+        if self.active_len == 0 {
+            return Ok(());
+        }
+        self.rotate()
+    }
+
     fn rotate(&mut self) -> Result<(), WalError> {
         let seg = Segment {
             first_lsn: self.last_lsn + 1,

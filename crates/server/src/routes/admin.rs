@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use streamtally_store::{Content, Role};
+use streamtally_store::{Content, Role, Subject};
 
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};
@@ -116,4 +116,44 @@ pub async fn post_key(State(state): State<AppState>, Query(t): Query<TenantParam
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SubjectParams {
+    tenant: Option<String>,
+    user_id: Option<String>,
+    device_id: Option<String>,
+    access_code: Option<String>,
+}
+
+/// `DELETE /api/v1/subjects?user_id=…|device_id=…|access_code=…`: erasure (spec §8).
+pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<SubjectParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    let subject = match (p.user_id, p.device_id, p.access_code) {
+        (Some(u), None, None) if !u.is_empty() => Subject::UserId(u),
+        (None, Some(d), None) if !d.is_empty() => {
+            let ctx = state
+                .pipeline
+                .tenants()
+                .get(tenant)
+                .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
+            Subject::Device(streamtally_enrich::device_key(&ctx.secret, None, "", Some(&d)))
+        }
+        (None, None, Some(c)) if !c.is_empty() => Subject::AccessCode(c),
+        _ => return Err(ApiError::BadRequest("name exactly one of user_id, device_id or access_code".into())),
+    };
+    let erased = state.pipeline.erase(tenant, subject).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({ "erased": erased })))
+}
+
+/// `GET /api/v1/abuse`: blocked clients (the server administrator sees all; a
+/// tenant admin those that used the tenant's keys).
+pub async fn get_abuse(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = match (principal.tenant, t.tenant.as_deref()) {
+        (None, None) => None,
+        _ => Some(tenant_of(&state, &principal, t.tenant.as_deref())?),
+    };
+    Ok(Json(json!({ "blocked": state.pipeline.store().meta().abuse_blocks(tenant)? })))
 }

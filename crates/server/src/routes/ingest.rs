@@ -45,6 +45,8 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &headers, peer);
+    state.abuse.check_ip(ip)?;
     let key = headers
         .get("x-ingest-key")
         .and_then(|v| v.to_str().ok())
@@ -52,6 +54,7 @@ pub async fn post_events(
         .or(params.key.clone())
         .or_else(|| crate::auth::bearer(&headers));
     let principal = authenticate(&state, key, Role::Ingest).await?;
+    state.abuse.check_key(ip, &principal.key_id, principal.tenant)?;
     let tenant = tenant_of(&state, &principal, params.tenant.as_deref())?;
     let ctx = state
         .pipeline
@@ -62,7 +65,7 @@ pub async fn post_events(
     let parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // The IP and User-Agent live only in this scope; enrichment replaces them.
     let client = ClientContext {
-        ip: Some(client_ip(&state, &headers, peer)),
+        ip: Some(ip),
         user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     };
     let opts = EnrichOptions {
