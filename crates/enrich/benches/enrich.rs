@@ -10,7 +10,10 @@ use rand::{Rng, SeedableRng};
 use streamtally_enrich::{device_key, Classifier, DeviceSecret, UaLists};
 
 fn opawg() -> PathBuf {
-    std::env::var_os("STREAMTALLY_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")).join("data/opawg-user-agents-v2")
+    std::env::var_os("STREAMTALLY_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("data/opawg-user-agents-v2")
 }
 
 /// Distinct User-Agents: the OPAWG examples plus synthetic browser versions.
@@ -30,7 +33,9 @@ fn distinct_uas() -> Vec<String> {
     }
     for major in 100..130 {
         for build in 0..60 {
-            uas.push(format!("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.{build}.0 Safari/537.36"));
+            uas.push(format!(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.{build}.0 Safari/537.36"
+            ));
         }
     }
     uas
@@ -47,7 +52,9 @@ fn stream(distinct: &[String], n: usize) -> Vec<usize> {
         cdf.push(acc);
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    (0..n).map(|_| cdf.partition_point(|c| *c < rng.random::<f64>()).min(distinct.len() - 1)).collect()
+    (0..n)
+        .map(|_| cdf.partition_point(|c| *c < rng.random::<f64>()).min(distinct.len() - 1))
+        .collect()
 }
 
 fn run(name: &str, classifier: &Classifier, uas: &[String], picks: &[usize]) {
@@ -57,7 +64,14 @@ fn run(name: &str, classifier: &Classifier, uas: &[String], picks: &[usize]) {
         bots += usize::from(classifier.classify(&uas[i]).family.bot);
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("{name}: {:.0} User-Agents/s ({} lookups, {} distinct, {:.1} % bots, {:.2} s)", picks.len() as f64 / secs, picks.len(), uas.len(), 100.0 * bots as f64 / picks.len() as f64, secs);
+    println!(
+        "{name}: {:.0} User-Agents/s ({} lookups, {} distinct, {:.1} % bots, {:.2} s)",
+        picks.len() as f64 / secs,
+        picks.len(),
+        uas.len(),
+        100.0 * bots as f64 / picks.len() as f64,
+        secs
+    );
 }
 
 fn main() {
@@ -69,18 +83,31 @@ fn main() {
         s.dedup();
         s.len()
     };
-    println!("request stream: {} requests over {} distinct User-Agents ({} seen)", picks.len(), uas.len(), distinct_seen);
+    println!(
+        "request stream: {} requests over {} distinct User-Agents ({} seen)",
+        picks.len(),
+        uas.len(),
+        distinct_seen
+    );
     run("built-in rules, cached", &Classifier::new(None), &uas, &picks);
     match UaLists::load(&opawg()) {
         Ok(lists) => run("OPAWG lists + built-in rules, cached", &Classifier::new(Some(lists)), &uas, &picks),
         Err(e) => println!("OPAWG lists not found ({e}); skipped"),
     }
-    let cold = Classifier::new(None);
-    let started = Instant::now();
-    for ua in &uas {
-        std::hint::black_box(cold.classify(ua));
+    let cold_runs: Vec<(&str, Classifier)> = vec![("built-in rules", Classifier::new(None))]
+        .into_iter()
+        .chain(UaLists::load(&opawg()).ok().map(|l| ("OPAWG lists + built-in rules", Classifier::new(Some(l)))))
+        .collect();
+    for (name, cold) in cold_runs {
+        let started = Instant::now();
+        for ua in &uas {
+            std::hint::black_box(cold.classify(ua));
+        }
+        println!(
+            "{name}, every string new: {:.0} User-Agents/s",
+            uas.len() as f64 / started.elapsed().as_secs_f64()
+        );
     }
-    println!("built-in rules, every string new: {:.0} User-Agents/s", uas.len() as f64 / started.elapsed().as_secs_f64());
     let secret = DeviceSecret::from_bytes([3; 32]);
     let started = Instant::now();
     let n = 2_000_000u32;
@@ -90,5 +117,8 @@ fn main() {
         x ^= device_key(&secret, Some(ip), &uas[picks[i as usize % picks.len()]], None).0;
     }
     std::hint::black_box(x);
-    println!("device keys (keyed BLAKE3 of IP + UA): {:.0} per second", n as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "device keys (keyed BLAKE3 of IP + UA): {:.0} per second",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
 }

@@ -28,8 +28,10 @@ use streamtally_query::{metrics_sql, Answer, DataFusion, MetricsQuery, Table};
 use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
 use crate::{io_err, FactStore, Meta, StoreError};
 
-/// A day with this many files is merged into one.
+/// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;
+/// Files with at least this many rows are left as they are.
+const COMPACTED_ROWS: u64 = 1_000_000;
 /// Replaced files are deleted this long after, so running queries can finish.
 const GRAVE_DELAY: Duration = Duration::from_secs(60);
 
@@ -247,9 +249,12 @@ impl<R: Row> TableState<R> {
     }
 
     /// Merges the files of days that have many; returns replaced files.
+    /// Only small files are merged, so a busy day is not rewritten again and
+    /// again: each row is rewritten about once per size tier.
     fn compact(&mut self) -> Result<Vec<PathBuf>, StoreError> {
+        let small = |f: &FileEntry| f.rows < COMPACTED_ROWS;
         let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-        for f in &self.manifest.files {
+        for f in self.manifest.files.iter().filter(|f| small(f)) {
             *per_day.entry(f.day).or_default() += 1;
         }
         let mut replaced = Vec::new();
@@ -257,7 +262,7 @@ impl<R: Row> TableState<R> {
             if n < COMPACT_AT_FILES {
                 continue;
             }
-            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day == day);
+            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day == day && small(f));
             let mut batches = Vec::new();
             for f in &old {
                 batches.extend(read_parquet(&self.dir.join(&f.path))?);

@@ -177,6 +177,14 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
+fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+
 fn valid_tenant_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
@@ -227,38 +235,20 @@ impl Meta {
     pub fn tenants(&self) -> Result<Vec<Tenant>, MetaError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Tenant {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                created_at: r.get(2)?,
-            })
-        })?;
+        let rows = stmt.query_map([], tenant_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn tenant_by_name(&self, name: &str) -> Result<Tenant, MetaError> {
         self.conn()
-            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], |r| {
-                Ok(Tenant {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    created_at: r.get(2)?,
-                })
-            })
+            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], tenant_row)
             .optional()?
             .ok_or_else(|| MetaError::NoTenant(name.to_string()))
     }
 
     pub fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, MetaError> {
         self.conn()
-            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], |r| {
-                Ok(Tenant {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    created_at: r.get(2)?,
-                })
-            })
+            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row)
             .optional()?
             .ok_or_else(|| MetaError::NoTenant(id.to_string()))
     }
