@@ -53,12 +53,28 @@ pub struct WalRecord {
     pub events: Vec<EnrichedEvent>,
 }
 
+/// First byte of every WAL record: the encoding is not self-describing, so new
+/// record kinds (log requests…) get a new version instead of breaking old logs.
+const WAL_RECORD_V1: u8 = 1;
+
 impl WalRecord {
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_stdvec(self).unwrap_or_default()
+    pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
+        let mut out = vec![WAL_RECORD_V1];
+        postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
+        Ok(out)
     }
     pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
-        postcard::from_bytes(bytes).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() })
+        match bytes.split_first() {
+            Some((&WAL_RECORD_V1, body)) => postcard::from_bytes(body).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
+            Some((v, _)) => Err(PipelineError::BadRecord {
+                lsn,
+                reason: format!("unknown record version {v}; written by a newer streamtally?"),
+            }),
+            None => Err(PipelineError::BadRecord {
+                lsn,
+                reason: "empty record".into(),
+            }),
+        }
     }
 }
 
@@ -298,7 +314,7 @@ impl Pipeline {
     /// Writes a tenant's batch to the WAL; returns its LSN once it is durable.
     pub async fn submit(&self, tenant: TenantId, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
         let record = WalRecord { tenant, events };
-        let bytes = record.encode();
+        let bytes = record.encode()?;
         let (ack, done) = oneshot::channel();
         let tx = self.submit.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
         tx.send(Submission { record, bytes, ack }).await.map_err(|_| PipelineError::Closed)?;

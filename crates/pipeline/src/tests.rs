@@ -115,3 +115,19 @@ proptest! {
         prop_assert_eq!(whole, run(&cuts, restart, every));
     }
 }
+
+#[test]
+fn wal_records_carry_a_version_and_refuse_unknown_ones() {
+    let record = WalRecord {
+        tenant: 7,
+        events: events()[..3].to_vec(),
+    };
+    let bytes = record.encode().unwrap();
+    assert_eq!(bytes[0], 1);
+    let back = WalRecord::decode(1, &bytes).unwrap();
+    assert_eq!((back.tenant, back.events), (7, record.events));
+    let mut newer = bytes.clone();
+    newer[0] = 9;
+    assert!(matches!(WalRecord::decode(2, &newer), Err(PipelineError::BadRecord { lsn: 2, .. })));
+    assert!(WalRecord::decode(3, &[]).is_err());
+}
