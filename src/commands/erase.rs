@@ -30,7 +30,7 @@ pub fn run(args: EraseArgs) -> anyhow::Result<()> {
     let secret = streamtally_enrich::DeviceSecret::from_bytes(store.meta().device_secret(tenant.id)?);
     let subject = match (args.user_id, args.device_id, args.access_code) {
         (Some(u), _, _) => Subject::UserId(u),
-        (_, Some(d), _) => Subject::Device(streamtally_enrich::device_key(&secret, None, "", Some(&d))),
+        (_, Some(d), _) => Subject::Device(streamtally_enrich::device_id_key(&secret, &d)),
         (_, _, Some(c)) => Subject::AccessCode(c),
         _ => anyhow::bail!("name one of --user-id, --device-id, --access-code"),
     };

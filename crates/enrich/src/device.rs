@@ -56,6 +56,11 @@ pub fn device_key(secret: &DeviceSecret, ip: Option<IpAddr>, user_agent: &str, d
     DeviceKey(u64::from_le_bytes(first))
 }
 
+/// The key of an app's own device id: what erasure by `device_id` looks for.
+pub fn device_id_key(secret: &DeviceSecret, device_id: &str) -> DeviceKey {
+    device_key(secret, None, "", Some(device_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use streamtally_model::Geo;
@@ -76,10 +76,6 @@ impl GeoDb {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(GeoDb { readers })
-    }
-
-    pub fn open_one(path: &Path) -> Result<GeoDb, GeoError> {
-        GeoDb::open(&[path.to_path_buf()])
     }
 
     /// Country (ISO code), region and city of an address; unknown parts are `None`.

@@ -12,7 +12,7 @@ mod ua;
 
 use std::net::IpAddr;
 
-pub use device::{device_key, DeviceSecret};
+pub use device::{device_id_key, device_key, DeviceSecret};
 pub use geo::{GeoDb, GeoError};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};

@@ -264,8 +264,7 @@ impl Pipeline {
                         }
                         metrics.state_keys.set(engine.state_keys() as i64);
                         let applied = progress.applied_lsn.load(Ordering::SeqCst);
-                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval
-                            || store.pending_rows().0 + store.pending_rows().1 >= config.checkpoint_rows;
+                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows;
                         if closed || (due && applied > progress.checkpoint_lsn.load(Ordering::SeqCst)) {
                             if let Err(e) = checkpoint::run(&store, &engine, &wal, applied, &progress, &metrics) {
                                 // Nothing is lost: the WAL still holds every record; try again later.

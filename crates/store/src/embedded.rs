@@ -439,22 +439,9 @@ impl EmbeddedStore {
         }
     }
 
-    /// The lowest WAL position every table covers: replay may start anywhere at or below it.
-    pub fn durable_lsn(&self, kind: TableKind) -> u64 {
-        self.lock_tenants()
-            .values()
-            .map(|t| match kind {
-                TableKind::Facts => t.facts.manifest.lsn,
-                TableKind::Events => t.events.manifest.lsn,
-            })
-            .min()
-            .unwrap_or(0)
-    }
-
-    /// Rows waiting in memory (facts, events).
-    pub fn pending_rows(&self) -> (usize, usize) {
-        let t = self.lock_tenants();
-        (t.values().map(|t| t.facts.mem.len()).sum(), t.values().map(|t| t.events.mem.len()).sum())
+    /// Rows (facts and raw events) waiting in memory for the next flush.
+    pub fn pending_rows(&self) -> usize {
+        self.lock_tenants().values().map(|t| t.facts.mem.len() + t.events.mem.len()).sum()
     }
 
     fn bury(&self, files: Vec<PathBuf>) {

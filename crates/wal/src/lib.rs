@@ -230,7 +230,7 @@ impl Wal {
         Ok(removed)
     }
 
-    /// Bytes on disk, for the lag gauge.
+    /// Segment files on disk.
     pub fn segment_count(&self) -> usize {
         self.segments.len()
     }

@@ -52,10 +52,6 @@ impl Classifier {
         }
     }
 
-    pub fn has_lists(&self) -> bool {
-        self.lists.is_some()
-    }
-
     /// A web-based app named by the Referer, when the lists are loaded.
     pub fn referrer_app(&self, referrer: &str) -> Option<&str> {
         self.lists.as_ref().and_then(|l| l.match_referrer(referrer))

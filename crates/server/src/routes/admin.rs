@@ -138,7 +138,7 @@ pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<Subje
                 .tenants()
                 .get(tenant)
                 .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
-            Subject::Device(streamtally_enrich::device_key(&ctx.secret, None, "", Some(&d)))
+            Subject::Device(streamtally_enrich::device_id_key(&ctx.secret, &d))
         }
         (None, None, Some(c)) if !c.is_empty() => Subject::AccessCode(c),
         _ => return Err(ApiError::BadRequest("name exactly one of user_id, device_id or access_code".into())),
