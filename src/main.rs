@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// …and the burst above that rate.
     #[arg(long, default_value_t = 10000)]
     pub ingest_burst_per_key: u32,
+    /// Failed access-code checks one client IP may make in 10 minutes before
+    /// all its checks are refused for the rest of that window.
+    #[arg(long, default_value_t = 20)]
+    pub access_failures_per_ip: u32,
     /// How often counted facts are written to Parquet files.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     pub checkpoint_interval: std::time::Duration,
@@ -95,7 +99,8 @@ enum Command {
     /// Delete every fact and raw event of one subject, offline (while a server
     /// runs, use DELETE /api/v1/subjects).
     Erase(commands::erase::EraseArgs),
-    /// Answer a metrics query offline, from the data folder.
+    /// Answer a query offline, from the data folder: `report [metrics] …` or
+    /// `report attendance …`.
     Report(commands::report::ReportArgs),
     /// Read or change a tenant's counting settings.
     Settings {
@@ -111,6 +116,11 @@ enum Command {
     Key {
         #[command(subcommand)]
         action: commands::admin::KeyAction,
+    },
+    /// Manage access codes and SecureIDs (attendance, spec §6).
+    Access {
+        #[command(subcommand)]
+        action: commands::access::AccessAction,
     },
     /// Manage the content catalogue.
     Contents {
@@ -132,6 +142,7 @@ fn main() -> std::process::ExitCode {
         Command::Tenant { action } => commands::admin::tenant(action),
         Command::Key { action } => commands::admin::key(action),
         Command::Contents { action } => commands::admin::contents(action),
+        Command::Access { action } => commands::access::run(action),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use streamtally_store::{Content, Meta, Role};
 
 use crate::DataArg;
 
-fn meta(data: &DataArg) -> anyhow::Result<Meta> {
+pub fn meta(data: &DataArg) -> anyhow::Result<Meta> {
     std::fs::create_dir_all(&data.data).with_context(|| format!("cannot create {}", data.data.display()))?;
     Ok(Meta::open(&data.data.join("meta.sqlite"))?)
 }

@@ -170,6 +170,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         ingest_burst_per_ip: 400,
         ingest_rate_per_key: 5000,
         ingest_burst_per_key: 10_000,
+        access_failures_per_ip: 20,
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;
@@ -198,6 +199,8 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
             }
             println!("live numbers (refresh after a minute):");
             println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=minute,content_kind&metrics=views,users,starts,streams,time'");
+            println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/live'");
+            println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/live/live-keynote/summary'");
             println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=content_id&format=csv'");
             println!("press Ctrl-C to stop");
             use std::io::Write;

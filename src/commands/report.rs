@@ -1,13 +1,16 @@
 //! `streamtally report`: the query API's answers, offline.
 
 use anyhow::Context;
-use streamtally_query::{Metric, MetricsQuery};
+use streamtally_query::{attendance_answer, Answer, AttendanceQuery, Metric, MetricsQuery};
 use streamtally_store::{EmbeddedStore, FactStore, OpenMode, StoreError};
 
 use crate::DataArg;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
+    /// What to report.
+    #[arg(default_value = "metrics", value_parser = ["metrics", "attendance"])]
+    pub what: String,
     #[command(flatten)]
     pub data: DataArg,
     #[arg(long)]
@@ -18,7 +21,7 @@ pub struct ReportArgs {
     /// End (exclusive).
     #[arg(long)]
     pub to: String,
-    /// Comma-separated metrics (default: all).
+    /// Metrics: comma-separated metrics (default: all).
     #[arg(long)]
     pub metrics: Option<String>,
     /// Comma-separated dimensions, e.g. hour,content_id.
@@ -27,7 +30,13 @@ pub struct ReportArgs {
     /// dimension:value pairs, comma-separated.
     #[arg(long)]
     pub filter: Option<String>,
-    /// IANA time zone (default: the tenant's).
+    /// Attendance: only this content.
+    #[arg(long)]
+    pub content_id: Option<String>,
+    /// Attendance: only this access code.
+    #[arg(long)]
+    pub access_code: Option<String>,
+    /// IANA time zone (default: the tenant's; attendance days are always the tenant's).
     #[arg(long)]
     pub tz: Option<String>,
     #[arg(long, default_value = "table", value_parser = ["json", "csv", "table"])]
@@ -44,6 +53,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     // Acknowledged input that is only in the WAL yet is counted too.
     streamtally_pipeline::replay_read_only(&store)?;
     let tenant = store.meta().tenant_by_name(&args.tenant)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    if args.what == "attendance" {
+        let tz = store.meta().settings(tenant.id)?.tz();
+        let q = AttendanceQuery::parse(&args.from, &args.to, args.content_id.as_deref(), args.access_code.as_deref(), tz)?;
+        let answer = attendance_answer(runtime.block_on(store.select(tenant.id, &q))?, tz);
+        print_answer(&answer, &args.format)?;
+        return Ok(());
+    }
     let tz = args.tz.clone().or_else(|| store.meta().settings(tenant.id).ok().map(|s| s.timezone));
     let all = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
     let q = MetricsQuery::parse(
@@ -54,9 +71,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         args.filter.as_deref(),
         tz.as_deref(),
     )?;
-    let runtime = tokio::runtime::Runtime::new()?;
     let answer = runtime.block_on(store.query(tenant.id, &q))?;
-    match args.format.as_str() {
+    print_answer(&answer, &args.format)
+}
+
+fn print_answer(answer: &Answer, format: &str) -> anyhow::Result<()> {
+    match format {
         "json" => println!("{}", serde_json::to_string_pretty(&answer.to_json())?),
         "csv" => print!("{}", answer.to_csv()),
         _ => print!("{}", answer.to_table()),

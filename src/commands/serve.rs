@@ -92,6 +92,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             per_ip_burst: args.ingest_burst_per_ip,
             per_key: args.ingest_rate_per_key,
             per_key_burst: args.ingest_burst_per_key,
+            access_failures: args.access_failures_per_ip,
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;

@@ -138,6 +138,10 @@ pub struct PlayerEvent {
     pub user_id: Option<String>,
     pub device_id: Option<String>,
     pub access_code: Option<String>,
+    /// A playback token from `/api/v1/access/check`, standing for a verified code.
+    /// Resolved to `access_code` before the WAL, so it is never written anywhere.
+    #[serde(skip)]
+    pub access_token: Option<String>,
     pub referrer: Option<String>,
     /// Free dimensions the player attached (string values only).
     pub dimensions: BTreeMap<String, String>,
@@ -161,6 +165,7 @@ impl PlayerEvent {
             user_id: None,
             device_id: None,
             access_code: None,
+            access_token: None,
             referrer: None,
             dimensions: BTreeMap::new(),
         }

@@ -13,6 +13,13 @@ pub enum FactKind {
     Download,
     View,
     User,
+    /// A device active (playing) in one minute of one content (spec §5); `ts` is
+    /// the minute's start. Concurrent viewers = distinct device keys per minute.
+    Active,
+    /// Seconds an access code newly covered of a content on one day (spec §6):
+    /// `ts` is where the newly covered piece begins, `value` its length. Their sum
+    /// per (code, content, day) is the union of the playing intervals.
+    Attended,
 }
 
 impl FactKind {
@@ -24,6 +31,8 @@ impl FactKind {
             FactKind::Download => "download",
             FactKind::View => "view",
             FactKind::User => "user",
+            FactKind::Active => "active",
+            FactKind::Attended => "attended",
         }
     }
 }
@@ -66,6 +75,8 @@ pub struct Fact {
     pub client: ClientFamily,
     pub geo: Geo,
     pub user_id: Option<String>,
+    /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
+    pub access_code: Option<String>,
     /// WAL position of the input that produced it: replay skips what is stored.
     pub lsn: u64,
 }

@@ -161,6 +161,7 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
     let user_id = id_field(&mut obj, "user_id")?;
     let device_id = id_field(&mut obj, "device_id")?;
     let access_code = id_field(&mut obj, "access_code")?;
+    let access_token = text_field(&mut obj, "access_token", MAX_TEXT_LEN)?;
     let referrer = text_field(&mut obj, "referrer", MAX_TEXT_LEN)?;
     let dimensions = dimensions(obj)?;
     Ok(PlayerEvent {
@@ -178,6 +179,7 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
         user_id,
         device_id,
         access_code,
+        access_token,
         referrer,
         dimensions,
     })

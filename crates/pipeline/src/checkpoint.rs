@@ -15,7 +15,8 @@ use streamtally_wal::Wal;
 
 use crate::{PipelineError, PipelineMetrics, Progress};
 
-const MAGIC: &[u8; 8] = b"STSNAP1\n";
+// Bumped whenever the engine state changes shape (2: live activity and attendance).
+const MAGIC: &[u8; 8] = b"STSNAP2\n";
 
 fn snapshot_path(root: &Path) -> PathBuf {
     root.join("state").join("engine.snapshot")

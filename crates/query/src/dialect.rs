@@ -15,6 +15,8 @@ pub trait Dialect {
     fn timestamp(&self, micros: i64) -> String;
     /// The `n`-th (1-based) string parameter.
     fn param(&self, n: usize) -> String;
+    /// An instant column as microseconds since the epoch (a 64-bit integer).
+    fn epoch_micros(&self, column: &str) -> String;
 }
 
 /// Apache DataFusion, the embedded engine.
@@ -44,6 +46,9 @@ impl Dialect for DataFusion {
     fn param(&self, n: usize) -> String {
         format!("${n}")
     }
+    fn epoch_micros(&self, column: &str) -> String {
+        format!("arrow_cast({column}, 'Int64')")
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -71,5 +76,8 @@ impl Dialect for ClickHouse {
     }
     fn param(&self, n: usize) -> String {
         format!("{{p{n}:String}}")
+    }
+    fn epoch_micros(&self, column: &str) -> String {
+        format!("toUnixTimestamp64Micro({column})")
     }
 }

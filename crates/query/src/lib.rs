@@ -7,11 +7,17 @@
 //! will run the ClickHouse one. This crate executes nothing.
 
 mod answer;
+mod attendance;
 mod dialect;
+mod live;
 mod model;
+mod select;
 mod sql;
 
-pub use answer::{Answer, Cell, Table};
+pub use answer::{format_in_tz, Answer, Cell, Table};
+pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
 pub use dialect::{ClickHouse, DataFusion, Dialect};
-pub use model::{Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
+pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
+pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
+pub use select::{Scope, Select};
 pub use sql::{metrics_sql, Sql, CONTENT_COLUMNS};

@@ -199,23 +199,60 @@ pub struct MetricsQuery {
     pub tz: Tz,
 }
 
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+}
+
+/// `from` and `to` (RFC 3339 or a date), `from` strictly first.
+pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError> {
+    let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime {
+        field: "from",
+        value: from.to_string(),
+    })?;
+    let to_us = parse_ts(to).ok_or_else(|| QueryError::BadTime {
+        field: "to",
+        value: to.to_string(),
+    })?;
+    if from_us >= to_us {
+        return Err(QueryError::EmptyRange);
+    }
+    Ok((from_us, to_us))
+}
+
+/// `filter=property:web,content_id:A` (same dimension twice = either value).
+pub fn parse_filters(filter: Option<&str>) -> Result<Vec<Filter>, QueryError> {
+    let mut filters: Vec<Filter> = Vec::new();
+    for part in list(filter.unwrap_or("")) {
+        let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
+        let dimension = Dimension::parse(dim.trim())?;
+        if matches!(dimension, Dimension::Time(_)) {
+            return Err(QueryError::TimeFilter(dim.to_string()));
+        }
+        match filters.iter_mut().find(|f| f.dimension == dimension) {
+            Some(f) => f.values.push(value.to_string()),
+            None => filters.push(Filter {
+                dimension,
+                values: vec![value.to_string()],
+            }),
+        }
+    }
+    Ok(filters)
+}
+
+/// An IANA zone name; UTC when absent.
+pub fn parse_tz(tz: Option<&str>) -> Result<Tz, QueryError> {
+    match tz {
+        Some(name) if !name.is_empty() => name.parse::<Tz>().map_err(|_| QueryError::BadTimeZone(name.to_string())),
+        _ => Ok(Tz::UTC),
+    }
+}
+
 impl MetricsQuery {
     /// Builds a query from the text forms the API and CLI take:
     /// `metrics=starts,time`, `group_by=hour,content_id`,
     /// `filter=property:web,content_id:A` (same dimension twice = either value).
     pub fn parse(from: &str, to: &str, metrics: &str, group_by: Option<&str>, filter: Option<&str>, tz: Option<&str>) -> Result<MetricsQuery, QueryError> {
-        let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime {
-            field: "from",
-            value: from.to_string(),
-        })?;
-        let to_us = parse_ts(to).ok_or_else(|| QueryError::BadTime {
-            field: "to",
-            value: to.to_string(),
-        })?;
-        if from_us >= to_us {
-            return Err(QueryError::EmptyRange);
-        }
-        let list = |s: &str| s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let (from_us, to_us) = parse_range(from, to)?;
         let metrics = list(metrics).iter().map(|m| Metric::parse(m)).collect::<Result<Vec<_>, _>>()?;
         if metrics.is_empty() {
             return Err(QueryError::NoMetrics);
@@ -224,25 +261,8 @@ impl MetricsQuery {
             .iter()
             .map(|d| Dimension::parse(d))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut filters: Vec<Filter> = Vec::new();
-        for part in list(filter.unwrap_or("")) {
-            let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
-            let dimension = Dimension::parse(dim.trim())?;
-            if matches!(dimension, Dimension::Time(_)) {
-                return Err(QueryError::TimeFilter(dim.to_string()));
-            }
-            match filters.iter_mut().find(|f| f.dimension == dimension) {
-                Some(f) => f.values.push(value.to_string()),
-                None => filters.push(Filter {
-                    dimension,
-                    values: vec![value.to_string()],
-                }),
-            }
-        }
-        let tz = match tz {
-            Some(name) if !name.is_empty() => name.parse::<Tz>().map_err(|_| QueryError::BadTimeZone(name.to_string()))?,
-            _ => Tz::UTC,
-        };
+        let filters = parse_filters(filter)?;
+        let tz = parse_tz(tz)?;
         Ok(MetricsQuery {
             from: from_us,
             to: to_us,

@@ -1,6 +1,8 @@
 //! SQL for a metrics query, generated once for every dialect.
 
-use crate::{Dialect, Dimension, Metric, MetricsQuery};
+use chrono_tz::Tz;
+
+use crate::{Dialect, Dimension, Filter, Metric, MetricsQuery};
 
 /// Catalogue columns, as the `contents` table holds them.
 pub const CONTENT_COLUMNS: [&str; 10] = [
@@ -25,9 +27,9 @@ pub struct Sql {
     pub columns: Vec<String>,
 }
 
-fn dimension_expr(d: Dimension, q: &MetricsQuery, dialect: &dyn Dialect) -> String {
+pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> String {
     match d {
-        Dimension::Time(unit) => dialect.time_bucket("f.ts", unit, q.tz),
+        Dimension::Time(unit) => dialect.time_bucket("f.ts", unit, tz),
         Dimension::ContentId => "f.content_id".into(),
         Dimension::Property => "f.property".into(),
         Dimension::Source => "f.source".into(),
@@ -79,6 +81,23 @@ fn kinds_of(m: Metric) -> &'static [&'static str] {
     }
 }
 
+/// One `IN (…)` condition per filter; the values become parameters.
+pub(crate) fn filter_clauses(filters: &[Filter], dialect: &dyn Dialect, params: &mut Vec<String>) -> Vec<String> {
+    filters
+        .iter()
+        .map(|f| {
+            let alts: Vec<String> = f.values.iter().map(|v| param(dialect, params, v)).collect();
+            format!("{} IN ({})", dimension_expr(f.dimension, Tz::UTC, dialect), alts.join(", "))
+        })
+        .collect()
+}
+
+/// Binds `value` as the next parameter and returns its placeholder.
+pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str) -> String {
+    params.push(value.to_string());
+    dialect.param(params.len())
+}
+
 /// The SQL answering `q`; with `grouped = false`, the totals row (no group keys).
 pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sql {
     let mut params = Vec::new();
@@ -86,7 +105,7 @@ pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sq
     let mut select = Vec::new();
     let group_by: &[Dimension] = if grouped { &q.group_by } else { &[] };
     for d in group_by {
-        select.push(format!("{} AS \"{}\"", dimension_expr(*d, q, dialect), d.name()));
+        select.push(format!("{} AS \"{}\"", dimension_expr(*d, q.tz, dialect), d.name()));
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {
@@ -102,15 +121,7 @@ pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sq
         format!("f.ts < {}", dialect.timestamp(q.to)),
         format!("f.kind IN ({kind_list})"),
     ];
-    for f in &q.filters {
-        let expr = dimension_expr(f.dimension, q, dialect);
-        let mut alts = Vec::new();
-        for v in &f.values {
-            params.push(v.clone());
-            alts.push(dialect.param(params.len()));
-        }
-        wheres.push(format!("{expr} IN ({})", alts.join(", ")));
-    }
+    wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
     let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
     let catalogue = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue());
     if catalogue {

@@ -23,7 +23,12 @@ pub struct RateLimits {
     pub per_ip_burst: u32,
     pub per_key: u32,
     pub per_key_burst: u32,
+    /// Failed access-code checks one IP may make per [`FAILURE_WINDOW`] before
+    /// every check from it is refused until the window ends.
+    pub access_failures: u32,
 }
+
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 
 impl Default for RateLimits {
     fn default() -> Self {
@@ -32,6 +37,7 @@ impl Default for RateLimits {
             per_ip_burst: 400,
             per_key: 5000,
             per_key_burst: 10_000,
+            access_failures: 20,
         }
     }
 }
@@ -43,6 +49,9 @@ pub struct AbuseGuard {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_key: DefaultKeyedRateLimiter<String>,
     recorded: Mutex<HashMap<(IpAddr, &'static str), (Instant, i64)>>,
+    /// Per IP: when its failure window began and the failures in it.
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    max_failures: u32,
     meta: Arc<Meta>,
 }
 
@@ -58,6 +67,8 @@ impl AbuseGuard {
             per_ip: RateLimiter::keyed(quota(limits.per_ip, limits.per_ip_burst)),
             per_key: RateLimiter::keyed(quota(limits.per_key, limits.per_key_burst)),
             recorded: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            max_failures: limits.access_failures.max(1),
             meta,
         }
     }
@@ -85,6 +96,37 @@ impl AbuseGuard {
                 })
             }
         }
+    }
+
+    /// Before an access check: refused while the IP is over its failure budget
+    /// (guessing codes), whether or not this attempt would succeed.
+    pub fn check_access_ip(&self, ip: IpAddr, tenant: TenantId) -> Result<(), ApiError> {
+        let over = {
+            let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            match failures.get(&ip) {
+                Some((since, n)) if *n >= self.max_failures && since.elapsed() < FAILURE_WINDOW => Some(FAILURE_WINDOW - since.elapsed()),
+                _ => None,
+            }
+        };
+        match over {
+            Some(left) => {
+                self.record(ip, "repeated access-code failures", Some(tenant));
+                Err(ApiError::TooManyRequests {
+                    retry_after: left.as_secs() + 1,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed access check of an IP.
+    pub fn access_failed(&self, ip: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = failures.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= FAILURE_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
     }
 
     /// Counts a block; writes it (with the hits since the last write) now and then.
@@ -118,5 +160,9 @@ impl AbuseGuard {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (at, hits)| *hits > 0 || at.elapsed() < Duration::from_secs(600));
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
     }
 }

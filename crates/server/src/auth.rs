@@ -13,6 +13,17 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(|s| s.trim().to_string())
 }
 
+/// The key of a sender: `X-Ingest-Key`, else `?key=` (beacons cannot set
+/// headers), else a bearer token.
+pub fn ingest_key(headers: &HeaderMap, query_key: Option<String>) -> Option<String> {
+    headers
+        .get("x-ingest-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(query_key)
+        .or_else(|| bearer(headers))
+}
+
 /// Checks a presented key and the role it needs.
 pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -> Result<Principal, ApiError> {
     let key = key

@@ -4,6 +4,7 @@
 //! into an answer; every error becomes an HTTP answer in `error.rs`.
 
 mod abuse;
+mod access;
 mod auth;
 mod error;
 mod routes;
@@ -37,6 +38,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/keys", post(routes::admin::post_key))
         .route("/api/v1/subjects", axum::routing::delete(routes::admin::delete_subject))
         .route("/api/v1/abuse", get(routes::admin::get_abuse))
+        .route("/api/v1/live", get(routes::live::get_live))
+        .route("/api/v1/live/stream", get(routes::live::get_stream))
+        .route("/api/v1/live/overview", get(routes::live::get_overview))
+        .route("/api/v1/live/{content_id}/concurrency", get(routes::live::get_concurrency))
+        .route("/api/v1/live/{content_id}/summary", get(routes::live::get_summary))
+        .route(
+            "/api/v1/access/codes",
+            get(routes::access::get_codes)
+                .put(routes::access::put_codes)
+                .delete(routes::access::delete_codes),
+        )
+        .route("/api/v1/access/secret", post(routes::access::post_secret))
+        .route("/api/v1/access/check", post(routes::access::post_check))
+        .route("/api/v1/access/auth", get(routes::access::get_auth))
+        .route("/api/v1/access/failures", get(routes::access::get_failures))
+        .route("/api/v1/attendance", get(routes::attendance::get_attendance))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
         .layer(DefaultBodyLimit::max(limit))

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use streamtally_enrich::Enricher;
 
 use crate::abuse::{AbuseGuard, RateLimits};
+use crate::access::AccessLists;
 use streamtally_pipeline::Pipeline;
 
 #[derive(Debug, Clone)]
@@ -31,12 +32,15 @@ pub struct AppState {
     pub enricher: Arc<Enricher>,
     pub config: Arc<ServerConfig>,
     pub abuse: Arc<AbuseGuard>,
+    pub access: Arc<AccessLists>,
 }
 
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, enricher: Enricher, config: ServerConfig) -> AppState {
         let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
+        let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
         AppState {
+            access,
             pipeline,
             enricher: Arc::new(enricher),
             config: Arc::new(config),

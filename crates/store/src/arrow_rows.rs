@@ -41,6 +41,7 @@ pub fn facts_schema() -> SchemaRef {
             text("device_type", true),
             text("app", true),
             text("user_id", true),
+            text("access_code", true),
             Field::new("lsn", DataType::UInt64, false),
         ]))
     })
@@ -119,6 +120,7 @@ pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
         strings(facts, |f| f.client.device_type.as_deref()),
         strings(facts, |f| f.client.app.as_deref()),
         strings(facts, |f| f.user_id.as_deref()),
+        strings(facts, |f| f.access_code.as_deref()),
         u64s(facts, |f| f.lsn),
     ];
     Ok(RecordBatch::try_new(facts_schema(), columns)?)

@@ -3,10 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
-use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,10 +21,10 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{micros_to_datetime, DeviceKey, EnrichedEvent, Fact, Micros, TenantId};
-use streamtally_query::{metrics_sql, Answer, DataFusion, MetricsQuery, Table};
+use streamtally_query::{DataFusion, Select, Table};
 
 use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
-use crate::{io_err, FactStore, Meta, StoreError};
+use crate::{io_err, BoxFuture, FactStore, Meta, StoreError};
 
 /// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;
@@ -475,10 +473,11 @@ impl EmbeddedStore {
         self.delete_replaced_files();
     }
 
-    async fn run_query(&self, tenant: TenantId, q: &MetricsQuery) -> Result<Answer, StoreError> {
+    async fn run_select(&self, tenant: TenantId, q: &dyn Select) -> Result<Vec<Table>, StoreError> {
+        let scope = q.scope();
         let (files, mem) = self.with_tenant(tenant, |t| {
-            let mem: Vec<Fact> = t.facts.mem.iter().filter(|f| f.ts >= q.from && f.ts < q.to).cloned().collect();
-            Ok((t.facts.files_between(q.from, q.to), mem))
+            let mem: Vec<Fact> = t.facts.mem.iter().filter(|f| f.ts >= scope.from && f.ts < scope.to).cloned().collect();
+            Ok((t.facts.files_between(scope.from, scope.to), mem))
         })?;
         let config = SessionConfig::new()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
@@ -491,19 +490,16 @@ impl EmbeddedStore {
             facts = disk.union(facts)?;
         }
         ctx.register_table("facts", facts.into_view())?;
-        if q.needs_catalogue() {
+        if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
         }
-        let mut tables: Vec<Table> = Vec::with_capacity(2);
-        for grouped in [true, false] {
-            let sql = metrics_sql(q, &DataFusion, grouped);
+        let mut tables = Vec::new();
+        for sql in q.statements(&DataFusion) {
             let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
             let batches = ctx.sql(&sql.text).await?.with_param_values(params)?.collect().await?;
             tables.push(batches_to_table(&sql.columns, &batches)?);
         }
-        let totals = tables.pop().unwrap_or_default();
-        let rows = tables.pop().unwrap_or_default();
-        Ok(Answer { rows, totals, tz: q.tz })
+        Ok(tables)
     }
 }
 
@@ -603,8 +599,8 @@ impl FactStore for EmbeddedStore {
         Ok(stats)
     }
 
-    fn query<'a>(&'a self, tenant: TenantId, q: &'a MetricsQuery) -> Pin<Box<dyn Future<Output = Result<Answer, StoreError>> + Send + 'a>> {
-        Box::pin(self.run_query(tenant, q))
+    fn select<'a>(&'a self, tenant: TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
+        Box::pin(self.run_select(tenant, q))
     }
 
     fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
@@ -615,8 +611,9 @@ impl FactStore for EmbeddedStore {
             let (facts, mut replaced) = match subject {
                 Subject::UserId(u) => t.facts.retain(|f| f.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
                 Subject::Device(k) => t.facts.retain(|f| f.device_key != *k, &|b| keep_unless_device(b, *k))?,
-                // Facts never carry access codes.
-                Subject::AccessCode(_) => (0, Vec::new()),
+                Subject::AccessCode(c) => t
+                    .facts
+                    .retain(|f| f.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
             };
             let (events, more) = match subject {
                 Subject::UserId(u) => t

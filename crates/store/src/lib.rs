@@ -23,9 +23,9 @@ mod embedded;
 mod meta;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Subject, TableKind};
-pub use meta::{AbuseBlock, ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
+pub use meta::{AbuseBlock, AccessFailures, ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
 
-use streamtally_query::{Answer, MetricsQuery, QueryError};
+use streamtally_query::{Answer, MetricsQuery, QueryError, Select, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,6 +56,8 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> S
     }
 }
 
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// The storage interface every backend implements: the embedded store today,
 /// ClickHouse when scaling out.
 pub trait FactStore: Send + Sync {
@@ -66,12 +68,17 @@ pub trait FactStore: Send + Sync {
     fn append_events(&self, tenant: streamtally_model::TenantId, events: Vec<(u64, streamtally_model::EnrichedEvent)>);
     /// Makes everything appended so far durable, recording `upto_lsn` as covered.
     fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError>;
+    /// Runs a question's statements over one tenant's facts: one table each.
+    fn select<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>>;
     /// Answers a metrics query for one tenant.
-    fn query<'a>(
-        &'a self,
-        tenant: streamtally_model::TenantId,
-        q: &'a MetricsQuery,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, StoreError>> + Send + 'a>>;
+    fn query<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a MetricsQuery) -> BoxFuture<'a, Result<Answer, StoreError>> {
+        Box::pin(async move {
+            let mut tables = self.select(tenant, q).await?;
+            let totals = tables.pop().unwrap_or_default();
+            let rows = tables.pop().unwrap_or_default();
+            Ok(Answer { rows, totals, tz: q.tz })
+        })
+    }
     /// Deletes every fact and raw event of a subject.
     fn erase(&self, tenant: streamtally_model::TenantId, subject: &Subject) -> Result<Erased, StoreError>;
     /// Drops the days before `keep_from_day` (UTC date), returns files removed.

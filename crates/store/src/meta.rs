@@ -13,6 +13,7 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use streamtally_access::AccessEntry;
 use streamtally_model::{ContentKind, Media, Settings, SettingsError, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +158,16 @@ CREATE TABLE IF NOT EXISTS contents (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
   duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
   PRIMARY KEY (tenant_id, content_id));
+-- Access lists (spec §6). Revoked codes stay, so their tokens and SecureIDs stay refused.
+CREATE TABLE IF NOT EXISTS access_codes (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), code TEXT NOT NULL, note TEXT, expires_at INTEGER,
+  revoked_at INTEGER, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, code));
+CREATE TABLE IF NOT EXISTS access_secrets (
+  tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id), secret TEXT NOT NULL, created_at INTEGER NOT NULL);
+-- Failed access checks per content and UTC day; no code, no address.
+CREATE TABLE IF NOT EXISTS access_failures (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, content_id, day));
 ";
 
 /// Verified keys are remembered this long, so a beacon costs no argon2 run.
@@ -487,9 +498,143 @@ impl Meta {
     }
 }
 
+/// Failed access checks of one content on one UTC day.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AccessFailures {
+    pub content_id: String,
+    pub day: String,
+    pub failed: i64,
+}
+
+impl Meta {
+    /// Adds codes or updates their note and expiry; a re-added code is no longer revoked.
+    pub fn upsert_access_codes(&self, tenant: TenantId, entries: &[AccessEntry]) -> Result<usize, MetaError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO access_codes (tenant_id, code, note, expires_at, revoked_at, created_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5)
+                 ON CONFLICT (tenant_id, code) DO UPDATE SET note = excluded.note, expires_at = excluded.expires_at, revoked_at = NULL",
+            )?;
+            for e in entries {
+                stmt.execute(params![tenant, e.code, e.note, e.expires_at, now_secs()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(entries.len())
+    }
+
+    /// Revokes codes from `at` (microseconds) on; codes not listed yet are listed
+    /// as revoked (that is how a SecureID id is blocked). Returns how many.
+    pub fn revoke_access_codes(&self, tenant: TenantId, codes: &[String], at: i64) -> Result<usize, MetaError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO access_codes (tenant_id, code, revoked_at, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id, code) DO UPDATE SET revoked_at = COALESCE(revoked_at, excluded.revoked_at)",
+            )?;
+            for c in codes {
+                stmt.execute(params![tenant, c, at, now_secs()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(codes.len())
+    }
+
+    pub fn access_codes(&self, tenant: TenantId) -> Result<Vec<AccessEntry>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT code, note, expires_at, revoked_at FROM access_codes WHERE tenant_id = ?1 ORDER BY code")?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(AccessEntry {
+                code: r.get(0)?,
+                note: r.get(1)?,
+                expires_at: r.get(2)?,
+                revoked_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The tenant's SecureID secret, if one was made.
+    pub fn access_secret(&self, tenant: TenantId) -> Result<Option<String>, MetaError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT secret FROM access_secrets WHERE tenant_id = ?1", [tenant], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Makes a new SecureID secret (replacing the old one: its SecureIDs stop working).
+    pub fn rotate_access_secret(&self, tenant: TenantId) -> Result<String, MetaError> {
+        let secret = format!("sid_{}", random_hex(24));
+        self.conn().execute(
+            "INSERT INTO access_secrets (tenant_id, secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at",
+            params![tenant, secret, now_secs()],
+        )?;
+        Ok(secret)
+    }
+
+    pub fn count_access_failure(&self, tenant: TenantId, content_id: &str, day: &str) -> Result<(), MetaError> {
+        self.conn().execute(
+            "INSERT INTO access_failures (tenant_id, content_id, day, failed) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (tenant_id, content_id, day) DO UPDATE SET failed = failed + 1",
+            params![tenant, content_id, day],
+        )?;
+        Ok(())
+    }
+
+    /// Failed checks per content and day, for days in `[from_day, to_day]` (YYYY-MM-DD).
+    pub fn access_failures(&self, tenant: TenantId, from_day: &str, to_day: &str) -> Result<Vec<AccessFailures>, MetaError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT content_id, day, failed FROM access_failures WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day, content_id")?;
+        let rows = stmt.query_map(params![tenant, from_day, to_day], |r| {
+            Ok(AccessFailures {
+                content_id: r.get(0)?,
+                day: r.get(1)?,
+                failed: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_codes_secrets_and_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+        let t = meta.create_tenant("cme").unwrap().id;
+        meta.upsert_access_codes(t, &[AccessEntry::new("A-1001"), AccessEntry::new("A-1002")]).unwrap();
+        meta.revoke_access_codes(t, &["A-1002".into(), "sid-9".into()], 5).unwrap();
+        let codes = meta.access_codes(t).unwrap();
+        assert_eq!(
+            codes.iter().map(|c| (c.code.as_str(), c.revoked_at)).collect::<Vec<_>>(),
+            [("A-1001", None), ("A-1002", Some(5)), ("sid-9", Some(5))]
+        );
+        // Listing a revoked code again restores it.
+        meta.upsert_access_codes(t, &[AccessEntry::new("A-1002")]).unwrap();
+        assert_eq!(meta.access_codes(t).unwrap()[1].revoked_at, None);
+        assert_eq!(meta.access_secret(t).unwrap(), None);
+        let s1 = meta.rotate_access_secret(t).unwrap();
+        assert_eq!(meta.access_secret(t).unwrap().as_deref(), Some(s1.as_str()));
+        assert_ne!(meta.rotate_access_secret(t).unwrap(), s1);
+        meta.count_access_failure(t, "L", "2026-03-02").unwrap();
+        meta.count_access_failure(t, "L", "2026-03-02").unwrap();
+        let f = meta.access_failures(t, "2026-03-01", "2026-03-02").unwrap();
+        assert_eq!(
+            f,
+            vec![AccessFailures {
+                content_id: "L".into(),
+                day: "2026-03-02".into(),
+                failed: 2
+            }]
+        );
+    }
 
     #[test]
     fn tenants_keys_settings_and_contents() {

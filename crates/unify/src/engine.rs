@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use chrono::TimeZone;
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{
     duration_micros, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Micros, Settings, Source, TenantId, MICROS_PER_SEC, PROPERTY_OTHERS,
@@ -11,14 +13,18 @@ pub const LATENESS: Micros = 3600 * MICROS_PER_SEC;
 /// The watermark must move this far before state is swept again.
 const SWEEP_EVERY: Micros = 60 * MICROS_PER_SEC;
 
+const MINUTE: Micros = 60 * MICROS_PER_SEC;
+
 /// The windows and thresholds the engine uses, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EngineSettings {
     pub start_window: Micros,
     pub stream_min_player: f64,
     pub user_idle: Micros,
     pub user_max: Micros,
     pub view_window: Micros,
+    /// Attendance days are cut at midnight in the tenant's time zone (spec §6).
+    pub tz: Tz,
 }
 
 impl From<&Settings> for EngineSettings {
@@ -29,6 +35,7 @@ impl From<&Settings> for EngineSettings {
             user_idle: duration_micros(s.user_idle),
             user_max: duration_micros(s.user_max),
             view_window: duration_micros(s.view_window),
+            tz: s.tz(),
         }
     }
 }
@@ -66,6 +73,101 @@ struct TenantState {
     /// (device, content) → when the current view began.
     views: HashMap<(DeviceKey, String), Micros>,
     users: HashMap<DeviceKey, UserSession>,
+    /// (device, content) → the minutes it was active in lately (spec §5).
+    active: HashMap<(DeviceKey, String), RecentMinutes>,
+    /// (access code, content, day start) → what that code covered that day (spec §6).
+    attendance: HashMap<(String, String, Micros), DayCover>,
+}
+
+/// The minutes a device was active in, as a bit set over the 64 minutes up to
+/// the latest one: enough to recognise repeats within [`LATENESS`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct RecentMinutes {
+    last: i64,
+    seen: u64,
+}
+
+impl RecentMinutes {
+    fn new(minute: i64) -> Self {
+        RecentMinutes { last: minute, seen: 1 }
+    }
+
+    /// Marks `minute`; true when it was not marked yet.
+    pub(crate) fn mark(&mut self, minute: i64) -> bool {
+        if minute > self.last {
+            let shift = minute - self.last;
+            self.seen = if shift >= 64 { 0 } else { self.seen << shift };
+            self.seen |= 1;
+            self.last = minute;
+            return true;
+        }
+        let age = self.last - minute;
+        if age >= 64 {
+            // Older than the set remembers; queries count distinct devices anyway.
+            return true;
+        }
+        let bit = 1u64 << age;
+        let new = self.seen & bit == 0;
+        self.seen |= bit;
+        new
+    }
+}
+
+/// The union of the intervals an access code was playing a content on one day.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct DayCover {
+    day_end: Micros,
+    /// Sorted, disjoint, half-open `[from, to)` intervals.
+    intervals: Vec<(Micros, Micros)>,
+}
+
+/// Adds `[from, to)` to the sorted, disjoint `intervals`; returns the pieces of it
+/// that were not covered yet (so their lengths sum to the growth of the union).
+pub(crate) fn cover(intervals: &mut Vec<(Micros, Micros)>, from: Micros, to: Micros) -> Vec<(Micros, Micros)> {
+    let mut new = Vec::new();
+    if from >= to {
+        return new;
+    }
+    // Intervals touching [from, to) are merged with it.
+    let first = intervals.partition_point(|&(_, e)| e < from);
+    let mut last = first;
+    let mut cursor = from;
+    let (mut lo, mut hi) = (from, to);
+    while last < intervals.len() && intervals[last].0 <= to {
+        let (s, e) = intervals[last];
+        if s > cursor {
+            new.push((cursor, s.min(to)));
+        }
+        cursor = cursor.max(e);
+        lo = lo.min(s);
+        hi = hi.max(e);
+        last += 1;
+    }
+    if cursor < to {
+        new.push((cursor, to));
+    }
+    intervals.splice(first..last, [(lo, hi)]);
+    new
+}
+
+/// The instants local midnight falls on before and after `ts` in `tz`.
+fn day_bounds(ts: Micros, tz: Tz) -> (Micros, Micros) {
+    let midnight = |date: chrono::NaiveDate| -> Micros {
+        let local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        match tz.from_local_datetime(&local).earliest() {
+            Some(t) => t.timestamp_micros(),
+            // Midnight skipped by a DST change: the day starts an hour later.
+            None => tz
+                .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                .earliest()
+                .map(|t| t.timestamp_micros())
+                .unwrap_or(ts),
+        }
+    };
+    let date = tz.timestamp_micros(ts).single().map(|t| t.date_naive()).unwrap_or_default();
+    let start = midnight(date);
+    let end = date.succ_opt().map(midnight).unwrap_or(start + 24 * 3600 * MICROS_PER_SEC);
+    (start, end)
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -104,7 +206,7 @@ impl Engine {
     pub fn state_keys(&self) -> usize {
         self.tenants
             .values()
-            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len())
+            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len() + t.active.len() + t.attendance.len())
             .sum()
     }
 
@@ -134,6 +236,7 @@ impl Engine {
                 client: input.client.clone(),
                 geo: input.geo.clone(),
                 user_id: ev.user_id.clone(),
+                access_code: None,
                 lsn,
             };
             // Users (spec §4): any activity; a new user after `user_idle` of silence
@@ -158,6 +261,43 @@ impl Engine {
             if let (Some(content), EventType::PlaybackStart | EventType::Play | EventType::Playing) = (&ev.content_id, ev.event_type) {
                 if open_window(&mut state.views, (input.device_key, content.clone()), ts, settings.view_window) {
                     out.push(fact(FactKind::View, ts, 1.0, Source::Player));
+                }
+            }
+            // Live activity (spec §5): a `playing` report makes its device active
+            // in that minute of the content.
+            if let (Some(content), EventType::Playing) = (&ev.content_id, ev.event_type) {
+                let minute = ts.div_euclid(MINUTE);
+                let new = match state.active.get_mut(&(input.device_key, content.clone())) {
+                    Some(recent) => recent.mark(minute),
+                    None => {
+                        state.active.insert((input.device_key, content.clone()), RecentMinutes::new(minute));
+                        true
+                    }
+                };
+                if new {
+                    out.push(fact(FactKind::Active, minute * MINUTE, 1.0, Source::Player));
+                }
+            }
+            // Attendance (spec §6): the interval a `playing` report covers joins
+            // the union of its code's intervals on that content and day.
+            if let (Some(content), Some(code), EventType::Playing) = (&ev.content_id, &ev.access_code, ev.event_type) {
+                let secs = ev.duration.unwrap_or(0.0);
+                if secs > 0.0 {
+                    let mut from = ts - (secs * MICROS_PER_SEC as f64).round() as Micros;
+                    while from < ts {
+                        let (day_start, day_end) = day_bounds(from, settings.tz);
+                        let to = ts.min(day_end);
+                        let day = state.attendance.entry((code.clone(), content.clone(), day_start)).or_insert_with(|| DayCover {
+                            day_end,
+                            intervals: Vec::new(),
+                        });
+                        for (a, b) in cover(&mut day.intervals, from, to) {
+                            let mut f = fact(FactKind::Attended, a, (b - a) as f64 / MICROS_PER_SEC as f64, Source::Player);
+                            f.access_code = Some(code.clone());
+                            out.push(f);
+                        }
+                        from = to.max(from + 1);
+                    }
                 }
             }
             match (ev.event_type, &ev.playback_id) {
@@ -230,9 +370,19 @@ fn sweep(state: &mut TenantState, s: &EngineSettings) {
     state.downloads.retain(|_, began| *began + s.start_window >= horizon);
     state.views.retain(|_, began| *began + s.view_window >= horizon);
     state.users.retain(|_, u| u.last_active + s.user_idle >= horizon);
+    state.active.retain(|_, m| (m.last + 1) * MINUTE >= horizon);
+    state.attendance.retain(|_, d| d.day_end >= horizon);
     state.swept_at = state.watermark;
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("engine snapshot cannot be encoded or decoded: {0}")]
 pub struct SnapshotError(#[from] postcard::Error);
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub const SEC: super::Micros = super::MICROS_PER_SEC;
+    pub fn recent(minute: i64) -> super::RecentMinutes {
+        super::RecentMinutes::new(minute)
+    }
+}

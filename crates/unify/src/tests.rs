@@ -223,3 +223,139 @@ proptest! {
         prop_assert!((total(&facts, FactKind::Time) - reported).abs() < 1e-9);
     }
 }
+
+/// Distinct devices active per minute of `content`, as the live query counts them.
+fn concurrency(facts: &[Fact], content: &str) -> std::collections::BTreeMap<Micros, usize> {
+    let mut minutes: std::collections::BTreeMap<Micros, std::collections::BTreeSet<u64>> = Default::default();
+    for f in facts.iter().filter(|f| f.kind == FactKind::Active && f.content_id.as_deref() == Some(content)) {
+        minutes.entry(f.ts).or_default().insert(f.device_key.0);
+    }
+    minutes.into_iter().map(|(m, d)| (m, d.len())).collect()
+}
+
+fn heartbeats(device: u64, pid: &str, content: &str, from: Micros, to: Micros) -> Vec<EnrichedEvent> {
+    (0..)
+        .map(|i| from + i * 10 * crate::engine::tests_support::SEC)
+        .take_while(|t| *t <= to)
+        .map(|t| {
+            let mut e = ev(EventType::Playing, t, pid, content, device);
+            e.event.duration = Some(10.0);
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn example_8_live_concurrency_per_minute() {
+    let mut events = heartbeats(1, "X", "L", at("10:00:00"), at("10:05:30"));
+    events.extend(heartbeats(2, "Y", "L", at("10:03:10"), at("10:07:00")));
+    events.sort_by_key(|e| e.event.ts);
+    let facts = run(&events);
+    let series = concurrency(&facts, "L");
+    let expected: Vec<(Micros, usize)> = [
+        ("10:00:00", 1),
+        ("10:01:00", 1),
+        ("10:02:00", 1),
+        ("10:03:00", 2),
+        ("10:04:00", 2),
+        ("10:05:00", 2),
+        ("10:06:00", 1),
+        ("10:07:00", 1),
+    ]
+    .iter()
+    .map(|(t, n)| (at(t), *n))
+    .collect();
+    assert_eq!(series.into_iter().collect::<Vec<_>>(), expected);
+    // One fact per device and minute: repeats within a minute add nothing.
+    assert_eq!(facts.iter().filter(|f| f.kind == FactKind::Active).count(), 6 + 5);
+}
+
+#[test]
+fn activity_arriving_late_or_out_of_order_is_not_counted_twice() {
+    let mut m = crate::engine::tests_support::recent(100);
+    assert!(!m.mark(100));
+    assert!(m.mark(98));
+    assert!(!m.mark(98));
+    assert!(m.mark(101));
+    assert!(!m.mark(98));
+    assert!(m.mark(170));
+    assert!(!m.mark(170));
+    assert!(m.mark(120));
+}
+
+fn with_code(mut events: Vec<EnrichedEvent>, code: &str) -> Vec<EnrichedEvent> {
+    for e in &mut events {
+        e.event.access_code = Some(code.into());
+    }
+    events
+}
+
+fn attended(facts: &[Fact], code: &str) -> f64 {
+    facts
+        .iter()
+        .filter(|f| f.kind == FactKind::Attended && f.access_code.as_deref() == Some(code))
+        .map(|f| f.value)
+        .sum()
+}
+
+#[test]
+fn example_9_two_tabs_count_once() {
+    // Heartbeats every 10 s, each covering the 10 s before it.
+    let mut events = with_code(heartbeats(1, "tab1", "L", at("09:00:10"), at("09:30:00")), "A-1001");
+    events.extend(with_code(heartbeats(1, "tab2", "L", at("09:20:10"), at("09:45:00")), "A-1001"));
+    events.sort_by_key(|e| e.event.ts);
+    let facts = run(&events);
+    assert_eq!(attended(&facts, "A-1001"), 45.0 * 60.0);
+    let pieces: Vec<&Fact> = facts.iter().filter(|f| f.kind == FactKind::Attended).collect();
+    assert_eq!(pieces.iter().map(|f| f.ts).min(), Some(at("09:00:00")));
+    let last = pieces.iter().map(|f| f.ts + (f.value * 1e6) as i64).max();
+    assert_eq!(last, Some(at("09:45:00")));
+    // Facts of other kinds never carry the code.
+    assert!(facts.iter().filter(|f| f.kind != FactKind::Attended).all(|f| f.access_code.is_none()));
+}
+
+#[test]
+fn attendance_is_cut_at_midnight_in_the_tenant_time_zone() {
+    // 22:50–23:10 UTC is 23:50–00:10 in Berlin (UTC+1 in March).
+    let mut engine = Engine::new();
+    let settings = crate::EngineSettings {
+        tz: "Europe/Berlin".parse().unwrap(),
+        ..Default::default()
+    };
+    engine.set_settings(T, settings);
+    let mut out = Vec::new();
+    let mut e = ev(EventType::Playing, at("23:10:00"), "P", "L", 1);
+    e.event.duration = Some(1200.0);
+    e.event.access_code = Some("C".into());
+    engine.apply_event(T, 1, &e, &mut out);
+    let pieces: Vec<(Micros, f64)> = out.iter().filter(|f| f.kind == FactKind::Attended).map(|f| (f.ts, f.value)).collect();
+    assert_eq!(pieces, vec![(at("22:50:00"), 600.0), (at("23:00:00"), 600.0)]);
+}
+
+#[test]
+fn cover_returns_exactly_the_new_pieces() {
+    use crate::engine::cover;
+    let mut iv = Vec::new();
+    assert_eq!(cover(&mut iv, 10, 20), vec![(10, 20)]);
+    assert_eq!(cover(&mut iv, 30, 40), vec![(30, 40)]);
+    assert_eq!(cover(&mut iv, 15, 35), vec![(20, 30)]);
+    assert_eq!(iv, vec![(10, 40)]);
+    assert_eq!(cover(&mut iv, 0, 50), vec![(0, 10), (40, 50)]);
+    assert_eq!(cover(&mut iv, 5, 45), vec![]);
+    assert_eq!(iv, vec![(0, 50)]);
+}
+
+proptest! {
+    #[test]
+    fn cover_grows_by_the_union(ivs in proptest::collection::vec((0i64..200, 1i64..40), 1..30)) {
+        let mut set = Vec::new();
+        let mut seconds = std::collections::BTreeSet::new();
+        for (a, len) in ivs {
+            let new: i64 = crate::engine::cover(&mut set, a, a + len).iter().map(|(x, y)| y - x).sum();
+            let before = seconds.len() as i64;
+            seconds.extend(a..a + len);
+            prop_assert_eq!(new, seconds.len() as i64 - before);
+            prop_assert!(set.windows(2).all(|w| w[0].1 < w[1].0));
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub struct IngestParams {
     tenant: Option<String>,
 }
 
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.config.trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
@@ -47,12 +47,7 @@ pub async fn post_events(
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&state, &headers, peer);
     state.abuse.check_ip(ip)?;
-    let key = headers
-        .get("x-ingest-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or(params.key.clone())
-        .or_else(|| crate::auth::bearer(&headers));
+    let key = crate::auth::ingest_key(&headers, params.key.clone());
     let principal = authenticate(&state, key, Role::Ingest).await?;
     state.abuse.check_key(ip, &principal.key_id, principal.tenant)?;
     let tenant = tenant_of(&state, &principal, params.tenant.as_deref())?;
@@ -72,10 +67,24 @@ pub async fn post_events(
         keep_access_code: ctx.settings.attendance,
         bot_deny: &ctx.settings.bot_deny,
     };
+    // Codes and tokens are verified here; what reaches the WAL is the verified
+    // code or nothing (spec §6: invalid codes are never reported).
+    let carries_access = parsed.events.iter().any(|e| e.access_code.is_some() || e.access_token.is_some());
+    let access = if carries_access { Some(state.access.get(tenant)?) } else { None };
     let enriched: Vec<_> = parsed
         .events
         .into_iter()
-        .map(|ev| state.enricher.enrich(ev, &client, &ctx.secret, received_at, opts))
+        .map(|mut ev| {
+            if let Some(list) = &access {
+                ev.access_code = list.resolve(
+                    ev.access_token.take().as_deref(),
+                    ev.access_code.as_deref(),
+                    ev.content_id.as_deref(),
+                    received_at,
+                );
+            }
+            state.enricher.enrich(ev, &client, &ctx.secret, received_at, opts)
+        })
         .collect();
     drop(client);
     let accepted = enriched.len();

@@ -1,5 +1,5 @@
 use streamtally_model::{ClientFamily, FactKind, Geo, Source};
-use streamtally_query::{Cell, MetricsQuery};
+use streamtally_query::{Answer, Cell, MetricsQuery};
 
 use super::*;
 
@@ -19,6 +19,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &str, lsn: u64) -> Fact 
         client: ClientFamily::default(),
         geo: Geo::default(),
         user_id: Some(format!("u{device}")),
+        access_code: None,
         lsn,
     }
 }

@@ -1,0 +1,283 @@
+//! Access codes (spec §6): the list (admin), the SecureID secret (admin), the
+//! player's check, and the nginx `auth_request` endpoint (ingest key).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use streamtally_access::{parse_code_list, Granted, DEFAULT_TOKEN_TTL};
+use streamtally_model::{format_ts, TenantId, MICROS_PER_SEC};
+use streamtally_store::Role;
+
+use crate::auth::{authenticate, bearer, ingest_key, tenant_of};
+use crate::routes::ingest::client_ip;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct TenantParam {
+    tenant: Option<String>,
+}
+
+async fn admin_tenant(state: &AppState, headers: &HeaderMap, tenant: Option<&str>) -> Result<TenantId, ApiError> {
+    let principal = authenticate(state, bearer(headers), Role::Admin).await?;
+    tenant_of(state, &principal, tenant)
+}
+
+/// `GET /api/v1/access/codes`: the list with expiry and revocation.
+pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
+    let codes: Vec<Value> = state
+        .pipeline
+        .store()
+        .meta()
+        .access_codes(tenant)?
+        .into_iter()
+        .map(|e| {
+            json!({
+                "code": e.code,
+                "note": e.note,
+                "expires": e.expires_at.map(format_ts),
+                "revoked": e.revoked_at.map(format_ts),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "codes": codes })))
+}
+
+/// `PUT /api/v1/access/codes`: adds or updates codes, from JSON or CSV.
+pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
+    let entries = parse_code_list(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let n = state.pipeline.store().meta().upsert_access_codes(tenant, &entries)?;
+    state.access.invalidate(tenant);
+    Ok(Json(json!({ "listed": n })))
+}
+
+/// `DELETE /api/v1/access/codes`: revokes the codes named in the body (same
+/// forms as PUT) or by `?code=`; tokens issued for them stop working too.
+pub async fn delete_codes(State(state): State<AppState>, Query(p): Query<RevokeParams>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let tenant = admin_tenant(&state, &headers, p.tenant.as_deref()).await?;
+    let mut codes: Vec<String> = p.code.into_iter().collect();
+    if !body.is_empty() {
+        codes.extend(
+            parse_code_list(&body)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?
+                .into_iter()
+                .map(|e| e.code),
+        );
+    }
+    if codes.is_empty() {
+        return Err(ApiError::BadRequest("name the codes to revoke in the body or with ?code=".into()));
+    }
+    let n = state
+        .pipeline
+        .store()
+        .meta()
+        .revoke_access_codes(tenant, &codes, chrono::Utc::now().timestamp_micros())?;
+    state.access.invalidate(tenant);
+    Ok(Json(json!({ "revoked": n })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeParams {
+    tenant: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /api/v1/access/secret`: makes (or replaces) the SecureID secret.
+pub async fn post_secret(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
+    let secret = state.pipeline.store().meta().rotate_access_secret(tenant)?;
+    state.access.invalidate(tenant);
+    Ok(Json(json!({ "secret": secret })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckParams {
+    key: Option<String>,
+    tenant: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckBody {
+    content_id: String,
+    /// A code or SecureID…
+    code: Option<String>,
+    /// …or a playback token to re-check.
+    token: Option<String>,
+    /// Token lifetime in seconds (default 12 h, at most 7 days).
+    ttl: Option<u64>,
+}
+
+/// The verdict of one check, with its bookkeeping: failures counted per
+/// content (never the code) and per IP for the abuse guard.
+async fn decide(
+    state: &AppState,
+    tenant: TenantId,
+    ip: IpAddr,
+    content_id: &str,
+    code: Option<&str>,
+    token: Option<&str>,
+    ttl: Option<u64>,
+) -> Result<Option<(Granted, Option<(String, i64)>)>, ApiError> {
+    state.abuse.check_access_ip(ip, tenant)?;
+    let list = state.access.get(tenant)?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let verdict = match (token, code) {
+        (Some(t), _) => list.verify_token(t, Some(content_id), now).map(|g| (g, None)),
+        (None, Some(c)) => list.check(c, now).map(|g| {
+            let ttl = ttl.map(|s| (s.min(7 * 86_400) as i64) * MICROS_PER_SEC).unwrap_or(DEFAULT_TOKEN_TTL);
+            let token = list.issue_token(&g, content_id, now, ttl);
+            (g, Some(token))
+        }),
+        (None, None) => return Err(ApiError::BadRequest("give a code (or SecureID) or a token".into())),
+    };
+    match verdict {
+        Ok(v) => Ok(Some(v)),
+        Err(reason) => {
+            tracing::debug!(%reason, content_id, "access refused");
+            state.abuse.access_failed(ip);
+            let day = format_ts(now)[..10].to_string();
+            let meta = state.pipeline.store().meta().clone();
+            let content = content_id.to_string();
+            tokio::task::spawn_blocking(move || meta.count_access_failure(tenant, &content, &day))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))??;
+            Ok(None)
+        }
+    }
+}
+
+/// `POST /api/v1/access/check` `{"content_id", "code"|"token"}`: 200 with a
+/// playback token, or 403 `{"allowed": false}`.
+pub async fn post_check(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(p): Query<CheckParams>,
+    headers: HeaderMap,
+    Json(body): Json<CheckBody>,
+) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &headers, peer);
+    state.abuse.check_ip(ip)?;
+    let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    match decide(&state, tenant, ip, &body.content_id, body.code.as_deref(), body.token.as_deref(), body.ttl).await? {
+        Some((_, Some((token, expires)))) => Ok(Json(json!({ "allowed": true, "token": token, "expires": format_ts(expires) })).into_response()),
+        Some((_, None)) => Ok(Json(json!({ "allowed": true })).into_response()),
+        None => Ok((StatusCode::FORBIDDEN, Json(json!({ "allowed": false }))).into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthParams {
+    key: Option<String>,
+    tenant: Option<String>,
+    content_id: Option<String>,
+    code: Option<String>,
+    token: Option<String>,
+}
+
+/// A query argument of a URI, decoded.
+fn query_arg(uri: &str, name: &str) -> Option<String> {
+    let query = uri.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+}
+
+/// The content a media URI belongs to: the folder holding the manifest or
+/// segment (`/live/L/index.m3u8` → `L`), the default of the log path too.
+pub fn content_of_uri(uri: &str) -> Option<String> {
+    let path = uri.split(['?', '#']).next()?;
+    let mut parts = path.rsplit('/').filter(|p| !p.is_empty());
+    let _file = parts.next()?;
+    parts.next().and_then(percent_decode)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+/// `GET /api/v1/access/auth`: for nginx `auth_request`. The code or token and
+/// the content come from the original request (`X-Original-URI`: its `code=` /
+/// `token=` arguments and its folder), from `X-Access-Code` / `X-Playback-Token`
+/// / `X-Content-Id` headers, or from this URL's own arguments. Answers 200
+/// (with `X-Playback-Token` when a code was checked), 403, or 401.
+pub async fn get_auth(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(p): Query<AuthParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ip = client_ip(&state, &headers, peer);
+    state.abuse.check_ip(ip)?;
+    let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    let original = header(&headers, "x-original-uri").unwrap_or_default();
+    let token = header(&headers, "x-playback-token").or(p.token).or_else(|| query_arg(&original, "token"));
+    let code = header(&headers, "x-access-code").or(p.code).or_else(|| query_arg(&original, "code"));
+    let content = header(&headers, "x-content-id").or(p.content_id).or_else(|| content_of_uri(&original));
+    let Some(content) = content else {
+        return Err(ApiError::BadRequest("no content: set X-Content-Id, ?content_id= or X-Original-URI".into()));
+    };
+    if token.is_none() && code.is_none() {
+        return Ok(StatusCode::UNAUTHORIZED.into_response());
+    }
+    match decide(&state, tenant, ip, &content, code.as_deref(), token.as_deref(), None).await? {
+        Some((_, issued)) => {
+            let mut response = StatusCode::OK.into_response();
+            if let Some(v) = issued.and_then(|(t, _)| HeaderValue::from_str(&t).ok()) {
+                response.headers_mut().insert("x-playback-token", v);
+            }
+            Ok(response)
+        }
+        None => Ok(StatusCode::FORBIDDEN.into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FailureParams {
+    tenant: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/v1/access/failures?from=DAY&to=DAY`: failed checks per content and day.
+pub async fn get_failures(State(state): State<AppState>, Query(p): Query<FailureParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    let today = format_ts(chrono::Utc::now().timestamp_micros())[..10].to_string();
+    let from = p.from.unwrap_or_else(|| "0000-01-01".into());
+    let to = p.to.unwrap_or(today);
+    let rows = state
+        .pipeline
+        .store()
+        .meta()
+        .access_failures(tenant, &from[..from.len().min(10)], &to[..to.len().min(10)])?;
+    Ok(Json(json!({ "failures": rows })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_give_their_content_and_arguments() {
+        assert_eq!(content_of_uri("/live/L/index.m3u8?token=x").as_deref(), Some("L"));
+        assert_eq!(content_of_uri("/hls/Big%20Show/seg_001.ts").as_deref(), Some("Big Show"));
+        assert_eq!(content_of_uri("/index.m3u8"), None);
+        assert_eq!(query_arg("/live/L/index.m3u8?a=1&code=A-1001%2B2", "code").as_deref(), Some("A-1001+2"));
+        assert_eq!(query_arg("/x?code=a+b", "code").as_deref(), Some("a b"));
+        assert_eq!(query_arg("/x", "code"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

@@ -1,0 +1,40 @@
+//! `GET /api/v1/attendance`: the attendance report (spec §6), JSON or CSV.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use streamtally_query::{attendance_answer, AttendanceQuery};
+use streamtally_store::{FactStore, Role};
+
+use crate::auth::{authenticate, bearer, tenant_of};
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Deserialize)]
+pub struct AttendanceParams {
+    tenant: Option<String>,
+    from: String,
+    to: String,
+    content_id: Option<String>,
+    access_code: Option<String>,
+    format: Option<String>,
+}
+
+pub async fn get_attendance(State(state): State<AppState>, Query(p): Query<AttendanceParams>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    // Days are the tenant's: the engine cut the intervals at its midnight.
+    let tz = state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC);
+    let q = AttendanceQuery::parse(&p.from, &p.to, p.content_id.as_deref(), p.access_code.as_deref(), tz)?;
+    let answer = attendance_answer(state.pipeline.store().select(tenant, &q).await?, tz);
+    let wants_csv = p.format.as_deref() == Some("csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
+    if wants_csv {
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
+    }
+    Ok(Json(answer.to_json()).into_response())
+}
