@@ -2,6 +2,8 @@
 //! talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod live_sim;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -117,6 +119,28 @@ impl Server {
         reply(r).unwrap()
     }
 
+    /// Any request with extra headers; `body` is sent when not empty.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let url = self.url(path);
+        let mut b = ureq::http::Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let a = agent();
+        let r = if body.is_empty() {
+            a.run(b.body(()).unwrap())
+        } else {
+            a.run(b.header("Content-Type", "application/json").body(body.to_string()).unwrap())
+        };
+        reply(r).unwrap()
+    }
+
+    /// Changes a tenant's settings through the API.
+    pub fn set(&self, keys: &TenantKeys, settings: Value) {
+        let r = self.send("PUT", "/api/v1/settings", &keys.admin, &settings.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
     /// Posts player events as a browser at `ip` with `ua` would.
     pub fn try_post_events(&self, key: &str, ip: &str, ua: &str, events: &Value) -> Result<Reply, String> {
         reply(
@@ -198,6 +222,25 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The server process's CPU time (user + system, seconds) and peak resident memory (MiB).
+    pub fn resources(&self) -> (f64, u64) {
+        let pid = self.child.as_ref().map(|c| c.id()).unwrap_or(0);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let hz = 100.0; // USER_HZ on Linux
+        let cpu = (ticks(11) + ticks(12)) / hz;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let peak_kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        (cpu, peak_kib / 1024)
     }
 
     pub fn log_text(&self) -> String {

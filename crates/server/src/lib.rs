@@ -71,6 +71,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
             abuse.housekeeping();
         }
     });
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;

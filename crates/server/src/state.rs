@@ -33,6 +33,9 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub abuse: Arc<AbuseGuard>,
     pub access: Arc<AccessLists>,
+    /// Turns true when the server begins to shut down: endless responses
+    /// (the SSE stream) end then, so the graceful shutdown can finish.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
         let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
         let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
         AppState {
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             access,
             pipeline,
             enricher: Arc::new(enricher),

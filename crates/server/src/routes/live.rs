@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use chrono_tz::Tz;
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamtally_model::{parse_ts, Micros, TenantId};
@@ -94,6 +94,7 @@ pub async fn get_stream(
     let every = Duration::from_secs(p.interval.unwrap_or(5).clamp(1, 300));
     let minutes = p.minutes.unwrap_or(5);
     let ticker = tokio::time::interval(every);
+    let mut closing = state.closing.subscribe();
     let events = stream::unfold((state, ticker), move |(state, mut ticker)| async move {
         ticker.tick().await;
         let now = chrono::Utc::now().timestamp_micros();
@@ -102,6 +103,9 @@ pub async fn get_stream(
             Err(e) => Event::default().event("error").data(json!({ "error": e.to_string() }).to_string()),
         };
         Some((Ok(event), (state, ticker)))
+    })
+    .take_until(async move {
+        let _ = closing.wait_for(|c| *c).await;
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
