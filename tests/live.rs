@@ -8,15 +8,18 @@ use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::*;
 use support::live_sim::{self, series};
+use support::*;
 
 const UA2: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0";
 const RANGE: &str = "from=2026-03-02T09:00:00Z&to=2026-03-02T11:00:00Z";
 
 /// `playing` reports every 10 s from `from` to `to` (inclusive), as a live player sends them.
 fn heartbeats(pid: &str, content: &str, from: &str, to: &str) -> Vec<Value> {
-    let (from, to) = (chrono::DateTime::parse_from_rfc3339(&at(from)).unwrap(), chrono::DateTime::parse_from_rfc3339(&at(to)).unwrap());
+    let (from, to) = (
+        chrono::DateTime::parse_from_rfc3339(&at(from)).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(&at(to)).unwrap(),
+    );
     let mut out = vec![json!({ "type": "play", "ts": from.to_rfc3339(), "playback_id": pid, "content_id": content, "content_kind": "live" })];
     let mut t = from;
     while t <= to {
@@ -25,7 +28,6 @@ fn heartbeats(pid: &str, content: &str, from: &str, to: &str) -> Vec<Value> {
     }
     out
 }
-
 
 #[test]
 fn example_8_live_concurrency_through_the_api() {
@@ -44,10 +46,19 @@ fn example_8_live_concurrency_through_the_api() {
 
     let r = server.get(&format!("/api/v1/live/L/concurrency?{RANGE}"), &t.read);
     assert_eq!(r.status, 200, "{}", r.body);
-    let expected: Vec<(String, i64)> = [("10:00", 1), ("10:01", 1), ("10:02", 1), ("10:03", 2), ("10:04", 2), ("10:05", 2), ("10:06", 1), ("10:07", 1)]
-        .iter()
-        .map(|(m, n)| (at(&format!("{m}:00")), *n))
-        .collect();
+    let expected: Vec<(String, i64)> = [
+        ("10:00", 1),
+        ("10:01", 1),
+        ("10:02", 1),
+        ("10:03", 2),
+        ("10:04", 2),
+        ("10:05", 2),
+        ("10:06", 1),
+        ("10:07", 1),
+    ]
+    .iter()
+    .map(|(m, n)| (at(&format!("{m}:00")), *n))
+    .collect();
     assert_eq!(series(&r.json()), expected);
     assert_eq!(r.json()["peak"], 2);
 
@@ -71,7 +82,10 @@ fn example_8_live_concurrency_through_the_api() {
     assert_eq!(now["minute"], at("10:04:00"));
     assert_eq!(now["contents"].as_array().unwrap().len(), 1, "{now}");
     assert_eq!(now["contents"][0]["content_id"], "L");
-    assert_eq!((now["contents"][0]["viewers"].as_i64(), now["contents"][0]["previous_minute_viewers"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(
+        (now["contents"][0]["viewers"].as_i64(), now["contents"][0]["previous_minute_viewers"].as_i64()),
+        (Some(2), Some(2))
+    );
     let later = server.get("/api/v1/live?at=2026-03-02T10:30:00Z", &t.read).json();
     assert_eq!(later["contents"].as_array().unwrap().len(), 0, "nothing live half an hour later: {later}");
 
@@ -83,7 +97,12 @@ fn example_8_live_concurrency_through_the_api() {
     let bad = server.get(&format!("/api/v1/live/overview?{DAY}&sort=colour"), &t.read);
     assert_eq!(bad.status, 400);
     // With the catalogue saying the film is live too, the overview sorts both.
-    let r = server.send("PUT", "/api/v1/contents", &t.admin, &json!([{ "content_id": "film", "kind": "live", "title": "Film" }]).to_string());
+    let r = server.send(
+        "PUT",
+        "/api/v1/contents",
+        &t.admin,
+        &json!([{ "content_id": "film", "kind": "live", "title": "Film" }]).to_string(),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     // The player said `vod` for the film: the player's word wins, as everywhere.
     let o = server.get(&format!("/api/v1/live/overview?{DAY}&sort=content_id"), &t.read).json();
@@ -144,7 +163,11 @@ fn the_live_figure_follows_ingest_in_real_time_and_streams_over_sse() {
         let line = lines.next().unwrap().unwrap();
         if let Some(data) = line.strip_prefix("data:") {
             let v: Value = serde_json::from_str(data.trim()).unwrap();
-            found = v["contents"].as_array().unwrap().iter().any(|c| c["content_id"] == "R" && c["viewers"].as_i64().unwrap() >= 1);
+            found = v["contents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["content_id"] == "R" && c["viewers"].as_i64().unwrap() >= 1);
         }
     }
     assert!(found, "the SSE stream never showed the live viewers");
@@ -157,7 +180,10 @@ fn the_live_figure_follows_ingest_in_real_time_and_streams_over_sse() {
 #[test]
 fn load_20000_concurrent_viewers_per_minute_series_is_exact() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &["--ingest-rate-per-ip", "1000000", "--ingest-burst-per-ip", "1000000"]);
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--ingest-rate-per-ip", "1000000", "--ingest-burst-per-ip", "1000000"],
+    );
     let t = server.tenant("load");
     let run = live_sim::simulate(&server, &t, 20_000, 10, 4);
     let (cpu, peak) = server.resources();

@@ -38,7 +38,11 @@ pub fn simulate(server: &Server, t: &TenantKeys, viewers: usize, minutes: i64, c
         .map(|i| {
             // All join in the first minute; one in five leaves early.
             let join = rng.random_range(0..60);
-            let leave = if i % 5 == 0 { rng.random_range(join + 10..=minutes * 60) } else { minutes * 60 };
+            let leave = if i % 5 == 0 {
+                rng.random_range(join + 10..=minutes * 60)
+            } else {
+                minutes * 60
+            };
             SimViewer {
                 device: format!("sim-{i}"),
                 content: if i % 4 == 0 { "side-stage" } else { "main-stage" },
@@ -92,7 +96,11 @@ pub fn simulate(server: &Server, t: &TenantKeys, viewers: usize, minutes: i64, c
             .into_iter()
             .map(|(m, n)| (chrono::DateTime::parse_from_rfc3339(&m).unwrap().timestamp(), n))
             .collect();
-        let want: Vec<(i64, i64)> = truth.iter().filter(|((c, _), _)| *c == content).map(|((_, m), d)| (*m, d.len() as i64)).collect();
+        let want: Vec<(i64, i64)> = truth
+            .iter()
+            .filter(|((c, _), _)| *c == content)
+            .map(|((_, m), d)| (*m, d.len() as i64))
+            .collect();
         assert_eq!(got, want, "per-minute series of {content}");
     }
     let peak = truth.values().map(|d| d.len()).max().unwrap_or(0);
@@ -113,4 +121,3 @@ pub struct SimRun {
     /// The most viewers of all contents in one minute.
     pub peak: usize,
 }
-
