@@ -30,6 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 pub use metrics::PipelineMetrics;
 pub use tenants::{TenantContext, Tenants};
 
+/// Records the engine may lag behind the WAL (each a batch of up to thousands of events).
+const APPLY_QUEUE: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
@@ -228,7 +231,10 @@ impl Pipeline {
         checkpoint::run(&store, &engine, &wal, last, &progress, &metrics)?;
 
         let (submit_tx, submit_rx) = mpsc::channel::<Submission>(1024);
-        let (apply_tx, apply_rx) = std_mpsc::sync_channel::<Work>(4096);
+        // Durable records waiting to be counted. Small on purpose: when counting
+        // falls behind, the WAL writer waits and so do the senders (back-pressure)
+        // instead of memory filling with a backlog of batches.
+        let (apply_tx, apply_rx) = std_mpsc::sync_channel::<Work>(APPLY_QUEUE);
         let control = apply_tx.clone();
         let writer = {
             let (wal, progress, metrics) = (wal.clone(), progress.clone(), metrics.clone());
