@@ -1,9 +1,8 @@
 //! `GET /api/v1/attendance`: the attendance report (spec §6), JSON or CSV.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use streamtally_query::{attendance_answer, AttendanceQuery};
 use streamtally_store::{FactStore, Role};
@@ -28,13 +27,5 @@ pub async fn get_attendance(State(state): State<AppState>, Query(p): Query<Atten
     let tz = state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC);
     let q = AttendanceQuery::parse(&p.from, &p.to, p.content_id.as_deref(), p.access_code.as_deref(), tz)?;
     let answer = attendance_answer(state.pipeline.store().select(tenant, &q).await?, tz);
-    let wants_csv = p.format.as_deref() == Some("csv")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
-    if wants_csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
-    }
-    Ok(Json(answer.to_json()).into_response())
+    Ok(super::answer_response(&answer, p.format.as_deref(), &headers))
 }

@@ -5,3 +5,20 @@ pub mod ingest;
 pub mod live;
 pub mod ops;
 pub mod query;
+
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use streamtally_query::Answer;
+
+/// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else JSON.
+pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Response {
+    let wants_csv = format == Some("csv")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
+    if wants_csv {
+        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response();
+    }
+    axum::Json(answer.to_json()).into_response()
+}

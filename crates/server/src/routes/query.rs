@@ -1,9 +1,8 @@
 //! `GET /api/v1/metrics`: the query API.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use streamtally_query::{Metric, MetricsQuery};
 use streamtally_store::{FactStore, Role};
@@ -42,13 +41,5 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
         tz.as_deref(),
     )?;
     let answer = state.pipeline.store().query(tenant, &q).await?;
-    let wants_csv = p.format.as_deref() == Some("csv")
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
-    if wants_csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
-    }
-    Ok(Json(answer.to_json()).into_response())
+    Ok(super::answer_response(&answer, p.format.as_deref(), &headers))
 }
