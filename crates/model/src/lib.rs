@@ -5,11 +5,13 @@
 
 mod event;
 mod fact;
+mod request;
 mod settings;
 mod time;
 
 pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
 pub use fact::{Fact, FactKind, Source};
+pub use request::{Cmcd, EnrichedRequest, LogRequest, RequestKind};
 pub use settings::{duration_micros, Settings, SettingsError};
 pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MICROS_PER_SEC};
 

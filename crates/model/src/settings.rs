@@ -47,6 +47,13 @@ pub struct Settings {
     pub store_raw_events: bool,
     /// Extra bot words of this tenant (lower case): User-Agents containing one are bots.
     pub bot_deny: Vec<String>,
+    /// Media seconds of one HLS/DASH segment when the request does not say (CMCD `d`).
+    #[serde(with = "humantime_serde_compat", default = "default_segment")]
+    pub segment_seconds: Duration,
+}
+
+fn default_segment() -> Duration {
+    Duration::from_secs(6)
 }
 
 impl Default for Settings {
@@ -67,6 +74,7 @@ impl Default for Settings {
             attendance: false,
             store_raw_events: true,
             bot_deny: Vec::new(),
+            segment_seconds: default_segment(),
         }
     }
 }
@@ -76,7 +84,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 15] = [
+    pub const KEYS: [&'static str; 16] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -92,6 +100,7 @@ impl Settings {
         "attendance",
         "store_raw_events",
         "bot_deny",
+        "segment_seconds",
     ];
 
     pub fn tz(&self) -> Tz {
@@ -126,6 +135,7 @@ impl Settings {
             "view_window" => self.view_window = dur(value)?,
             "realtime_lag" => self.realtime_lag = dur(value)?,
             "abuse_retention" => self.abuse_retention = dur(value)?,
+            "segment_seconds" => self.segment_seconds = dur(value)?,
             "default_audio_kbps" => {
                 let v: f64 = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a number")))?;
                 if !(v.is_finite() && v > 0.0) {
@@ -162,6 +172,7 @@ impl Settings {
             "view_window" => d(self.view_window),
             "realtime_lag" => d(self.realtime_lag),
             "abuse_retention" => d(self.abuse_retention),
+            "segment_seconds" => d(self.segment_seconds),
             "default_audio_kbps" => self.default_audio_kbps.to_string(),
             "min_bytes" => self.min_bytes.to_string(),
             "retention_days" => self.retention_days.to_string(),

@@ -4,8 +4,10 @@
 //! a JSON array, NDJSON (also as `text/plain`, the way `navigator.sendBeacon`
 //! posts), or an object `{"sent_at": …, "events": […]}`. Each bad event gets an
 //! error naming its index and field; the good events of the batch are kept.
-//! Access-log lines will be parsed here too.
+//! Access-log lines (`log`): combined/common, nginx `log_format`, W3C and
+//! JSON lines, with CMCD data decoded.
 
 mod event;
+pub mod log;
 
 pub use event::{parse_event_batch, BatchError, EventError, ParsedBatch, MAX_FUTURE_SKEW_US};

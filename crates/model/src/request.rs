@@ -1,0 +1,134 @@
+//! Log requests (spec §1): one line of a CDN or streaming-server access log, or
+//! a request carrying CMCD data; and the enriched form the WAL holds.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros};
+
+/// Common Media Client Data (CTA-5004) keys streamtally uses. Durations are in
+/// milliseconds and bitrates in kbps, as CMCD sends them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cmcd {
+    /// Session id: a playback.
+    pub sid: Option<String>,
+    /// Content id.
+    pub cid: Option<String>,
+    /// Stream type: `v` on demand, `l` live.
+    pub st: Option<String>,
+    /// Object type: `m` manifest, `a`/`v`/`av` media segments, `i` init, …
+    pub ot: Option<String>,
+    /// Object duration (ms).
+    pub d: Option<f64>,
+    /// Encoded bitrate (kbps).
+    pub br: Option<f64>,
+    /// Buffer starvation since the last request.
+    pub bs: bool,
+    /// Buffer length (ms).
+    pub bl: Option<f64>,
+    /// Measured throughput (kbps).
+    pub mtp: Option<f64>,
+    /// Startup: the object is needed urgently (startup, seek, recovery).
+    pub su: bool,
+    /// CMCD v2: player state (`s` starting, `p` playing, `k` seeking, `r` rebuffering, `a` paused, `w` waiting, `e` ended, `f` fatal error, `q` quit, `d` preloading).
+    pub sta: Option<String>,
+    /// v2: playhead time (ms).
+    pub pt: Option<f64>,
+    /// v2: timestamp of the report (ms since the epoch).
+    pub ts: Option<f64>,
+    /// v2: media start delay (ms).
+    pub msd: Option<f64>,
+    /// v2: backgrounded / buffer-starvation absolute and duration.
+    pub bsa: Option<f64>,
+    pub bsd: Option<f64>,
+    /// v2: error code.
+    pub ec: Option<String>,
+}
+
+impl Cmcd {
+    pub fn is_empty(&self) -> bool {
+        *self == Cmcd::default()
+    }
+}
+
+/// A log line as parsed: still holds the client's IP and User-Agent, which
+/// enrichment replaces. Never written anywhere.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogRequest {
+    pub ts: Micros,
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub method: String,
+    /// Path without the query.
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// The `Range` request header, when logged.
+    pub range: Option<String>,
+    pub referrer: Option<String>,
+    /// `HIT`, `MISS`, … as the server logged it.
+    pub cache_status: Option<String>,
+    pub pop: Option<String>,
+    pub zone: Option<String>,
+    /// Seconds to serve.
+    pub time_to_serve: Option<f64>,
+    pub cmcd: Cmcd,
+}
+
+/// What a request asked for, from its path (or CMCD `ot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RequestKind {
+    /// A whole audio file (.mp3, .m4a, .aac, …): podcasts (audio-log, downloads).
+    AudioFile,
+    /// An HLS playlist or DASH manifest.
+    Manifest,
+    /// A media segment of a stream.
+    Segment,
+    /// A whole video file (.mp4 without segments).
+    VideoFile,
+    Other,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::AudioFile => "audio_file",
+            RequestKind::Manifest => "manifest",
+            RequestKind::Segment => "segment",
+            RequestKind::VideoFile => "video_file",
+            RequestKind::Other => "other",
+        }
+    }
+}
+
+/// A log request after enrichment: what the WAL holds and the engine counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichedRequest {
+    pub ts: Micros,
+    pub device_key: DeviceKey,
+    pub client: ClientFamily,
+    pub geo: Geo,
+    pub referrer_host: Option<String>,
+    pub method: String,
+    pub status: u16,
+    pub bytes: u64,
+    /// Requested byte range `(first, last)` when a Range header was logged.
+    pub range: Option<(u64, Option<u64>)>,
+    pub kind: RequestKind,
+    pub content_id: Option<String>,
+    /// CMCD `sid` when present: the playback.
+    pub playback_id: Option<String>,
+    pub content_kind: Option<ContentKind>,
+    pub media: Option<Media>,
+    /// Seconds of media a segment holds (CMCD `d`, else the tenant's default).
+    pub segment_seconds: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+    /// The client reported a stall (CMCD `bs`, or v2 `sta=r`).
+    pub rebuffering: bool,
+    pub cache_status: Option<String>,
+    pub pop: Option<String>,
+    pub zone: Option<String>,
+}
