@@ -8,12 +8,14 @@
 
 mod device;
 mod geo;
+mod request;
 mod ua;
 
 use std::net::IpAddr;
 
 pub use device::{device_id_key, device_key, DeviceSecret};
 pub use geo::{GeoDb, GeoError};
+pub use request::{content_of, request_kind};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};
 

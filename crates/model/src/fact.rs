@@ -20,6 +20,9 @@ pub enum FactKind {
     /// `ts` is where the newly covered piece begins, `value` its length. Their sum
     /// per (code, content, day) is the union of the playing intervals.
     Attended,
+    /// One request a CDN or server served (spec §7), bots included: `value` is
+    /// the bytes sent; the response is in [`Fact::served`].
+    Request,
 }
 
 impl FactKind {
@@ -33,6 +36,7 @@ impl FactKind {
             FactKind::User => "user",
             FactKind::Active => "active",
             FactKind::Attended => "attended",
+            FactKind::Request => "request",
         }
     }
 }
@@ -77,6 +81,18 @@ pub struct Fact {
     pub user_id: Option<String>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
     pub access_code: Option<String>,
+    /// The response, on `Request` facts only.
+    pub served: Option<Served>,
     /// WAL position of the input that produced it: replay skips what is stored.
     pub lsn: u64,
+}
+
+/// How a request was answered (spec §7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Served {
+    pub status: u16,
+    /// Upper case as logged: `HIT`, `MISS`, `EXPIRED`, …
+    pub cache_status: Option<String>,
+    pub pop: Option<String>,
+    pub zone: Option<String>,
 }

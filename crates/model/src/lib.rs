@@ -10,7 +10,7 @@ mod settings;
 mod time;
 
 pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
-pub use fact::{Fact, FactKind, Source};
+pub use fact::{Fact, FactKind, Served, Source};
 pub use request::{Cmcd, EnrichedRequest, LogRequest, RequestKind};
 pub use settings::{duration_micros, Settings, SettingsError};
 pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MICROS_PER_SEC};

@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamtally_model::{EnrichedEvent, TenantId};
+use streamtally_model::{EnrichedEvent, EnrichedRequest, TenantId};
 use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
 use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
@@ -54,21 +54,38 @@ pub enum PipelineError {
 pub struct WalRecord {
     pub tenant: TenantId,
     pub events: Vec<EnrichedEvent>,
+    /// Enriched log requests (record version 2 on).
+    pub requests: Vec<EnrichedRequest>,
+}
+
+/// Version 1 records held player events only.
+#[derive(Deserialize)]
+struct WalRecordV1 {
+    tenant: TenantId,
+    events: Vec<EnrichedEvent>,
 }
 
 /// First byte of every WAL record: the encoding is not self-describing, so new
 /// record kinds (log requests…) get a new version instead of breaking old logs.
 const WAL_RECORD_V1: u8 = 1;
+const WAL_RECORD_V2: u8 = 2;
 
 impl WalRecord {
     pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
-        let mut out = vec![WAL_RECORD_V1];
+        let mut out = vec![WAL_RECORD_V2];
         postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
         Ok(out)
     }
     pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
         match bytes.split_first() {
-            Some((&WAL_RECORD_V1, body)) => postcard::from_bytes(body).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
+            Some((&WAL_RECORD_V2, body)) => postcard::from_bytes(body).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
+            Some((&WAL_RECORD_V1, body)) => postcard::from_bytes::<WalRecordV1>(body)
+                .map(|v1| WalRecord {
+                    tenant: v1.tenant,
+                    events: v1.events,
+                    requests: Vec::new(),
+                })
+                .map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
             Some((v, _)) => Err(PipelineError::BadRecord {
                 lsn,
                 reason: format!("unknown record version {v}; written by a newer streamtally?"),
@@ -168,6 +185,11 @@ fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, l
     let mut facts = Vec::new();
     for ev in &record.events {
         engine.apply_event(record.tenant, lsn, ev, &mut facts);
+    }
+    for r in &record.requests {
+        // Why a request counts for no audience is for `explain`; here it only
+        // decides which facts come out.
+        let _ = engine.apply_request(record.tenant, lsn, r, &mut facts);
     }
     metrics.facts_emitted.inc_by(facts.len() as u64);
     store.append_facts(record.tenant, facts);
@@ -318,7 +340,25 @@ impl Pipeline {
 
     /// Writes a tenant's batch to the WAL; returns its LSN once it is durable.
     pub async fn submit(&self, tenant: TenantId, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
-        let record = WalRecord { tenant, events };
+        self.submit_record(WalRecord {
+            tenant,
+            events,
+            requests: Vec::new(),
+        })
+        .await
+    }
+
+    /// Makes log requests durable (as [`Pipeline::submit`] does events).
+    pub async fn submit_requests(&self, tenant: TenantId, requests: Vec<EnrichedRequest>) -> Result<u64, PipelineError> {
+        self.submit_record(WalRecord {
+            tenant,
+            events: Vec::new(),
+            requests,
+        })
+        .await
+    }
+
+    async fn submit_record(&self, record: WalRecord) -> Result<u64, PipelineError> {
         let bytes = record.encode()?;
         let (ack, done) = oneshot::channel();
         let tx = self.submit.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;

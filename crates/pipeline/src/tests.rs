@@ -121,11 +121,17 @@ fn wal_records_carry_a_version_and_refuse_unknown_ones() {
     let record = WalRecord {
         tenant: 7,
         events: events()[..3].to_vec(),
+        requests: Vec::new(),
     };
     let bytes = record.encode().unwrap();
-    assert_eq!(bytes[0], 1);
+    assert_eq!(bytes[0], 2);
     let back = WalRecord::decode(1, &bytes).unwrap();
-    assert_eq!((back.tenant, back.events), (7, record.events));
+    assert_eq!((back.tenant, &back.events), (7, &record.events));
+    // Version 1 records (events only) still read.
+    let mut v1 = vec![1u8];
+    postcard::to_io(&(7i64, &record.events), &mut v1).unwrap();
+    let old = WalRecord::decode(4, &v1).unwrap();
+    assert_eq!((old.tenant, old.events, old.requests.len()), (7, record.events, 0));
     let mut newer = bytes.clone();
     newer[0] = 9;
     assert!(matches!(WalRecord::decode(2, &newer), Err(PipelineError::BadRecord { lsn: 2, .. })));

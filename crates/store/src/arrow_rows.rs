@@ -42,6 +42,10 @@ pub fn facts_schema() -> SchemaRef {
             text("app", true),
             text("user_id", true),
             text("access_code", true),
+            Field::new("status", DataType::Int64, true),
+            text("cache_status", true),
+            text("pop", true),
+            text("zone", true),
             Field::new("lsn", DataType::UInt64, false),
         ]))
     })
@@ -121,6 +125,10 @@ pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
         strings(facts, |f| f.client.app.as_deref()),
         strings(facts, |f| f.user_id.as_deref()),
         strings(facts, |f| f.access_code.as_deref()),
+        Arc::new(facts.iter().map(|f| f.served.as_ref().map(|s| i64::from(s.status))).collect::<Int64Array>()),
+        strings(facts, |f| f.served.as_ref().and_then(|s| s.cache_status.as_deref())),
+        strings(facts, |f| f.served.as_ref().and_then(|s| s.pop.as_deref())),
+        strings(facts, |f| f.served.as_ref().and_then(|s| s.zone.as_deref())),
         u64s(facts, |f| f.lsn),
     ];
     Ok(RecordBatch::try_new(facts_schema(), columns)?)

@@ -4,7 +4,8 @@ use chrono::TimeZone;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{
-    duration_micros, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Micros, Settings, Source, TenantId, MICROS_PER_SEC, PROPERTY_OTHERS,
+    duration_micros, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Micros, RequestKind, Served, Settings, Source,
+    TenantId, MICROS_PER_SEC, PROPERTY_OTHERS,
 };
 
 /// How far behind a tenant's latest event time an input may arrive and still
@@ -25,6 +26,11 @@ pub struct EngineSettings {
     pub view_window: Micros,
     /// Attendance days are cut at midnight in the tenant's time zone (spec §6).
     pub tz: Tz,
+    /// Seconds of audio (from bytes) that make a log start a stream.
+    pub stream_min_audio: f64,
+    pub default_audio_kbps: f64,
+    /// Log records of files under this many bytes are validation probes.
+    pub min_bytes: u64,
 }
 
 impl From<&Settings> for EngineSettings {
@@ -36,6 +42,9 @@ impl From<&Settings> for EngineSettings {
             user_max: duration_micros(s.user_max),
             view_window: duration_micros(s.view_window),
             tz: s.tz(),
+            stream_min_audio: s.stream_min_audio.as_secs_f64(),
+            default_audio_kbps: s.default_audio_kbps,
+            min_bytes: s.min_bytes,
         }
     }
 }
@@ -77,6 +86,133 @@ struct TenantState {
     active: HashMap<(DeviceKey, String), RecentMinutes>,
     /// (access code, content, day start) → what that code covered that day (spec §6).
     attendance: HashMap<(String, String, Micros), DayCover>,
+    /// Log playbacks: (device, content or `sid:` + CMCD session) → the current start (spec §3).
+    log_plays: HashMap<(DeviceKey, String), LogPlay>,
+}
+
+/// One start known from logs, unified by device key + content for `start_window`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct LogPlay {
+    start_at: Micros,
+    /// Seconds consumed (audio: from bytes).
+    played: f64,
+    streamed: bool,
+}
+
+/// Why a log request counts for no audience metric (it may still count as CDN traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dropped {
+    Bot,
+    Method,
+    Status,
+    UnderMinBytes,
+    /// `Range: bytes=0-1`: a client checking the file, not playing it.
+    Probe,
+    /// Neither a media file nor a stream (a web page, an image…) or no content.
+    NotMedia,
+}
+
+impl Dropped {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dropped::Bot => "bot",
+            Dropped::Method => "method",
+            Dropped::Status => "status",
+            Dropped::UnderMinBytes => "under_min_bytes",
+            Dropped::Probe => "probe",
+            Dropped::NotMedia => "not_media",
+        }
+    }
+}
+
+/// The log filters of spec §3, in order. Streams' manifests and segments are
+/// small by nature, so `min_bytes` applies to whole files only (docs/COUNTING.md).
+pub fn log_filter(r: &EnrichedRequest, settings: &EngineSettings) -> Result<(), Dropped> {
+    if r.client.bot {
+        return Err(Dropped::Bot);
+    }
+    if r.method != "GET" {
+        return Err(Dropped::Method);
+    }
+    if r.status != 200 && r.status != 206 {
+        return Err(Dropped::Status);
+    }
+    if r.range == Some((0, Some(1))) {
+        return Err(Dropped::Probe);
+    }
+    if r.content_id.is_none() || r.kind == RequestKind::Other {
+        return Err(Dropped::NotMedia);
+    }
+    if matches!(r.kind, RequestKind::AudioFile | RequestKind::VideoFile) && r.bytes < settings.min_bytes {
+        return Err(Dropped::UnderMinBytes);
+    }
+    Ok(())
+}
+
+impl TenantState {
+    /// The log playback `key` belongs to at `ts`, opening a new start (reported
+    /// to `started`) when none is open within `start_window`.
+    fn log_play(&mut self, key: (DeviceKey, String), ts: Micros, settings: &EngineSettings, started: impl FnOnce(Micros)) -> &mut LogPlay {
+        let fresh = LogPlay {
+            start_at: ts,
+            played: 0.0,
+            streamed: false,
+        };
+        let mut opened = false;
+        let play = self
+            .log_plays
+            .entry(key)
+            .and_modify(|p| {
+                if ts >= p.start_at + settings.start_window {
+                    *p = fresh;
+                    opened = true;
+                }
+            })
+            .or_insert_with(|| {
+                opened = true;
+                fresh
+            });
+        if opened {
+            started(ts);
+        }
+        play
+    }
+
+    /// Users (spec §4): any activity; a new user after `user_idle` of silence or
+    /// `user_max` of continuous activity, counted when its session began.
+    fn note_user(&mut self, device: DeviceKey, ts: Micros, settings: &EngineSettings) -> bool {
+        match self.users.get_mut(&device) {
+            Some(s) if ts < s.began => false,
+            Some(s) if ts - s.last_active <= settings.user_idle && ts - s.began < settings.user_max => {
+                s.last_active = s.last_active.max(ts);
+                false
+            }
+            _ => {
+                self.users.insert(device, UserSession { began: ts, last_active: ts });
+                true
+            }
+        }
+    }
+
+    /// Views (spec §4): true when the request opens a new `view_window`.
+    fn note_view(&mut self, device: DeviceKey, content: &str, ts: Micros, settings: &EngineSettings) -> bool {
+        open_window(&mut self.views, (device, content.to_string()), ts, settings.view_window)
+    }
+
+    /// Live activity (spec §5): the minute's start when the device was not yet
+    /// active in that minute of the content.
+    fn note_active(&mut self, device: DeviceKey, content: &str, ts: Micros) -> Option<Micros> {
+        let minute = ts.div_euclid(MINUTE);
+        let new = match self.active.get_mut(&(device, content.to_string())) {
+            Some(recent) => recent.mark(minute),
+            None => {
+                self.active.insert((device, content.to_string()), RecentMinutes::new(minute));
+                true
+            }
+        };
+        new.then_some(minute * MINUTE)
+    }
 }
 
 /// The minutes a device was active in, as a bit set over the 64 minutes up to
@@ -206,7 +342,7 @@ impl Engine {
     pub fn state_keys(&self) -> usize {
         self.tenants
             .values()
-            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len() + t.active.len() + t.attendance.len())
+            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len() + t.active.len() + t.attendance.len() + t.log_plays.len())
             .sum()
     }
 
@@ -237,45 +373,25 @@ impl Engine {
                 geo: input.geo.clone(),
                 user_id: ev.user_id.clone(),
                 access_code: None,
+                served: None,
                 lsn,
             };
-            // Users (spec §4): any activity; a new user after `user_idle` of silence
-            // or `user_max` of continuous activity, counted when its session began.
-            let new_user = match state.users.get_mut(&input.device_key) {
-                Some(s) if ts < s.began => false,
-                Some(s) if ts - s.last_active <= settings.user_idle && ts - s.began < settings.user_max => {
-                    s.last_active = s.last_active.max(ts);
-                    false
-                }
-                _ => {
-                    state.users.insert(input.device_key, UserSession { began: ts, last_active: ts });
-                    true
-                }
-            };
-            if new_user {
+            if state.note_user(input.device_key, ts, &settings) {
                 let mut f = fact(FactKind::User, ts, 1.0, Source::Player);
                 f.playback_id = None;
                 out.push(f);
             }
             // Views (spec §4): a request of a content opens a `view_window`.
             if let (Some(content), EventType::PlaybackStart | EventType::Play | EventType::Playing) = (&ev.content_id, ev.event_type) {
-                if open_window(&mut state.views, (input.device_key, content.clone()), ts, settings.view_window) {
+                if state.note_view(input.device_key, content, ts, &settings) {
                     out.push(fact(FactKind::View, ts, 1.0, Source::Player));
                 }
             }
             // Live activity (spec §5): a `playing` report makes its device active
             // in that minute of the content.
             if let (Some(content), EventType::Playing) = (&ev.content_id, ev.event_type) {
-                let minute = ts.div_euclid(MINUTE);
-                let new = match state.active.get_mut(&(input.device_key, content.clone())) {
-                    Some(recent) => recent.mark(minute),
-                    None => {
-                        state.active.insert((input.device_key, content.clone()), RecentMinutes::new(minute));
-                        true
-                    }
-                };
-                if new {
-                    out.push(fact(FactKind::Active, minute * MINUTE, 1.0, Source::Player));
+                if let Some(minute) = state.note_active(input.device_key, content, ts) {
+                    out.push(fact(FactKind::Active, minute, 1.0, Source::Player));
                 }
             }
             // Attendance (spec §6): the interval a `playing` report covers joins
@@ -351,6 +467,122 @@ impl Engine {
         }
     }
 
+    /// Feeds one log request (spec §3, §4, §5, §7): every request is CDN traffic;
+    /// those passing the log filters count as audio-log, video-log or download.
+    /// Returns why it counts for no audience, if it does not.
+    pub fn apply_request(&mut self, tenant: TenantId, lsn: u64, r: &EnrichedRequest, out: &mut Vec<Fact>) -> Result<(), Dropped> {
+        let settings = self.settings.get(&tenant).copied().unwrap_or_default();
+        let state = self.tenants.entry(tenant).or_default();
+        let ts = r.ts;
+        if ts > state.watermark {
+            state.watermark = ts;
+        }
+        let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
+            kind,
+            ts: at,
+            value,
+            device_key: r.device_key,
+            content_id: r.content_id.clone(),
+            playback_id: r.playback_id.clone(),
+            source,
+            property: PROPERTY_OTHERS.to_string(),
+            content_kind: r.content_kind,
+            media: r.media,
+            referrer_host: r.referrer_host.clone(),
+            client: r.client.clone(),
+            geo: r.geo.clone(),
+            user_id: None,
+            access_code: None,
+            served: None,
+            lsn,
+        };
+        let source = match r.kind {
+            RequestKind::AudioFile => Source::AudioLog,
+            RequestKind::Segment if r.media == Some(streamtally_model::Media::Audio) && r.content_kind != Some(ContentKind::Vod) => Source::AudioLog,
+            _ => Source::VideoLog,
+        };
+        // CDN traffic (spec §7): everything served, bots included.
+        let mut served = fact(FactKind::Request, ts, r.bytes as f64, source);
+        served.served = Some(Served {
+            status: r.status,
+            cache_status: r.cache_status.clone(),
+            pop: r.pop.clone(),
+            zone: r.zone.clone(),
+        });
+        out.push(served);
+        let verdict = log_filter(r, &settings);
+        if verdict.is_ok() {
+            let content = r.content_id.as_deref().unwrap_or_default();
+            if state.note_user(r.device_key, ts, &settings) {
+                let mut f = fact(FactKind::User, ts, 1.0, source);
+                f.playback_id = None;
+                out.push(f);
+            }
+            if state.note_view(r.device_key, content, ts, &settings) {
+                out.push(fact(FactKind::View, ts, 1.0, source));
+            }
+            let key = (
+                r.device_key,
+                r.playback_id.as_ref().map(|sid| format!("sid:{sid}")).unwrap_or_else(|| content.to_string()),
+            );
+            match r.kind {
+                // A whole file taken (no Range, or from 0 to the end) is a download.
+                RequestKind::AudioFile if r.status == 200 && r.range.is_none_or(|(a, b)| a == 0 && b.is_none()) => {
+                    if open_window(&mut state.downloads, (r.device_key, content.to_string()), ts, settings.start_window) {
+                        out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
+                    }
+                }
+                // Byte ranges of one listener add up within the start window.
+                RequestKind::AudioFile if r.status == 206 => {
+                    let kbps = r.bitrate_kbps.filter(|b| *b > 0.0).unwrap_or(settings.default_audio_kbps);
+                    let secs = r.bytes as f64 / (kbps * 1000.0 / 8.0);
+                    let play = state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, Source::AudioLog)));
+                    play.played += secs;
+                    out.push(fact(FactKind::Time, ts, secs, Source::AudioLog));
+                    if !play.streamed && play.played >= settings.stream_min_audio {
+                        play.streamed = true;
+                        out.push(fact(FactKind::Stream, play.start_at, 1.0, Source::AudioLog));
+                    }
+                }
+                // Video-log: a manifest request of a new playback is a start.
+                RequestKind::Manifest => {
+                    state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, source)));
+                }
+                // Segments: the device is active in that minute (live concurrency)
+                // and watched the segment's duration; live audio segments start
+                // an audio-log playback (200 for HLS/live audio).
+                RequestKind::Segment => {
+                    if let Some(minute) = state.note_active(r.device_key, content, ts) {
+                        out.push(fact(FactKind::Active, minute, 1.0, source));
+                    }
+                    let secs = r.segment_seconds.unwrap_or(0.0);
+                    let play = state.log_play(key, ts, &settings, |at| {
+                        if source == Source::AudioLog {
+                            out.push(fact(FactKind::Start, at, 1.0, source));
+                        }
+                    });
+                    play.played += secs;
+                    if secs > 0.0 {
+                        out.push(fact(FactKind::Time, ts, secs, source));
+                    }
+                    if source == Source::AudioLog && !play.streamed && play.played >= settings.stream_min_audio {
+                        play.streamed = true;
+                        out.push(fact(FactKind::Stream, play.start_at, 1.0, source));
+                    }
+                }
+                // Whole video files and 206 of them: a request only (video-log).
+                RequestKind::VideoFile => {
+                    state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, Source::VideoLog)));
+                }
+                _ => {}
+            }
+        }
+        if state.watermark - state.swept_at >= SWEEP_EVERY {
+            sweep(state, &settings);
+        }
+        verdict
+    }
+
     /// Serialises the whole state (settings excluded: they come from the store).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
         Ok(postcard::to_stdvec(self)?)
@@ -372,6 +604,7 @@ fn sweep(state: &mut TenantState, s: &EngineSettings) {
     state.users.retain(|_, u| u.last_active + s.user_idle >= horizon);
     state.active.retain(|_, m| (m.last + 1) * MINUTE >= horizon);
     state.attendance.retain(|_, d| d.day_end >= horizon);
+    state.log_plays.retain(|_, p| p.start_at + s.start_window >= horizon);
     state.swept_at = state.watermark;
 }
 

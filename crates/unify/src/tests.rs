@@ -359,3 +359,117 @@ proptest! {
         }
     }
 }
+
+fn req(hms: &str, method: &str, status: u16, bytes: u64, path: &str, device: u64) -> streamtally_model::EnrichedRequest {
+    let (kind, media) = match path.rsplit('.').next() {
+        Some("mp3") => (streamtally_model::RequestKind::AudioFile, Some(streamtally_model::Media::Audio)),
+        Some("m3u8") => (streamtally_model::RequestKind::Manifest, None),
+        _ => (streamtally_model::RequestKind::Segment, None),
+    };
+    streamtally_model::EnrichedRequest {
+        ts: at(hms),
+        device_key: DeviceKey(device),
+        client: ClientFamily::default(),
+        geo: Geo::default(),
+        referrer_host: None,
+        method: method.into(),
+        status,
+        bytes,
+        range: None,
+        kind,
+        content_id: Some("E".into()),
+        playback_id: None,
+        content_kind: None,
+        media,
+        segment_seconds: (kind == streamtally_model::RequestKind::Segment).then_some(6.0),
+        bitrate_kbps: Some(128.0),
+        rebuffering: false,
+        cache_status: None,
+        pop: None,
+        zone: None,
+    }
+}
+
+fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact>, Vec<Result<(), crate::Dropped>>) {
+    let mut engine = Engine::new();
+    let mut out = Vec::new();
+    let verdicts = reqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| engine.apply_request(T, i as u64 + 1, r, &mut out))
+        .collect();
+    (out, verdicts)
+}
+
+#[test]
+fn example_4_audio_log_byte_ranges() {
+    let (facts, verdicts) = run_requests(&[
+        req("08:00:00", "GET", 206, 50_000, "/E.mp3", 1),
+        req("08:01:00", "GET", 206, 1_000_000, "/E.mp3", 1),
+        req("10:00:00", "GET", 206, 480_000, "/E.mp3", 1),
+    ]);
+    assert_eq!(verdicts[0], Err(crate::Dropped::UnderMinBytes));
+    assert_eq!(total(&facts, FactKind::Start), 1.0);
+    assert_eq!(total(&facts, FactKind::Stream), 1.0);
+    assert_eq!(total(&facts, FactKind::Time), 92.5);
+    assert_eq!(facts.iter().find(|f| f.kind == FactKind::Start).unwrap().ts, at("08:01:00"));
+    // Every request is CDN traffic, the dropped one too.
+    assert_eq!(total(&facts, FactKind::Request), 1_530_000.0);
+    // The same from a crawler: traffic, and nothing else.
+    let mut bot = [
+        req("08:01:00", "GET", 206, 1_000_000, "/E.mp3", 1),
+        req("10:00:00", "GET", 206, 480_000, "/E.mp3", 1),
+    ];
+    for r in &mut bot {
+        r.client.bot = true;
+    }
+    let (facts, verdicts) = run_requests(&bot);
+    assert!(verdicts.iter().all(|v| *v == Err(crate::Dropped::Bot)));
+    assert!(facts.iter().all(|f| f.kind == FactKind::Request));
+}
+
+#[test]
+fn example_5_downloads_and_head() {
+    let mut next_day = req("09:30:00", "GET", 200, 5_000_000, "/E.mp3", 1);
+    next_day.ts += 24 * 3600 * MICROS_PER_SEC_TEST;
+    let mut probe = req("09:10:00", "GET", 206, 100_000, "/E.mp3", 2);
+    probe.range = Some((0, Some(1)));
+    let (facts, verdicts) = run_requests(&[
+        req("09:00:00", "GET", 200, 5_000_000, "/E.mp3", 1),
+        req("09:05:00", "HEAD", 200, 5_000_000, "/E.mp3", 1),
+        probe,
+        req("20:00:00", "GET", 200, 5_000_000, "/E.mp3", 1),
+        next_day,
+    ]);
+    assert_eq!(total(&facts, FactKind::Download), 2.0);
+    assert_eq!(total(&facts, FactKind::Start), 0.0, "downloads are not starts");
+    assert_eq!(total(&facts, FactKind::Time), 0.0);
+    assert_eq!(verdicts[1], Err(crate::Dropped::Method));
+    assert_eq!(verdicts[2], Err(crate::Dropped::Probe));
+}
+
+const MICROS_PER_SEC_TEST: i64 = 1_000_000;
+
+#[test]
+fn segment_requests_make_live_activity_and_video_log_starts() {
+    let mut reqs = vec![req("10:00:00", "GET", 200, 900, "/L/index.m3u8", 1)];
+    for s in 0..20 {
+        let mut r = req("10:00:00", "GET", 200, 400_000, "/L/seg.ts", 1);
+        r.ts += s * 6 * MICROS_PER_SEC_TEST;
+        reqs.push(r);
+    }
+    reqs.push(req("10:01:00", "GET", 200, 900, "/L/index.m3u8", 1));
+    let (facts, _) = run_requests(&reqs);
+    assert_eq!(total(&facts, FactKind::Start), 1.0, "one playback per device and content");
+    assert_eq!(total(&facts, FactKind::Stream), 0.0, "video-log makes no streams");
+    assert_eq!(total(&facts, FactKind::Time), 120.0);
+    // 20 segments every 6 s from 10:00:00: minutes 10:00 and 10:01.
+    assert_eq!(
+        concurrency(&facts, "E").into_iter().collect::<Vec<_>>(),
+        vec![(at("10:00:00"), 1), (at("10:01:00"), 1)]
+    );
+    assert!(facts
+        .iter()
+        .filter(|f| f.kind != FactKind::Request)
+        .all(|f| f.source == streamtally_model::Source::VideoLog));
+}

@@ -92,7 +92,10 @@ mod tests {
         parse_cmcd(r#"cid="ep,1",sta=r,pt=12000,ts=1772445600000,msd=250,bsa=3,bsd=1200,ec="E42",st=l,su"#, &mut v2);
         assert_eq!(v2.cid.as_deref(), Some("ep,1"), "commas inside quotes stay");
         assert_eq!((v2.sta.as_deref(), v2.st.as_deref(), v2.ec.as_deref()), (Some("r"), Some("l"), Some("E42")));
-        assert_eq!((v2.pt, v2.ts, v2.msd, v2.bsa, v2.bsd), (Some(12000.0), Some(1772445600000.0), Some(250.0), Some(3.0), Some(1200.0)));
+        assert_eq!(
+            (v2.pt, v2.ts, v2.msd, v2.bsa, v2.bsd),
+            (Some(12000.0), Some(1772445600000.0), Some(250.0), Some(3.0), Some(1200.0))
+        );
         assert!(v2.su);
         let mut junk = Cmcd::default();
         parse_cmcd("d=abc,,=,br=NaN,x", &mut junk);

@@ -147,7 +147,11 @@ impl JsonMapping {
         };
         for name in ["cloudflare", "bunny", "fastly"] {
             if let Some(m) = JsonMapping::preset(name) {
-                if m.keys.iter().filter(|(f, _)| matches!(f, Field::Status | Field::Ip)).all(|(_, k)| obj.contains_key(k)) {
+                if m.keys
+                    .iter()
+                    .filter(|(f, _)| matches!(f, Field::Status | Field::Ip))
+                    .all(|(_, k)| obj.contains_key(k))
+                {
                     return m;
                 }
             }

@@ -56,7 +56,9 @@ impl LogFormat {
                 Some(s) => JsonMapping::from_spec(s)?,
                 None => JsonMapping::generic(),
             })),
-            preset @ ("fastly" | "bunny" | "cloudflare") => Ok(LogFormat::Json(JsonMapping::preset(preset).ok_or_else(|| FormatError::Unknown(preset.into()))?)),
+            preset @ ("fastly" | "bunny" | "cloudflare") => {
+                Ok(LogFormat::Json(JsonMapping::preset(preset).ok_or_else(|| FormatError::Unknown(preset.into()))?))
+            }
             other => Err(FormatError::Unknown(other.to_string())),
         }
     }
@@ -138,7 +140,10 @@ impl LogParser {
                     }
                     return Ok(Line::Skip);
                 }
-                let fields = self.w3c_fields.as_deref().ok_or_else(|| LineError("W3C log line before any #Fields: header".into()))?;
+                let fields = self
+                    .w3c_fields
+                    .as_deref()
+                    .ok_or_else(|| LineError("W3C log line before any #Fields: header".into()))?;
                 w3c::parse(fields, line)?
             }
             LogFormat::Json(m) => m.parse(line)?,

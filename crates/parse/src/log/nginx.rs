@@ -124,7 +124,9 @@ impl NginxFormat {
                 }
                 Token::Var(field) => {
                     let end = match self.tokens.get(i + 1) {
-                        Some(Token::Literal(next)) => pos + find_unescaped(&line[pos..], next).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?,
+                        Some(Token::Literal(next)) => {
+                            pos + find_unescaped(&line[pos..], next).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
+                        }
                         _ => line.len(),
                     };
                     let value = &line[pos..end];

@@ -14,7 +14,10 @@ fn combined_lines_with_cmcd() {
     let r = one(LogFormat::named("combined", None).unwrap(), LINE).unwrap();
     assert_eq!(r.ts, streamtally_model::parse_ts("2026-03-02T08:01:00Z").unwrap());
     assert_eq!(r.ip, "203.0.113.7".parse().ok());
-    assert_eq!((r.method.as_str(), r.path.as_str(), r.status, r.bytes), ("GET", "/podcast/E.mp3", 206, 1_000_000));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str(), r.status, r.bytes),
+        ("GET", "/podcast/E.mp3", 206, 1_000_000)
+    );
     assert_eq!(r.referrer.as_deref(), Some("https://www.example.org/show"));
     assert!(r.user_agent.unwrap().contains("Chrome/124"));
     assert_eq!((r.cmcd.sid.as_deref(), r.cmcd.d), (Some("s1"), Some(4000.0)));
@@ -28,7 +31,11 @@ fn a_pasted_nginx_log_format_with_range_cache_and_escapes() {
         Some(r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_range" $upstream_cache_status $request_time"#),
     )
     .unwrap();
-    let r = one(f.clone(), r#"2001:db8::1 - - [02/Mar/2026:09:00:00 +0100] "GET /hls/L/seg_1.ts HTTP/2.0" 200 5000 "-" "Agent \x22quoted\x22" "bytes=0-1" HIT 0.004"#).unwrap();
+    let r = one(
+        f.clone(),
+        r#"2001:db8::1 - - [02/Mar/2026:09:00:00 +0100] "GET /hls/L/seg_1.ts HTTP/2.0" 200 5000 "-" "Agent \x22quoted\x22" "bytes=0-1" HIT 0.004"#,
+    )
+    .unwrap();
     assert_eq!(r.ts, streamtally_model::parse_ts("2026-03-02T08:00:00Z").unwrap());
     assert_eq!(r.range.as_deref(), Some("bytes=0-1"));
     assert_eq!((r.cache_status.as_deref(), r.time_to_serve), (Some("HIT"), Some(0.004)));
@@ -42,9 +49,18 @@ fn a_pasted_nginx_log_format_with_range_cache_and_escapes() {
 #[test]
 fn wrong_format_strings_are_clear_errors() {
     assert!(matches!(LogFormat::named("nginx", None), Err(FormatError::MissingLogFormat)));
-    assert!(matches!(LogFormat::named("nginx", Some("$remote_addr $status")), Err(FormatError::BadLogFormat(_))));
-    assert!(matches!(LogFormat::named("nginx", Some("$time_local$status $request")), Err(FormatError::BadLogFormat(_))));
-    assert!(matches!(LogFormat::named("nginx", Some("${time_local $status $request")), Err(FormatError::BadLogFormat(_))));
+    assert!(matches!(
+        LogFormat::named("nginx", Some("$remote_addr $status")),
+        Err(FormatError::BadLogFormat(_))
+    ));
+    assert!(matches!(
+        LogFormat::named("nginx", Some("$time_local$status $request")),
+        Err(FormatError::BadLogFormat(_))
+    ));
+    assert!(matches!(
+        LogFormat::named("nginx", Some("${time_local $status $request")),
+        Err(FormatError::BadLogFormat(_))
+    ));
     assert!(matches!(LogFormat::named("apache2", None), Err(FormatError::Unknown(_))));
 }
 
@@ -78,7 +94,10 @@ fn cloudfront_w3c_logs() {
     }
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!((r.status, r.bytes, r.pop.as_deref(), r.cache_status.as_deref()), (206, 1_000_000, Some("FRA56-C1"), Some("HIT")));
+    assert_eq!(
+        (r.status, r.bytes, r.pop.as_deref(), r.cache_status.as_deref()),
+        (206, 1_000_000, Some("FRA56-C1"), Some("HIT"))
+    );
     assert_eq!(r.zone.as_deref(), Some("media.example.org"));
     assert!(r.user_agent.as_deref().unwrap().starts_with("AppleCoreMedia/1.0.0.21E230 (iPhone; U;"));
     let mut headless = LogParser::new(LogFormat::W3c);
@@ -91,13 +110,26 @@ fn json_presets_and_custom_mappings() {
     let f = LogFormat::detect(cf).unwrap();
     assert_eq!(f.name(), "json (cloudflare)");
     let r = one(f, cf).unwrap();
-    assert_eq!((r.path.as_str(), r.query.as_deref(), r.status, r.bytes), ("/hls/L/index.m3u8", Some("x=1"), 200, 512));
-    assert_eq!((r.cache_status.as_deref(), r.pop.as_deref(), r.zone.as_deref()), (Some("MISS"), Some("FRA"), Some("live.example.org")));
+    assert_eq!(
+        (r.path.as_str(), r.query.as_deref(), r.status, r.bytes),
+        ("/hls/L/index.m3u8", Some("x=1"), 200, 512)
+    );
+    assert_eq!(
+        (r.cache_status.as_deref(), r.pop.as_deref(), r.zone.as_deref()),
+        (Some("MISS"), Some("FRA"), Some("live.example.org"))
+    );
     let bunny = r#"{"RemoteIp":"203.0.113.7","Timestamp":1772438460000,"Url":"https://zone.b-cdn.net/podcast/E.mp3","Status":206,"BytesSent":1000000,"UserAgent":"Spotify/8.9","CacheStatus":"HIT","ServerZone":"DE","PullZoneId":"12345"}"#;
     let r = one(LogFormat::named("bunny", None).unwrap(), bunny).unwrap();
-    assert_eq!((r.method.as_str(), r.path.as_str(), r.ts), ("GET", "/podcast/E.mp3", streamtally_model::parse_ts("2026-03-02T08:01:00Z").unwrap()));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str(), r.ts),
+        ("GET", "/podcast/E.mp3", streamtally_model::parse_ts("2026-03-02T08:01:00Z").unwrap())
+    );
     let custom = LogFormat::named("json", Some("ip=req.ip,time=ts,method=m,uri=u,status=s,bytes=b")).unwrap();
-    let r = one(custom, r#"{"req":{"ip":"203.0.113.7"},"ts":1772438460,"m":"HEAD","u":"/a.mp3","s":"200","b":0}"#).unwrap();
+    let r = one(
+        custom,
+        r#"{"req":{"ip":"203.0.113.7"},"ts":1772438460,"m":"HEAD","u":"/a.mp3","s":"200","b":0}"#,
+    )
+    .unwrap();
     assert_eq!((r.method.as_str(), r.ip.is_some()), ("HEAD", true));
     assert!(matches!(LogFormat::named("json", Some("colour=c")), Err(FormatError::BadMapping(_))));
     assert!(one(LogFormat::named("cloudflare", None).unwrap(), "[1,2]").is_err());

@@ -46,7 +46,11 @@ fn percent_decode(v: &str) -> String {
 }
 
 pub fn parse(fields: &[String], line: &str) -> Result<LogRequest, LineError> {
-    let values: Vec<&str> = if line.contains('\t') { line.split('\t').collect() } else { line.split_whitespace().collect() };
+    let values: Vec<&str> = if line.contains('\t') {
+        line.split('\t').collect()
+    } else {
+        line.split_whitespace().collect()
+    };
     if values.len() != fields.len() {
         return Err(LineError(format!("{} values for {} #Fields", values.len(), fields.len())));
     }

@@ -20,6 +20,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &str, lsn: u64) -> Fact 
         geo: Geo::default(),
         user_id: Some(format!("u{device}")),
         access_code: None,
+        served: None,
         lsn,
     }
 }

@@ -1,0 +1,146 @@
+//! Log requests: the same enrichment as player events (device key from IP +
+//! User-Agent, client family, bot verdict, geography, referrer host), plus
+//! what the path says — which content, and whether it is an audio file, a
+//! manifest or a segment (spec §1 "Catalogue": inferred without one).
+
+use streamtally_model::{ContentKind, EnrichedRequest, LogRequest, Media, RequestKind};
+
+use crate::{device_key, referrer_host, DeviceSecret, EnrichOptions, Enricher};
+
+const AUDIO_FILES: [&str; 7] = ["mp3", "m4a", "aac", "ogg", "opus", "oga", "wav"];
+const MANIFESTS: [&str; 3] = ["m3u8", "mpd", "ism"];
+const SEGMENTS: [&str; 7] = ["ts", "m4s", "m4v", "m4a.seg", "cmfv", "cmfa", "vtt"];
+const VIDEO_FILES: [&str; 4] = ["mp4", "mov", "webm", "mkv"];
+
+/// The kind of object a path names, and its media when the name tells.
+pub fn request_kind(path: &str, object_type: Option<&str>) -> (RequestKind, Option<Media>) {
+    let file = path.rsplit('/').next().unwrap_or("");
+    let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    // CMCD says what the object is, whatever its name.
+    match object_type {
+        Some("m") => return (RequestKind::Manifest, None),
+        Some("a") => return (RequestKind::Segment, Some(Media::Audio)),
+        Some("v" | "av" | "muxed") => return (RequestKind::Segment, Some(Media::Video)),
+        _ => {}
+    }
+    let in_stream = path.contains("/hls/") || path.contains("/dash/") || file.contains("seg") || file.contains("chunk") || file.contains("frag");
+    if MANIFESTS.contains(&ext.as_str()) {
+        (RequestKind::Manifest, None)
+    } else if SEGMENTS.contains(&ext.as_str()) {
+        (RequestKind::Segment, None)
+    } else if AUDIO_FILES.contains(&ext.as_str()) {
+        // An .aac or .m4a inside a stream folder is a segment of that stream.
+        if in_stream {
+            (RequestKind::Segment, Some(Media::Audio))
+        } else {
+            (RequestKind::AudioFile, Some(Media::Audio))
+        }
+    } else if VIDEO_FILES.contains(&ext.as_str()) {
+        if in_stream {
+            (RequestKind::Segment, Some(Media::Video))
+        } else {
+            (RequestKind::VideoFile, Some(Media::Video))
+        }
+    } else {
+        (RequestKind::Other, None)
+    }
+}
+
+/// The content a request belongs to: CMCD `cid`, else for streams the folder
+/// holding the manifest or segment (`/live/L/seg_1.ts` → `L`; a rendition
+/// folder such as `/live/L/720p/seg_1.ts` belongs to `L`), for files the file
+/// name without its extension (`/podcast/E.mp3` → `E`).
+pub fn content_of(path: &str, kind: RequestKind) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let parts: Vec<&str> = decoded.split('/').filter(|p| !p.is_empty()).collect();
+    let file = parts.last()?;
+    match kind {
+        RequestKind::Manifest | RequestKind::Segment => {
+            let mut folders = parts[..parts.len() - 1].iter().rev();
+            let mut folder = folders.next()?;
+            if is_rendition(folder) {
+                folder = folders.next().unwrap_or(folder);
+            }
+            Some(folder.to_string())
+        }
+        RequestKind::AudioFile | RequestKind::VideoFile => Some(file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file).to_string()),
+        RequestKind::Other => None,
+    }
+}
+
+/// Folder names of one rendition of a stream: `720p`, `1080p60`, `audio_128k`, `v3`, `stream_2`.
+fn is_rendition(folder: &str) -> bool {
+    let f = folder.to_ascii_lowercase();
+    let digits_then = |suffix: &[&str]| {
+        let trimmed = f.trim_start_matches(|c: char| c.is_ascii_digit());
+        trimmed.len() < f.len() && suffix.iter().any(|s| trimmed.starts_with(s))
+    };
+    digits_then(&["p", "k"])
+        || (f.starts_with('v') && f[1..].chars().all(|c| c.is_ascii_digit()) && f.len() > 1)
+        || f.starts_with("audio_")
+        || f.starts_with("video_")
+        || f.starts_with("stream_")
+}
+
+impl Enricher {
+    /// Enriches one log request of a tenant; its IP and User-Agent are dropped here.
+    pub fn enrich_request(&self, req: LogRequest, secret: &DeviceSecret, opts: EnrichOptions<'_>, default_segment_seconds: f64) -> EnrichedRequest {
+        let ua = req.user_agent.as_deref().unwrap_or("");
+        let device_key = device_key(secret, req.ip, ua, None);
+        let family = self.classify(ua, opts.bot_deny).family;
+        let (kind, media) = request_kind(&req.path, req.cmcd.ot.as_deref());
+        let content_id = req.cmcd.cid.clone().or_else(|| content_of(&req.path, kind));
+        let content_kind = match req.cmcd.st.as_deref() {
+            Some("l") => Some(ContentKind::Live),
+            Some("v") => Some(ContentKind::Vod),
+            _ => None,
+        };
+        let range = req.range.as_deref().and_then(streamtally_parse::log::parse_range);
+        let segment_seconds = (kind == RequestKind::Segment).then(|| req.cmcd.d.map(|ms| ms / 1000.0).unwrap_or(default_segment_seconds));
+        EnrichedRequest {
+            ts: req.ts,
+            device_key,
+            client: family,
+            geo: self.geo(req.ip),
+            referrer_host: req.referrer.as_deref().and_then(referrer_host),
+            method: req.method,
+            status: req.status,
+            bytes: req.bytes,
+            range,
+            kind,
+            content_id,
+            playback_id: req.cmcd.sid.clone(),
+            content_kind,
+            media,
+            segment_seconds,
+            bitrate_kbps: req.cmcd.br,
+            rebuffering: req.cmcd.bs || req.cmcd.sta.as_deref() == Some("r"),
+            cache_status: req.cache_status,
+            pop: req.pop,
+            zone: req.zone,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_contents_from_paths() {
+        assert_eq!(request_kind("/podcast/E.mp3", None), (RequestKind::AudioFile, Some(Media::Audio)));
+        assert_eq!(content_of("/podcast/E.mp3", RequestKind::AudioFile).as_deref(), Some("E"));
+        assert_eq!(request_kind("/live/L/index.m3u8", None).0, RequestKind::Manifest);
+        assert_eq!(content_of("/live/L/index.m3u8", RequestKind::Manifest).as_deref(), Some("L"));
+        assert_eq!(request_kind("/live/L/720p/seg_00042.ts", None).0, RequestKind::Segment);
+        assert_eq!(content_of("/live/L/720p/seg_00042.ts", RequestKind::Segment).as_deref(), Some("L"));
+        assert_eq!(request_kind("/hls/radio/chunk_3.aac", None), (RequestKind::Segment, Some(Media::Audio)));
+        assert_eq!(request_kind("/dash/film/video.mp4", None), (RequestKind::Segment, Some(Media::Video)));
+        assert_eq!(request_kind("/files/film.mp4", None), (RequestKind::VideoFile, Some(Media::Video)));
+        assert_eq!(request_kind("/x/anything", Some("m")).0, RequestKind::Manifest);
+        assert_eq!(request_kind("/favicon.ico", None).0, RequestKind::Other);
+        assert_eq!(content_of("/favicon.ico", RequestKind::Other), None);
+        assert_eq!(content_of("/live/Big%20Show/index.m3u8", RequestKind::Manifest).as_deref(), Some("Big Show"));
+        assert_eq!(content_of("/index.m3u8", RequestKind::Manifest), None);
+    }
+}
