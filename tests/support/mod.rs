@@ -120,7 +120,8 @@ impl Server {
     }
 
     /// Any request with extra headers; `body` is sent when not empty.
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: impl AsRef<[u8]>) -> Reply {
+        let body = body.as_ref();
         let url = self.url(path);
         let mut b = ureq::http::Request::builder().method(method).uri(&url);
         for (k, v) in headers {
@@ -130,7 +131,9 @@ impl Server {
         let r = if body.is_empty() {
             a.run(b.body(()).unwrap())
         } else {
-            a.run(b.header("Content-Type", "application/json").body(body.to_string()).unwrap())
+            let typed = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+            let b = if typed { b } else { b.header("Content-Type", "application/json") };
+            a.run(b.body(body.to_vec()).unwrap())
         };
         reply(r).unwrap()
     }

@@ -144,3 +144,63 @@ mod tests {
         assert_eq!(content_of("/index.m3u8", RequestKind::Manifest), None);
     }
 }
+
+/// Lines of a log read and enriched: the requests, and what could not be read.
+#[derive(Debug, Default)]
+pub struct LogBatch {
+    pub requests: Vec<EnrichedRequest>,
+    /// Lines seen (blank lines and comments included).
+    pub lines: usize,
+    /// Blank lines, comments, headers.
+    pub skipped: usize,
+    pub rejected: usize,
+    /// The first few rejected lines: (line number, why, the line cut to 200 bytes).
+    pub first_rejects: Vec<(usize, String, String)>,
+}
+
+/// How many rejected lines a batch keeps as examples.
+pub const REJECT_EXAMPLES: usize = 5;
+
+/// What enriching log lines needs besides the lines: the tenant's secret and
+/// options, the default segment length and the catalogue's bitrates.
+pub struct LogContext<'a> {
+    pub secret: &'a DeviceSecret,
+    pub opts: EnrichOptions<'a>,
+    pub segment_seconds: f64,
+    pub bitrate_of: &'a dyn Fn(&str) -> Option<f64>,
+}
+
+impl Enricher {
+    /// Reads the lines of `text` (numbered from `first_line`) with `parser`.
+    /// A bad line is counted and skipped; invalid UTF-8 is replaced, not fatal.
+    pub fn read_log_lines(&self, parser: &mut streamtally_parse::log::LogParser, text: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
+        let mut batch = LogBatch::default();
+        let body = text.strip_suffix(b"\n").unwrap_or(text);
+        if body.is_empty() {
+            return batch;
+        }
+        for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
+            batch.lines += 1;
+            let line = String::from_utf8_lossy(raw);
+            match parser.parse_line(&line) {
+                Ok(streamtally_parse::log::Line::Request(req)) => {
+                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_seconds);
+                    // The catalogue's bitrate wins over what the request said (spec §3).
+                    if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {
+                        r.bitrate_kbps = Some(b);
+                    }
+                    batch.requests.push(r);
+                }
+                Ok(streamtally_parse::log::Line::Skip) => batch.skipped += 1,
+                Err(e) => {
+                    batch.rejected += 1;
+                    if batch.first_rejects.len() < REJECT_EXAMPLES {
+                        let cut: String = line.chars().take(200).collect();
+                        batch.first_rejects.push((first_line + i, e.0, cut));
+                    }
+                }
+            }
+        }
+        batch
+    }
+}

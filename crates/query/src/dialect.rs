@@ -17,6 +17,8 @@ pub trait Dialect {
     fn param(&self, n: usize) -> String;
     /// An instant column as microseconds since the epoch (a 64-bit integer).
     fn epoch_micros(&self, column: &str) -> String;
+    /// The start of the `seconds`-long bucket (from the epoch) holding `column`, an instant.
+    fn fixed_bucket(&self, column: &str, seconds: i64) -> String;
 }
 
 /// Apache DataFusion, the embedded engine.
@@ -49,6 +51,10 @@ impl Dialect for DataFusion {
     fn epoch_micros(&self, column: &str) -> String {
         format!("arrow_cast({column}, 'Int64')")
     }
+    fn fixed_bucket(&self, column: &str, seconds: i64) -> String {
+        let us = seconds * 1_000_000;
+        format!("arrow_cast((arrow_cast({column}, 'Int64') / {us}) * {us}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -79,5 +85,8 @@ impl Dialect for ClickHouse {
     }
     fn epoch_micros(&self, column: &str) -> String {
         format!("toUnixTimestamp64Micro({column})")
+    }
+    fn fixed_bucket(&self, column: &str, seconds: i64) -> String {
+        format!("toStartOfInterval({column}, INTERVAL {seconds} SECOND, 'UTC')")
     }
 }

@@ -8,6 +8,7 @@
 
 mod answer;
 mod attendance;
+mod cdn;
 mod dialect;
 mod live;
 mod model;
@@ -16,6 +17,7 @@ mod sql;
 
 pub use answer::{format_in_tz, Answer, Cell, Table};
 pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
+pub use cdn::{cdn_answer, CdnGroup, CdnQuery, CDN_METRICS, HIT_STATUSES, MISS_STATUSES};
 pub use dialect::{ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};

@@ -1,8 +1,10 @@
 pub mod access;
 pub mod admin;
 pub mod attendance;
+pub mod cdn;
 pub mod ingest;
 pub mod live;
+pub mod logs;
 pub mod ops;
 pub mod query;
 

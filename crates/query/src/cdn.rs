@@ -1,0 +1,235 @@
+//! CDN metrics (spec §7): what was served, bots included, per 5-minute bucket
+//! (or hour, day) and by zone, POP, status class or cache status.
+
+use chrono_tz::Tz;
+use streamtally_model::Micros;
+
+use crate::model::parse_range;
+use crate::select::{Scope, Select};
+use crate::sql::param;
+use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
+
+/// Cache statuses counted as hits and as misses (nginx, CloudFront, Cloudflare spellings).
+pub const HIT_STATUSES: [&str; 4] = ["HIT", "STALE", "UPDATING", "REVALIDATED"];
+pub const MISS_STATUSES: [&str; 2] = ["MISS", "EXPIRED"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CdnGroup {
+    FiveMinutes,
+    Hour,
+    Day,
+    Zone,
+    Pop,
+    StatusClass,
+    CacheStatus,
+}
+
+impl CdnGroup {
+    pub const ALL: [(&'static str, CdnGroup); 7] = [
+        ("5m", CdnGroup::FiveMinutes),
+        ("hour", CdnGroup::Hour),
+        ("day", CdnGroup::Day),
+        ("zone", CdnGroup::Zone),
+        ("pop", CdnGroup::Pop),
+        ("status_class", CdnGroup::StatusClass),
+        ("cache_status", CdnGroup::CacheStatus),
+    ];
+
+    fn name(self) -> &'static str {
+        CdnGroup::ALL.iter().find(|(_, g)| *g == self).map(|(n, _)| *n).unwrap_or("")
+    }
+
+    fn expr(self, tz: Tz, dialect: &dyn Dialect) -> String {
+        match self {
+            CdnGroup::FiveMinutes => dialect.fixed_bucket("f.ts", 300),
+            CdnGroup::Hour => dialect.time_bucket("f.ts", TimeUnit::Hour, tz),
+            CdnGroup::Day => dialect.time_bucket("f.ts", TimeUnit::Day, tz),
+            CdnGroup::Zone => "f.zone".into(),
+            CdnGroup::Pop => "f.pop".into(),
+            CdnGroup::StatusClass => "CASE WHEN f.status < 200 THEN '1xx' WHEN f.status < 300 THEN '2xx' WHEN f.status < 400 THEN '3xx' WHEN f.status < 500 THEN '4xx' ELSE '5xx' END".into(),
+            CdnGroup::CacheStatus => "f.cache_status".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdnQuery {
+    pub from: Micros,
+    pub to: Micros,
+    pub group_by: Vec<CdnGroup>,
+    pub zone: Option<String>,
+    pub pop: Option<String>,
+    pub tz: Tz,
+}
+
+pub const CDN_METRICS: [&str; 11] = [
+    "traffic",
+    "requests",
+    "hits",
+    "misses",
+    "hit_ratio",
+    "errors",
+    "status_1xx",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+];
+
+impl CdnQuery {
+    pub fn parse(from: &str, to: &str, group_by: Option<&str>, zone: Option<&str>, pop: Option<&str>, tz: Tz) -> Result<CdnQuery, QueryError> {
+        let (from, to) = parse_range(from, to)?;
+        let group_by = group_by
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                CdnGroup::ALL
+                    .iter()
+                    .find(|(n, _)| *n == g)
+                    .map(|(_, d)| *d)
+                    .ok_or_else(|| QueryError::UnknownDimension(format!("{g} (CDN: 5m, hour, day, zone, pop, status_class, cache_status)")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let keep = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_string);
+        Ok(CdnQuery {
+            from,
+            to,
+            group_by,
+            zone: keep(zone),
+            pop: keep(pop),
+            tz,
+        })
+    }
+
+    fn sql(&self, dialect: &dyn Dialect, grouped: bool) -> Sql {
+        let mut params = Vec::new();
+        let groups: &[CdnGroup] = if grouped { &self.group_by } else { &[] };
+        let mut select: Vec<String> = groups.iter().map(|g| format!("{} AS \"{}\"", g.expr(self.tz, dialect), g.name())).collect();
+        let list = |xs: &[&str]| xs.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(", ");
+        let class = |lo: u16| format!("COUNT(CASE WHEN f.status >= {lo} AND f.status < {} THEN 1 END)", lo + 100);
+        select.extend([
+            "COALESCE(SUM(f.value), 0.0) AS traffic".to_string(),
+            "COUNT(*) AS requests".to_string(),
+            format!("COUNT(CASE WHEN f.cache_status IN ({}) THEN 1 END) AS hits", list(&HIT_STATUSES)),
+            format!("COUNT(CASE WHEN f.cache_status IN ({}) THEN 1 END) AS misses", list(&MISS_STATUSES)),
+            format!("{} AS errors", class(500)),
+            format!("{} AS status_1xx", class(100)),
+            format!("{} AS status_2xx", class(200)),
+            format!("{} AS status_3xx", class(300)),
+            format!("{} AS status_4xx", class(400)),
+            format!("{} AS status_5xx", class(500)),
+        ]);
+        let mut wheres = vec![
+            format!("f.ts >= {}", dialect.timestamp(self.from)),
+            format!("f.ts < {}", dialect.timestamp(self.to)),
+            "f.kind = 'request'".to_string(),
+        ];
+        if let Some(z) = &self.zone {
+            wheres.push(format!("f.zone = {}", param(dialect, &mut params, z)));
+        }
+        if let Some(p) = &self.pop {
+            wheres.push(format!("f.pop = {}", param(dialect, &mut params, p)));
+        }
+        let mut text = format!(
+            "SELECT {} FROM {} AS f WHERE {}",
+            select.join(", "),
+            dialect.facts_table(),
+            wheres.join(" AND ")
+        );
+        if !groups.is_empty() {
+            let pos: Vec<String> = (1..=groups.len()).map(|i| i.to_string()).collect();
+            text.push_str(&format!(" GROUP BY {} ORDER BY {}", pos.join(", "), pos.join(", ")));
+        }
+        let mut columns: Vec<String> = groups.iter().map(|g| g.name().to_string()).collect();
+        columns.extend(
+            [
+                "traffic",
+                "requests",
+                "hits",
+                "misses",
+                "errors",
+                "status_1xx",
+                "status_2xx",
+                "status_3xx",
+                "status_4xx",
+                "status_5xx",
+            ]
+            .iter()
+            .map(|c| c.to_string()),
+        );
+        Sql { text, params, columns }
+    }
+}
+
+impl Select for CdnQuery {
+    fn scope(&self) -> Scope {
+        Scope {
+            from: self.from,
+            to: self.to,
+            catalogue: false,
+        }
+    }
+
+    /// The grouped rows, then the totals.
+    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
+        vec![self.sql(dialect, true), self.sql(dialect, false)]
+    }
+}
+
+/// The answer with the hit ratio (hits ÷ (hits + misses), 3 decimals) added
+/// after the misses, and traffic in whole bytes.
+pub fn cdn_answer(mut tables: Vec<Table>, tz: Tz) -> Answer {
+    let mut totals = tables.pop().unwrap_or_default();
+    let mut rows = tables.pop().unwrap_or_default();
+    for t in [&mut rows, &mut totals] {
+        let Some(hits_at) = t.columns.iter().position(|c| c == "hits") else {
+            continue;
+        };
+        let traffic_at = t.columns.iter().position(|c| c == "traffic");
+        t.columns.insert(hits_at + 2, "hit_ratio".into());
+        for row in &mut t.rows {
+            let n = |c: &Cell| match c {
+                Cell::Int(i) => *i as f64,
+                Cell::Float(f) => *f,
+                _ => 0.0,
+            };
+            let (hits, misses) = (n(&row[hits_at]), n(&row[hits_at + 1]));
+            let ratio = if hits + misses > 0.0 {
+                Cell::Float((hits / (hits + misses) * 1000.0).round() / 1000.0)
+            } else {
+                Cell::Null
+            };
+            row.insert(hits_at + 2, ratio);
+            if let Some(i) = traffic_at {
+                row[i] = Cell::Int(n(&row[i]) as i64);
+            }
+        }
+    }
+    Answer { rows, totals, tz }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClickHouse, DataFusion};
+
+    #[test]
+    fn buckets_groups_and_filters() {
+        let q = CdnQuery::parse(
+            "2026-03-02",
+            "2026-03-03",
+            Some("5m,pop,status_class"),
+            Some("media.example.org"),
+            None,
+            Tz::UTC,
+        )
+        .unwrap();
+        let s = &q.statements(&DataFusion)[0];
+        assert!(s.text.contains("/ 300000000) * 300000000"), "{}", s.text);
+        assert_eq!(s.params, vec!["media.example.org".to_string()]);
+        assert!(q.statements(&ClickHouse)[0].text.contains("toStartOfInterval(f.ts, INTERVAL 300 SECOND"));
+        assert!(CdnQuery::parse("2026-03-02", "2026-03-03", Some("browser"), None, None, Tz::UTC).is_err());
+    }
+}

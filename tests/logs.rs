@@ -1,0 +1,226 @@
+//! Access logs through the real server: worked examples 4, 5 and 10 from log
+//! text via `POST /api/v1/logs` into the store and out of the query API; log
+//! segments and player heartbeats counted once in live concurrency; bad input.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+const BOT_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+/// A combined-format line of 2026-03-02 (or `day`) at `hms`.
+fn line(day: &str, hms: &str, ip: &str, method: &str, path: &str, status: u16, bytes: u64, ua: &str) -> String {
+    format!(r#"{ip} - - [{day}/Mar/2026:{hms} +0000] "{method} {path} HTTP/1.1" {status} {bytes} "-" "{ua}""#)
+}
+
+fn post_logs(server: &Server, key: &str, query: &str, body: &str) -> Reply {
+    server.request("POST", &format!("/api/v1/logs?{query}"), &[("X-Ingest-Key", key)], body)
+}
+
+fn totals(server: &Server, t: &TenantKeys, range: &str, metrics: &str) -> Value {
+    server.metrics(&t.read, &format!("{range}&metrics={metrics}"))["totals"].clone()
+}
+
+#[test]
+fn example_4_audio_log_from_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("pod");
+    let r = server.send(
+        "PUT",
+        "/api/v1/contents",
+        &t.admin,
+        &json!([{ "content_id": "E", "bitrate": 128, "media": "audio" }]).to_string(),
+    );
+    assert_eq!(r.status, 200);
+    let mut lines = Vec::new();
+    for ua in [UA1, BOT_UA] {
+        lines.push(line("02", "08:00:00", IP1, "GET", "/podcast/E.mp3", 206, 50_000, ua));
+        lines.push(line("02", "08:01:00", IP1, "GET", "/podcast/E.mp3", 206, 1_000_000, ua));
+        lines.push(line("02", "10:00:00", IP1, "GET", "/podcast/E.mp3", 206, 480_000, ua));
+    }
+    let r = post_logs(&server, &t.ingest, "", &lines.join("\n"));
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!((r.json()["accepted"].as_i64(), r.json()["format"].as_str()), (Some(6), Some("combined")));
+    let tot = totals(&server, &t, DAY, "starts,streams,time,devices");
+    assert_eq!(
+        (tot["starts"].as_i64(), tot["streams"].as_i64(), tot["time"].as_f64(), tot["devices"].as_i64()),
+        (Some(1), Some(1), Some(92.5), Some(1))
+    );
+    let by_source = server.metrics(&t.read, &format!("{DAY}&metrics=starts&group_by=source"));
+    assert_eq!(by_source["rows"][0]["source"], "audio-log");
+    server.stop();
+}
+
+#[test]
+fn example_5_downloads_from_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("pod");
+    let body = [
+        line("02", "09:00:00", IP1, "GET", "/podcast/E.mp3", 200, 5_000_000, UA1),
+        line("02", "09:05:00", IP1, "HEAD", "/podcast/E.mp3", 200, 5_000_000, UA1),
+        line("02", "20:00:00", IP1, "GET", "/podcast/E.mp3", 200, 5_000_000, UA1),
+        line("03", "09:30:00", IP1, "GET", "/podcast/E.mp3", 200, 5_000_000, UA1),
+    ]
+    .join("\n");
+    assert_eq!(post_logs(&server, &t.ingest, "format=combined", &body).status, 202);
+    let tot = totals(&server, &t, "from=2026-03-02&to=2026-03-04", "downloads,starts,time");
+    assert_eq!(
+        (tot["downloads"].as_i64(), tot["starts"].as_i64(), tot["time"].as_f64()),
+        (Some(2), Some(0), Some(0.0))
+    );
+    let first_day = totals(&server, &t, DAY, "downloads");
+    assert_eq!(first_day["downloads"], 1);
+    server.stop();
+}
+
+#[test]
+fn example_10_cdn_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("cdn");
+    let format = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_cache_status"#;
+    let body = [
+        format!(r#"{IP1} - - [02/Mar/2026:10:00:01 +0000] "GET /live/L/seg_1.ts HTTP/1.1" 200 1000 "-" "{UA1}" HIT"#),
+        format!(r#"{IP1} - - [02/Mar/2026:10:01:00 +0000] "GET /live/L/seg_2.ts HTTP/1.1" 200 3000 "-" "{UA1}" MISS"#),
+        format!(r#"{IP1} - - [02/Mar/2026:10:07:00 +0000] "GET /live/L/seg_3.ts HTTP/1.1" 503 0 "-" "{BOT_UA}" HIT"#),
+    ]
+    .join("\n");
+    let q = format!("format=nginx&zone=media.example.org&pop=FRA&log_format={}", urlencode(format));
+    let r = post_logs(&server, &t.ingest, &q, &body);
+    assert_eq!(r.status, 202, "{}", r.body);
+    server.wait_idle();
+    let r = server.get(&format!("/api/v1/cdn?{DAY}&group_by=5m"), &t.read);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let tot = &v["totals"];
+    assert_eq!(tot["requests"], 3);
+    assert_eq!(
+        (tot["hits"].as_i64(), tot["misses"].as_i64(), tot["hit_ratio"].as_f64()),
+        (Some(2), Some(1), Some(0.667))
+    );
+    assert_eq!((tot["errors"].as_i64(), tot["traffic"].as_i64()), (Some(1), Some(4000)));
+    assert_eq!((tot["status_2xx"].as_i64(), tot["status_5xx"].as_i64()), (Some(2), Some(1)));
+    // Two 5-minute buckets: 10:00 (hit + miss) and 10:05 (the 503).
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0]["5m"].as_str(), rows[0]["requests"].as_i64()), (Some(at("10:00:00").as_str()), Some(2)));
+    assert_eq!((rows[1]["5m"].as_str(), rows[1]["errors"].as_i64()), (Some(at("10:05:00").as_str()), Some(1)));
+    // The per-file zone and POP apply; filters by them work.
+    let by_pop = server
+        .get(&format!("/api/v1/cdn?{DAY}&group_by=pop,zone&zone=media.example.org"), &t.read)
+        .json();
+    assert_eq!(
+        (by_pop["rows"][0]["pop"].as_str(), by_pop["rows"][0]["traffic"].as_i64()),
+        (Some("FRA"), Some(4000))
+    );
+    let none = server.get(&format!("/api/v1/cdn?{DAY}&zone=other"), &t.read).json();
+    assert_eq!(none["totals"]["requests"], 0);
+    let csv = server.get(&format!("/api/v1/cdn?{DAY}&group_by=status_class&format=csv"), &t.read);
+    assert!(
+        csv.body.starts_with("status_class,traffic,requests,hits,misses,hit_ratio,errors"),
+        "{}",
+        csv.body
+    );
+    server.stop();
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_viewer_seen_by_player_and_log_counts_once_per_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("live");
+    // The player reports 10:00–10:02; the same device's segment requests 10:01–10:04.
+    let beats: Vec<Value> = (0..=12)
+        .map(|i| playing(&at(&format!("10:{:02}:{:02}", i * 10 / 60, i * 10 % 60)), "P", "L", 10.0))
+        .collect();
+    server.post_events(&t.ingest, IP1, UA1, &Value::Array(beats));
+    let segs: Vec<String> = (0..40)
+        .map(|i| {
+            line(
+                "02",
+                &format!("10:{:02}:{:02}", 1 + i * 6 / 60, i * 6 % 60),
+                IP1,
+                "GET",
+                &format!("/live/L/seg_{i}.ts"),
+                200,
+                400_000,
+                UA1,
+            )
+        })
+        .collect();
+    let r = post_logs(&server, &t.ingest, "", &segs.join("\n"));
+    assert_eq!(r.status, 202, "{}", r.body);
+    // A second device only in the log.
+    let other: Vec<String> = (0..10)
+        .map(|i| line("02", &format!("10:02:{:02}", i * 6), "198.51.100.9", "GET", "/live/L/seg.ts", 200, 400_000, UA1))
+        .collect();
+    assert_eq!(post_logs(&server, &t.ingest, "", &other.join("\n")).status, 202);
+    server.wait_idle();
+    let v = server
+        .get("/api/v1/live/L/concurrency?from=2026-03-02T10:00:00Z&to=2026-03-02T11:00:00Z", &t.read)
+        .json();
+    let series: Vec<i64> = v["series"].as_array().unwrap().iter().map(|m| m["viewers"].as_i64().unwrap()).collect();
+    assert_eq!(series, vec![1, 1, 2, 1, 1], "{v}");
+    server.stop();
+}
+
+#[test]
+fn bad_input_never_stops_the_good_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--max-body-bytes", "4000000"]);
+    let t = server.tenant("robust");
+    let good = line("02", "08:01:00", IP1, "GET", "/podcast/E.mp3", 206, 1_000_000, UA1);
+    let mut body: Vec<u8> = Vec::new();
+    body.extend_from_slice(good.as_bytes());
+    body.extend_from_slice(b"\n\x00\x01\x02\xff\xfe binary garbage \x9f\n");
+    body.extend_from_slice("x".repeat(1024 * 1024).as_bytes());
+    body.extend_from_slice(b"\n");
+    // Invalid UTF-8 inside an otherwise good line: replaced, the line still counts.
+    body.extend_from_slice(
+        line("02", "08:02:00", "198.51.100.4", "GET", "/podcast/E.mp3", 206, 1_000_000, "Podcasts/\u{fffd}")
+            .replace('\u{fffd}', "\u{1}")
+            .as_bytes(),
+    );
+    let at_end = body.len();
+    body[at_end - 2] = 0xff;
+    body.extend_from_slice(b"\n");
+    body.extend_from_slice(line("02", "08:03:00", "198.51.100.5", "GET", "/podcast/E.mp3", 206, 1_000_000, UA1).as_bytes());
+    let r = server.request(
+        "POST",
+        "/api/v1/logs?format=combined",
+        &[("X-Ingest-Key", &t.ingest), ("Content-Type", "text/plain")],
+        &body,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let v = r.json();
+    assert_eq!((v["accepted"].as_i64(), v["rejected"].as_i64()), (Some(3), Some(2)), "{v}");
+    assert!(v["errors"][1]["error"].as_str().unwrap().contains("longer than"), "{v}");
+    assert_eq!(totals(&server, &t, DAY, "starts")["starts"], 3);
+    // Only bad lines: 400 with the reasons.
+    let r = post_logs(&server, &t.ingest, "format=combined", "nonsense\nmore nonsense");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["rejected"], 2);
+    // A wrong format string is a clear error, nothing is taken.
+    let r = post_logs(&server, &t.ingest, "format=nginx&log_format=%24status", &good);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("log_format"), "{}", r.body);
+    let r = post_logs(&server, &t.ingest, "", "???");
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("format"), "{}", r.body);
+    server.stop();
+}
