@@ -96,6 +96,8 @@ enum Command {
         #[command(flatten)]
         enrich: EnrichArgs,
     },
+    /// Import access logs (files, folders, globs, .gz, stdin) into the data folder or a server.
+    Import(commands::import::ImportArgs),
     /// Delete every fact and raw event of one subject, offline (while a server
     /// runs, use DELETE /api/v1/subjects).
     Erase(commands::erase::EraseArgs),
@@ -137,6 +139,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo { data, listen } => commands::demo::run(data, listen),
         Command::Explain { ua, enrich } => commands::explain::run(ua, enrich),
         Command::Report(args) => commands::report::run(args),
+        Command::Import(args) => commands::import::run(args),
         Command::Erase(args) => commands::erase::run(args),
         Command::Settings { action } => commands::admin::settings(action),
         Command::Tenant { action } => commands::admin::tenant(action),

@@ -3,6 +3,7 @@ pub mod admin;
 pub mod demo;
 pub mod erase;
 pub mod explain;
+pub mod import;
 pub mod report;
 pub mod serve;
 

@@ -164,6 +164,10 @@ CREATE TABLE IF NOT EXISTS access_codes (
   revoked_at INTEGER, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, code));
 CREATE TABLE IF NOT EXISTS access_secrets (
   tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id), secret TEXT NOT NULL, created_at INTEGER NOT NULL);
+-- Log imports: how far each file (known by a hash of its first bytes) was imported.
+CREATE TABLE IF NOT EXISTS imports (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), file_key TEXT NOT NULL, imported_bytes INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, file_key));
 -- Failed access checks per content and UTC day; no code, no address.
 CREATE TABLE IF NOT EXISTS access_failures (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,
@@ -573,6 +577,28 @@ impl Meta {
             params![tenant, secret, now_secs()],
         )?;
         Ok(secret)
+    }
+
+    /// Bytes of a log file already imported (0 for a new file).
+    pub fn imported_bytes(&self, tenant: TenantId, file_key: &str) -> Result<u64, MetaError> {
+        let n: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT imported_bytes FROM imports WHERE tenant_id = ?1 AND file_key = ?2",
+                params![tenant, file_key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    pub fn set_imported_bytes(&self, tenant: TenantId, file_key: &str, bytes: u64) -> Result<(), MetaError> {
+        self.conn().execute(
+            "INSERT INTO imports (tenant_id, file_key, imported_bytes, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, file_key) DO UPDATE SET imported_bytes = excluded.imported_bytes, updated_at = excluded.updated_at",
+            params![tenant, file_key, bytes as i64, now_secs()],
+        )?;
+        Ok(())
     }
 
     pub fn count_access_failure(&self, tenant: TenantId, content_id: &str, day: &str) -> Result<(), MetaError> {

@@ -2,7 +2,7 @@
 //! a CDN's log streaming). Same formats as `streamtally import`, same
 //! durability promise as events: `202` once the requests are in the WAL.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
@@ -15,6 +15,7 @@ use serde_json::json;
 use streamtally_enrich::{EnrichOptions, LogContext};
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_store::Role;
+use streamtally_unify::{log_filter, EngineSettings};
 
 use crate::auth::{authenticate, ingest_key, tenant_of};
 use crate::routes::ingest::client_ip;
@@ -87,6 +88,13 @@ pub async fn post_logs(
             r.pop.clone_from(&p.pop);
         }
     }
+    let settings = EngineSettings::from(&ctx.settings);
+    let mut excluded: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for r in &batch.requests {
+        if let Err(why) = log_filter(r, &settings) {
+            *excluded.entry(why.as_str()).or_default() += 1;
+        }
+    }
     let accepted = batch.requests.len();
     if accepted > 0 {
         state
@@ -106,7 +114,7 @@ pub async fn post_logs(
     };
     Ok((
         status,
-        Json(json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "skipped": batch.skipped, "errors": errors })),
+        Json(json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "skipped": batch.skipped, "excluded": excluded, "errors": errors })),
     )
         .into_response())
 }
