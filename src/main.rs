@@ -88,14 +88,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
-    /// Explain how input is read: `--ua` classifies User-Agents from stdin, one JSON line each.
-    Explain {
-        /// Read User-Agent strings (one per line).
-        #[arg(long)]
-        ua: bool,
-        #[command(flatten)]
-        enrich: EnrichArgs,
-    },
+    /// Explain how input is read: log lines on stdin, one JSON answer each
+    /// (what was parsed, what it counts as, or why not); `--ua` for User-Agents.
+    Explain(commands::explain::ExplainArgs),
     /// Import access logs (files, folders, globs, .gz, stdin) into the data folder or a server.
     Import(commands::import::ImportArgs),
     /// Delete every fact and raw event of one subject, offline (while a server
@@ -137,7 +132,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Demo { data, listen } => commands::demo::run(data, listen),
-        Command::Explain { ua, enrich } => commands::explain::run(ua, enrich),
+        Command::Explain(args) => commands::explain::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Erase(args) => commands::erase::run(args),

@@ -224,3 +224,62 @@ fn bad_input_never_stops_the_good_lines() {
     assert!(r.body.contains("format"), "{}", r.body);
     server.stop();
 }
+
+#[test]
+fn explain_says_what_each_line_counts_as_or_why_not() {
+    use std::io::Write;
+    let lines = [
+        line("02", "08:00:00", IP1, "GET", "/podcast/E.mp3", 206, 50_000, UA1),
+        line("02", "08:01:00", IP1, "GET", "/podcast/E.mp3", 206, 1_000_000, UA1),
+        line("02", "08:02:00", IP1, "HEAD", "/podcast/E.mp3", 200, 0, UA1),
+        line("02", "08:03:00", IP1, "GET", "/podcast/E.mp3", 206, 1_000_000, BOT_UA),
+        line("02", "08:04:00", IP1, "GET", "/podcast/E.mp3", 404, 1_000_000, UA1),
+        r#"203.0.113.7 - - [02/Mar/2026:08:05:00 +0000] "GET /hls/L/seg_1.ts?CMCD=sid%3D%22s1%22%2Cd%3D4000%2Cst%3Dl HTTP/1.1" 200 400000 "-" "x""#.to_string(),
+        "not a log line".to_string(),
+    ];
+    let mut child = std::process::Command::new(bin())
+        .args(["explain", "--format", "combined"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let answers: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dropped: Vec<Option<&str>> = answers.iter().map(|a| a["dropped"].as_str()).collect();
+    assert_eq!(
+        dropped,
+        vec![
+            Some("under_min_bytes"),
+            None,
+            Some("method"),
+            Some("bot"),
+            Some("status"),
+            None,
+            Some("parse_error")
+        ]
+    );
+    let metrics = |a: &Value| {
+        a["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["metric"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(metrics(&answers[1]).contains(&"start".to_string()) && metrics(&answers[1]).contains(&"stream".to_string()));
+    assert_eq!(answers[1]["content_id"], "E");
+    // CMCD decoded; the session is the playback; the segment makes live activity.
+    assert_eq!(
+        (answers[5]["cmcd"]["sid"].as_str(), answers[5]["cmcd"]["d"].as_f64()),
+        (Some("s1"), Some(4000.0))
+    );
+    assert_eq!((answers[5]["playback_id"].as_str(), answers[5]["kind"].as_str()), (Some("s1"), Some("segment")));
+    assert!(metrics(&answers[5]).contains(&"active".to_string()));
+    assert!(answers[6]["error"].as_str().unwrap().contains("expected"));
+}
