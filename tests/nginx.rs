@@ -1,0 +1,256 @@
+//! Real logs: a real nginx serves real HLS and MP3 files (made by ffmpeg) to
+//! real clients — curl with Range headers, HEAD and a missing file, and ffmpeg
+//! playing the HLS stream — on loopback. The access log nginx wrote is then
+//! parsed and imported: the request count, bytes and status classes must equal
+//! what the clients did, and the audience must be what they were.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const LOG_FORMAT: &str =
+    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_range" $request_time"#;
+const PODCAST_APP: &str = "AppleCoreMedia/1.0.0.21E230 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)";
+
+fn tool(name: &str, candidates: &[&str]) -> PathBuf {
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{name} is needed for this test; ./scripts/test installs it"))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    /// SIGTERM to the master stops its workers too (SIGKILL would orphan them).
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nginx(dir: &Path, www: &Path, port: u16) -> Nginx {
+    let conf = dir.join("nginx.conf");
+    let tmp = dir.join("nginx-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            r#"daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; audio/mpeg mp3; }}
+  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+  log_format st '{LOG_FORMAT}';
+  access_log {log} st;
+  server {{ listen 127.0.0.1:{port}; root {www}; }}
+}}
+"#,
+            tmp = tmp.display(),
+            log = dir.join("access.log").display(),
+            www = www.display(),
+        ),
+    )
+    .unwrap();
+    let nginx = tool("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"]);
+    let child = Command::new(nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&tmp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Nginx(child)
+}
+
+/// curl: the status and the body bytes received.
+fn curl(args: &[&str], url: &str) -> (u16, u64) {
+    let out = run(Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-A", PODCAST_APP])
+        .args(args)
+        .arg(url));
+    let mut it = out.split_whitespace();
+    (it.next().unwrap().parse().unwrap(), it.next().unwrap().parse().unwrap())
+}
+
+#[test]
+fn a_real_nginx_log_of_real_clients() {
+    let ffmpeg = tool("ffmpeg", &["/usr/bin/ffmpeg"]);
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("podcast")).unwrap();
+    std::fs::create_dir_all(www.join("live/L")).unwrap();
+    // A 60 s MP3 at 128 kbps and a 12 s HLS stream in 2 s segments.
+    run(Command::new(&ffmpeg)
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-b:a", "128k"])
+        .arg(www.join("podcast/E.mp3")));
+    run(Command::new(&ffmpeg)
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10",
+            "-t",
+            "12",
+            "-c:v",
+            "mpeg2video",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_list_size",
+            "0",
+        ])
+        .arg(www.join("live/L/index.m3u8")));
+    let mp3 = std::fs::metadata(www.join("podcast/E.mp3")).unwrap().len();
+    let segments: Vec<u64> = std::fs::read_dir(www.join("live/L"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    let manifest = std::fs::metadata(www.join("live/L/index.m3u8")).unwrap().len();
+    assert!(mp3 > 500_000 && segments.len() >= 5, "mp3 {mp3} bytes, {} segments", segments.len());
+
+    let port = free_port();
+    let nginx = start_nginx(dir.path(), &www, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let e = format!("{base}/podcast/E.mp3");
+    // The podcast app: a probe, two ranges of one listen, a whole download, a HEAD, a missing episode.
+    let mut expected = vec![
+        curl(&["-r", "0-1"], &e),
+        curl(&["-r", "0-499999"], &e),
+        curl(&["-r", "500000-"], &e),
+        curl(&[], &e),
+        curl(&["-I"], &e),
+        curl(&[], &format!("{base}/podcast/missing.mp3")),
+    ];
+    assert_eq!(expected.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![206, 206, 206, 200, 200, 404]);
+    // ffmpeg plays the stream: the playlist, then every segment.
+    run(Command::new(&ffmpeg)
+        .args(["-v", "error", "-user_agent", UA1, "-i"])
+        .arg(format!("{base}/live/L/index.m3u8"))
+        .args(["-c", "copy", "-f", "null", "-"]));
+    expected.push((200, manifest));
+    expected.extend(segments.iter().map(|b| (200, *b)));
+    // nginx writes its log line after the response: wait until all are there.
+    let log = dir.path().join("access.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&log).unwrap_or_default().lines().count() < expected.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(nginx);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), expected.len(), "{text}");
+
+    // Import exactly what nginx wrote, with the log_format pasted from its config.
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    run(Command::new(bin()).args(["tenant", "create", "cdn", "--data", d]));
+    let summary = run(Command::new(bin())
+        .args([
+            "import",
+            "--tenant",
+            "cdn",
+            "--data",
+            d,
+            "--format",
+            "nginx",
+            "--zone",
+            "media.example.org",
+            "--log-format",
+            LOG_FORMAT,
+        ])
+        .arg(&log));
+    assert!(
+        summary.contains(&format!("parsed:          {}", expected.len())) && summary.contains("rejected:        0"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("probe: 1") && summary.contains("method: 1") && summary.contains("status: 1"),
+        "{summary}"
+    );
+
+    let server = Server::start(&data, &[]);
+    let key = run(Command::new(bin()).args(["key", "create", "--tenant", "cdn", "--role", "read", "--data", d]))
+        .trim()
+        .to_string();
+    let cdn = server.get("/api/v1/cdn?from=2020-01-01&to=2100-01-01&group_by=status_class", &key).json();
+    let total_bytes: u64 = expected.iter().map(|(_, b)| b).sum();
+    assert_eq!(cdn["totals"]["requests"].as_u64(), Some(expected.len() as u64));
+    assert_eq!(cdn["totals"]["traffic"].as_u64(), Some(total_bytes), "bytes as the clients received them");
+    let class = |c: &str| expected.iter().filter(|(s, _)| format!("{}xx", s / 100) == c).count() as i64;
+    for row in cdn["rows"].as_array().unwrap() {
+        let c = row["status_class"].as_str().unwrap();
+        assert_eq!(row["requests"].as_i64().unwrap(), class(c), "{c}");
+    }
+    // The audience: one listen (two ranges, the probe ignored), one download,
+    // one video playback whose segments add their 2 s each.
+    let m = server
+        .get(
+            "/api/v1/metrics?from=2020-01-01&to=2100-01-01&metrics=starts,streams,downloads,time&group_by=source",
+            &key,
+        )
+        .json();
+    let by = |source: &str, metric: &str| {
+        m["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["source"] == source)
+            .map(|r| r[metric].as_f64().unwrap())
+            .unwrap_or(0.0)
+    };
+    assert_eq!((by("audio-log", "starts"), by("audio-log", "streams")), (1.0, 1.0));
+    let listened = (mp3 as f64 / 16_000.0 * 1000.0).round() / 1000.0;
+    assert!(
+        (by("audio-log", "time") - listened).abs() < 0.01,
+        "audio time {} vs {listened}",
+        by("audio-log", "time")
+    );
+    assert_eq!(by("download", "downloads"), 1.0);
+    assert_eq!(by("video-log", "starts"), 1.0);
+    assert_eq!(
+        by("video-log", "time"),
+        6.0 * segments.len() as f64,
+        "the default segment length (no CMCD) per segment"
+    );
+    server.stop();
+}
