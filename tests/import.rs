@@ -200,3 +200,60 @@ fn import_into_a_running_server() {
     assert_eq!(server.metrics(&t.read, &format!("{DAY}&metrics=starts"))["totals"]["starts"], 1);
     server.stop();
 }
+
+#[test]
+fn follow_tails_a_live_log_through_rotation_and_truncation() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("pod");
+    let log = dir.path().join("live.log");
+    let listener = |n: usize| line("08:01:00", &format!("198.51.100.{n}"), "GET", "/podcast/E.mp3", 206, 1_000_000, UA1);
+    std::fs::write(&log, listener(1)).unwrap();
+    let mut follow = Command::new(bin())
+        .args([
+            "import",
+            "--follow",
+            "--format",
+            "combined",
+            "--tenant",
+            "pod",
+            "--server",
+            &server.base,
+            "--key",
+            &t.ingest,
+        ])
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let starts = || server.metrics(&t.read, &format!("{DAY}&metrics=starts"))["totals"]["starts"].as_i64().unwrap();
+    let wait_for = |n: i64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while starts() != n {
+            assert!(Instant::now() < deadline, "expected {n} starts, have {}", starts());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(1);
+    // Appended lines, one written in two halves (the follower waits for its end).
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let two = listener(2);
+    f.write_all(&two.as_bytes()[..20]).unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    f.write_all(&two.as_bytes()[20..]).unwrap();
+    drop(f);
+    wait_for(2);
+    // Rotation: the file is moved away and a new one begins.
+    std::fs::rename(&log, dir.path().join("live.log.1")).unwrap();
+    std::fs::write(&log, listener(3)).unwrap();
+    wait_for(3);
+    // Truncation: the same file starts over.
+    std::fs::write(&log, listener(4)).unwrap();
+    wait_for(4);
+    let _ = follow.kill();
+    let _ = follow.wait();
+    server.stop();
+}

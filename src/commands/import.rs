@@ -23,7 +23,7 @@ use crate::{DataArg, EnrichArgs};
 
 /// Lines are read and sent in chunks of about this many bytes.
 const CHUNK: usize = 4 * 1024 * 1024;
-/// A file is known by the hash of its first bytes (log lines carry times, so heads differ).
+/// The bytes looked at to detect the format and identify the file.
 const HEAD: usize = 64 * 1024;
 
 #[derive(clap::Args)]
@@ -162,7 +162,16 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     for input in &inputs {
         tally.files += 1;
         let name = input.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into());
-        if let Err(e) = import_one(input.as_deref(), &name, format.clone(), &args, &sink, &progress, &mut tally) {
+        let mut format = format.clone();
+        let result = loop {
+            match import_one(input.as_deref(), &name, format.clone(), &args, &sink, &progress, &mut tally) {
+                // A followed log was rotated or truncated: read the new one from its start.
+                Ok(Some(same_format)) => format = Some(same_format),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        if let Err(e) = result {
             // A broken file (truncated gzip, unreadable) stops that file only.
             tally.file_errors.push(format!("{name}: {e:#}"));
         }
@@ -262,12 +271,14 @@ fn import_one(
     sink: &Sink,
     progress: &Progress,
     tally: &mut Tally,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<LogFormat>> {
     let counter = progress.counter();
     let mut reader = open_input(path, counter)?;
-    // The head identifies the file; a follow or re-import resumes after what was taken.
+    // The first line identifies the file (log lines carry times and addresses,
+    // and a growing log keeps its first line); a re-import resumes after what was taken.
     let head = reader.fill_buf()?.iter().take(HEAD).copied().collect::<Vec<u8>>();
-    let file_key = blake3::hash(&head).to_hex().to_string();
+    let first_line = head.iter().position(|b| *b == b'\n').map(|i| &head[..=i]).unwrap_or(&head);
+    let file_key = blake3::hash(first_line).to_hex().to_string();
     let (done_before, tenant_id) = match sink {
         Sink::Local { pipeline, tenant, .. } if path.is_some() => (pipeline.store().meta().imported_bytes(tenant.id, &file_key)?, Some(tenant.id)),
         _ => (0, None),
@@ -331,14 +342,14 @@ fn import_one(
         progress.lines(tally.lines);
         if !more {
             if !args.follow {
-                return Ok(());
+                return Ok(None);
             }
             let path = path.context("--follow needs a file")?;
             // Rotation or truncation: start over on the new file.
             std::thread::sleep(Duration::from_millis(500));
             let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             if len < position || replaced(path, &head) {
-                return import_one(Some(path), name, Some(parser.format().clone()), args, sink, progress, tally);
+                return Ok(Some(parser.format().clone()));
             }
             reader = open_input(Some(path), progress.counter())?;
             std::io::copy(&mut (&mut reader).take(position), &mut std::io::sink())?;
