@@ -276,7 +276,10 @@ impl Pipeline {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
                         let mut work = next.ok();
-                        // Take whatever else is queued before looking at the clock.
+                        // Take whatever else is queued before looking at the clock, but
+                        // not forever: under sustained load a checkpoint must still come
+                        // when it is due, or memory would hold every fact since the last.
+                        let turn = Instant::now();
                         while let Some(item) = work.take() {
                             match item {
                                 Work::Record(lsn, record) => {
@@ -287,6 +290,9 @@ impl Pipeline {
                                     let _ = reply.send(erase_now(&store, &engine, &wal, tenant, &subject, &progress, &metrics).map_err(|e| e.to_string()));
                                     last_checkpoint = Instant::now();
                                 }
+                            }
+                            if turn.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows {
+                                break;
                             }
                             work = apply_rx.try_recv().ok();
                         }

@@ -1,0 +1,161 @@
+//! Log import benchmark (issue "Logs in"): generates a combined-format access
+//! log (Apache/nginx `combined`, which GoAccess reads as COMBINED) (1 GiB by default, `STREAMTALLY_BENCH_LOG_MB`), then reports lines per
+//! second and bytes per second for
+//! 1. parse only (this process, one core, `streamtally_parse::log`),
+//! 2. the full import (`streamtally import`, release build: parse, enrich,
+//!    WAL, count, store) into a fresh data folder,
+//! 3. GoAccess on the same file (Debian package `goaccess`), when installed.
+//!
+//! Local files only; prints numbers, asserts nothing but the line counts.
+//! Run: `cargo bench --bench logs`.
+
+use std::io::{BufWriter, Write};
+use std::process::Command;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use streamtally_parse::log::{Line, LogFormat, LogParser};
+
+const UAS: [&str; 8] = [
+    "AppleCoreMedia/1.0.0.21E230 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)",
+    "Spotify/8.9.18 Android/34 (SM-S918B)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    "PocketCasts/1.0 (Pocket Casts Feed Parser; +http://pocketcasts.com/)",
+    "VLC/3.0.20 LibVLC/3.0.20",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+];
+
+fn generate(path: &std::path::Path, bytes: u64) -> u64 {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let (mut written, mut lines) = (0u64, 0u64);
+    let mut second = 0u64;
+    while written < bytes {
+        second += u64::from(rng.random_range(0..2u8));
+        let (h, m, s) = ((second / 3600) % 24, (second / 60) % 60, second % 60);
+        let day = 2 + (second / 86_400) % 20;
+        let device = rng.random_range(0..50_000u32);
+        let ip = format!("10.{}.{}.{}", device >> 16, (device >> 8) & 255, device & 255);
+        let ua = UAS[(device as usize * 7 + rng.random_range(0..2)) % UAS.len()];
+        let line = match rng.random_range(0..10u8) {
+            0..=3 => format!(
+                r#"{ip} - - [{day:02}/Mar/2026:{h:02}:{m:02}:{s:02} +0000] "GET /podcast/ep{}.mp3 HTTP/1.1" 206 {} "-" "{ua}""#,
+                device % 300,
+                rng.random_range(60_000..2_000_000),
+            ),
+            4 => format!(
+                r#"{ip} - - [{day:02}/Mar/2026:{h:02}:{m:02}:{s:02} +0000] "GET /podcast/ep{}.mp3 HTTP/1.1" 200 48000000 "-" "{ua}""#,
+                device % 300
+            ),
+            5 => format!(
+                r#"{ip} - - [{day:02}/Mar/2026:{h:02}:{m:02}:{s:02} +0000] "GET /live/ch{}/index.m3u8 HTTP/1.1" 200 612 "https://www.example.org/live" "{ua}""#,
+                device % 4
+            ),
+            _ => format!(
+                r#"{ip} - - [{day:02}/Mar/2026:{h:02}:{m:02}:{s:02} +0000] "GET /live/ch{}/720p/seg_{}.ts HTTP/1.1" 200 {} "https://www.example.org/live" "{ua}""#,
+                device % 4,
+                second / 6,
+                rng.random_range(300_000..900_000)
+            ),
+        };
+        out.write_all(line.as_bytes()).unwrap();
+        out.write_all(b"\n").unwrap();
+        written += line.len() as u64 + 1;
+        lines += 1;
+    }
+    out.flush().unwrap();
+    lines
+}
+
+fn main() {
+    let mb: u64 = std::env::var("STREAMTALLY_BENCH_LOG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let t = Instant::now();
+    let lines = generate(&log, mb * 1024 * 1024);
+    let size = std::fs::metadata(&log).unwrap().len();
+    println!(
+        "generated {lines} lines, {:.2} GiB, in {:.1} s",
+        size as f64 / (1u64 << 30) as f64,
+        t.elapsed().as_secs_f64()
+    );
+
+    // 1. Parse only, one thread.
+    let bytes = std::fs::read(&log).unwrap();
+    let mut parser = LogParser::new(LogFormat::named("combined", None).unwrap());
+    let t = Instant::now();
+    let mut parsed = 0u64;
+    for raw in bytes.split(|b| *b == b'\n') {
+        if let Ok(text) = std::str::from_utf8(raw) {
+            if let Ok(Line::Request(_)) = parser.parse_line(text) {
+                parsed += 1;
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(parsed, lines);
+    println!(
+        "parse only (1 core): {:.0} lines/s, {:.2} GB/s ({:.1} s)",
+        lines as f64 / secs,
+        size as f64 / 1e9 / secs,
+        secs
+    );
+    drop(bytes);
+
+    // 2. The full import, as a user runs it.
+    let bin = env!("CARGO_BIN_EXE_streamtally");
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    assert!(Command::new(bin)
+        .args(["tenant", "create", "bench", "--data", d])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let t = Instant::now();
+    let out = Command::new(bin)
+        .args(["import", "--tenant", "bench", "--data", d, "--format", "combined"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains(&format!("parsed:          {lines}")), "{summary}");
+    println!(
+        "full import (parse, enrich, WAL, count, store): {:.0} lines/s, {:.1} MB/s ({:.1} s)",
+        lines as f64 / secs,
+        size as f64 / 1e6 / secs,
+        secs
+    );
+
+    // 3. GoAccess on the same file.
+    let goaccess = ["/usr/bin/goaccess", "/usr/local/bin/goaccess"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    match goaccess {
+        Some(g) => {
+            let t = Instant::now();
+            let out = Command::new(g)
+                .arg(&log)
+                .args(["--log-format=COMBINED", "--no-global-config", "-o"])
+                .arg(dir.path().join("report.json"))
+                .output()
+                .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "goaccess (--log-format=COMBINED, JSON report): {:.0} lines/s ({:.1} s){}",
+                lines as f64 / secs,
+                secs,
+                if out.status.success() {
+                    String::new()
+                } else {
+                    format!(" — failed: {}", String::from_utf8_lossy(&out.stderr))
+                }
+            );
+        }
+        None => println!("goaccess: not installed (apt-get install goaccess) — skipped"),
+    }
+}
