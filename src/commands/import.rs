@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use streamtally_enrich::{EnrichOptions, Enricher, LogContext, REJECT_EXAMPLES};
+use streamtally_enrich::{Enricher, LogContext, REJECT_EXAMPLES};
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig, TenantContext};
-use streamtally_unify::{log_filter, EngineSettings};
+use streamtally_unify::{exclusions, EngineSettings};
 
 use crate::{DataArg, EnrichArgs};
 
@@ -389,15 +389,7 @@ fn send(
             bitrates,
         } => {
             let bitrate_of = |c: &str| bitrates.get(c).copied();
-            let ctx = LogContext {
-                secret: &tenant.secret,
-                opts: EnrichOptions {
-                    keep_access_code: false,
-                    bot_deny: &tenant.settings.bot_deny,
-                },
-                segment_seconds: tenant.settings.segment_seconds.as_secs_f64(),
-                bitrate_of: &bitrate_of,
-            };
+            let ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
             let mut batch = enricher.read_log_lines(parser, chunk, *line_no, &ctx);
             *line_no += batch.lines;
             tally.lines += batch.lines as u64;
@@ -405,16 +397,9 @@ fn send(
             tally.rejected += batch.rejected as u64;
             tally.parsed += batch.requests.len() as u64;
             tally.reject_examples(name, batch.first_rejects.drain(..));
-            for r in &mut batch.requests {
-                if r.zone.is_none() {
-                    r.zone.clone_from(&args.zone);
-                }
-                if r.pop.is_none() {
-                    r.pop.clone_from(&args.pop);
-                }
-                if let Err(why) = log_filter(r, settings) {
-                    *tally.excluded.entry(why.as_str().to_string()).or_default() += 1;
-                }
+            batch.fill_zone_pop(args.zone.as_deref(), args.pop.as_deref());
+            for (why, n) in exclusions(&batch.requests, settings) {
+                *tally.excluded.entry(why.to_string()).or_default() += n;
             }
             if !batch.requests.is_empty() {
                 runtime.block_on(pipeline.submit_requests(tenant.id, batch.requests))?;
@@ -543,13 +528,5 @@ fn print_summary(t: &Tally, elapsed: Duration) {
 }
 
 fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -170,6 +170,35 @@ pub struct LogContext<'a> {
     pub bitrate_of: &'a dyn Fn(&str) -> Option<f64>,
 }
 
+impl<'a> LogContext<'a> {
+    /// The context of one tenant: its secret, settings and catalogue bitrates.
+    pub fn new(secret: &'a DeviceSecret, settings: &'a streamtally_model::Settings, bitrate_of: &'a dyn Fn(&str) -> Option<f64>) -> Self {
+        LogContext {
+            secret,
+            opts: EnrichOptions {
+                keep_access_code: false,
+                bot_deny: &settings.bot_deny,
+            },
+            segment_seconds: settings.segment_seconds.as_secs_f64(),
+            bitrate_of,
+        }
+    }
+}
+
+impl LogBatch {
+    /// Zone and POP for the requests whose line named none (a per-file option).
+    pub fn fill_zone_pop(&mut self, zone: Option<&str>, pop: Option<&str>) {
+        for r in &mut self.requests {
+            if r.zone.is_none() {
+                r.zone = zone.map(str::to_string);
+            }
+            if r.pop.is_none() {
+                r.pop = pop.map(str::to_string);
+            }
+        }
+    }
+}
+
 impl Enricher {
     /// Reads the lines of `text` (numbered from `first_line`) with `parser`.
     /// A bad line is counted and skipped; invalid UTF-8 is replaced, not fatal.

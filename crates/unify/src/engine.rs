@@ -126,6 +126,17 @@ impl Dropped {
     }
 }
 
+/// How many requests each log filter excludes (for summaries; `explain` per line).
+pub fn exclusions<'a>(requests: impl IntoIterator<Item = &'a EnrichedRequest>, settings: &EngineSettings) -> std::collections::BTreeMap<&'static str, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in requests {
+        if let Err(why) = log_filter(r, settings) {
+            *out.entry(why.as_str()).or_default() += 1;
+        }
+    }
+    out
+}
+
 /// The log filters of spec §3, in order. Streams' manifests and segments are
 /// small by nature, so `min_bytes` applies to whole files only (docs/COUNTING.md).
 pub fn log_filter(r: &EnrichedRequest, settings: &EngineSettings) -> Result<(), Dropped> {

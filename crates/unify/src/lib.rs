@@ -14,7 +14,7 @@
 
 mod engine;
 
-pub use engine::{log_filter, Dropped, Engine, EngineSettings, SnapshotError, LATENESS};
+pub use engine::{exclusions, log_filter, Dropped, Engine, EngineSettings, SnapshotError, LATENESS};
 
 #[cfg(test)]
 mod tests;

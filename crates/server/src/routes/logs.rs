@@ -2,7 +2,7 @@
 //! a CDN's log streaming). Same formats as `streamtally import`, same
 //! durability promise as events: `202` once the requests are in the WAL.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use streamtally_enrich::{EnrichOptions, LogContext};
+use streamtally_enrich::LogContext;
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_store::Role;
-use streamtally_unify::{log_filter, EngineSettings};
+use streamtally_unify::{exclusions, EngineSettings};
 
 use crate::auth::{authenticate, ingest_key, tenant_of};
 use crate::routes::ingest::client_ip;
@@ -69,32 +69,11 @@ pub async fn post_logs(
     // lines (IPs, User-Agents) lives across it.
     let mut batch = {
         let bitrate_of = |c: &str| bitrates.get(c).copied();
-        let log_ctx = LogContext {
-            secret: &ctx.secret,
-            opts: EnrichOptions {
-                keep_access_code: false,
-                bot_deny: &ctx.settings.bot_deny,
-            },
-            segment_seconds: ctx.settings.segment_seconds.as_secs_f64(),
-            bitrate_of: &bitrate_of,
-        };
+        let log_ctx = LogContext::new(&ctx.secret, &ctx.settings, &bitrate_of);
         state.enricher.read_log_lines(&mut parser, &body, 1, &log_ctx)
     };
-    for r in &mut batch.requests {
-        if r.zone.is_none() {
-            r.zone.clone_from(&p.zone);
-        }
-        if r.pop.is_none() {
-            r.pop.clone_from(&p.pop);
-        }
-    }
-    let settings = EngineSettings::from(&ctx.settings);
-    let mut excluded: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for r in &batch.requests {
-        if let Err(why) = log_filter(r, &settings) {
-            *excluded.entry(why.as_str()).or_default() += 1;
-        }
-    }
+    batch.fill_zone_pop(p.zone.as_deref(), p.pop.as_deref());
+    let excluded = exclusions(&batch.requests, &EngineSettings::from(&ctx.settings));
     let accepted = batch.requests.len();
     if accepted > 0 {
         state
