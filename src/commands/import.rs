@@ -22,7 +22,7 @@ use streamtally_unify::{exclusions, EngineSettings};
 use crate::{DataArg, EnrichArgs};
 
 /// Lines are read and sent in chunks of about this many bytes.
-const CHUNK: usize = 4 * 1024 * 1024;
+const CHUNK: usize = 1024 * 1024;
 /// The bytes looked at to detect the format and identify the file.
 const HEAD: usize = 64 * 1024;
 

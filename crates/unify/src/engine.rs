@@ -11,8 +11,9 @@ use streamtally_model::{
 /// How far behind a tenant's latest event time an input may arrive and still
 /// meet the state it belongs to. Later inputs are counted as if their key were new.
 pub const LATENESS: Micros = 3600 * MICROS_PER_SEC;
-/// The watermark must move this far before state is swept again.
-const SWEEP_EVERY: Micros = 60 * MICROS_PER_SEC;
+/// The watermark must move this far before state is swept again: a sweep
+/// visits every key, so it must not come every few inputs of a busy log.
+const SWEEP_EVERY: Micros = 10 * 60 * MICROS_PER_SEC;
 
 const MINUTE: Micros = 60 * MICROS_PER_SEC;
 
@@ -512,14 +513,35 @@ impl Engine {
             RequestKind::Segment if r.media == Some(streamtally_model::Media::Audio) && r.content_kind != Some(ContentKind::Vod) => Source::AudioLog,
             _ => Source::VideoLog,
         };
-        // CDN traffic (spec §7): everything served, bots included.
-        let mut served = fact(FactKind::Request, ts, r.bytes as f64, source);
-        served.served = Some(Served {
-            status: r.status,
-            cache_status: r.cache_status.clone(),
-            pop: r.pop.clone(),
-            zone: r.zone.clone(),
-        });
+        // CDN traffic (spec §7): everything served, bots included. Only what
+        // CDN metrics use is kept: one of these is written per log line.
+        let served = Fact {
+            kind: FactKind::Request,
+            ts,
+            value: r.bytes as f64,
+            device_key: r.device_key,
+            content_id: r.content_id.clone(),
+            playback_id: None,
+            source,
+            property: PROPERTY_OTHERS.to_string(),
+            content_kind: r.content_kind,
+            media: r.media,
+            referrer_host: None,
+            client: streamtally_model::ClientFamily {
+                bot: r.client.bot,
+                ..Default::default()
+            },
+            geo: streamtally_model::Geo::default(),
+            user_id: None,
+            access_code: None,
+            served: Some(Served {
+                status: r.status,
+                cache_status: r.cache_status.clone(),
+                pop: r.pop.clone(),
+                zone: r.zone.clone(),
+            }),
+            lsn,
+        };
         out.push(served);
         let verdict = log_filter(r, &settings);
         if verdict.is_ok() {
