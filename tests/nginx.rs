@@ -2,7 +2,8 @@
 //! real clients — curl with Range headers, HEAD and a missing file, and ffmpeg
 //! playing the HLS stream — on loopback. The access log nginx wrote is then
 //! parsed and imported: the request count, bytes and status classes must equal
-//! what the clients did, and the audience must be what they were.
+//! what the clients did, and the audience must be what they were. And nginx's
+//! `auth_request` asks streamtally whether an access code may watch.
 
 mod support;
 
@@ -52,7 +53,8 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(dir: &Path, www: &Path, port: u16) -> Nginx {
+/// nginx on `port` serving `www`; `locations` go into its server block.
+fn start_nginx(dir: &Path, www: &Path, port: u16, locations: &str) -> Nginx {
     let conf = dir.join("nginx.conf");
     let tmp = dir.join("nginx-tmp");
     std::fs::create_dir_all(&tmp).unwrap();
@@ -70,7 +72,7 @@ http {{
   uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
   log_format st '{LOG_FORMAT}';
   access_log {log} st;
-  server {{ listen 127.0.0.1:{port}; root {www}; }}
+  server {{ listen 127.0.0.1:{port}; root {www}; {locations} }}
 }}
 "#,
             tmp = tmp.display(),
@@ -150,7 +152,7 @@ fn a_real_nginx_log_of_real_clients() {
     assert!(mp3 > 500_000 && segments.len() >= 5, "mp3 {mp3} bytes, {} segments", segments.len());
 
     let port = free_port();
-    let nginx = start_nginx(dir.path(), &www, port);
+    let nginx = start_nginx(dir.path(), &www, port, "");
     let base = format!("http://127.0.0.1:{port}");
     let e = format!("{base}/podcast/E.mp3");
     // The podcast app: a probe, two ranges of one listen, a whole download, a HEAD, a missing episode.
@@ -252,5 +254,70 @@ fn a_real_nginx_log_of_real_clients() {
         6.0 * segments.len() as f64,
         "the default segment length (no CMCD) per segment"
     );
+    server.stop();
+}
+
+#[test]
+fn nginx_auth_request_lets_only_valid_codes_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("cme");
+    let r = server.send("PUT", "/api/v1/access/codes", &t.admin, r#"["A-1001"]"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let www = dir.path().join("www");
+    for stream in ["L", "M"] {
+        std::fs::create_dir_all(www.join("live").join(stream)).unwrap();
+        std::fs::write(
+            www.join(format!("live/{stream}/index.m3u8")),
+            "#EXTM3U\n#EXTINF:2.0,\nseg_0.ts\n#EXT-X-ENDLIST\n",
+        )
+        .unwrap();
+        std::fs::write(www.join(format!("live/{stream}/seg_0.ts")), vec![0x47u8; 188 * 100]).unwrap();
+    }
+    let upstream = server.base.trim_start_matches("http://").to_string();
+    // The configuration of docs/ACCESS.md, with the token handed to the player.
+    let locations = format!(
+        r#"location /live/ {{ auth_request /_streamtally_auth; auth_request_set $token $upstream_http_x_playback_token; add_header X-Playback-Token $token; }}
+  location = /_streamtally_auth {{ internal; proxy_pass http://{upstream}/api/v1/access/auth; proxy_pass_request_body off;
+    proxy_set_header Content-Length ""; proxy_set_header X-Original-URI $request_uri; proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Ingest-Key "{key}"; }}"#,
+        key = t.ingest
+    );
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), &www, port, &locations);
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &str| -> (u16, Option<String>) {
+        let out = run(Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}"])
+            .arg(format!("{base}{path}")));
+        let status = out.lines().last().unwrap().trim().parse().unwrap();
+        let token = out
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("x-playback-token:")
+                    .then(|| l.split_once(':').unwrap().1.trim().to_string())
+            })
+            .filter(|t| !t.is_empty());
+        (status, token)
+    };
+    let (status, token) = get("/live/L/index.m3u8?code=A-1001");
+    assert_eq!(status, 200);
+    let token = token.expect("nginx passes the playback token on");
+    assert_eq!(get(&format!("/live/L/seg_0.ts?token={token}")).0, 200);
+    assert_eq!(get(&format!("/live/M/seg_0.ts?token={token}")).0, 403, "a token is for its content only");
+    assert_eq!(get("/live/L/index.m3u8?code=WRONG").0, 403);
+    assert_eq!(get("/live/L/index.m3u8").0, 401);
+    let failures = server.get("/api/v1/access/failures", &t.read).json();
+    let on = |c: &str| {
+        failures["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["content_id"] == c)
+            .map(|r| r["failed"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!((on("L"), on("M")), (1, 1), "{failures}");
     server.stop();
 }
