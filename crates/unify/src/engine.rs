@@ -414,7 +414,9 @@ impl Engine {
                     let mut from = ts - (secs * MICROS_PER_SEC as f64).round() as Micros;
                     while from < ts {
                         let (day_start, day_end) = day_bounds(from, settings.tz);
-                        let to = ts.min(day_end);
+                        // A day always ends after `from`; should a zone's rules say
+                        // otherwise, the rest of the interval stays on this day.
+                        let to = if day_end > from { ts.min(day_end) } else { ts };
                         let day = state.attendance.entry((code.clone(), content.clone(), day_start)).or_insert_with(|| DayCover {
                             day_end,
                             intervals: Vec::new(),
@@ -424,7 +426,7 @@ impl Engine {
                             f.access_code = Some(code.clone());
                             out.push(f);
                         }
-                        from = to.max(from + 1);
+                        from = to;
                     }
                 }
             }
