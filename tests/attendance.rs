@@ -44,7 +44,7 @@ fn check(server: &Server, key: &str, ip: &str, body: Value) -> Reply {
         "POST",
         "/api/v1/access/check",
         &[("X-Ingest-Key", key), ("X-Forwarded-For", ip)],
-        &body.to_string(),
+        body.to_string(),
     )
 }
 

@@ -563,7 +563,8 @@ impl Engine {
             match r.kind {
                 // A whole file taken (no Range, or from 0 to the end) is a download.
                 RequestKind::AudioFile if r.status == 200 && r.range.is_none_or(|(a, b)| a == 0 && b.is_none()) => {
-                    if open_window(&mut state.downloads, (r.device_key, content.to_string()), ts, settings.start_window) {
+                    let opened = open_window(&mut state.downloads, (r.device_key, content.to_string()), ts, settings.start_window);
+                    if opened {
                         out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
                     }
                 }

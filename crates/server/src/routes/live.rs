@@ -68,7 +68,7 @@ async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minute
             (now, v)
         })
         .collect();
-    contents.sort_by(|a, b| b.0.cmp(&a.0));
+    contents.sort_by_key(|c| std::cmp::Reverse(c.0));
     Ok(json!({
         "at": format_in_tz(at, tz),
         "minute": format_in_tz(minute, tz),
