@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use streamtally_enrich::{DeviceSecret, EnrichOptions};
 use streamtally_model::{format_ts, Fact, TenantId};
 use streamtally_parse::log::{Line, LogFormat, LogParser};
-use streamtally_unify::{Engine, EngineSettings};
+use streamtally_unify::{CdnTally, Engine, EngineSettings};
 
 use crate::EnrichArgs;
 
@@ -121,6 +121,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                 );
                 let mut facts: Vec<Fact> = Vec::new();
                 let verdict = engine.apply_request(TENANT, number as u64, &r, &mut facts);
+                let mut cdn = CdnTally::default();
+                cdn.add(&r);
+                cdn.drain_into(number as u64, &mut facts);
                 let counted: Vec<Value> = facts
                     .iter()
                     .map(|f| json!({ "metric": f.kind.as_str(), "source": f.source.as_str(), "value": f.value, "at": format_ts(f.ts) }))

@@ -20,8 +20,9 @@ pub enum FactKind {
     /// `ts` is where the newly covered piece begins, `value` its length. Their sum
     /// per (code, content, day) is the union of the playing intervals.
     Attended,
-    /// One request a CDN or server served (spec §7), bots included: `value` is
-    /// the bytes sent; the response is in [`Fact::served`].
+    /// Requests a CDN or server served (spec §7), bots included, summed per
+    /// 5-minute bucket and response: `value` is the bytes sent, the count and
+    /// the response are in [`Fact::served`].
     Request,
 }
 
@@ -81,7 +82,7 @@ pub struct Fact {
     pub user_id: Option<String>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
     pub access_code: Option<String>,
-    /// The response, on `Request` facts only.
+    /// The responses summed, on `Request` facts only.
     pub served: Option<Served>,
     /// WAL position of the input that produced it: replay skips what is stored.
     pub lsn: u64,
@@ -90,6 +91,8 @@ pub struct Fact {
 /// How a request was answered (spec §7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Served {
+    /// How many requests this fact sums.
+    pub requests: u64,
     pub status: u16,
     /// Upper case as logged: `HIT`, `MISS`, `EXPIRED`, …
     pub cache_status: Option<String>,

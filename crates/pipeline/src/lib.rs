@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use streamtally_model::{EnrichedEvent, EnrichedRequest, TenantId};
 use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
-use streamtally_unify::{Engine, EngineSettings};
+use streamtally_unify::{CdnTally, Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -186,11 +186,14 @@ fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, l
     for ev in &record.events {
         engine.apply_event(record.tenant, lsn, ev, &mut facts);
     }
+    let mut cdn = CdnTally::default();
     for r in &record.requests {
         // Why a request counts for no audience is for `explain`; here it only
         // decides which facts come out.
         let _ = engine.apply_request(record.tenant, lsn, r, &mut facts);
+        cdn.add(r);
     }
+    cdn.drain_into(lsn, &mut facts);
     metrics.facts_emitted.inc_by(facts.len() as u64);
     store.append_facts(record.tenant, facts);
     if settings.store_raw_events {

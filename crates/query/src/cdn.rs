@@ -108,12 +108,18 @@ impl CdnQuery {
         let groups: &[CdnGroup] = if grouped { &self.group_by } else { &[] };
         let mut select: Vec<String> = groups.iter().map(|g| format!("{} AS \"{}\"", g.expr(self.tz, dialect), g.name())).collect();
         let list = |xs: &[&str]| xs.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(", ");
-        let class = |lo: u16| format!("COUNT(CASE WHEN f.status >= {lo} AND f.status < {} THEN 1 END)", lo + 100);
+        let class = |lo: u16| format!("COALESCE(SUM(CASE WHEN f.status >= {lo} AND f.status < {} THEN f.requests END), 0)", lo + 100);
         select.extend([
             "COALESCE(SUM(f.value), 0.0) AS traffic".to_string(),
-            "COUNT(*) AS requests".to_string(),
-            format!("COUNT(CASE WHEN f.cache_status IN ({}) THEN 1 END) AS hits", list(&HIT_STATUSES)),
-            format!("COUNT(CASE WHEN f.cache_status IN ({}) THEN 1 END) AS misses", list(&MISS_STATUSES)),
+            "COALESCE(SUM(f.requests), 0) AS requests".to_string(),
+            format!(
+                "COALESCE(SUM(CASE WHEN f.cache_status IN ({}) THEN f.requests END), 0) AS hits",
+                list(&HIT_STATUSES)
+            ),
+            format!(
+                "COALESCE(SUM(CASE WHEN f.cache_status IN ({}) THEN f.requests END), 0) AS misses",
+                list(&MISS_STATUSES)
+            ),
             format!("{} AS errors", class(500)),
             format!("{} AS status_1xx", class(100)),
             format!("{} AS status_2xx", class(200)),

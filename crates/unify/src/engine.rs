@@ -127,6 +127,90 @@ impl Dropped {
     }
 }
 
+/// Which source's metrics a log request feeds (spec §3).
+pub fn source_of(r: &EnrichedRequest) -> Source {
+    match r.kind {
+        RequestKind::AudioFile => Source::AudioLog,
+        RequestKind::Segment if r.media == Some(streamtally_model::Media::Audio) && r.content_kind != Some(ContentKind::Vod) => Source::AudioLog,
+        _ => Source::VideoLog,
+    }
+}
+
+/// CDN traffic (spec §7) of the log requests of one input batch, bots
+/// included, summed per 5-minute bucket, zone, POP, status, cache status and
+/// source: one fact per sum instead of one per line, since CDN metrics need
+/// no more (and a busy CDN log has thousands of lines per bucket).
+#[derive(Debug, Default)]
+pub struct CdnTally {
+    sums: HashMap<CdnKey, (u64, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct CdnKey {
+    bucket: Micros,
+    status: u16,
+    cache_status: Option<String>,
+    pop: Option<String>,
+    zone: Option<String>,
+    source: &'static str,
+}
+
+/// CDN buckets are five minutes long.
+pub const CDN_BUCKET: Micros = 5 * 60 * MICROS_PER_SEC;
+
+impl CdnTally {
+    pub fn add(&mut self, r: &EnrichedRequest) {
+        let key = CdnKey {
+            bucket: r.ts.div_euclid(CDN_BUCKET) * CDN_BUCKET,
+            status: r.status,
+            cache_status: r.cache_status.clone(),
+            pop: r.pop.clone(),
+            zone: r.zone.clone(),
+            source: source_of(r).as_str(),
+        };
+        let sum = self.sums.entry(key).or_default();
+        sum.0 += 1;
+        sum.1 += r.bytes;
+    }
+
+    /// The sums as `request` facts (in a fixed order), leaving the tally empty.
+    pub fn drain_into(&mut self, lsn: u64, out: &mut Vec<Fact>) {
+        let mut sums: Vec<(CdnKey, (u64, u64))> = self.sums.drain().collect();
+        sums.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, (requests, bytes)) in sums {
+            out.push(Fact {
+                kind: FactKind::Request,
+                ts: k.bucket,
+                value: bytes as f64,
+                // A sum over devices: it belongs to none.
+                device_key: DeviceKey(0),
+                content_id: None,
+                playback_id: None,
+                source: match k.source {
+                    "audio-log" => Source::AudioLog,
+                    _ => Source::VideoLog,
+                },
+                property: PROPERTY_OTHERS.to_string(),
+                content_kind: None,
+                media: None,
+                referrer_host: None,
+                client: Default::default(),
+                geo: Default::default(),
+                user_id: None,
+                access_code: None,
+                served: Some(Served {
+                    requests,
+                    status: k.status,
+                    cache_status: k.cache_status,
+                    pop: k.pop,
+                    zone: k.zone,
+                }),
+                lsn,
+            });
+        }
+    }
+}
+
 /// How many requests each log filter excludes (for summaries; `explain` per line).
 pub fn exclusions<'a>(requests: impl IntoIterator<Item = &'a EnrichedRequest>, settings: &EngineSettings) -> std::collections::BTreeMap<&'static str, u64> {
     let mut out = std::collections::BTreeMap::new();
@@ -481,9 +565,9 @@ impl Engine {
         }
     }
 
-    /// Feeds one log request (spec §3, §4, §5, §7): every request is CDN traffic;
-    /// those passing the log filters count as audio-log, video-log or download.
-    /// Returns why it counts for no audience, if it does not.
+    /// Feeds one log request (spec §3, §4, §5): those passing the log filters
+    /// count as audio-log, video-log or download. Returns why it counts for no
+    /// audience, if it does not. (Its CDN traffic is summed by a [`CdnTally`].)
     pub fn apply_request(&mut self, tenant: TenantId, lsn: u64, r: &EnrichedRequest, out: &mut Vec<Fact>) -> Result<(), Dropped> {
         let settings = self.settings.get(&tenant).copied().unwrap_or_default();
         let state = self.tenants.entry(tenant).or_default();
@@ -510,41 +594,7 @@ impl Engine {
             served: None,
             lsn,
         };
-        let source = match r.kind {
-            RequestKind::AudioFile => Source::AudioLog,
-            RequestKind::Segment if r.media == Some(streamtally_model::Media::Audio) && r.content_kind != Some(ContentKind::Vod) => Source::AudioLog,
-            _ => Source::VideoLog,
-        };
-        // CDN traffic (spec §7): everything served, bots included. Only what
-        // CDN metrics use is kept: one of these is written per log line.
-        let served = Fact {
-            kind: FactKind::Request,
-            ts,
-            value: r.bytes as f64,
-            device_key: r.device_key,
-            content_id: r.content_id.clone(),
-            playback_id: None,
-            source,
-            property: PROPERTY_OTHERS.to_string(),
-            content_kind: r.content_kind,
-            media: r.media,
-            referrer_host: None,
-            client: streamtally_model::ClientFamily {
-                bot: r.client.bot,
-                ..Default::default()
-            },
-            geo: streamtally_model::Geo::default(),
-            user_id: None,
-            access_code: None,
-            served: Some(Served {
-                status: r.status,
-                cache_status: r.cache_status.clone(),
-                pop: r.pop.clone(),
-                zone: r.zone.clone(),
-            }),
-            lsn,
-        };
-        out.push(served);
+        let source = source_of(r);
         let verdict = log_filter(r, &settings);
         if verdict.is_ok() {
             let content = r.content_id.as_deref().unwrap_or_default();

@@ -14,7 +14,7 @@
 
 mod engine;
 
-pub use engine::{exclusions, log_filter, Dropped, Engine, EngineSettings, SnapshotError, LATENESS};
+pub use engine::{exclusions, log_filter, source_of, CdnTally, Dropped, Engine, EngineSettings, SnapshotError, CDN_BUCKET, LATENESS};
 
 #[cfg(test)]
 mod tests;

@@ -393,11 +393,16 @@ fn req(hms: &str, method: &str, status: u16, bytes: u64, path: &str, device: u64
 fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact>, Vec<Result<(), crate::Dropped>>) {
     let mut engine = Engine::new();
     let mut out = Vec::new();
+    let mut cdn = crate::CdnTally::default();
     let verdicts = reqs
         .iter()
         .enumerate()
-        .map(|(i, r)| engine.apply_request(T, i as u64 + 1, r, &mut out))
+        .map(|(i, r)| {
+            cdn.add(r);
+            engine.apply_request(T, i as u64 + 1, r, &mut out)
+        })
         .collect();
+    cdn.drain_into(reqs.len() as u64, &mut out);
     (out, verdicts)
 }
 
@@ -413,8 +418,14 @@ fn example_4_audio_log_byte_ranges() {
     assert_eq!(total(&facts, FactKind::Stream), 1.0);
     assert_eq!(total(&facts, FactKind::Time), 92.5);
     assert_eq!(facts.iter().find(|f| f.kind == FactKind::Start).unwrap().ts, at("08:01:00"));
-    // Every request is CDN traffic, the dropped one too.
+    // Every request is CDN traffic, the dropped one too: summed per 5-minute bucket.
     assert_eq!(total(&facts, FactKind::Request), 1_530_000.0);
+    let sums: Vec<(Micros, u64)> = facts
+        .iter()
+        .filter(|f| f.kind == FactKind::Request)
+        .map(|f| (f.ts, f.served.as_ref().unwrap().requests))
+        .collect();
+    assert_eq!(sums, vec![(at("08:00:00"), 2), (at("10:00:00"), 1)]);
     // The same from a crawler: traffic, and nothing else.
     let mut bot = [
         req("08:01:00", "GET", 206, 1_000_000, "/E.mp3", 1),
