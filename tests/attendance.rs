@@ -350,3 +350,14 @@ fn grep_dir(dir: &std::path::Path, needle: &[u8]) -> bool {
         }
     })
 }
+
+#[test]
+fn failures_take_any_range_text_without_breaking() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = setup(&server, "cme");
+    // Multi-byte characters where a date is expected: an answer, not a dropped connection.
+    let r = server.get("/api/v1/access/failures?from=%E2%82%AC%E2%82%AC%E2%82%AC%E2%82%AC", &t.read);
+    assert_eq!(r.status, 200, "{}", r.body);
+    server.stop();
+}

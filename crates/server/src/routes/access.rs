@@ -258,11 +258,9 @@ pub async fn get_failures(State(state): State<AppState>, Query(p): Query<Failure
     let today = format_ts(chrono::Utc::now().timestamp_micros())[..10].to_string();
     let from = p.from.unwrap_or_else(|| "0000-01-01".into());
     let to = p.to.unwrap_or(today);
-    let rows = state
-        .pipeline
-        .store()
-        .meta()
-        .access_failures(tenant, &from[..from.len().min(10)], &to[..to.len().min(10)])?;
+    // Days as YYYY-MM-DD; a longer time is cut to its date (by characters: it is user input).
+    let day = |s: &str| s.chars().take(10).collect::<String>();
+    let rows = state.pipeline.store().meta().access_failures(tenant, &day(&from), &day(&to))?;
     Ok(Json(json!({ "failures": rows })))
 }
 
