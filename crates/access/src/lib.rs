@@ -90,14 +90,6 @@ impl AccessList {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Whether a listed code may be used at `now` (an unlisted one is unknown).
     fn listed(&self, code: &str, now: Micros) -> Option<Result<(), Denied>> {
         self.entries.get(code).map(|e| {

@@ -43,7 +43,7 @@ impl FactKind {
 }
 
 /// Where a fact's evidence came from (spec §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Source {
     Player,
     AudioLog,

@@ -8,7 +8,7 @@ use streamtally_model::Micros;
 
 use crate::model::parse_range;
 use crate::select::{Scope, Select};
-use crate::sql::param;
+use crate::sql::{param, time_range};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,12 +47,8 @@ impl Select for AttendanceQuery {
 
     fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
         let mut params = Vec::new();
-        let mut wheres = vec![
-            format!("f.ts >= {}", dialect.timestamp(self.from)),
-            format!("f.ts < {}", dialect.timestamp(self.to)),
-            "f.kind = 'attended'".to_string(),
-            "f.access_code IS NOT NULL".to_string(),
-        ];
+        let mut wheres = time_range(self.from, self.to, dialect).to_vec();
+        wheres.extend(["f.kind = 'attended'".to_string(), "f.access_code IS NOT NULL".to_string()]);
         if let Some(c) = &self.content_id {
             wheres.push(format!("f.content_id = {}", param(dialect, &mut params, c)));
         }

@@ -6,7 +6,7 @@ use streamtally_model::Micros;
 
 use crate::model::parse_range;
 use crate::select::{Scope, Select};
-use crate::sql::param;
+use crate::sql::{param, time_range};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 
 /// Cache statuses counted as hits and as misses (nginx, CloudFront, Cloudflare spellings).
@@ -127,11 +127,8 @@ impl CdnQuery {
             format!("{} AS status_4xx", class(400)),
             format!("{} AS status_5xx", class(500)),
         ]);
-        let mut wheres = vec![
-            format!("f.ts >= {}", dialect.timestamp(self.from)),
-            format!("f.ts < {}", dialect.timestamp(self.to)),
-            "f.kind = 'request'".to_string(),
-        ];
+        let mut wheres = time_range(self.from, self.to, dialect).to_vec();
+        wheres.extend(["f.kind = 'request'".to_string()]);
         if let Some(z) = &self.zone {
             wheres.push(format!("f.zone = {}", param(dialect, &mut params, z)));
         }
@@ -149,22 +146,8 @@ impl CdnQuery {
             text.push_str(&format!(" GROUP BY {} ORDER BY {}", pos.join(", "), pos.join(", ")));
         }
         let mut columns: Vec<String> = groups.iter().map(|g| g.name().to_string()).collect();
-        columns.extend(
-            [
-                "traffic",
-                "requests",
-                "hits",
-                "misses",
-                "errors",
-                "status_1xx",
-                "status_2xx",
-                "status_3xx",
-                "status_4xx",
-                "status_5xx",
-            ]
-            .iter()
-            .map(|c| c.to_string()),
-        );
+        // hit_ratio is computed from hits and misses afterwards (`cdn_answer`).
+        columns.extend(CDN_METRICS.iter().filter(|m| **m != "hit_ratio").map(|m| m.to_string()));
         Sql { text, params, columns }
     }
 }

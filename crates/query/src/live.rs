@@ -14,7 +14,7 @@ use streamtally_model::{Micros, MICROS_PER_SEC};
 use crate::answer::format_in_tz;
 use crate::model::{parse_filters, parse_range};
 use crate::select::{Scope, Select};
-use crate::sql::{filter_clauses, param};
+use crate::sql::{filter_clauses, param, time_range};
 use crate::{Cell, Dialect, Filter, QueryError, Sql, Table};
 
 pub const MINUTE: Micros = 60 * MICROS_PER_SEC;
@@ -55,11 +55,8 @@ impl LiveQuery {
     }
 
     fn wheres(&self, kinds: &str, dialect: &dyn Dialect, params: &mut Vec<String>) -> String {
-        let mut w = vec![
-            format!("f.ts >= {}", dialect.timestamp(self.from)),
-            format!("f.ts < {}", dialect.timestamp(self.to)),
-            format!("f.kind IN ({kinds})"),
-        ];
+        let mut w = time_range(self.from, self.to, dialect).to_vec();
+        w.extend([format!("f.kind IN ({kinds})")]);
         if let Some(c) = &self.content_id {
             w.push(format!("f.content_id = {}", param(dialect, params, c)));
         } else {

@@ -92,6 +92,11 @@ pub(crate) fn filter_clauses(filters: &[Filter], dialect: &dyn Dialect, params: 
         .collect()
 }
 
+/// The two conditions keeping facts with `from <= ts < to`.
+pub(crate) fn time_range(from: streamtally_model::Micros, to: streamtally_model::Micros, dialect: &dyn Dialect) -> [String; 2] {
+    [format!("f.ts >= {}", dialect.timestamp(from)), format!("f.ts < {}", dialect.timestamp(to))]
+}
+
 /// Binds `value` as the next parameter and returns its placeholder.
 pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str) -> String {
     params.push(value.to_string());
@@ -116,11 +121,8 @@ pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sq
     kinds.sort_unstable();
     kinds.dedup();
     let kind_list = kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
-    let mut wheres = vec![
-        format!("f.ts >= {}", dialect.timestamp(q.from)),
-        format!("f.ts < {}", dialect.timestamp(q.to)),
-        format!("f.kind IN ({kind_list})"),
-    ];
+    let mut wheres = time_range(q.from, q.to, dialect).to_vec();
+    wheres.push(format!("f.kind IN ({kind_list})"));
     wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
     let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
     let catalogue = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue());

@@ -152,7 +152,7 @@ struct CdnKey {
     cache_status: Option<String>,
     pop: Option<String>,
     zone: Option<String>,
-    source: &'static str,
+    source: Source,
 }
 
 /// CDN buckets are five minutes long.
@@ -166,7 +166,7 @@ impl CdnTally {
             cache_status: r.cache_status.clone(),
             pop: r.pop.clone(),
             zone: r.zone.clone(),
-            source: source_of(r).as_str(),
+            source: source_of(r),
         };
         let sum = self.sums.entry(key).or_default();
         sum.0 += 1;
@@ -186,10 +186,7 @@ impl CdnTally {
                 device_key: DeviceKey(0),
                 content_id: None,
                 playback_id: None,
-                source: match k.source {
-                    "audio-log" => Source::AudioLog,
-                    _ => Source::VideoLog,
-                },
+                source: k.source,
                 property: PROPERTY_OTHERS.to_string(),
                 content_kind: None,
                 media: None,

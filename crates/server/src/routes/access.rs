@@ -11,6 +11,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamtally_access::{parse_code_list, Granted, DEFAULT_TOKEN_TTL};
+use streamtally_enrich::{content_of, request_kind};
+use streamtally_model::RequestKind;
 use streamtally_model::{format_ts, TenantId, MICROS_PER_SEC};
 use streamtally_store::Role;
 
@@ -190,17 +192,16 @@ fn query_arg(uri: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
-}
-
-/// The content a media URI belongs to: the folder holding the manifest or
-/// segment (`/live/L/index.m3u8` → `L`), the default of the log path too.
+/// The content a media URI belongs to, by the same rule as access logs
+/// (`streamtally_enrich::content_of`): `/live/L/index.m3u8` and
+/// `/live/L/720p/seg_1.ts` → `L`; a URI naming no media file → its folder.
 pub fn content_of_uri(uri: &str) -> Option<String> {
     let path = uri.split(['?', '#']).next()?;
-    let mut parts = path.rsplit('/').filter(|p| !p.is_empty());
-    let _file = parts.next()?;
-    parts.next().and_then(percent_decode)
+    let kind = match request_kind(path, None).0 {
+        RequestKind::Other => RequestKind::Manifest,
+        kind => kind,
+    };
+    content_of(path, kind)
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -276,6 +277,6 @@ mod tests {
         assert_eq!(query_arg("/live/L/index.m3u8?a=1&code=A-1001%2B2", "code").as_deref(), Some("A-1001+2"));
         assert_eq!(query_arg("/x?code=a+b", "code").as_deref(), Some("a b"));
         assert_eq!(query_arg("/x", "code"), None);
-        assert_eq!(percent_decode("%ff"), None);
+        assert_eq!(content_of_uri("/live/L/720p/seg_9.ts?token=x").as_deref(), Some("L"), "as in the logs");
     }
 }
