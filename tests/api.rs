@@ -78,6 +78,11 @@ fn bad_input_is_refused_clearly_and_good_input_kept() {
     // Too large: 413.
     let big = Value::Array((0..2000).map(|i| ev("play", &at("10:00:00"), &format!("p{i}"), "A")).collect());
     assert_eq!(server.try_post_events(&t.ingest, IP1, UA1, &big).unwrap().status, 413);
+    // Far larger than the socket buffers: the client still reads the 413 (the server reads the body before answering).
+    let huge = vec![b' '; 8 << 20];
+    let r = server.request("POST", "/api/v1/events", &[("X-Ingest-Key", &t.ingest)], &huge);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("larger than 65536 bytes"), "{}", r.body);
     // Bad query parameters: 400 that says what is wrong.
     let r = server.get(&format!("/api/v1/metrics?{DAY}&metrics=hits"), &t.read);
     assert_eq!(r.status, 400);

@@ -6,6 +6,7 @@
 mod abuse;
 mod access;
 mod auth;
+mod body_limit;
 mod error;
 mod routes;
 mod state;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(limit, body_limit::read_body))
         .layer(cors)
         .with_state(state)
 }

@@ -1,0 +1,61 @@
+//! Request bodies over the size limit are answered `413` only after they were
+//! read. Without this, the server answers while the client is still writing
+//! and closes the connection with the body unread; the client then sees a
+//! broken pipe or a reset instead of the answer (as nginx's lingering close
+//! avoids). What is read past the limit is thrown away, and only up to a cap.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use crate::error::ApiError;
+
+/// At most this many bytes of an oversized body are read and discarded.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// An oversized body is read for at most this long.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Buffers the body up to `limit` bytes; a larger one is drained and refused.
+pub async fn read_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut over = declared.is_some_and(|n| n > limit as u64);
+    if !over {
+        kept.reserve(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return ApiError::BadRequest("request body could not be read".to_string()).into_response();
+            };
+            if kept.len() + chunk.len() > limit {
+                over = true;
+                break;
+            }
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if over {
+        let drain = async {
+            let mut seen = 0u64;
+            while let Some(Ok(chunk)) = stream.next().await {
+                seen += chunk.len() as u64;
+                if seen > DRAIN_BYTES {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+        return ApiError::TooLarge(format!("request body larger than {limit} bytes")).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(Bytes::from(kept)))).await
+}
