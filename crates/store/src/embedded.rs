@@ -1,7 +1,7 @@
 //! The embedded store: Parquet files per tenant, table and day, listed by a
 //! manifest per table, plus an in-memory tail; queried with DataFusion.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::ScalarValue;
@@ -92,17 +92,13 @@ struct FileEntry {
     rows: u64,
 }
 
-/// Rows a table can hold in memory and write as Arrow.
-trait Row: Clone {
-    fn ts(&self) -> Micros;
+/// Rows a table takes in and keeps as Arrow.
+trait Row: Sized {
     fn lsn(&self) -> u64;
     fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError>;
 }
 
 impl Row for Fact {
-    fn ts(&self) -> Micros {
-        self.ts
-    }
     fn lsn(&self) -> u64 {
         self.lsn
     }
@@ -112,9 +108,6 @@ impl Row for Fact {
 }
 
 impl Row for (u64, EnrichedEvent) {
-    fn ts(&self) -> Micros {
-        self.1.event.ts
-    }
     fn lsn(&self) -> u64 {
         self.0
     }
@@ -126,7 +119,27 @@ impl Row for (u64, EnrichedEvent) {
 struct TableState<R> {
     dir: PathBuf,
     manifest: Manifest,
-    mem: Vec<R>,
+    /// The tail not yet in files, columnar: a batch per append. (Rows as Rust
+    /// structs in one growing vector cost an import most of its time in
+    /// reallocation and page faults.)
+    mem: Vec<RecordBatch>,
+    rows: std::marker::PhantomData<R>,
+}
+
+/// The `ts` column (the first of every table) of a batch.
+fn ts_column(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray, StoreError> {
+    batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .ok_or_else(|| datafusion::arrow::error::ArrowError::SchemaError("the first column is not the timestamp".into()).into())
+}
+
+/// Rows of `batch` with `from <= ts < to`.
+fn between(batch: &RecordBatch, from: Micros, to: Micros) -> Result<RecordBatch, StoreError> {
+    let ts = ts_column(batch)?;
+    let mask: BooleanArray = ts.values().iter().map(|t| Some(*t >= from && *t < to)).collect();
+    Ok(filter_record_batch(batch, &mask)?)
 }
 
 fn day_of(ts: Micros) -> NaiveDate {
@@ -175,6 +188,7 @@ impl<R: Row> TableState<R> {
             dir,
             manifest,
             mem: Vec::new(),
+            rows: std::marker::PhantomData,
         };
         if clean_orphans {
             state.remove_orphans()?;
@@ -212,9 +226,21 @@ impl<R: Row> TableState<R> {
         fsync_dir(&self.dir)
     }
 
-    fn append(&mut self, rows: Vec<R>) {
+    fn append(&mut self, mut rows: Vec<R>) {
         let covered = self.manifest.lsn;
-        self.mem.extend(rows.into_iter().filter(|r| r.lsn() > covered));
+        rows.retain(|r| r.lsn() > covered);
+        if rows.is_empty() {
+            return;
+        }
+        match R::batch(&rows) {
+            Ok(batch) => self.mem.push(batch),
+            // Only a schema bug gets here; the WAL still holds the input, and a restart replays it.
+            Err(e) => tracing::error!(error = %e, "rows cannot be turned into Arrow; kept out of the store until restart replays them"),
+        }
+    }
+
+    fn pending_rows(&self) -> usize {
+        self.mem.iter().map(RecordBatch::num_rows).sum()
     }
 
     /// Writes the in-memory rows as one file per day and publishes them.
@@ -222,21 +248,27 @@ impl<R: Row> TableState<R> {
         if self.mem.is_empty() {
             return Ok(());
         }
-        let mut by_day: BTreeMap<NaiveDate, Vec<R>> = BTreeMap::new();
-        for r in &self.mem {
-            by_day.entry(day_of(r.ts())).or_default().push(r.clone());
-        }
+        // One batch, cut per day: the memory stays untouched until the
+        // manifest names the files (a failed write loses nothing).
+        let all = datafusion::arrow::compute::concat_batches(&self.mem[0].schema(), &self.mem)?;
+        let days: Vec<NaiveDate> = ts_column(&all)?.values().iter().map(|t| day_of(*t)).collect();
+        let distinct: BTreeSet<NaiveDate> = days.iter().copied().collect();
         let mut manifest = self.manifest.clone();
-        for (day, rows) in by_day {
+        for &day in &distinct {
+            let rows = if distinct.len() == 1 {
+                all.clone()
+            } else {
+                filter_record_batch(&all, &BooleanArray::from(days.iter().map(|d| *d == day).collect::<Vec<bool>>()))?
+            };
             let rel = format!("day={day}/{}", unique_name(upto_lsn));
-            write_parquet(&self.dir.join(&rel), &R::batch(&rows)?)?;
+            write_parquet(&self.dir.join(&rel), &rows)?;
             fsync_dir(&self.dir.join(format!("day={day}")))?;
             stats.files_written += 1;
-            stats.rows += rows.len();
+            stats.rows += rows.num_rows();
             manifest.files.push(FileEntry {
                 path: rel,
                 day,
-                rows: rows.len() as u64,
+                rows: rows.num_rows() as u64,
             });
         }
         manifest.lsn = manifest.lsn.max(upto_lsn);
@@ -289,14 +321,14 @@ impl<R: Row> TableState<R> {
     }
 
     /// Rewrites every file and the memory without the rows `keep` rejects.
-    fn retain(
-        &mut self,
-        keep_mem: impl Fn(&R) -> bool,
-        keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>,
-    ) -> Result<(u64, Vec<PathBuf>), StoreError> {
-        let before = self.mem.len();
-        self.mem.retain(|r| keep_mem(r));
-        let mut removed = (before - self.mem.len()) as u64;
+    fn retain(&mut self, keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>) -> Result<(u64, Vec<PathBuf>), StoreError> {
+        let before = self.pending_rows();
+        self.mem = self
+            .mem
+            .iter()
+            .map(|b| Ok(filter_record_batch(b, &keep(b)?)?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut removed = (before - self.pending_rows()) as u64;
         let mut manifest = self.manifest.clone();
         let mut replaced = Vec::new();
         for entry in manifest.files.iter_mut() {
@@ -331,7 +363,8 @@ impl<R: Row> TableState<R> {
 
     fn drop_days_before(&mut self, day: NaiveDate) -> Result<Vec<PathBuf>, StoreError> {
         let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day < day);
-        self.mem.retain(|r| day_of(r.ts()) >= day);
+        let from = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
+        self.mem = self.mem.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
         if old.is_empty() {
             return Ok(Vec::new());
         }
@@ -439,7 +472,7 @@ impl EmbeddedStore {
 
     /// Rows (facts and raw events) waiting in memory for the next flush.
     pub fn pending_rows(&self) -> usize {
-        self.lock_tenants().values().map(|t| t.facts.mem.len() + t.events.mem.len()).sum()
+        self.lock_tenants().values().map(|t| t.facts.pending_rows() + t.events.pending_rows()).sum()
     }
 
     fn bury(&self, files: Vec<PathBuf>) {
@@ -476,14 +509,18 @@ impl EmbeddedStore {
     async fn run_select(&self, tenant: TenantId, q: &dyn Select) -> Result<Vec<Table>, StoreError> {
         let scope = q.scope();
         let (files, mem) = self.with_tenant(tenant, |t| {
-            let mem: Vec<Fact> = t.facts.mem.iter().filter(|f| f.ts >= scope.from && f.ts < scope.to).cloned().collect();
+            let mem = t.facts.mem.iter().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
             Ok((t.facts.files_between(scope.from, scope.to), mem))
         })?;
         let config = SessionConfig::new()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .with_target_partitions(2);
         let ctx = SessionContext::new_with_config(config);
-        let mut facts = ctx.read_batch(facts_batch(&mem)?)?;
+        let mut facts = if mem.is_empty() {
+            ctx.read_batch(facts_batch(&[])?)?
+        } else {
+            ctx.read_batches(mem)?
+        };
         if !files.is_empty() {
             let schema = facts_schema();
             let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
@@ -609,20 +646,14 @@ impl FactStore for EmbeddedStore {
         }
         let (erased, replaced) = self.with_tenant(tenant, |t| {
             let (facts, mut replaced) = match subject {
-                Subject::UserId(u) => t.facts.retain(|f| f.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
-                Subject::Device(k) => t.facts.retain(|f| f.device_key != *k, &|b| keep_unless_device(b, *k))?,
-                Subject::AccessCode(c) => t
-                    .facts
-                    .retain(|f| f.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
+                Subject::UserId(u) => t.facts.retain(&|b| keep_unless_text(b, "user_id", u))?,
+                Subject::Device(k) => t.facts.retain(&|b| keep_unless_device(b, *k))?,
+                Subject::AccessCode(c) => t.facts.retain(&|b| keep_unless_text(b, "access_code", c))?,
             };
             let (events, more) = match subject {
-                Subject::UserId(u) => t
-                    .events
-                    .retain(|(_, e)| e.event.user_id.as_deref() != Some(u), &|b| keep_unless_text(b, "user_id", u))?,
-                Subject::Device(k) => t.events.retain(|(_, e)| e.device_key != *k, &|b| keep_unless_device(b, *k))?,
-                Subject::AccessCode(c) => t
-                    .events
-                    .retain(|(_, e)| e.event.access_code.as_deref() != Some(c), &|b| keep_unless_text(b, "access_code", c))?,
+                Subject::UserId(u) => t.events.retain(&|b| keep_unless_text(b, "user_id", u))?,
+                Subject::Device(k) => t.events.retain(&|b| keep_unless_device(b, *k))?,
+                Subject::AccessCode(c) => t.events.retain(&|b| keep_unless_text(b, "access_code", c))?,
             };
             replaced.extend(more);
             Ok((Erased { facts, events }, replaced))
