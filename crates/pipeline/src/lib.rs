@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamtally_model::{EnrichedEvent, EnrichedRequest, TenantId};
+use streamtally_model::{EnrichedEvent, EnrichedRequest, Fact, TenantId};
 use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
 use streamtally_unify::{CdnTally, Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
@@ -178,24 +178,26 @@ fn wal_dir(root: &Path) -> PathBuf {
 }
 
 /// Applies one decoded record to the engine and the store.
-fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, lsn: u64, record: WalRecord, metrics: &PipelineMetrics) {
+/// `facts` is scratch space, kept between records so its memory is reused.
+fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, lsn: u64, record: WalRecord, metrics: &PipelineMetrics, facts: &mut Vec<Fact>) {
     let ctx = tenants.get(record.tenant);
     let settings = ctx.as_ref().map(|c| c.settings.clone()).unwrap_or_default();
     engine.set_settings(record.tenant, EngineSettings::from(&settings));
-    let mut facts = Vec::new();
+    facts.clear();
     for ev in &record.events {
-        engine.apply_event(record.tenant, lsn, ev, &mut facts);
+        engine.apply_event(record.tenant, lsn, ev, facts);
     }
     let mut cdn = CdnTally::default();
     for r in &record.requests {
         // Why a request counts for no audience is for `explain`; here it only
         // decides which facts come out.
-        let _ = engine.apply_request(record.tenant, lsn, r, &mut facts);
+        let _ = engine.apply_request(record.tenant, lsn, r, facts);
         cdn.add(r);
     }
-    cdn.drain_into(lsn, &mut facts);
+    cdn.drain_into(lsn, facts);
     metrics.facts_emitted.inc_by(facts.len() as u64);
     store.append_facts(record.tenant, facts);
+    facts.clear();
     if settings.store_raw_events {
         store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect());
     }
@@ -208,11 +210,12 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
     let mut last = snapshot_lsn;
     let started = Instant::now();
     let mut replayed = 0usize;
+    let mut facts = Vec::new();
     for (lsn, bytes) in wal_records {
         if lsn <= snapshot_lsn {
             continue;
         }
-        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics);
+        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics, &mut facts);
         last = lsn;
         replayed += 1;
     }
@@ -275,6 +278,7 @@ impl Pipeline {
                 .spawn(move || {
                     let mut last_checkpoint = Instant::now();
                     let mut last_retention: Option<Instant> = None;
+                    let mut facts = Vec::new();
                     loop {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
@@ -286,7 +290,7 @@ impl Pipeline {
                         while let Some(item) = work.take() {
                             match item {
                                 Work::Record(lsn, record) => {
-                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics);
+                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics, &mut facts);
                                     progress.applied_lsn.store(lsn, Ordering::SeqCst);
                                 }
                                 Work::Erase { tenant, subject, reply } => {

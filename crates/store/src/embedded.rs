@@ -93,7 +93,7 @@ struct FileEntry {
 }
 
 /// Rows a table takes in and keeps as Arrow.
-trait Row: Sized {
+trait Row: Sized + Clone {
     fn lsn(&self) -> u64;
     fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError>;
 }
@@ -226,13 +226,22 @@ impl<R: Row> TableState<R> {
         fsync_dir(&self.dir)
     }
 
-    fn append(&mut self, mut rows: Vec<R>) {
+    fn append(&mut self, rows: &[R]) {
         let covered = self.manifest.lsn;
-        rows.retain(|r| r.lsn() > covered);
         if rows.is_empty() {
             return;
         }
-        match R::batch(&rows) {
+        // Replay after a crash offers rows the files hold already.
+        let batch = if rows.iter().all(|r| r.lsn() > covered) {
+            R::batch(rows)
+        } else {
+            let newer: Vec<R> = rows.iter().filter(|r| r.lsn() > covered).cloned().collect();
+            if newer.is_empty() {
+                return;
+            }
+            R::batch(&newer)
+        };
+        match batch {
             Ok(batch) => self.mem.push(batch),
             // Only a schema bug gets here; the WAL still holds the input, and a restart replays it.
             Err(e) => tracing::error!(error = %e, "rows cannot be turned into Arrow; kept out of the store until restart replays them"),
@@ -597,7 +606,7 @@ fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArra
 }
 
 impl FactStore for EmbeddedStore {
-    fn append_facts(&self, tenant: TenantId, facts: Vec<Fact>) {
+    fn append_facts(&self, tenant: TenantId, facts: &[Fact]) {
         if let Err(e) = self.with_tenant(tenant, |t| {
             t.facts.append(facts);
             Ok(())
@@ -608,7 +617,7 @@ impl FactStore for EmbeddedStore {
 
     fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) {
         if let Err(e) = self.with_tenant(tenant, |t| {
-            t.events.append(events);
+            t.events.append(&events);
             Ok(())
         }) {
             tracing::error!(tenant, error = %e, "cannot open the tenant's tables; events kept out of the store until restart replays them");

@@ -41,13 +41,13 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     let b = store.meta().create_tenant("b").unwrap().id;
     store.append_facts(
         a,
-        vec![
+        &[
             fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1),
             fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1),
         ],
     );
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]);
-    store.append_facts(b, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]);
+    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]);
     let before = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
     assert_eq!(total(&before, 0), Cell::Int(2));
     assert_eq!(total(&before, 1), Cell::Float(10.0));
@@ -58,7 +58,7 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     let after = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
     assert_eq!(before, after);
     // Replayed rows at or below the manifest's WAL position are not taken again.
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
     assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(2));
     let other = store.query(b, &q("starts", None)).await.unwrap();
     assert_eq!(total(&other, 0), Cell::Int(1));
@@ -84,13 +84,13 @@ async fn erasure_and_retention_rewrite_through_the_manifest() {
     let a = store.meta().create_tenant("a").unwrap().id;
     store.append_facts(
         a,
-        vec![
+        &[
             fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
             fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1),
         ],
     );
     store.flush(1).unwrap();
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]);
     let erased = store.erase(a, &Subject::UserId("u1".into())).unwrap();
     assert_eq!(erased.facts, 2);
     assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(1));
@@ -107,7 +107,7 @@ async fn many_small_files_of_a_day_are_compacted_without_changing_answers() {
     let a = store.meta().create_tenant("a").unwrap().id;
     let mut compacted = 0;
     for i in 0..COMPACT_AT_FILES as u64 {
-        store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T09:00:00Z", i, "A", i + 1)]);
+        store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:00:00Z", i, "A", i + 1)]);
         compacted += store.flush(i + 1).unwrap().files_compacted;
     }
     assert_eq!(compacted, COMPACT_AT_FILES);
@@ -126,7 +126,7 @@ async fn days_follow_the_time_zone() {
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
     // 23:30 UTC on 2 March is 00:30 on 3 March in Berlin.
-    store.append_facts(a, vec![fact(FactKind::Start, "2026-03-02T23:30:00Z", 1, "A", 1)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T23:30:00Z", 1, "A", 1)]);
     let berlin = MetricsQuery::parse("2026-03-01", "2026-03-04", "starts", Some("day"), None, Some("Europe/Berlin")).unwrap();
     let answer = store.query(a, &berlin).await.unwrap();
     assert_eq!(answer.to_json()["rows"][0]["day"], "2026-03-03T00:00:00+01:00");
