@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use streamtally_enrich::{Enricher, LogContext, REJECT_EXAMPLES};
 use streamtally_parse::log::{LogFormat, LogParser};
-use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig, TenantContext};
+use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig, TenantContext, Ticket};
 use streamtally_unify::{exclusions, EngineSettings};
 
 use crate::{DataArg, EnrichArgs};
@@ -25,6 +25,12 @@ use crate::{DataArg, EnrichArgs};
 const CHUNK: usize = 1024 * 1024;
 /// The bytes looked at to detect the format and identify the file.
 const HEAD: usize = 64 * 1024;
+/// Chunks handed to the WAL and not yet durable: reading and parsing the next
+/// ones goes on meanwhile instead of waiting for each fsync.
+const IN_FLIGHT: usize = 4;
+
+/// A chunk on its way into the WAL, and where the file is read up to once it is durable.
+type Pending = (Ticket, u64);
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -89,7 +95,6 @@ impl Tally {
 enum Sink {
     Local {
         pipeline: Arc<Pipeline>,
-        runtime: tokio::runtime::Runtime,
         enricher: Box<Enricher>,
         tenant: Arc<TenantContext>,
         bitrates: HashMap<String, f64>,
@@ -143,7 +148,6 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             let bitrates = meta.contents(t.id)?.into_iter().filter_map(|c| c.bitrate.map(|b| (c.content_id, b))).collect();
             Sink::Local {
                 pipeline: Arc::new(pipeline),
-                runtime: tokio::runtime::Runtime::new()?,
                 enricher: Box::new(crate::commands::serve::enricher(&args.enrich)?),
                 tenant,
                 bitrates,
@@ -305,6 +309,20 @@ fn import_one(
         Sink::Local { tenant, .. } => EngineSettings::from(&tenant.settings),
         Sink::Remote { .. } => EngineSettings::default(),
     };
+    let mut pending: std::collections::VecDeque<Pending> = std::collections::VecDeque::new();
+    // Waits for the oldest chunks until at most `keep` are in flight; records how far the file is durable.
+    let settle = |pending: &mut std::collections::VecDeque<Pending>, keep: usize| -> anyhow::Result<()> {
+        while pending.len() > keep {
+            let Some((ticket, upto)) = pending.pop_front() else { break };
+            ticket.wait()?;
+            if let Sink::Local { pipeline, .. } = sink {
+                if let Some(t) = tenant_id {
+                    pipeline.store().meta().set_imported_bytes(t, &file_key, upto)?;
+                }
+            }
+        }
+        Ok(())
+    };
     loop {
         buf.clear();
         let more = match next_chunk(reader.as_mut(), &mut buf) {
@@ -313,12 +331,11 @@ fn import_one(
                 // The whole lines before the damage still count; the cut one does not.
                 let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                 buf.truncate(whole);
-                send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
+                let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
                 tally.bytes += buf.len() as u64;
                 position += buf.len() as u64;
-                if let (Some(t), Sink::Local { pipeline, .. }) = (tenant_id, sink) {
-                    pipeline.store().meta().set_imported_bytes(t, &file_key, position)?;
-                }
+                pending.extend(sent.map(|h| (h, position)));
+                settle(&mut pending, 0)?;
                 return Err(anyhow::anyhow!(
                     "{e} after {} bytes; the lines before were imported",
                     position + buf.len() as u64
@@ -333,12 +350,11 @@ fn import_one(
                 buf.clear();
             }
         }
-        send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
+        let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
         position += buf.len() as u64;
         tally.bytes += buf.len() as u64;
-        if let (Some(t), Sink::Local { pipeline, .. }) = (tenant_id, sink) {
-            pipeline.store().meta().set_imported_bytes(t, &file_key, position)?;
-        }
+        pending.extend(sent.map(|h| (h, position)));
+        settle(&mut pending, if more { IN_FLIGHT } else { 0 })?;
         progress.lines(tally.lines);
         if !more {
             if !args.follow {
@@ -376,14 +392,13 @@ fn send(
     sink: &Sink,
     settings: &EngineSettings,
     tally: &mut Tally,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Ticket>> {
     if chunk.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     match sink {
         Sink::Local {
             pipeline,
-            runtime,
             enricher,
             tenant,
             bitrates,
@@ -402,7 +417,7 @@ fn send(
                 *tally.excluded.entry(why.to_string()).or_default() += n;
             }
             if !batch.requests.is_empty() {
-                runtime.block_on(pipeline.submit_requests(tenant.id, batch.requests))?;
+                return Ok(Some(pipeline.queue_requests_blocking(tenant.id, batch.requests)?));
             }
         }
         Sink::Remote { agent, url, key } => {
@@ -446,7 +461,7 @@ fn send(
             *line_no += lines as usize;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// A progress bar on a terminal; plain lines every few seconds otherwise.

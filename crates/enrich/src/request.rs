@@ -208,6 +208,7 @@ impl Enricher {
         if body.is_empty() {
             return batch;
         }
+        batch.requests.reserve(body.iter().filter(|b| **b == b'\n').count() + 1);
         for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
             batch.lines += 1;
             let line = String::from_utf8_lossy(raw);

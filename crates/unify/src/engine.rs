@@ -1,4 +1,8 @@
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use hashbrown::hash_map::EntryRef;
+use hashbrown::{Equivalent, HashMap as FastMap};
 
 use chrono::TimeZone;
 use chrono_tz::Tz;
@@ -14,6 +18,55 @@ pub const LATENESS: Micros = 3600 * MICROS_PER_SEC;
 /// The watermark must move this far before state is swept again: a sweep
 /// visits every key, so it must not come every few inputs of a busy log.
 const SWEEP_EVERY: Micros = 10 * 60 * MICROS_PER_SEC;
+/// …and at least one input per this many keys held must have come since the
+/// last sweep: a sweep then visits at most this many keys per input however
+/// far apart in time the inputs are (a log of one request per device per
+/// hour swept every few thousand lines and spent most of its time there).
+const SWEEP_KEYS_PER_INPUT: usize = 8;
+
+/// A state key of a device and a content.
+type DeviceContent = (DeviceKey, String);
+
+/// Looks up a [`DeviceContent`] key without building one (no allocation per
+/// input); hashes exactly as the owned tuple does.
+struct DeviceContentRef<'a>(DeviceKey, &'a str);
+
+impl Hash for DeviceContentRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+        self.1.hash(h);
+    }
+}
+
+impl Equivalent<DeviceContent> for DeviceContentRef<'_> {
+    fn equivalent(&self, key: &DeviceContent) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+impl From<&DeviceContentRef<'_>> for DeviceContent {
+    fn from(r: &DeviceContentRef<'_>) -> Self {
+        (r.0, r.1.to_string())
+    }
+}
+
+/// Opens a window for `key` at `ts` unless one began less than `length` before.
+fn open_window(map: &mut FastMap<DeviceContent, Micros>, key: DeviceContentRef<'_>, ts: Micros, length: Micros) -> bool {
+    match map.entry_ref(&key) {
+        EntryRef::Occupied(e) => {
+            let began = e.into_mut();
+            if ts < *began + length {
+                return false;
+            }
+            *began = ts;
+            true
+        }
+        EntryRef::Vacant(e) => {
+            e.insert(ts);
+            true
+        }
+    }
+}
 
 const MINUTE: Micros = 60 * MICROS_PER_SEC;
 
@@ -77,18 +130,21 @@ struct UserSession {
 struct TenantState {
     watermark: Micros,
     swept_at: Micros,
-    playbacks: HashMap<String, PlaybackState>,
+    /// Inputs since the last sweep (not kept in snapshots: a restart sweeps a little early).
+    #[serde(skip)]
+    since_sweep: usize,
+    playbacks: FastMap<String, PlaybackState>,
     /// (device, content) → when the current download window began.
-    downloads: HashMap<(DeviceKey, String), Micros>,
+    downloads: FastMap<DeviceContent, Micros>,
     /// (device, content) → when the current view began.
-    views: HashMap<(DeviceKey, String), Micros>,
-    users: HashMap<DeviceKey, UserSession>,
+    views: FastMap<DeviceContent, Micros>,
+    users: FastMap<DeviceKey, UserSession>,
     /// (device, content) → the minutes it was active in lately (spec §5).
-    active: HashMap<(DeviceKey, String), RecentMinutes>,
+    active: FastMap<DeviceContent, RecentMinutes>,
     /// (access code, content, day start) → what that code covered that day (spec §6).
-    attendance: HashMap<(String, String, Micros), DayCover>,
+    attendance: FastMap<(String, String, Micros), DayCover>,
     /// Log playbacks: (device, content or `sid:` + CMCD session) → the current start (spec §3).
-    log_plays: HashMap<(DeviceKey, String), LogPlay>,
+    log_plays: FastMap<DeviceContent, LogPlay>,
 }
 
 /// One start known from logs, unified by device key + content for `start_window`.
@@ -244,28 +300,37 @@ pub fn log_filter(r: &EnrichedRequest, settings: &EngineSettings) -> Result<(), 
 }
 
 impl TenantState {
+    fn keys(&self) -> usize {
+        self.playbacks.len() + self.downloads.len() + self.views.len() + self.users.len() + self.active.len() + self.attendance.len() + self.log_plays.len()
+    }
+
+    fn sweep_due(&self) -> bool {
+        self.watermark - self.swept_at >= SWEEP_EVERY && self.since_sweep * SWEEP_KEYS_PER_INPUT >= self.keys()
+    }
+
     /// The log playback `key` belongs to at `ts`, opening a new start (reported
     /// to `started`) when none is open within `start_window`.
-    fn log_play(&mut self, key: (DeviceKey, String), ts: Micros, settings: &EngineSettings, started: impl FnOnce(Micros)) -> &mut LogPlay {
+    fn log_play(&mut self, device: DeviceKey, key: &str, ts: Micros, settings: &EngineSettings, started: impl FnOnce(Micros)) -> &mut LogPlay {
         let fresh = LogPlay {
             start_at: ts,
             played: 0.0,
             streamed: false,
         };
         let mut opened = false;
-        let play = self
-            .log_plays
-            .entry(key)
-            .and_modify(|p| {
+        let play = match self.log_plays.entry_ref(&DeviceContentRef(device, key)) {
+            EntryRef::Occupied(e) => {
+                let p = e.into_mut();
                 if ts >= p.start_at + settings.start_window {
                     *p = fresh;
                     opened = true;
                 }
-            })
-            .or_insert_with(|| {
+                p
+            }
+            EntryRef::Vacant(e) => {
                 opened = true;
-                fresh
-            });
+                e.insert(fresh)
+            }
+        };
         if opened {
             started(ts);
         }
@@ -290,17 +355,17 @@ impl TenantState {
 
     /// Views (spec §4): true when the request opens a new `view_window`.
     fn note_view(&mut self, device: DeviceKey, content: &str, ts: Micros, settings: &EngineSettings) -> bool {
-        open_window(&mut self.views, (device, content.to_string()), ts, settings.view_window)
+        open_window(&mut self.views, DeviceContentRef(device, content), ts, settings.view_window)
     }
 
     /// Live activity (spec §5): the minute's start when the device was not yet
     /// active in that minute of the content.
     fn note_active(&mut self, device: DeviceKey, content: &str, ts: Micros) -> Option<Micros> {
         let minute = ts.div_euclid(MINUTE);
-        let new = match self.active.get_mut(&(device, content.to_string())) {
-            Some(recent) => recent.mark(minute),
-            None => {
-                self.active.insert((device, content.to_string()), RecentMinutes::new(minute));
+        let new = match self.active.entry_ref(&DeviceContentRef(device, content)) {
+            EntryRef::Occupied(e) => e.into_mut().mark(minute),
+            EntryRef::Vacant(e) => {
+                e.insert(RecentMinutes::new(minute));
                 true
             }
         };
@@ -407,19 +472,6 @@ pub struct Engine {
 }
 
 /// Opens a window keyed in `map` at `ts` unless one is open; true when it opened.
-fn open_window<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Micros>, key: K, ts: Micros, length: Micros) -> bool {
-    match map.get_mut(&key) {
-        Some(began) if ts < *began + length => false,
-        Some(began) => {
-            *began = ts;
-            true
-        }
-        None => {
-            map.insert(key, ts);
-            true
-        }
-    }
-}
 
 impl Engine {
     pub fn new() -> Self {
@@ -433,10 +485,7 @@ impl Engine {
 
     /// Number of keys held, for the state-size gauge and the boundedness test.
     pub fn state_keys(&self) -> usize {
-        self.tenants
-            .values()
-            .map(|t| t.playbacks.len() + t.downloads.len() + t.views.len() + t.users.len() + t.active.len() + t.attendance.len() + t.log_plays.len())
-            .sum()
+        self.tenants.values().map(TenantState::keys).sum()
     }
 
     /// Feeds one player event; the facts it makes true are pushed to `out`.
@@ -549,7 +598,7 @@ impl Engine {
                 }
                 (EventType::FileDownloaded, _) => {
                     if let Some(content) = &ev.content_id {
-                        if open_window(&mut state.downloads, (input.device_key, content.clone()), ts, settings.start_window) {
+                        if open_window(&mut state.downloads, DeviceContentRef(input.device_key, content), ts, settings.start_window) {
                             out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
                         }
                     }
@@ -557,7 +606,8 @@ impl Engine {
                 _ => {}
             }
         }
-        if state.watermark - state.swept_at >= SWEEP_EVERY {
+        state.since_sweep += 1;
+        if state.sweep_due() {
             sweep(state, &settings);
         }
     }
@@ -603,14 +653,18 @@ impl Engine {
             if state.note_view(r.device_key, content, ts, &settings) {
                 out.push(fact(FactKind::View, ts, 1.0, source));
             }
-            let key = (
-                r.device_key,
-                r.playback_id.as_ref().map(|sid| format!("sid:{sid}")).unwrap_or_else(|| content.to_string()),
-            );
+            let sid_key;
+            let key = match &r.playback_id {
+                Some(sid) => {
+                    sid_key = format!("sid:{sid}");
+                    sid_key.as_str()
+                }
+                None => content,
+            };
             match r.kind {
                 // A whole file taken (no Range, or from 0 to the end) is a download.
                 RequestKind::AudioFile if r.status == 200 && r.range.is_none_or(|(a, b)| a == 0 && b.is_none()) => {
-                    let opened = open_window(&mut state.downloads, (r.device_key, content.to_string()), ts, settings.start_window);
+                    let opened = open_window(&mut state.downloads, DeviceContentRef(r.device_key, content), ts, settings.start_window);
                     if opened {
                         out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
                     }
@@ -619,7 +673,9 @@ impl Engine {
                 RequestKind::AudioFile if r.status == 206 => {
                     let kbps = r.bitrate_kbps.filter(|b| *b > 0.0).unwrap_or(settings.default_audio_kbps);
                     let secs = r.bytes as f64 / (kbps * 1000.0 / 8.0);
-                    let play = state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, Source::AudioLog)));
+                    let play = state.log_play(r.device_key, key, ts, &settings, |at| {
+                        out.push(fact(FactKind::Start, at, 1.0, Source::AudioLog))
+                    });
                     play.played += secs;
                     out.push(fact(FactKind::Time, ts, secs, Source::AudioLog));
                     if !play.streamed && play.played >= settings.stream_min_audio {
@@ -629,7 +685,7 @@ impl Engine {
                 }
                 // Video-log: a manifest request of a new playback is a start.
                 RequestKind::Manifest => {
-                    state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, source)));
+                    state.log_play(r.device_key, key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, source)));
                 }
                 // Segments: the device is active in that minute (live concurrency)
                 // and watched the segment's duration; live audio segments start
@@ -639,7 +695,7 @@ impl Engine {
                         out.push(fact(FactKind::Active, minute, 1.0, source));
                     }
                     let secs = r.segment_seconds.unwrap_or(0.0);
-                    let play = state.log_play(key, ts, &settings, |at| {
+                    let play = state.log_play(r.device_key, key, ts, &settings, |at| {
                         if source == Source::AudioLog {
                             out.push(fact(FactKind::Start, at, 1.0, source));
                         }
@@ -655,12 +711,15 @@ impl Engine {
                 }
                 // Whole video files and 206 of them: a request only (video-log).
                 RequestKind::VideoFile => {
-                    state.log_play(key, ts, &settings, |at| out.push(fact(FactKind::Start, at, 1.0, Source::VideoLog)));
+                    state.log_play(r.device_key, key, ts, &settings, |at| {
+                        out.push(fact(FactKind::Start, at, 1.0, Source::VideoLog))
+                    });
                 }
                 _ => {}
             }
         }
-        if state.watermark - state.swept_at >= SWEEP_EVERY {
+        state.since_sweep += 1;
+        if state.sweep_due() {
             sweep(state, &settings);
         }
         verdict
@@ -689,6 +748,7 @@ fn sweep(state: &mut TenantState, s: &EngineSettings) {
     state.attendance.retain(|_, d| d.day_end >= horizon);
     state.log_plays.retain(|_, p| p.start_at + s.start_window >= horizon);
     state.swept_at = state.watermark;
+    state.since_sweep = 0;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,10 +13,18 @@ enum Token {
     Var(Field),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NginxFormat {
     source: String,
     tokens: Vec<Token>,
+    /// A searcher per token for the literal after it (built once, not per line).
+    next_literal: Vec<Option<memchr::memmem::Finder<'static>>>,
+}
+
+impl PartialEq for NginxFormat {
+    fn eq(&self, other: &Self) -> bool {
+        self.tokens == other.tokens
+    }
 }
 
 /// What an nginx variable means; variables streamtally does not use are skipped.
@@ -101,9 +109,16 @@ impl NginxFormat {
         if !has(&[Field::Status]) || !has(&[Field::RequestLine, Field::Uri, Field::Path]) {
             return Err(FormatError::BadLogFormat("needs $status and $request (or $request_uri / $uri)".into()));
         }
+        let next_literal = (0..tokens.len())
+            .map(|i| match tokens.get(i + 1) {
+                Some(Token::Literal(next)) => Some(memchr::memmem::Finder::new(next.as_bytes()).into_owned()),
+                _ => None,
+            })
+            .collect();
         Ok(NginxFormat {
             source: source.to_string(),
             tokens,
+            next_literal,
         })
     }
 
@@ -123,9 +138,9 @@ impl NginxFormat {
                     pos += lit.len();
                 }
                 Token::Var(field) => {
-                    let end = match self.tokens.get(i + 1) {
-                        Some(Token::Literal(next)) => {
-                            pos + find_unescaped(&line[pos..], next).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
+                    let end = match (&self.next_literal[i], self.tokens.get(i + 1)) {
+                        (Some(finder), Some(Token::Literal(next))) => {
+                            pos + find_unescaped(&line[pos..], finder).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
                         }
                         _ => line.len(),
                     };
@@ -145,9 +160,9 @@ impl NginxFormat {
 }
 
 /// The first `needle` in `hay` not preceded by a backslash (Apache escapes `"` as `\"`).
-fn find_unescaped(hay: &str, needle: &str) -> Option<usize> {
+fn find_unescaped(hay: &str, needle: &memchr::memmem::Finder<'_>) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&hay.as_bytes()[from..], needle.as_bytes()) {
+    while let Some(i) = needle.find(&hay.as_bytes()[from..]) {
         let at = from + i;
         if at > 0 && hay.as_bytes()[at - 1] == b'\\' {
             from = at + 1;
