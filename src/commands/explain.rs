@@ -118,6 +118,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                         bot_deny: &settings.bot_deny,
                     },
                     settings.segment_seconds.as_secs_f64(),
+                    &mut Default::default(),
                 );
                 let mut facts: Vec<Fact> = Vec::new();
                 let verdict = engine.apply_request(TENANT, number as u64, &r, &mut facts);

@@ -101,9 +101,9 @@ impl Record {
                 .and_then(|s| s.names.and_then(|n| n.get("en").cloned()).or(s.iso_code))
         });
         Geo {
-            country,
-            region,
-            city: self.city.and_then(Named::name),
+            country: country.map(Into::into),
+            region: region.map(Into::into),
+            city: self.city.and_then(Named::name).map(Into::into),
         }
     }
 }

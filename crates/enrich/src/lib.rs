@@ -72,14 +72,14 @@ impl Enricher {
         let ua = client.user_agent.as_deref().unwrap_or("");
         let device_key = device_key(secret, client.ip, ua, event.device_id.as_deref());
         let referrer = event.referrer.take();
-        let referrer_host = referrer.as_deref().and_then(referrer_host);
+        let referrer_host = referrer.as_deref().and_then(referrer_host).map(Into::into);
         if !opts.keep_access_code {
             event.access_code = None;
         }
         let mut family = self.classify(ua, opts.bot_deny).family;
         // Web players inside an app are known by the page that embeds them.
         if family.app.is_none() && family.browser.is_some() {
-            family.app = referrer.as_deref().and_then(|r| self.classifier.referrer_app(r)).map(str::to_string);
+            family.app = referrer.as_deref().and_then(|r| self.classifier.referrer_app(r)).map(Into::into);
         }
         EnrichedEvent {
             received_at,

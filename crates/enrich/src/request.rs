@@ -3,7 +3,9 @@
 //! what the path says — which content, and whether it is an audio file, a
 //! manifest or a segment (spec §1 "Catalogue": inferred without one).
 
-use streamtally_model::{ContentKind, EnrichedRequest, LogRequest, Media, RequestKind};
+use std::collections::{HashMap, HashSet};
+
+use streamtally_model::{ContentKind, EnrichedRequest, LogRequest, Media, RequestKind, Text};
 
 use crate::{device_key, referrer_host, DeviceSecret, EnrichOptions, Enricher};
 
@@ -82,14 +84,54 @@ fn is_rendition(folder: &str) -> bool {
         || f.starts_with("stream_")
 }
 
+/// The texts of the requests of one batch, each kept once (a log repeats its
+/// contents, zones and referrers on thousands of lines), and each referrer's
+/// host worked out once.
+#[derive(Debug, Default)]
+pub struct Texts {
+    texts: HashSet<Text>,
+    hosts: HashMap<String, Option<Text>>,
+}
+
+impl Texts {
+    pub fn get(&mut self, s: &str) -> Text {
+        if let Some(t) = self.texts.get(s) {
+            return t.clone();
+        }
+        let t: Text = s.into();
+        self.texts.insert(t.clone());
+        t
+    }
+
+    /// [`referrer_host`], remembered per referrer.
+    pub fn referrer_host(&mut self, referrer: &str) -> Option<Text> {
+        if let Some(h) = self.hosts.get(referrer) {
+            return h.clone();
+        }
+        let host = referrer_host(referrer).map(|h| self.get(&h));
+        self.hosts.insert(referrer.to_string(), host.clone());
+        host
+    }
+}
+
 impl Enricher {
     /// Enriches one log request of a tenant; its IP and User-Agent are dropped here.
-    pub fn enrich_request(&self, req: LogRequest, secret: &DeviceSecret, opts: EnrichOptions<'_>, default_segment_seconds: f64) -> EnrichedRequest {
+    pub fn enrich_request(
+        &self,
+        req: LogRequest,
+        secret: &DeviceSecret,
+        opts: EnrichOptions<'_>,
+        default_segment_seconds: f64,
+        texts: &mut Texts,
+    ) -> EnrichedRequest {
         let ua = req.user_agent.as_deref().unwrap_or("");
         let device_key = device_key(secret, req.ip, ua, None);
         let family = self.classify(ua, opts.bot_deny).family;
         let (kind, media) = request_kind(&req.path, req.cmcd.ot.as_deref());
-        let content_id = req.cmcd.cid.clone().or_else(|| content_of(&req.path, kind));
+        let content_id = match &req.cmcd.cid {
+            Some(cid) => Some(texts.get(cid)),
+            None => content_of(&req.path, kind).map(|c| texts.get(&c)),
+        };
         let content_kind = match req.cmcd.st.as_deref() {
             Some("l") => Some(ContentKind::Live),
             Some("v") => Some(ContentKind::Vod),
@@ -102,22 +144,22 @@ impl Enricher {
             device_key,
             client: family,
             geo: self.geo(req.ip),
-            referrer_host: req.referrer.as_deref().and_then(referrer_host),
+            referrer_host: req.referrer.as_deref().and_then(|r| texts.referrer_host(r)),
             method: req.method,
             status: req.status,
             bytes: req.bytes,
             range,
             kind,
             content_id,
-            playback_id: req.cmcd.sid.clone(),
+            playback_id: req.cmcd.sid.as_deref().map(Text::from),
             content_kind,
             media,
             segment_seconds,
             bitrate_kbps: req.cmcd.br,
             rebuffering: req.cmcd.bs || req.cmcd.sta.as_deref() == Some("r"),
-            cache_status: req.cache_status,
-            pop: req.pop,
-            zone: req.zone,
+            cache_status: req.cache_status.as_deref().map(|t| texts.get(t)),
+            pop: req.pop.as_deref().map(|t| texts.get(t)),
+            zone: req.zone.as_deref().map(|t| texts.get(t)),
         }
     }
 }
@@ -190,10 +232,10 @@ impl LogBatch {
     pub fn fill_zone_pop(&mut self, zone: Option<&str>, pop: Option<&str>) {
         for r in &mut self.requests {
             if r.zone.is_none() {
-                r.zone = zone.map(str::to_string);
+                r.zone = zone.map(Text::from);
             }
             if r.pop.is_none() {
-                r.pop = pop.map(str::to_string);
+                r.pop = pop.map(Text::from);
             }
         }
     }
@@ -204,6 +246,7 @@ impl Enricher {
     /// A bad line is counted and skipped; invalid UTF-8 is replaced, not fatal.
     pub fn read_log_lines(&self, parser: &mut streamtally_parse::log::LogParser, text: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
         let mut batch = LogBatch::default();
+        let mut texts = Texts::default();
         let body = text.strip_suffix(b"\n").unwrap_or(text);
         if body.is_empty() {
             return batch;
@@ -214,7 +257,7 @@ impl Enricher {
             let line = String::from_utf8_lossy(raw);
             match parser.parse_line(&line) {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
-                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_seconds);
+                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_seconds, &mut texts);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {
                         r.bitrate_kbps = Some(b);

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceKey, Micros};
+use crate::{DeviceKey, Micros, Text};
 
 /// The eleven event types of spec §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,19 +175,19 @@ impl PlayerEvent {
 /// The parsed family of a User-Agent: all that is kept of it (spec §8).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientFamily {
-    pub browser: Option<String>,
-    pub os: Option<String>,
-    pub device_type: Option<String>,
-    pub app: Option<String>,
+    pub browser: Option<Text>,
+    pub os: Option<Text>,
+    pub device_type: Option<Text>,
+    pub app: Option<Text>,
     /// Bots are kept as raw events but excluded from every audience metric.
     pub bot: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geo {
-    pub country: Option<String>,
-    pub region: Option<String>,
-    pub city: Option<String>,
+    pub country: Option<Text>,
+    pub region: Option<Text>,
+    pub city: Option<Text>,
 }
 
 /// A player event after enrichment: the raw IP and User-Agent are gone, replaced
@@ -198,7 +198,7 @@ pub struct EnrichedEvent {
     pub event: PlayerEvent,
     pub device_key: DeviceKey,
     /// Host of the referrer only, never path or query.
-    pub referrer_host: Option<String>,
+    pub referrer_host: Option<Text>,
     pub client: ClientFamily,
     pub geo: Geo,
 }

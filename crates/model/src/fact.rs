@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros};
+use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros, Text};
 
 /// What a fact says happened. `value` is 1 for every kind but `Time` (seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,18 +70,18 @@ pub struct Fact {
     pub ts: Micros,
     pub value: f64,
     pub device_key: DeviceKey,
-    pub content_id: Option<String>,
-    pub playback_id: Option<String>,
+    pub content_id: Option<Text>,
+    pub playback_id: Option<Text>,
     pub source: Source,
-    pub property: String,
+    pub property: Text,
     pub content_kind: Option<ContentKind>,
     pub media: Option<Media>,
-    pub referrer_host: Option<String>,
+    pub referrer_host: Option<Text>,
     pub client: ClientFamily,
     pub geo: Geo,
-    pub user_id: Option<String>,
+    pub user_id: Option<Text>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
-    pub access_code: Option<String>,
+    pub access_code: Option<Text>,
     /// The responses summed, on `Request` facts only.
     pub served: Option<Served>,
     /// WAL position of the input that produced it: replay skips what is stored.
@@ -95,7 +95,7 @@ pub struct Served {
     pub requests: u64,
     pub status: u16,
     /// Upper case as logged: `HIT`, `MISS`, `EXPIRED`, …
-    pub cache_status: Option<String>,
-    pub pop: Option<String>,
-    pub zone: Option<String>,
+    pub cache_status: Option<Text>,
+    pub pop: Option<Text>,
+    pub zone: Option<Text>,
 }

@@ -9,6 +9,10 @@ mod request;
 mod settings;
 mod time;
 
+/// Text shared by many facts (a client family, a place, a content id):
+/// cloning it is a reference count, not an allocation. Encoded as a string.
+pub type Text = std::sync::Arc<str>;
+
 pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
 pub use fact::{Fact, FactKind, Served, Source};
 pub use request::{Cmcd, EnrichedRequest, LogRequest, RequestKind};
@@ -25,3 +29,9 @@ pub struct DeviceKey(pub u64);
 
 /// Property used when an event names none (spec §1, source 004).
 pub const PROPERTY_OTHERS: &str = "Others";
+
+/// [`PROPERTY_OTHERS`] as shared text (facts carry it by the million).
+pub fn property_others() -> Text {
+    static OTHERS: std::sync::OnceLock<Text> = std::sync::OnceLock::new();
+    OTHERS.get_or_init(|| PROPERTY_OTHERS.into()).clone()
+}

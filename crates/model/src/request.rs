@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros};
+use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros, Text};
 
 /// Common Media Client Data (CTA-5004) keys streamtally uses. Durations are in
 /// milliseconds and bitrates in kbps, as CMCD sends them.
@@ -111,16 +111,16 @@ pub struct EnrichedRequest {
     pub device_key: DeviceKey,
     pub client: ClientFamily,
     pub geo: Geo,
-    pub referrer_host: Option<String>,
+    pub referrer_host: Option<Text>,
     pub method: String,
     pub status: u16,
     pub bytes: u64,
     /// Requested byte range `(first, last)` when a Range header was logged.
     pub range: Option<(u64, Option<u64>)>,
     pub kind: RequestKind,
-    pub content_id: Option<String>,
+    pub content_id: Option<Text>,
     /// CMCD `sid` when present: the playback.
-    pub playback_id: Option<String>,
+    pub playback_id: Option<Text>,
     pub content_kind: Option<ContentKind>,
     pub media: Option<Media>,
     /// Seconds of media a segment holds (CMCD `d`, else the tenant's default).
@@ -128,7 +128,7 @@ pub struct EnrichedRequest {
     pub bitrate_kbps: Option<f64>,
     /// The client reported a stall (CMCD `bs`, or v2 `sta=r`).
     pub rebuffering: bool,
-    pub cache_status: Option<String>,
-    pub pop: Option<String>,
-    pub zone: Option<String>,
+    pub cache_status: Option<Text>,
+    pub pop: Option<Text>,
+    pub zone: Option<Text>,
 }

@@ -113,7 +113,7 @@ pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
         strings(facts, |f| f.content_id.as_deref()),
         strings(facts, |f| f.playback_id.as_deref()),
         strings(facts, |f| Some(f.source.as_str())),
-        strings(facts, |f| Some(f.property.as_str())),
+        strings(facts, |f| Some(&*f.property)),
         strings(facts, |f| f.content_kind.map(|k| k.as_str())),
         strings(facts, |f| f.media.map(|m| m.as_str())),
         strings(facts, |f| f.referrer_host.as_deref()),

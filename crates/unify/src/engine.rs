@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{
     duration_micros, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Micros, RequestKind, Served, Settings, Source,
-    TenantId, MICROS_PER_SEC, PROPERTY_OTHERS,
+    TenantId, Text, MICROS_PER_SEC,
 };
 
 /// How far behind a tenant's latest event time an input may arrive and still
@@ -205,9 +205,9 @@ pub struct CdnTally {
 struct CdnKey {
     bucket: Micros,
     status: u16,
-    cache_status: Option<String>,
-    pop: Option<String>,
-    zone: Option<String>,
+    cache_status: Option<Text>,
+    pop: Option<Text>,
+    zone: Option<Text>,
     source: Source,
 }
 
@@ -243,7 +243,7 @@ impl CdnTally {
                 content_id: None,
                 playback_id: None,
                 source: k.source,
-                property: PROPERTY_OTHERS.to_string(),
+                property: streamtally_model::property_others(),
                 content_kind: None,
                 media: None,
                 referrer_host: None,
@@ -499,21 +499,24 @@ impl Engine {
         }
         // Bots are kept as raw events but are in no audience metric (spec §2).
         if !input.client.bot {
+            let text = |s: &Option<String>| s.as_deref().map(Text::from);
+            let (content_id, playback_id, user_id) = (text(&ev.content_id), text(&ev.playback_id), text(&ev.user_id));
+            let property = ev.property.as_deref().map(Text::from).unwrap_or_else(streamtally_model::property_others);
             let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
                 kind,
                 ts: at,
                 value,
                 device_key: input.device_key,
-                content_id: ev.content_id.clone(),
-                playback_id: ev.playback_id.clone(),
+                content_id: content_id.clone(),
+                playback_id: playback_id.clone(),
                 source,
-                property: ev.property.clone().unwrap_or_else(|| PROPERTY_OTHERS.to_string()),
+                property: property.clone(),
                 content_kind: ev.content_kind,
                 media: ev.media,
                 referrer_host: input.referrer_host.clone(),
                 client: input.client.clone(),
                 geo: input.geo.clone(),
-                user_id: ev.user_id.clone(),
+                user_id: user_id.clone(),
                 access_code: None,
                 served: None,
                 lsn,
@@ -553,7 +556,7 @@ impl Engine {
                         });
                         for (a, b) in cover(&mut day.intervals, from, to) {
                             let mut f = fact(FactKind::Attended, a, (b - a) as f64 / MICROS_PER_SEC as f64, Source::Player);
-                            f.access_code = Some(code.clone());
+                            f.access_code = Some(code.as_str().into());
                             out.push(f);
                         }
                         from = to;
@@ -630,7 +633,7 @@ impl Engine {
             content_id: r.content_id.clone(),
             playback_id: r.playback_id.clone(),
             source,
-            property: PROPERTY_OTHERS.to_string(),
+            property: streamtally_model::property_others(),
             content_kind: r.content_kind,
             media: r.media,
             referrer_host: r.referrer_host.clone(),

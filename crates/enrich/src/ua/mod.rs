@@ -91,27 +91,27 @@ impl Classifier {
                 bot_rule = Some(format!("OPAWG bots: {name}"));
             }
             if let Some(name) = m.app {
-                family.app = Some(name.to_string());
+                family.app = Some(name.into());
                 known_client = true;
             }
             if let Some(lib) = m.library {
                 if lib.bot {
                     bot_rule.get_or_insert_with(|| format!("OPAWG libraries: {}", lib.name));
                 } else {
-                    family.app.get_or_insert_with(|| lib.name.to_string());
+                    family.app.get_or_insert_with(|| lib.name.into());
                     known_client = true;
                 }
             }
             if let Some(name) = m.browser {
-                family.browser = Some(name.to_string());
+                family.browser = Some(name.into());
             }
             if let Some(device) = m.device {
-                family.device_type = Some(device.to_string());
+                family.device_type = Some(device.into());
             }
         }
         if family.app.is_none() {
             if let Some(app) = builtin::podcast_app(ua) {
-                family.app = Some(app.to_string());
+                family.app = Some(app.into());
                 known_client = true;
             }
         }
@@ -124,21 +124,21 @@ impl Classifier {
                 bot_rule = Some(format!("built-in: known crawler {}", w.name));
             }
             if family.browser.is_none() && w.name != "UNKNOWN" && w.category != "crawler" {
-                family.browser = Some(w.name.to_string());
+                family.browser = Some(w.name.into());
             }
             if w.os != "UNKNOWN" {
-                family.os = Some(builtin::os_name(w.os).to_string());
+                family.os = Some(builtin::os_name(w.os).into());
             }
             if family.device_type.is_none() {
-                family.device_type = builtin::device_from_woothee(w.category, ua).map(str::to_string);
+                family.device_type = builtin::device_from_woothee(w.category, ua).map(Into::into);
             }
         }
         if family.os.is_none() {
-            family.os = builtin::os_hint(ua).map(str::to_string);
+            family.os = builtin::os_hint(ua).map(Into::into);
         }
         if family.device_type.is_none() || family.device_type.as_deref() == Some("desktop") {
             if let Some(d) = builtin::device_hint(ua) {
-                family.device_type = Some(d.to_string());
+                family.device_type = Some(d.into());
             }
         }
         family.bot = bot_rule.is_some();

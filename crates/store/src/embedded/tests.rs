@@ -18,7 +18,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &str, lsn: u64) -> Fact 
         referrer_host: None,
         client: ClientFamily::default(),
         geo: Geo::default(),
-        user_id: Some(format!("u{device}")),
+        user_id: Some(format!("u{device}").into()),
         access_code: None,
         served: None,
         lsn,
