@@ -150,14 +150,18 @@ fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
-fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), StoreError> {
+/// Writes batches (of one schema) as one file, in order, and makes it durable.
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), StoreError> {
+    let Some(first) = batches.first() else { return Ok(()) };
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
     let file = File::create(path).map_err(io_err(path))?;
     let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
-    writer.write(batch)?;
+    let mut writer = ArrowWriter::try_new(file, first.schema(), Some(props))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
     let file = writer.into_inner()?;
     file.sync_all().map_err(io_err(path))?;
     Ok(())
@@ -257,27 +261,33 @@ impl<R: Row> TableState<R> {
         if self.mem.is_empty() {
             return Ok(());
         }
-        // One batch, cut per day: the memory stays untouched until the
-        // manifest names the files (a failed write loses nothing).
-        let all = datafusion::arrow::compute::concat_batches(&self.mem[0].schema(), &self.mem)?;
-        let days: Vec<NaiveDate> = ts_column(&all)?.values().iter().map(|t| day_of(*t)).collect();
-        let distinct: BTreeSet<NaiveDate> = days.iter().copied().collect();
+        // A file per day, from the batches cut per day: the memory stays
+        // untouched until the manifest names the files (a failed write loses nothing).
+        let mut per_day: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
+        for batch in &self.mem {
+            let days: Vec<NaiveDate> = ts_column(batch)?.values().iter().map(|t| day_of(*t)).collect();
+            let distinct: BTreeSet<NaiveDate> = days.iter().copied().collect();
+            for &day in &distinct {
+                let rows = if distinct.len() == 1 {
+                    batch.clone()
+                } else {
+                    filter_record_batch(batch, &BooleanArray::from(days.iter().map(|d| *d == day).collect::<Vec<bool>>()))?
+                };
+                per_day.entry(day).or_default().push(rows);
+            }
+        }
         let mut manifest = self.manifest.clone();
-        for &day in &distinct {
-            let rows = if distinct.len() == 1 {
-                all.clone()
-            } else {
-                filter_record_batch(&all, &BooleanArray::from(days.iter().map(|d| *d == day).collect::<Vec<bool>>()))?
-            };
+        for (day, batches) in per_day {
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let rel = format!("day={day}/{}", unique_name(upto_lsn));
-            write_parquet(&self.dir.join(&rel), &rows)?;
+            write_parquet(&self.dir.join(&rel), &batches)?;
             fsync_dir(&self.dir.join(format!("day={day}")))?;
             stats.files_written += 1;
-            stats.rows += rows.num_rows();
+            stats.rows += rows;
             manifest.files.push(FileEntry {
                 path: rel,
                 day,
-                rows: rows.num_rows() as u64,
+                rows: rows as u64,
             });
         }
         manifest.lsn = manifest.lsn.max(upto_lsn);
@@ -306,13 +316,9 @@ impl<R: Row> TableState<R> {
             for f in &old {
                 batches.extend(read_parquet(&self.dir.join(&f.path))?);
             }
-            let schema = batches
-                .first()
-                .map(|b| b.schema())
-                .unwrap_or_else(|| R::batch(&[]).map(|b| b.schema()).unwrap_or_else(|_| facts_schema()));
-            let merged = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let rel = format!("day={day}/{}", unique_name(self.manifest.lsn));
-            write_parquet(&self.dir.join(&rel), &merged)?;
+            write_parquet(&self.dir.join(&rel), &batches)?;
             let mut manifest = Manifest {
                 lsn: self.manifest.lsn,
                 files: keep,
@@ -320,7 +326,7 @@ impl<R: Row> TableState<R> {
             manifest.files.push(FileEntry {
                 path: rel,
                 day,
-                rows: merged.num_rows() as u64,
+                rows: rows as u64,
             });
             self.write_manifest(&manifest)?;
             self.manifest = manifest;
@@ -353,13 +359,11 @@ impl<R: Row> TableState<R> {
             if dropped == 0 {
                 continue;
             }
-            let schema = kept.first().map(|b| b.schema()).unwrap_or_else(facts_schema);
-            let merged = datafusion::arrow::compute::concat_batches(&schema, &kept)?;
             let rel = format!("day={}/{}", entry.day, unique_name(manifest.lsn));
-            write_parquet(&self.dir.join(&rel), &merged)?;
+            write_parquet(&self.dir.join(&rel), &kept)?;
             replaced.push(path);
             entry.path = rel;
-            entry.rows = merged.num_rows() as u64;
+            entry.rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
             removed += dropped;
         }
         if !replaced.is_empty() {
