@@ -1,6 +1,11 @@
 //! Checkpoints: store flush, then the engine snapshot at the same WAL position,
 //! then removal of the WAL segments that snapshot covers. The order matters:
 //! a crash between any two steps leaves a state recovery handles exactly.
+//!
+//! A checkpoint has a quick half on the engine thread ([`begin`]: seal the
+//! store's memory, encode the engine) and a slow half on the checkpoint thread
+//! ([`finish`]: Parquet files, snapshot file, WAL removal), so counting goes on
+//! while files are written. Jobs are finished in the order they were begun.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -9,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use streamtally_store::{EmbeddedStore, FactStore};
+use streamtally_store::{EmbeddedStore, Sealed};
 use streamtally_unify::Engine;
 use streamtally_wal::Wal;
 
@@ -49,16 +54,15 @@ pub fn load(root: &Path) -> Result<(u64, Engine), PipelineError> {
     Ok((lsn, engine))
 }
 
-fn save(root: &Path, lsn: u64, engine: &Engine) -> Result<(), PipelineError> {
+fn save(root: &Path, lsn: u64, body: &[u8]) -> Result<(), PipelineError> {
     let path = snapshot_path(root);
     let dir = root.join("state");
     fs::create_dir_all(&dir).map_err(|e| snap_err(&dir, e))?;
-    let body = engine.snapshot().map_err(|e| snap_err(&path, e))?;
     let mut bytes = Vec::with_capacity(body.len() + 20);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&lsn.to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    bytes.extend_from_slice(&body);
+    bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    bytes.extend_from_slice(body);
     let tmp = dir.join("engine.snapshot.tmp");
     let mut f = File::create(&tmp).map_err(|e| snap_err(&tmp, e))?;
     f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| snap_err(&tmp, e))?;
@@ -67,14 +71,44 @@ fn save(root: &Path, lsn: u64, engine: &Engine) -> Result<(), PipelineError> {
     Ok(())
 }
 
-/// Makes everything counted up to `upto` durable in files and snapshot.
-pub fn run(store: &EmbeddedStore, engine: &Engine, wal: &Mutex<Wal>, upto: u64, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), PipelineError> {
+/// A checkpoint begun on the engine thread: what to write, and the engine at `upto`.
+pub struct Job {
+    pub upto: u64,
+    sealed: Sealed,
+    snapshot: Vec<u8>,
+    started: Instant,
+}
+
+/// The quick half, on the engine thread: seals the store's memory and encodes
+/// the engine, both as of `upto` (everything counted so far).
+pub fn begin(store: &EmbeddedStore, engine: &Engine, upto: u64) -> Result<Job, PipelineError> {
     let started = Instant::now();
-    let stats = store.flush(upto)?;
-    save(store.root(), upto, engine)?;
-    wal.lock().unwrap_or_else(|p| p.into_inner()).remove_through(upto)?;
+    let snapshot = engine.snapshot().map_err(|e| snap_err(&snapshot_path(store.root()), e))?;
+    Ok(Job {
+        upto,
+        sealed: store.seal(),
+        snapshot,
+        started,
+    })
+}
+
+/// The slow half: files, then the snapshot, then the WAL segments it covers.
+/// On an error the job comes back, to be tried again (jobs go in order).
+pub fn finish(store: &EmbeddedStore, wal: &Mutex<Wal>, mut job: Job, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), (PipelineError, Job)> {
+    let upto = job.upto;
+    let stats = match store.write_sealed(&mut job.sealed, upto) {
+        Ok(stats) => stats,
+        Err(e) => return Err((e.into(), job)),
+    };
+    if let Err(e) = save(store.root(), upto, &job.snapshot) {
+        return Err((e, job));
+    }
+    if let Err(e) = wal.lock().unwrap_or_else(|p| p.into_inner()).remove_through(upto) {
+        // The files and snapshot are durable; old segments go at the next checkpoint.
+        tracing::warn!(error = %e, "cannot remove covered WAL segments");
+    }
     progress.checkpoint_lsn.store(upto, Ordering::SeqCst);
-    metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
+    metrics.checkpoint_seconds.observe(job.started.elapsed().as_secs_f64());
     if stats.files_written > 0 {
         tracing::debug!(
             upto,
@@ -85,4 +119,9 @@ pub fn run(store: &EmbeddedStore, engine: &Engine, wal: &Mutex<Wal>, upto: u64, 
         );
     }
     Ok(())
+}
+
+/// Both halves at once (recovery, before the threads start).
+pub fn run(store: &EmbeddedStore, engine: &Engine, wal: &Mutex<Wal>, upto: u64, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), PipelineError> {
+    finish(store, wal, begin(store, engine, upto)?, progress, metrics).map_err(|(e, _)| e)
 }

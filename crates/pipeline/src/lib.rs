@@ -157,19 +157,87 @@ enum Work {
     },
 }
 
+/// Work for the checkpoint thread: a begun checkpoint, and whom to tell when
+/// it is finished (erasure, retention and shutdown wait for that).
+struct CheckpointWork {
+    job: checkpoint::Job,
+    done: Option<std_mpsc::SyncSender<Result<(), String>>>,
+}
+
+/// Finishes checkpoints in the order they were begun. A failed one is tried
+/// again (the WAL still holds everything it covers) before any later one.
+fn checkpointer(
+    rx: std_mpsc::Receiver<CheckpointWork>,
+    store: Arc<EmbeddedStore>,
+    wal: Arc<Mutex<Wal>>,
+    progress: Arc<Progress>,
+    metrics: Arc<PipelineMetrics>,
+) {
+    while let Ok(CheckpointWork { mut job, done }) = rx.recv() {
+        let mut attempts = 0;
+        let result = loop {
+            match checkpoint::finish(&store, &wal, job, &progress, &metrics) {
+                Ok(()) => break Ok(()),
+                Err((e, again)) => {
+                    attempts += 1;
+                    tracing::error!(error = %e, attempts, "checkpoint failed; will retry");
+                    if done.is_some() && attempts >= 3 {
+                        break Err(e.to_string());
+                    }
+                    job = again;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        };
+        if let Some(done) = done {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// The engine thread's side of checkpointing.
+struct Checkpoints {
+    tx: std_mpsc::SyncSender<CheckpointWork>,
+    /// The WAL position the last begun checkpoint covers.
+    begun_upto: u64,
+}
+
+impl Checkpoints {
+    /// Begins a checkpoint of everything counted and hands it over; waits only
+    /// while the previous one is still queued.
+    fn begin(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+        let job = checkpoint::begin(store, engine, applied)?;
+        self.begun_upto = applied;
+        self.tx.send(CheckpointWork { job, done: None }).map_err(|_| PipelineError::Closed)
+    }
+
+    /// Begins a checkpoint and waits until it and every one before it are finished.
+    fn complete(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+        let job = checkpoint::begin(store, engine, applied)?;
+        self.begun_upto = applied;
+        let (done, finished) = std_mpsc::sync_channel(1);
+        self.tx.send(CheckpointWork { job, done: Some(done) }).map_err(|_| PipelineError::Closed)?;
+        match finished.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
+            Err(_) => Err(PipelineError::Closed),
+        }
+    }
+}
+
 /// Flushes everything counted, erases the subject from files and memory, and
 /// drops the WAL segments (and replaced files) that still hold its events.
 fn erase_now(
     store: &EmbeddedStore,
     engine: &Engine,
+    checkpoints: &mut Checkpoints,
     wal: &Mutex<Wal>,
     tenant: TenantId,
     subject: &Subject,
     progress: &Progress,
-    metrics: &PipelineMetrics,
 ) -> Result<Erased, PipelineError> {
     let applied = progress.applied_lsn.load(Ordering::SeqCst);
-    checkpoint::run(store, engine, wal, applied, progress, metrics)?;
+    checkpoints.complete(store, engine, applied)?;
     let erased = store.erase(tenant, subject)?;
     store.delete_replaced_files();
     let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
@@ -280,6 +348,16 @@ impl Pipeline {
         // instead of memory filling with a backlog of batches.
         let (apply_tx, apply_rx) = std_mpsc::sync_channel::<Work>(APPLY_QUEUE);
         let control = apply_tx.clone();
+        // One checkpoint queued while one is written: counting never waits for
+        // files unless they fall two checkpoints behind.
+        let (checkpoint_tx, checkpoint_rx) = std_mpsc::sync_channel::<CheckpointWork>(1);
+        let checkpoint_thread = {
+            let (store, wal, progress, metrics) = (store.clone(), wal.clone(), progress.clone(), metrics.clone());
+            std::thread::Builder::new()
+                .name("checkpoint".into())
+                .spawn(move || checkpointer(checkpoint_rx, store, wal, progress, metrics))
+                .map_err(|e| PipelineError::NotDurable(e.to_string()))?
+        };
         let writer = {
             let (wal, progress, metrics) = (wal.clone(), progress.clone(), metrics.clone());
             std::thread::Builder::new()
@@ -293,6 +371,10 @@ impl Pipeline {
                 .name("engine".into())
                 .spawn(move || {
                     let mut last_checkpoint = Instant::now();
+                    let mut checkpoints = Checkpoints {
+                        tx: checkpoint_tx,
+                        begun_upto: last,
+                    };
                     let mut last_retention: Option<Instant> = None;
                     let mut facts = Vec::new();
                     loop {
@@ -310,7 +392,8 @@ impl Pipeline {
                                     progress.applied_lsn.store(lsn, Ordering::SeqCst);
                                 }
                                 Work::Erase { tenant, subject, reply } => {
-                                    let _ = reply.send(erase_now(&store, &engine, &wal, tenant, &subject, &progress, &metrics).map_err(|e| e.to_string()));
+                                    let _ =
+                                        reply.send(erase_now(&store, &engine, &mut checkpoints, &wal, tenant, &subject, &progress).map_err(|e| e.to_string()));
                                     last_checkpoint = Instant::now();
                                 }
                             }
@@ -322,15 +405,25 @@ impl Pipeline {
                         metrics.state_keys.set(engine.state_keys() as i64);
                         let applied = progress.applied_lsn.load(Ordering::SeqCst);
                         let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows;
-                        if closed || (due && applied > progress.checkpoint_lsn.load(Ordering::SeqCst)) {
-                            if let Err(e) = checkpoint::run(&store, &engine, &wal, applied, &progress, &metrics) {
+                        if closed || (due && applied > checkpoints.begun_upto) {
+                            // At shutdown, wait until everything is in files.
+                            let begun = if closed {
+                                checkpoints.complete(&store, &engine, applied)
+                            } else {
+                                checkpoints.begin(&store, &engine, applied)
+                            };
+                            if let Err(e) = begun {
                                 // Nothing is lost: the WAL still holds every record; try again later.
                                 tracing::error!(error = %e, "checkpoint failed; will retry");
                             }
                             last_checkpoint = Instant::now();
                         }
                         if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
-                            apply_retention(&store, &tenants);
+                            // Retention rewrites files: the checkpoints begun are finished first.
+                            match checkpoints.complete(&store, &engine, applied) {
+                                Ok(()) => apply_retention(&store, &tenants),
+                                Err(e) => tracing::error!(error = %e, "checkpoint before retention failed; retention waits"),
+                            }
                             last_retention = Some(Instant::now());
                         }
                         if closed {
@@ -347,7 +440,7 @@ impl Pipeline {
             metrics,
             tenants,
             store,
-            threads: Mutex::new(vec![writer, counter]),
+            threads: Mutex::new(vec![writer, counter, checkpoint_thread]),
         })
     }
 

@@ -123,7 +123,17 @@ struct TableState<R> {
     /// structs in one growing vector cost an import most of its time in
     /// reallocation and page faults.)
     mem: Vec<RecordBatch>,
+    /// Sealed for the flush under way: being written, still read by queries.
+    sealed: Vec<RecordBatch>,
     rows: std::marker::PhantomData<R>,
+}
+
+/// Files written for one table by a flush, not yet in its manifest.
+struct Written {
+    files: Vec<FileEntry>,
+    /// How many sealed batches they hold.
+    batches: usize,
+    rows: usize,
 }
 
 /// The `ts` column (the first of every table) of a batch.
@@ -192,6 +202,7 @@ impl<R: Row> TableState<R> {
             dir,
             manifest,
             mem: Vec::new(),
+            sealed: Vec::new(),
             rows: std::marker::PhantomData,
         };
         if clean_orphans {
@@ -252,19 +263,28 @@ impl<R: Row> TableState<R> {
         }
     }
 
+    /// Rows not yet sealed for a flush.
     fn pending_rows(&self) -> usize {
         self.mem.iter().map(RecordBatch::num_rows).sum()
     }
 
-    /// Writes the in-memory rows as one file per day and publishes them.
-    fn flush(&mut self, upto_lsn: u64, stats: &mut FlushStats) -> Result<(), StoreError> {
-        if self.mem.is_empty() {
-            return Ok(());
-        }
-        // A file per day, from the batches cut per day: the memory stays
-        // untouched until the manifest names the files (a failed write loses nothing).
+    /// Everything in memory, sealed or not.
+    fn memory(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.sealed.iter().chain(&self.mem)
+    }
+
+    /// Moves the in-memory tail to `sealed`; returns (cheap copies of) the batches moved.
+    fn seal(&mut self) -> Vec<RecordBatch> {
+        let batches = std::mem::take(&mut self.mem);
+        self.sealed.extend(batches.iter().cloned());
+        batches
+    }
+
+    /// Writes batches as one file per day under `dir` (no lock held: the
+    /// files are published only by [`TableState::publish`]).
+    fn write_days(dir: &Path, batches: &[RecordBatch], upto_lsn: u64) -> Result<Written, StoreError> {
         let mut per_day: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
-        for batch in &self.mem {
+        for batch in batches {
             let days: Vec<NaiveDate> = ts_column(batch)?.values().iter().map(|t| day_of(*t)).collect();
             let distinct: BTreeSet<NaiveDate> = days.iter().copied().collect();
             for &day in &distinct {
@@ -276,24 +296,38 @@ impl<R: Row> TableState<R> {
                 per_day.entry(day).or_default().push(rows);
             }
         }
-        let mut manifest = self.manifest.clone();
+        let mut written = Written {
+            files: Vec::new(),
+            batches: batches.len(),
+            rows: 0,
+        };
         for (day, batches) in per_day {
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let rel = format!("day={day}/{}", unique_name(upto_lsn));
-            write_parquet(&self.dir.join(&rel), &batches)?;
-            fsync_dir(&self.dir.join(format!("day={day}")))?;
-            stats.files_written += 1;
-            stats.rows += rows;
-            manifest.files.push(FileEntry {
+            write_parquet(&dir.join(&rel), &batches)?;
+            fsync_dir(&dir.join(format!("day={day}")))?;
+            written.rows += rows;
+            written.files.push(FileEntry {
                 path: rel,
                 day,
                 rows: rows as u64,
             });
         }
+        Ok(written)
+    }
+
+    /// Names the written files in the manifest (covering `upto_lsn`) and
+    /// drops the sealed batches they hold from memory.
+    fn publish(&mut self, written: Written, upto_lsn: u64) -> Result<(), StoreError> {
+        if written.batches == 0 {
+            return Ok(());
+        }
+        let mut manifest = self.manifest.clone();
+        manifest.files.extend(written.files);
         manifest.lsn = manifest.lsn.max(upto_lsn);
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
-        self.mem.clear();
+        self.sealed.drain(..written.batches.min(self.sealed.len()));
         Ok(())
     }
 
@@ -337,13 +371,22 @@ impl<R: Row> TableState<R> {
 
     /// Rewrites every file and the memory without the rows `keep` rejects.
     fn retain(&mut self, keep: &dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError>) -> Result<(u64, Vec<PathBuf>), StoreError> {
-        let before = self.pending_rows();
-        self.mem = self
-            .mem
-            .iter()
-            .map(|b| Ok(filter_record_batch(b, &keep(b)?)?))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut removed = (before - self.pending_rows()) as u64;
+        let filter = |batches: &[RecordBatch]| -> Result<(Vec<RecordBatch>, u64), StoreError> {
+            let mut dropped = 0;
+            let kept = batches
+                .iter()
+                .map(|b| {
+                    let f = filter_record_batch(b, &keep(b)?)?;
+                    dropped += (b.num_rows() - f.num_rows()) as u64;
+                    Ok(f)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((kept, dropped))
+        };
+        let (mem, from_mem) = filter(&self.mem)?;
+        let (sealed, from_sealed) = filter(&self.sealed)?;
+        (self.mem, self.sealed) = (mem, sealed);
+        let mut removed = from_mem + from_sealed;
         let mut manifest = self.manifest.clone();
         let mut replaced = Vec::new();
         for entry in manifest.files.iter_mut() {
@@ -378,6 +421,7 @@ impl<R: Row> TableState<R> {
         let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day < day);
         let from = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
         self.mem = self.mem.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
+        self.sealed = self.sealed.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
         if old.is_empty() {
             return Ok(Vec::new());
         }
@@ -407,11 +451,26 @@ struct TenantTables {
     events: TableState<(u64, EnrichedEvent)>,
 }
 
+/// The in-memory tails one seal took, to be written by [`EmbeddedStore::write_sealed`].
+pub struct Sealed(Vec<SealedTables>);
+
+/// One tenant's sealed tables; each is `None` once published.
+struct SealedTables {
+    tenant: TenantId,
+    facts_dir: PathBuf,
+    facts: Option<Vec<RecordBatch>>,
+    events_dir: PathBuf,
+    events: Option<Vec<RecordBatch>>,
+}
+
 pub struct EmbeddedStore {
     root: PathBuf,
     meta: Arc<Meta>,
     mode: OpenMode,
     tenants: Mutex<HashMap<TenantId, TenantTables>>,
+    /// Held for a whole flush (seal, write, publish) and by whatever rewrites
+    /// files or sealed rows (erasure, retention), which so wait for it.
+    flushing: Mutex<()>,
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
     _lock: File,
 }
@@ -445,6 +504,7 @@ impl EmbeddedStore {
             meta,
             mode,
             tenants: Mutex::new(HashMap::new()),
+            flushing: Mutex::new(()),
             graveyard: Mutex::new(Vec::new()),
             _lock: lock,
         };
@@ -460,6 +520,65 @@ impl EmbeddedStore {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Seals every table's in-memory tail for [`EmbeddedStore::write_sealed`].
+    /// Cheap: the engine goes on counting while another thread writes the files.
+    pub fn seal(&self) -> Sealed {
+        Sealed(
+            self.lock_tenants()
+                .iter_mut()
+                .map(|(id, t)| SealedTables {
+                    tenant: *id,
+                    facts_dir: t.facts.dir.clone(),
+                    facts: Some(t.facts.seal()),
+                    events_dir: t.events.dir.clone(),
+                    events: Some(t.events.seal()),
+                })
+                .collect(),
+        )
+    }
+
+    /// Writes what one [`EmbeddedStore::seal`] sealed as files (a file per table
+    /// and day), names them in the manifests as covering `upto_lsn`, then merges
+    /// small files. Queries and appends go on meanwhile; seals must be written
+    /// in the order they were made.
+    /// On an error, `sealed` keeps what is not published yet: call again with it.
+    pub fn write_sealed(&self, sealed: &mut Sealed, upto_lsn: u64) -> Result<FlushStats, StoreError> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::ReadOnly);
+        }
+        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = FlushStats::default();
+        let mut replaced = Vec::new();
+        let result = (|| {
+            while let Some(table) = sealed.0.first_mut() {
+                if let Some(batches) = &table.facts {
+                    let written = TableState::<Fact>::write_days(&table.facts_dir, batches, upto_lsn)?;
+                    (stats.files_written, stats.rows) = (stats.files_written + written.files.len(), stats.rows + written.rows);
+                    if let Some(t) = self.lock_tenants().get_mut(&table.tenant) {
+                        t.facts.publish(written, upto_lsn)?;
+                        replaced.extend(t.facts.compact()?);
+                    }
+                    table.facts = None;
+                }
+                if let Some(batches) = &table.events {
+                    let written = TableState::<(u64, EnrichedEvent)>::write_days(&table.events_dir, batches, upto_lsn)?;
+                    (stats.files_written, stats.rows) = (stats.files_written + written.files.len(), stats.rows + written.rows);
+                    if let Some(t) = self.lock_tenants().get_mut(&table.tenant) {
+                        t.events.publish(written, upto_lsn)?;
+                        replaced.extend(t.events.compact()?);
+                    }
+                    table.events = None;
+                }
+                sealed.0.remove(0);
+            }
+            Ok::<_, StoreError>(())
+        })();
+        stats.files_compacted = replaced.len();
+        self.bury(replaced);
+        self.empty_graveyard(false);
+        result.map(|()| stats)
     }
 
     fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, TenantTables>> {
@@ -522,7 +641,7 @@ impl EmbeddedStore {
     async fn run_select(&self, tenant: TenantId, q: &dyn Select) -> Result<Vec<Table>, StoreError> {
         let scope = q.scope();
         let (files, mem) = self.with_tenant(tenant, |t| {
-            let mem = t.facts.mem.iter().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
+            let mem = t.facts.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
             Ok((t.facts.files_between(scope.from, scope.to), mem))
         })?;
         let config = SessionConfig::new()
@@ -632,21 +751,8 @@ impl FactStore for EmbeddedStore {
         if self.mode == OpenMode::ReadOnly {
             return Err(StoreError::ReadOnly);
         }
-        let mut stats = FlushStats::default();
-        let mut replaced = Vec::new();
-        {
-            let mut tenants = self.lock_tenants();
-            for t in tenants.values_mut() {
-                t.facts.flush(upto_lsn, &mut stats)?;
-                t.events.flush(upto_lsn, &mut stats)?;
-                replaced.extend(t.facts.compact()?);
-                replaced.extend(t.events.compact()?);
-            }
-        }
-        stats.files_compacted = replaced.len();
-        self.bury(replaced);
-        self.empty_graveyard(false);
-        Ok(stats)
+        let mut sealed = self.seal();
+        self.write_sealed(&mut sealed, upto_lsn)
     }
 
     fn select<'a>(&'a self, tenant: TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
@@ -657,6 +763,7 @@ impl FactStore for EmbeddedStore {
         if self.mode == OpenMode::ReadOnly {
             return Err(StoreError::ReadOnly);
         }
+        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         let (erased, replaced) = self.with_tenant(tenant, |t| {
             let (facts, mut replaced) = match subject {
                 Subject::UserId(u) => t.facts.retain(&|b| keep_unless_text(b, "user_id", u))?,
@@ -679,6 +786,7 @@ impl FactStore for EmbeddedStore {
         if self.mode == OpenMode::ReadOnly {
             return Err(StoreError::ReadOnly);
         }
+        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         let replaced = self.with_tenant(tenant, |t| {
             let mut r = t.facts.drop_days_before(keep_from_day)?;
             r.extend(t.events.drop_days_before(keep_from_day)?);

@@ -22,7 +22,7 @@ mod arrow_rows;
 mod embedded;
 mod meta;
 
-pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Subject, TableKind};
+pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use meta::{AbuseBlock, AccessFailures, ApiKey, Content, Meta, MetaError, Principal, Role, Tenant};
 
 use streamtally_query::{Answer, MetricsQuery, QueryError, Select, Table};
