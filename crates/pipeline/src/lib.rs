@@ -165,7 +165,9 @@ struct CheckpointWork {
 }
 
 /// Finishes checkpoints in the order they were begun. A failed one is tried
-/// again (the WAL still holds everything it covers) before any later one.
+/// again, every second, before any later one (the WAL still holds everything it
+/// covers); whoever waits for it hears of the failure after three attempts.
+/// Once the engine is gone, a failing one is left to the WAL and the next start.
 fn checkpointer(
     rx: std_mpsc::Receiver<CheckpointWork>,
     store: Arc<EmbeddedStore>,
@@ -173,24 +175,36 @@ fn checkpointer(
     progress: Arc<Progress>,
     metrics: Arc<PipelineMetrics>,
 ) {
-    while let Ok(CheckpointWork { mut job, done }) = rx.recv() {
+    let mut queued: std::collections::VecDeque<CheckpointWork> = std::collections::VecDeque::new();
+    loop {
+        let Some(CheckpointWork { mut job, mut done }) = queued.pop_front().or_else(|| rx.recv().ok()) else {
+            return;
+        };
         let mut attempts = 0;
-        let result = loop {
+        loop {
             match checkpoint::finish(&store, &wal, job, &progress, &metrics) {
-                Ok(()) => break Ok(()),
+                Ok(()) => {
+                    if let Some(done) = done.take() {
+                        let _ = done.send(Ok(()));
+                    }
+                    break;
+                }
                 Err((e, again)) => {
                     attempts += 1;
                     tracing::error!(error = %e, attempts, "checkpoint failed; will retry");
-                    if done.is_some() && attempts >= 3 {
-                        break Err(e.to_string());
-                    }
                     job = again;
-                    std::thread::sleep(Duration::from_secs(1));
+                    if attempts >= 3 {
+                        if let Some(done) = done.take() {
+                            let _ = done.send(Err(e.to_string()));
+                        }
+                    }
+                    match rx.recv_timeout(Duration::from_secs(1)) {
+                        Ok(later) => queued.push_back(later),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
                 }
             }
-        };
-        if let Some(done) = done {
-            let _ = done.send(result);
         }
     }
 }
