@@ -31,8 +31,9 @@ const IMPORT_CHECKPOINT_ROWS: usize = 1_000_000;
 /// ones goes on meanwhile instead of waiting for each fsync.
 const IN_FLIGHT: usize = 4;
 
-/// A chunk on its way into the WAL, and where the file is read up to once it is durable.
-type Pending = (Ticket, u64);
+/// A chunk on its way into the WAL (none when it held no request), and where
+/// the file is read up to once it is durable.
+type Pending = (Option<Ticket>, u64);
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -322,7 +323,9 @@ fn import_one(
     let settle = |pending: &mut std::collections::VecDeque<Pending>, keep: usize| -> anyhow::Result<()> {
         while pending.len() > keep {
             let Some((ticket, upto)) = pending.pop_front() else { break };
-            ticket.wait()?;
+            if let Some(ticket) = ticket {
+                ticket.wait()?;
+            }
             if let Sink::Local { pipeline, .. } = sink {
                 if let Some(t) = tenant_id {
                     pipeline.store().meta().set_imported_bytes(t, &file_key, upto)?;
@@ -342,7 +345,7 @@ fn import_one(
                 let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
                 tally.bytes += buf.len() as u64;
                 position += buf.len() as u64;
-                pending.extend(sent.map(|h| (h, position)));
+                pending.push_back((sent, position));
                 settle(&mut pending, 0)?;
                 return Err(anyhow::anyhow!(
                     "{e} after {} bytes; the lines before were imported",
@@ -361,7 +364,7 @@ fn import_one(
         let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
         position += buf.len() as u64;
         tally.bytes += buf.len() as u64;
-        pending.extend(sent.map(|h| (h, position)));
+        pending.push_back((sent, position));
         settle(&mut pending, if more { IN_FLIGHT } else { 0 })?;
         progress.lines(tally.lines);
         if !more {
