@@ -14,6 +14,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
+
+/// The allocator of the `streamtally` binary, so parsing here costs what it costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use streamtally_parse::log::{Line, LogFormat, LogParser};
 
 const UAS: [&str; 8] = [

@@ -145,7 +145,8 @@ impl NginxFormat {
                         _ => line.len(),
                     };
                     let value = &line[pos..end];
-                    let value = if value.contains("\\x") || value.contains("\\\"") {
+                    // Escapes (`\xHH`, `\"`) are rare: one byte search decides.
+                    let value = if memchr::memchr(b'\\', value.as_bytes()).is_some() {
                         std::borrow::Cow::Owned(unescape(value))
                     } else {
                         std::borrow::Cow::Borrowed(value)
