@@ -36,11 +36,16 @@ pub struct Ticket(oneshot::Receiver<Result<u64, String>>);
 impl Ticket {
     /// Blocks until the record is durable (not from inside the async runtime).
     pub fn wait(self) -> Result<u64, PipelineError> {
-        match self.0.blocking_recv() {
-            Ok(Ok(lsn)) => Ok(lsn),
-            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
-            Err(_) => Err(PipelineError::Closed),
-        }
+        durable(self.0.blocking_recv())
+    }
+}
+
+/// What the WAL writer answered about a record.
+fn durable(answer: Result<Result<u64, String>, oneshot::error::RecvError>) -> Result<u64, PipelineError> {
+    match answer {
+        Ok(Ok(lsn)) => Ok(lsn),
+        Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
+        Err(_) => Err(PipelineError::Closed),
     }
 }
 
@@ -504,23 +509,23 @@ impl Pipeline {
             events: Vec::new(),
             requests,
         };
-        let bytes = record.encode()?;
-        let (ack, done) = oneshot::channel();
-        let tx = self.submit.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
-        tx.blocking_send(Submission { record, bytes, ack }).map_err(|_| PipelineError::Closed)?;
-        Ok(Ticket(done))
+        let (tx, submission, ticket) = self.submission(record)?;
+        tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
+        Ok(ticket)
     }
 
     async fn submit_record(&self, record: WalRecord) -> Result<u64, PipelineError> {
+        let (tx, submission, Ticket(done)) = self.submission(record)?;
+        tx.send(submission).await.map_err(|_| PipelineError::Closed)?;
+        durable(done.await)
+    }
+
+    /// An encoded record for the WAL writer, the way to it, and its ticket.
+    fn submission(&self, record: WalRecord) -> Result<(mpsc::Sender<Submission>, Submission, Ticket), PipelineError> {
         let bytes = record.encode()?;
         let (ack, done) = oneshot::channel();
         let tx = self.submit.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
-        tx.send(Submission { record, bytes, ack }).await.map_err(|_| PipelineError::Closed)?;
-        match done.await {
-            Ok(Ok(lsn)) => Ok(lsn),
-            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
-            Err(_) => Err(PipelineError::Closed),
-        }
+        Ok((tx, Submission { record, bytes, ack }, Ticket(done)))
     }
 
     /// Deletes every fact and raw event of a subject (spec §8), including what

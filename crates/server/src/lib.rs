@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/attendance", get(routes::attendance::get_attendance))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
+        // Extractors refuse bodies over 2 MB by default: raise that to the configured limit
+        // (`body_limit::read_body` has answered larger bodies with 413 already).
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(limit, body_limit::read_body))
         .layer(cors)
