@@ -199,7 +199,9 @@ fn a_real_nginx_log_of_real_clients() {
             "media.example.org",
             "--log-format",
             LOG_FORMAT,
+            "--media-root",
         ])
+        .arg(&www)
         .arg(&log));
     assert!(
         summary.contains(&format!("parsed:          {}", expected.len())) && summary.contains("rejected:        0"),
@@ -224,7 +226,7 @@ fn a_real_nginx_log_of_real_clients() {
         assert_eq!(row["requests"].as_i64().unwrap(), class(c), "{c}");
     }
     // The audience: one listen (two ranges, the probe ignored), one download,
-    // one video playback whose segments add their 2 s each.
+    // one video playback whose segments add their playlist durations (ffmpeg's `#EXTINF`s).
     let m = server
         .get(
             "/api/v1/metrics?from=2020-01-01&to=2100-01-01&metrics=starts,streams,downloads,time&group_by=source",
@@ -249,10 +251,20 @@ fn a_real_nginx_log_of_real_clients() {
     );
     assert_eq!(by("download", "downloads"), 1.0);
     assert_eq!(by("video-log", "starts"), 1.0);
-    assert_eq!(
+    let playlist = std::fs::read_to_string(www.join("live/L/index.m3u8")).unwrap();
+    let extinf: Vec<f64> = playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .map(|d| d.trim_end_matches(',').parse().unwrap())
+        .collect();
+    assert_eq!(extinf.len(), segments.len());
+    let watched: f64 = extinf.iter().sum();
+    assert!((watched - 12.0).abs() < 0.5, "ffmpeg made {watched} s of segments");
+    assert!(
+        (by("video-log", "time") - watched).abs() < 1e-6,
+        "video time {} vs the playlist's {watched} s (the default would give {} s)",
         by("video-log", "time"),
-        6.0 * segments.len() as f64,
-        "the default segment length (no CMCD) per segment"
+        6.0 * segments.len() as f64
     );
     server.stop();
 }

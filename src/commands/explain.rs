@@ -117,7 +117,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                         keep_access_code: false,
                         bot_deny: &settings.bot_deny,
                     },
-                    settings.segment_seconds.as_secs_f64(),
+                    streamtally_enrich::SegmentLength {
+                        default_seconds: settings.segment_seconds.as_secs_f64(),
+                        playlists: None,
+                    },
                     &mut Default::default(),
                 );
                 let mut facts: Vec<Fact> = Vec::new();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use streamtally_enrich::{Enricher, LogContext, REJECT_EXAMPLES};
+use streamtally_enrich::{Enricher, LogContext, SegmentDurations, REJECT_EXAMPLES};
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig, TenantContext, Ticket};
 use streamtally_unify::{exclusions, EngineSettings};
@@ -56,6 +56,10 @@ pub struct ImportArgs {
     /// POP for lines that name none.
     #[arg(long)]
     pub pop: Option<String>,
+    /// The folder the server serves URI paths from (nginx's `root`): segment
+    /// durations are read from the HLS playlists under it (`#EXTINF`).
+    #[arg(long, conflicts_with = "server")]
+    pub media_root: Option<PathBuf>,
     /// Keep reading a live log as it grows (survives rotation and truncation).
     #[arg(long)]
     pub follow: bool,
@@ -101,6 +105,7 @@ enum Sink {
         enricher: Box<Enricher>,
         tenant: Arc<TenantContext>,
         bitrates: HashMap<String, f64>,
+        playlists: Option<SegmentDurations>,
     },
     Remote {
         agent: ureq::Agent,
@@ -155,11 +160,25 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             let t = meta.tenant_by_name(&args.tenant)?;
             let tenant = pipeline.tenants().get(t.id).context("the tenant's settings cannot be read")?;
             let bitrates = meta.contents(t.id)?.into_iter().filter_map(|c| c.bitrate.map(|b| (c.content_id, b))).collect();
+            let playlists = match &args.media_root {
+                Some(root) => {
+                    let d = SegmentDurations::from_root(root).context("--media-root")?;
+                    eprintln!(
+                        "import: {} segment durations from {} playlists under {}",
+                        d.segments(),
+                        d.playlists(),
+                        root.display()
+                    );
+                    Some(d)
+                }
+                None => None,
+            };
             Sink::Local {
                 pipeline: Arc::new(pipeline),
                 enricher: Box::new(crate::commands::serve::enricher(&args.enrich)?),
                 tenant,
                 bitrates,
+                playlists,
             }
         }
     };
@@ -413,9 +432,11 @@ fn send(
             enricher,
             tenant,
             bitrates,
+            playlists,
         } => {
             let bitrate_of = |c: &str| bitrates.get(c).copied();
-            let ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
+            let mut ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
+            ctx.segment_length.playlists = playlists.as_ref();
             let mut batch = enricher.read_log_lines(parser, chunk, *line_no, &ctx);
             *line_no += batch.lines;
             tally.lines += batch.lines as u64;

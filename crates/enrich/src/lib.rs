@@ -8,6 +8,7 @@
 
 mod device;
 mod geo;
+mod playlists;
 mod request;
 mod ua;
 
@@ -15,7 +16,8 @@ use std::net::IpAddr;
 
 pub use device::{device_id_key, device_key, DeviceSecret};
 pub use geo::{GeoDb, GeoError};
-pub use request::{content_of, request_kind, LogBatch, LogContext, REJECT_EXAMPLES};
+pub use playlists::{PlaylistError, SegmentDurations};
+pub use request::{content_of, request_kind, LogBatch, LogContext, SegmentLength, REJECT_EXAMPLES};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};
 

@@ -121,7 +121,7 @@ impl Enricher {
         req: LogRequest,
         secret: &DeviceSecret,
         opts: EnrichOptions<'_>,
-        default_segment_seconds: f64,
+        segment_length: SegmentLength<'_>,
         texts: &mut Texts,
     ) -> EnrichedRequest {
         let ua = req.user_agent.as_deref().unwrap_or("");
@@ -138,7 +138,7 @@ impl Enricher {
             _ => None,
         };
         let range = req.range.as_deref().and_then(streamtally_parse::log::parse_range);
-        let segment_seconds = (kind == RequestKind::Segment).then(|| req.cmcd.d.map(|ms| ms / 1000.0).unwrap_or(default_segment_seconds));
+        let segment_seconds = (kind == RequestKind::Segment).then(|| segment_length.of(&req.path, req.cmcd.d));
         EnrichedRequest {
             ts: req.ts,
             device_key,
@@ -203,12 +203,29 @@ pub struct LogBatch {
 /// How many rejected lines a batch keeps as examples.
 pub const REJECT_EXAMPLES: usize = 5;
 
+/// How long a segment is: CMCD `d` when the request sent it, else its
+/// playlist's `#EXTINF` when the playlists are at hand, else the default.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentLength<'a> {
+    pub default_seconds: f64,
+    pub playlists: Option<&'a crate::SegmentDurations>,
+}
+
+impl SegmentLength<'_> {
+    pub fn of(&self, path: &str, cmcd_duration_ms: Option<f64>) -> f64 {
+        cmcd_duration_ms
+            .map(|ms| ms / 1000.0)
+            .or_else(|| self.playlists.and_then(|p| p.get(path)))
+            .unwrap_or(self.default_seconds)
+    }
+}
+
 /// What enriching log lines needs besides the lines: the tenant's secret and
-/// options, the default segment length and the catalogue's bitrates.
+/// options, how long segments are and the catalogue's bitrates.
 pub struct LogContext<'a> {
     pub secret: &'a DeviceSecret,
     pub opts: EnrichOptions<'a>,
-    pub segment_seconds: f64,
+    pub segment_length: SegmentLength<'a>,
     pub bitrate_of: &'a dyn Fn(&str) -> Option<f64>,
 }
 
@@ -221,7 +238,10 @@ impl<'a> LogContext<'a> {
                 keep_access_code: false,
                 bot_deny: &settings.bot_deny,
             },
-            segment_seconds: settings.segment_seconds.as_secs_f64(),
+            segment_length: SegmentLength {
+                default_seconds: settings.segment_seconds.as_secs_f64(),
+                playlists: None,
+            },
             bitrate_of,
         }
     }
@@ -257,7 +277,7 @@ impl Enricher {
             let line = String::from_utf8_lossy(raw);
             match parser.parse_line(&line) {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
-                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_seconds, &mut texts);
+                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_length, &mut texts);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {
                         r.bitrate_kbps = Some(b);
