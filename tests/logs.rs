@@ -273,5 +273,27 @@ fn explain_says_what_each_line_counts_as_or_why_not() {
     );
     assert_eq!((answers[5]["playback_id"].as_str(), answers[5]["kind"].as_str()), (Some("s1"), Some("segment")));
     assert!(metrics(&answers[5]).contains(&"active".to_string()));
+    // CMCD `d` is the segment's length.
+    assert_eq!(answers[5]["segment_seconds"].as_f64(), Some(4.0));
+    // Without CMCD: the playlist's #EXTINF under --media-root, else the tenant's default.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("hls/L")).unwrap();
+    std::fs::write(root.path().join("hls/L/index.m3u8"), "#EXTM3U\n#EXTINF:2.5,\nseg_1.ts\n").unwrap();
+    let segment = r#"203.0.113.7 - - [02/Mar/2026:08:05:00 +0000] "GET /hls/L/seg_1.ts HTTP/1.1" 200 400000 "-" "x""#;
+    let seconds = |extra: &[&str]| {
+        let mut child = std::process::Command::new(bin())
+            .args(["explain", "--format", "combined"])
+            .args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(segment.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["segment_seconds"].as_f64()
+    };
+    assert_eq!(seconds(&["--media-root", root.path().to_str().unwrap()]), Some(2.5));
+    assert_eq!(seconds(&[]), Some(6.0));
     assert!(answers[6]["error"].as_str().unwrap().contains("expected"));
 }

@@ -25,6 +25,9 @@ pub struct ExplainArgs {
     /// With `--format nginx`: the `log_format` string; with `json`: the field mapping.
     #[arg(long)]
     pub log_format: Option<String>,
+    /// The folder the server serves URI paths from: segments take their HLS playlist's `#EXTINF`.
+    #[arg(long)]
+    pub media_root: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub enrich: EnrichArgs,
 }
@@ -62,6 +65,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let settings = streamtally_model::Settings::default();
     engine.set_settings(TENANT, EngineSettings::from(&settings));
     let secret = DeviceSecret::from_bytes(rand::random());
+    let playlists = match &args.media_root {
+        Some(root) => Some(anyhow::Context::context(streamtally_enrich::SegmentDurations::from_root(root), "--media-root")?),
+        None => None,
+    };
     let mut raw = Vec::new();
     let mut lock = stdin.lock();
     let mut number = 0usize;
@@ -119,7 +126,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                     },
                     streamtally_enrich::SegmentLength {
                         default_seconds: settings.segment_seconds.as_secs_f64(),
-                        playlists: None,
+                        playlists: playlists.as_ref(),
                     },
                     &mut Default::default(),
                 );
@@ -141,6 +148,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                     "kind": r.kind.as_str(),
                     "content_id": r.content_id,
                     "playback_id": r.playback_id,
+                    "segment_seconds": r.segment_seconds,
                     "counts": verdict.is_ok(),
                     "dropped": verdict.err().map(|d| d.as_str()),
                     "facts": counted,
