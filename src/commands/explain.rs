@@ -7,7 +7,7 @@
 use std::io::{BufRead, Write};
 
 use serde_json::{json, Value};
-use streamtally_enrich::{DeviceSecret, EnrichOptions};
+use streamtally_enrich::{DeviceSecret, LogContext};
 use streamtally_model::{format_ts, Fact, TenantId};
 use streamtally_parse::log::{Line, LogFormat, LogParser};
 use streamtally_unify::{CdnTally, Engine, EngineSettings};
@@ -69,6 +69,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         Some(root) => Some(anyhow::Context::context(streamtally_enrich::SegmentDurations::from_root(root), "--media-root")?),
         None => None,
     };
+    let no_catalogue = |_: &str| None;
+    let mut ctx = LogContext::new(&secret, &settings, &no_catalogue);
+    ctx.segment_length.playlists = playlists.as_ref();
     let mut raw = Vec::new();
     let mut lock = stdin.lock();
     let mut number = 0usize;
@@ -117,19 +120,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                 let cmcd = (!req.cmcd.is_empty()).then(|| serde_json::to_value(&req.cmcd).unwrap_or(Value::Null));
                 let ua = req.user_agent.clone().unwrap_or_default();
                 let class = enricher.classify(&ua, &settings.bot_deny);
-                let r = enricher.enrich_request(
-                    *req,
-                    &secret,
-                    EnrichOptions {
-                        keep_access_code: false,
-                        bot_deny: &settings.bot_deny,
-                    },
-                    streamtally_enrich::SegmentLength {
-                        default_seconds: settings.segment_seconds.as_secs_f64(),
-                        playlists: playlists.as_ref(),
-                    },
-                    &mut Default::default(),
-                );
+                let r = enricher.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_length, &mut Default::default());
                 let mut facts: Vec<Fact> = Vec::new();
                 let verdict = engine.apply_request(TENANT, number as u64, &r, &mut facts);
                 let mut cdn = CdnTally::default();

@@ -225,22 +225,30 @@ impl Checkpoints {
     /// Begins a checkpoint of everything counted and hands it over; waits only
     /// while the previous one is still queued.
     fn begin(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
-        let job = checkpoint::begin(store, engine, applied)?;
-        self.begun_upto = applied;
-        self.tx.send(CheckpointWork { job, done: None }).map_err(|_| PipelineError::Closed)
+        self.hand_over(store, engine, applied, None)
     }
 
     /// Begins a checkpoint and waits until it and every one before it are finished.
     fn complete(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
-        let job = checkpoint::begin(store, engine, applied)?;
-        self.begun_upto = applied;
         let (done, finished) = std_mpsc::sync_channel(1);
-        self.tx.send(CheckpointWork { job, done: Some(done) }).map_err(|_| PipelineError::Closed)?;
+        self.hand_over(store, engine, applied, Some(done))?;
         match finished.recv() {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
             Err(_) => Err(PipelineError::Closed),
         }
+    }
+
+    fn hand_over(
+        &mut self,
+        store: &EmbeddedStore,
+        engine: &Engine,
+        applied: u64,
+        done: Option<std_mpsc::SyncSender<Result<(), String>>>,
+    ) -> Result<(), PipelineError> {
+        let job = checkpoint::begin(store, engine, applied)?;
+        self.begun_upto = applied;
+        self.tx.send(CheckpointWork { job, done }).map_err(|_| PipelineError::Closed)
     }
 }
 

@@ -553,24 +553,25 @@ impl EmbeddedStore {
         let mut replaced = Vec::new();
         let result = (|| {
             while let Some(table) = sealed.0.first_mut() {
-                if let Some(batches) = &table.facts {
-                    let written = TableState::<Fact>::write_days(&table.facts_dir, batches, upto_lsn)?;
-                    (stats.files_written, stats.rows) = (stats.files_written + written.files.len(), stats.rows + written.rows);
-                    if let Some(t) = self.lock_tenants().get_mut(&table.tenant) {
-                        t.facts.publish(written, upto_lsn)?;
-                        replaced.extend(t.facts.compact()?);
-                    }
-                    table.facts = None;
-                }
-                if let Some(batches) = &table.events {
-                    let written = TableState::<(u64, EnrichedEvent)>::write_days(&table.events_dir, batches, upto_lsn)?;
-                    (stats.files_written, stats.rows) = (stats.files_written + written.files.len(), stats.rows + written.rows);
-                    if let Some(t) = self.lock_tenants().get_mut(&table.tenant) {
-                        t.events.publish(written, upto_lsn)?;
-                        replaced.extend(t.events.compact()?);
-                    }
-                    table.events = None;
-                }
+                let tenant = table.tenant;
+                self.write_table(
+                    tenant,
+                    &mut table.facts,
+                    &table.facts_dir,
+                    upto_lsn,
+                    |t| &mut t.facts,
+                    &mut stats,
+                    &mut replaced,
+                )?;
+                self.write_table(
+                    tenant,
+                    &mut table.events,
+                    &table.events_dir,
+                    upto_lsn,
+                    |t| &mut t.events,
+                    &mut stats,
+                    &mut replaced,
+                )?;
                 sealed.0.remove(0);
             }
             Ok::<_, StoreError>(())
@@ -579,6 +580,32 @@ impl EmbeddedStore {
         self.bury(replaced);
         self.empty_graveyard(false);
         result.map(|()| stats)
+    }
+
+    /// Writes one sealed table of a tenant, publishes it and merges its small
+    /// files; leaves `None` once published, so a retry skips it.
+    #[allow(clippy::too_many_arguments)]
+    fn write_table<R: Row>(
+        &self,
+        tenant: TenantId,
+        sealed: &mut Option<Vec<RecordBatch>>,
+        dir: &Path,
+        upto_lsn: u64,
+        table: impl Fn(&mut TenantTables) -> &mut TableState<R>,
+        stats: &mut FlushStats,
+        replaced: &mut Vec<PathBuf>,
+    ) -> Result<(), StoreError> {
+        let Some(batches) = sealed else { return Ok(()) };
+        let written = TableState::<R>::write_days(dir, batches, upto_lsn)?;
+        stats.files_written += written.files.len();
+        stats.rows += written.rows;
+        if let Some(t) = self.lock_tenants().get_mut(&tenant) {
+            let state = table(t);
+            state.publish(written, upto_lsn)?;
+            replaced.extend(state.compact()?);
+        }
+        *sealed = None;
+        Ok(())
     }
 
     fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, TenantTables>> {
