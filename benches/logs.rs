@@ -7,7 +7,9 @@
 //! 3. GoAccess on the same file (Debian package `goaccess`), when installed.
 //!
 //! Local files only; prints numbers, asserts nothing but the line counts.
-//! Run: `cargo bench --bench logs`.
+//! Run: `cargo bench --bench logs`. For profiling one step on a log at hand:
+//! `STREAMTALLY_BENCH_LOG=FILE STREAMTALLY_BENCH_STEPS=parse` (steps: `parse`,
+//! `import`, `goaccess`, comma-separated; all by default).
 
 use std::io::{BufWriter, Write};
 use std::process::Command;
@@ -75,28 +77,53 @@ fn generate(path: &std::path::Path, bytes: u64) -> u64 {
 
 fn main() {
     let mb: u64 = std::env::var("STREAMTALLY_BENCH_LOG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
+    let steps = std::env::var("STREAMTALLY_BENCH_STEPS").unwrap_or_else(|_| "parse,import,goaccess".into());
+    let step = |name: &str| steps.split(',').any(|s| s.trim() == name);
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
     let t = Instant::now();
-    let lines = generate(&log, mb * 1024 * 1024);
+    let (log, lines) = match std::env::var_os("STREAMTALLY_BENCH_LOG") {
+        Some(given) => {
+            let log = std::path::PathBuf::from(given);
+            let lines = memchr::memchr_iter(b'\n', &std::fs::read(&log).unwrap()).count() as u64;
+            (log, lines)
+        }
+        None => {
+            let log = dir.path().join("access.log");
+            let lines = generate(&log, mb * 1024 * 1024);
+            (log, lines)
+        }
+    };
     let size = std::fs::metadata(&log).unwrap().len();
     println!(
-        "generated {lines} lines, {:.2} GiB, in {:.1} s",
+        "{lines} lines, {:.2} GiB, ready in {:.1} s",
         size as f64 / (1u64 << 30) as f64,
         t.elapsed().as_secs_f64()
     );
+    if step("parse") {
+        parse_only(&log, lines, size);
+    }
+    if step("import") {
+        full_import(&log, lines, size, dir.path());
+    }
+    if step("goaccess") {
+        goaccess(&log, lines, dir.path());
+    }
+}
 
-    // 1. Parse only, one thread.
-    let bytes = std::fs::read(&log).unwrap();
+/// 1. Parse only, one thread: lines split, checked as UTF-8 and parsed.
+fn parse_only(log: &std::path::Path, lines: u64, size: u64) {
+    let bytes = std::fs::read(log).unwrap();
     let mut parser = LogParser::new(LogFormat::named("combined", None).unwrap());
     let t = Instant::now();
     let mut parsed = 0u64;
-    for raw in bytes.split(|b| *b == b'\n') {
-        if let Ok(text) = std::str::from_utf8(raw) {
-            if let Ok(Line::Request(_)) = parser.parse_line(text) {
-                parsed += 1;
-            }
+    // As the importer reads a chunk: one UTF-8 check, lines split with memchr.
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', bytes.as_slice()) {
+        if let Ok(Line::Request(_)) = parser.parse_line(&text[start..end]) {
+            parsed += 1;
         }
+        start = end + 1;
     }
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(parsed, lines);
@@ -106,11 +133,12 @@ fn main() {
         size as f64 / 1e9 / secs,
         secs
     );
-    drop(bytes);
+}
 
-    // 2. The full import, as a user runs it.
+/// 2. The full import, as a user runs it.
+fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Path) {
     let bin = env!("CARGO_BIN_EXE_streamtally");
-    let data = dir.path().join("data");
+    let data = dir.join("data");
     let d = data.to_str().unwrap();
     assert!(Command::new(bin)
         .args(["tenant", "create", "bench", "--data", d])
@@ -121,7 +149,7 @@ fn main() {
     let t = Instant::now();
     let out = Command::new(bin)
         .args(["import", "--tenant", "bench", "--data", d, "--format", "combined"])
-        .arg(&log)
+        .arg(log)
         .output()
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
@@ -134,8 +162,10 @@ fn main() {
         size as f64 / 1e6 / secs,
         secs
     );
+}
 
-    // 3. GoAccess on the same file.
+/// 3. GoAccess on the same file.
+fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) {
     let goaccess = ["/usr/bin/goaccess", "/usr/local/bin/goaccess"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -143,9 +173,9 @@ fn main() {
         Some(g) => {
             let t = Instant::now();
             let out = Command::new(g)
-                .arg(&log)
+                .arg(log)
                 .args(["--log-format=COMBINED", "--no-global-config", "-o"])
-                .arg(dir.path().join("report.json"))
+                .arg(dir.join("report.json"))
                 .output()
                 .unwrap();
             let secs = t.elapsed().as_secs_f64();

@@ -117,10 +117,14 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                     "zone": req.zone,
                     "time_to_serve": req.time_to_serve,
                 });
-                let cmcd = (!req.cmcd.is_empty()).then(|| serde_json::to_value(&req.cmcd).unwrap_or(Value::Null));
-                let ua = req.user_agent.clone().unwrap_or_default();
+                let cmcd = req
+                    .cmcd
+                    .as_deref()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
+                let ua = req.user_agent.as_deref().unwrap_or_default().to_string();
                 let class = enricher.classify(&ua, &settings.bot_deny);
-                let r = enricher.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_length, &mut Default::default());
+                let r = enricher.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut Default::default());
                 let mut facts: Vec<Fact> = Vec::new();
                 let verdict = engine.apply_request(TENANT, number as u64, &r, &mut facts);
                 let mut cdn = CdnTally::default();

@@ -118,7 +118,7 @@ impl Enricher {
     /// Enriches one log request of a tenant; its IP and User-Agent are dropped here.
     pub fn enrich_request(
         &self,
-        req: LogRequest,
+        req: LogRequest<'_>,
         secret: &DeviceSecret,
         opts: EnrichOptions<'_>,
         segment_length: SegmentLength<'_>,
@@ -127,36 +127,37 @@ impl Enricher {
         let ua = req.user_agent.as_deref().unwrap_or("");
         let device_key = device_key(secret, req.ip, ua, None);
         let family = self.classify(ua, opts.bot_deny).family;
-        let (kind, media) = request_kind(&req.path, req.cmcd.ot.as_deref());
-        let content_id = match &req.cmcd.cid {
+        let cmcd = req.cmcd();
+        let (kind, media) = request_kind(&req.path, cmcd.ot.as_deref());
+        let content_id = match &cmcd.cid {
             Some(cid) => Some(texts.get(cid)),
             None => content_of(&req.path, kind).map(|c| texts.get(&c)),
         };
-        let content_kind = match req.cmcd.st.as_deref() {
+        let content_kind = match cmcd.st.as_deref() {
             Some("l") => Some(ContentKind::Live),
             Some("v") => Some(ContentKind::Vod),
             _ => None,
         };
         let range = req.range.as_deref().and_then(streamtally_parse::log::parse_range);
-        let segment_seconds = (kind == RequestKind::Segment).then(|| segment_length.of(&req.path, req.cmcd.d));
+        let segment_seconds = (kind == RequestKind::Segment).then(|| segment_length.of(&req.path, cmcd.d));
         EnrichedRequest {
             ts: req.ts,
             device_key,
             client: family,
             geo: self.geo(req.ip),
             referrer_host: req.referrer.as_deref().and_then(|r| texts.referrer_host(r)),
-            method: req.method,
+            method: texts.get(&req.method),
             status: req.status,
             bytes: req.bytes,
             range,
             kind,
             content_id,
-            playback_id: req.cmcd.sid.as_deref().map(Text::from),
+            playback_id: cmcd.sid.as_deref().map(Text::from),
             content_kind,
             media,
             segment_seconds,
-            bitrate_kbps: req.cmcd.br,
-            rebuffering: req.cmcd.bs || req.cmcd.sta.as_deref() == Some("r"),
+            bitrate_kbps: cmcd.br,
+            rebuffering: cmcd.bs || cmcd.sta.as_deref() == Some("r"),
             cache_status: req.cache_status.as_deref().map(|t| texts.get(t)),
             pop: req.pop.as_deref().map(|t| texts.get(t)),
             zone: req.zone.as_deref().map(|t| texts.get(t)),
@@ -271,13 +272,21 @@ impl Enricher {
         if body.is_empty() {
             return batch;
         }
-        batch.requests.reserve(body.iter().filter(|b| **b == b'\n').count() + 1);
-        for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
+        batch.requests.reserve(memchr::memchr_iter(b'\n', body).count() + 1);
+        // One UTF-8 check for the chunk; only a chunk with invalid bytes is read line by line with replacements.
+        let valid = std::str::from_utf8(body).ok();
+        let mut start = 0;
+        for (i, end) in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())).enumerate() {
             batch.lines += 1;
-            let line = String::from_utf8_lossy(raw);
+            let raw = &body[start..end];
+            let line = match valid {
+                Some(text) => std::borrow::Cow::Borrowed(&text[start..end]),
+                None => String::from_utf8_lossy(raw),
+            };
+            start = end + 1;
             match parser.parse_line(&line) {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
-                    let mut r = self.enrich_request(*req, ctx.secret, ctx.opts, ctx.segment_length, &mut texts);
+                    let mut r = self.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut texts);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {
                         r.bitrate_kbps = Some(b);

@@ -183,11 +183,31 @@ pub struct ClientFamily {
     pub bot: bool,
 }
 
+impl ClientFamily {
+    /// Nothing known (what facts summed over clients carry).
+    pub const UNKNOWN: ClientFamily = ClientFamily {
+        browser: None,
+        os: None,
+        device_type: None,
+        app: None,
+        bot: false,
+    };
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geo {
     pub country: Option<Text>,
     pub region: Option<Text>,
     pub city: Option<Text>,
+}
+
+impl Geo {
+    /// Nowhere known.
+    pub const UNKNOWN: Geo = Geo {
+        country: None,
+        region: None,
+        city: None,
+    };
 }
 
 /// A player event after enrichment: the raw IP and User-Agent are gone, replaced

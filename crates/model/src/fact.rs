@@ -63,27 +63,31 @@ impl Source {
 }
 
 /// One counted thing, with the dimensions it can be grouped and filtered by.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fact {
+/// Facts live only from the engine to the store's columns, so they borrow the
+/// input's texts (a request yields three facts or so; copying its dimensions
+/// into each cost the import more than counting did).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact<'a> {
     pub kind: FactKind,
     /// The moment the fact is attributed to (a start's time, a view's first request…).
     pub ts: Micros,
     pub value: f64,
     pub device_key: DeviceKey,
-    pub content_id: Option<Text>,
-    pub playback_id: Option<Text>,
+    pub content_id: Option<&'a str>,
+    pub playback_id: Option<&'a str>,
     pub source: Source,
-    pub property: Text,
+    pub property: &'a str,
     pub content_kind: Option<ContentKind>,
     pub media: Option<Media>,
-    pub referrer_host: Option<Text>,
-    pub client: ClientFamily,
-    pub geo: Geo,
-    pub user_id: Option<Text>,
+    pub referrer_host: Option<&'a str>,
+    pub client: &'a ClientFamily,
+    pub geo: &'a Geo,
+    pub user_id: Option<&'a str>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
-    pub access_code: Option<Text>,
-    /// The responses summed, on `Request` facts only.
-    pub served: Option<Served>,
+    pub access_code: Option<&'a str>,
+    /// The responses summed, on `Request` facts only (boxed: the other kinds,
+    /// nearly all facts, stay small to move).
+    pub served: Option<Box<Served>>,
     /// WAL position of the input that produced it: replay skips what is stored.
     pub lsn: u64,
 }

@@ -29,9 +29,3 @@ pub struct DeviceKey(pub u64);
 
 /// Property used when an event names none (spec §1, source 004).
 pub const PROPERTY_OTHERS: &str = "Others";
-
-/// [`PROPERTY_OTHERS`] as shared text (facts carry it by the million).
-pub fn property_others() -> Text {
-    static OTHERS: std::sync::OnceLock<Text> = std::sync::OnceLock::new();
-    OTHERS.get_or_init(|| PROPERTY_OTHERS.into()).clone()
-}

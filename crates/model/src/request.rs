@@ -1,6 +1,7 @@
 //! Log requests (spec §1): one line of a CDN or streaming-server access log, or
 //! a request carrying CMCD data; and the enriched form the WAL holds.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -47,35 +48,67 @@ pub struct Cmcd {
 }
 
 impl Cmcd {
+    /// No data: what `Default` gives, usable in a `static`.
+    pub const NONE: Cmcd = Cmcd {
+        sid: None,
+        cid: None,
+        st: None,
+        ot: None,
+        d: None,
+        br: None,
+        bs: false,
+        bl: None,
+        mtp: None,
+        su: false,
+        sta: None,
+        pt: None,
+        ts: None,
+        msd: None,
+        bsa: None,
+        bsd: None,
+        ec: None,
+    };
+
     pub fn is_empty(&self) -> bool {
         *self == Cmcd::default()
     }
 }
 
 /// A log line as parsed: still holds the client's IP and User-Agent, which
-/// enrichment replaces. Never written anywhere.
+/// enrichment replaces. Never written anywhere. Its texts borrow the line
+/// where they stand in it unchanged (most do), so reading a line allocates
+/// nothing; unescaped or decoded values are owned.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LogRequest {
+pub struct LogRequest<'line> {
     pub ts: Micros,
     pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    pub method: String,
+    pub user_agent: Option<Cow<'line, str>>,
+    pub method: Cow<'line, str>,
     /// Path without the query.
-    pub path: String,
-    pub query: Option<String>,
+    pub path: Cow<'line, str>,
+    pub query: Option<Cow<'line, str>>,
     pub status: u16,
     /// Body bytes sent.
     pub bytes: u64,
     /// The `Range` request header, when logged.
-    pub range: Option<String>,
-    pub referrer: Option<String>,
+    pub range: Option<Cow<'line, str>>,
+    pub referrer: Option<Cow<'line, str>>,
     /// `HIT`, `MISS`, … as the server logged it.
-    pub cache_status: Option<String>,
-    pub pop: Option<String>,
-    pub zone: Option<String>,
+    pub cache_status: Option<Cow<'line, str>>,
+    pub pop: Option<Cow<'line, str>>,
+    pub zone: Option<Cow<'line, str>>,
     /// Seconds to serve.
     pub time_to_serve: Option<f64>,
-    pub cmcd: Cmcd,
+    /// Boxed: a line without CMCD (most) stays small to move.
+    pub cmcd: Option<Box<Cmcd>>,
+}
+
+impl LogRequest<'_> {
+    /// The CMCD data sent, empty when none.
+    pub fn cmcd(&self) -> &Cmcd {
+        static NONE: Cmcd = Cmcd::NONE;
+        self.cmcd.as_deref().unwrap_or(&NONE)
+    }
 }
 
 /// What a request asked for, from its path (or CMCD `ot`).
@@ -112,7 +145,7 @@ pub struct EnrichedRequest {
     pub client: ClientFamily,
     pub geo: Geo,
     pub referrer_host: Option<Text>,
-    pub method: String,
+    pub method: Text,
     pub status: u16,
     pub bytes: u64,
     /// Requested byte range `(first, last)` when a Range header was logged.

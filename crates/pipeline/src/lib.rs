@@ -288,27 +288,44 @@ fn wal_dir(root: &Path) -> PathBuf {
     root.join("wal")
 }
 
-/// Applies one decoded record to the engine and the store.
-/// `facts` is scratch space, kept between records so its memory is reused.
-fn apply_record(engine: &mut Engine, store: &EmbeddedStore, tenants: &Tenants, lsn: u64, record: WalRecord, metrics: &PipelineMetrics, facts: &mut Vec<Fact>) {
+/// Facts borrow the record they come from, so their vector cannot outlive
+/// one; its memory can: an empty vector handed on to the next record keeps
+/// its allocation (a collect into a type of the same layout reuses it), and
+/// pushing facts then touches no fresh pages.
+fn recycle<'b>(mut facts: Vec<Fact<'_>>) -> Vec<Fact<'b>> {
+    facts.clear();
+    facts.into_iter().filter_map(|_| None).collect()
+}
+
+/// Applies one decoded record to the engine and the store. `scratch` is the
+/// memory facts are gathered in, kept from record to record.
+fn apply_record(
+    engine: &mut Engine,
+    store: &EmbeddedStore,
+    tenants: &Tenants,
+    lsn: u64,
+    record: WalRecord,
+    metrics: &PipelineMetrics,
+    scratch: &mut Vec<Fact<'static>>,
+) {
     let ctx = tenants.get(record.tenant);
     let settings = ctx.as_ref().map(|c| c.settings.clone()).unwrap_or_default();
     engine.set_settings(record.tenant, EngineSettings::from(&settings));
-    facts.clear();
-    for ev in &record.events {
-        engine.apply_event(record.tenant, lsn, ev, facts);
-    }
     let mut cdn = CdnTally::default();
+    let mut facts = recycle(std::mem::take(scratch));
+    for ev in &record.events {
+        engine.apply_event(record.tenant, lsn, ev, &mut facts);
+    }
     for r in &record.requests {
         // Why a request counts for no audience is for `explain`; here it only
         // decides which facts come out.
-        let _ = engine.apply_request(record.tenant, lsn, r, facts);
+        let _ = engine.apply_request(record.tenant, lsn, r, &mut facts);
         cdn.add(r);
     }
-    cdn.drain_into(lsn, facts);
+    cdn.drain_into(lsn, &mut facts);
     metrics.facts_emitted.inc_by(facts.len() as u64);
-    store.append_facts(record.tenant, facts);
-    facts.clear();
+    store.append_facts(record.tenant, &facts);
+    *scratch = recycle(facts);
     if settings.store_raw_events {
         store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect());
     }

@@ -137,3 +137,35 @@ fn wal_records_carry_a_version_and_refuse_unknown_ones() {
     assert!(matches!(WalRecord::decode(2, &newer), Err(PipelineError::BadRecord { lsn: 2, .. })));
     assert!(WalRecord::decode(3, &[]).is_err());
 }
+
+#[test]
+fn recycled_fact_vectors_keep_their_memory() {
+    let scratch: Vec<Fact<'static>> = Vec::with_capacity(1000);
+    let at = scratch.as_ptr() as usize;
+    let content = String::from("c");
+    let mut facts = recycle(scratch);
+    let family = ClientFamily::default();
+    facts.push(Fact {
+        kind: streamtally_model::FactKind::View,
+        ts: 0,
+        value: 1.0,
+        device_key: DeviceKey(1),
+        content_id: Some(&content),
+        playback_id: None,
+        source: streamtally_model::Source::Player,
+        property: streamtally_model::PROPERTY_OTHERS,
+        content_kind: None,
+        media: None,
+        referrer_host: None,
+        client: &family,
+        geo: &Geo::UNKNOWN,
+        user_id: None,
+        access_code: None,
+        served: None,
+        lsn: 1,
+    });
+    let back: Vec<Fact<'static>> = recycle(facts);
+    assert!(back.is_empty());
+    assert!(back.capacity() >= 1000);
+    assert_eq!(back.as_ptr() as usize, at, "the same memory, not a new allocation");
+}

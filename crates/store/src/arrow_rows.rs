@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, UInt64Array,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use streamtally_model::{EnrichedEvent, Fact};
@@ -88,8 +90,22 @@ pub fn events_schema() -> SchemaRef {
     .clone()
 }
 
+/// A text column, its buffers sized by a first pass (growing them as values
+/// come cost an import more than copying the values); a column of nulls only
+/// (most facts have no user, playback or CDN fields) is made without a pass.
 fn strings<'a, T: 'a>(rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> ArrayRef {
-    Arc::new(rows.iter().map(f).collect::<StringArray>())
+    let (present, bytes) = rows.iter().fold((0usize, 0usize), |(n, b), r| match f(r) {
+        Some(s) => (n + 1, b + s.len()),
+        None => (n, b),
+    });
+    if present == 0 {
+        return new_null_array(&DataType::Utf8, rows.len());
+    }
+    let mut column = StringBuilder::with_capacity(rows.len(), bytes);
+    for r in rows {
+        column.append_option(f(r));
+    }
+    Arc::new(column.finish())
 }
 
 fn times<T>(rows: &[T], f: impl Fn(&T) -> i64) -> ArrayRef {
@@ -104,19 +120,19 @@ fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
     Arc::new(UInt64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
 }
 
-pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
+pub fn facts_batch(facts: &[Fact<'_>]) -> Result<RecordBatch, StoreError> {
     let columns: Vec<ArrayRef> = vec![
         times(facts, |f| f.ts),
         strings(facts, |f| Some(f.kind.as_str())),
         floats(facts, |f| Some(f.value)),
         u64s(facts, |f| f.device_key.0),
-        strings(facts, |f| f.content_id.as_deref()),
-        strings(facts, |f| f.playback_id.as_deref()),
+        strings(facts, |f| f.content_id),
+        strings(facts, |f| f.playback_id),
         strings(facts, |f| Some(f.source.as_str())),
-        strings(facts, |f| Some(&*f.property)),
+        strings(facts, |f| Some(f.property)),
         strings(facts, |f| f.content_kind.map(|k| k.as_str())),
         strings(facts, |f| f.media.map(|m| m.as_str())),
-        strings(facts, |f| f.referrer_host.as_deref()),
+        strings(facts, |f| f.referrer_host),
         strings(facts, |f| f.geo.country.as_deref()),
         strings(facts, |f| f.geo.region.as_deref()),
         strings(facts, |f| f.geo.city.as_deref()),
@@ -124,8 +140,8 @@ pub fn facts_batch(facts: &[Fact]) -> Result<RecordBatch, StoreError> {
         strings(facts, |f| f.client.os.as_deref()),
         strings(facts, |f| f.client.device_type.as_deref()),
         strings(facts, |f| f.client.app.as_deref()),
-        strings(facts, |f| f.user_id.as_deref()),
-        strings(facts, |f| f.access_code.as_deref()),
+        strings(facts, |f| f.user_id),
+        strings(facts, |f| f.access_code),
         Arc::new(facts.iter().map(|f| f.served.as_ref().map(|s| s.requests as i64)).collect::<Int64Array>()),
         Arc::new(facts.iter().map(|f| f.served.as_ref().map(|s| i64::from(s.status))).collect::<Int64Array>()),
         strings(facts, |f| f.served.as_ref().and_then(|s| s.cache_status.as_deref())),

@@ -93,12 +93,12 @@ struct FileEntry {
 }
 
 /// Rows a table takes in and keeps as Arrow.
-trait Row: Sized + Clone {
+trait Row: Clone {
     fn lsn(&self) -> u64;
     fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError>;
 }
 
-impl Row for Fact {
+impl Row for Fact<'_> {
     fn lsn(&self) -> u64 {
         self.lsn
     }
@@ -116,7 +116,7 @@ impl Row for (u64, EnrichedEvent) {
     }
 }
 
-struct TableState<R> {
+struct TableState {
     dir: PathBuf,
     manifest: Manifest,
     /// The tail not yet in files, columnar: a batch per append. (Rows as Rust
@@ -125,7 +125,6 @@ struct TableState<R> {
     mem: Vec<RecordBatch>,
     /// Sealed for the flush under way: being written, still read by queries.
     sealed: Vec<RecordBatch>,
-    rows: std::marker::PhantomData<R>,
 }
 
 /// Files written for one table by a flush, not yet in its manifest.
@@ -187,7 +186,7 @@ fn unique_name(lsn: u64) -> String {
     format!("{lsn:020}-{:08x}.parquet", rand::random::<u32>())
 }
 
-impl<R: Row> TableState<R> {
+impl TableState {
     fn load(dir: PathBuf, clean_orphans: bool) -> Result<Self, StoreError> {
         let mpath = dir.join("manifest.json");
         let manifest = match fs::read(&mpath) {
@@ -203,7 +202,6 @@ impl<R: Row> TableState<R> {
             manifest,
             mem: Vec::new(),
             sealed: Vec::new(),
-            rows: std::marker::PhantomData,
         };
         if clean_orphans {
             state.remove_orphans()?;
@@ -241,7 +239,7 @@ impl<R: Row> TableState<R> {
         fsync_dir(&self.dir)
     }
 
-    fn append(&mut self, rows: &[R]) {
+    fn append<R: Row>(&mut self, rows: &[R]) {
         let covered = self.manifest.lsn;
         if rows.is_empty() {
             return;
@@ -447,8 +445,8 @@ impl<R: Row> TableState<R> {
 }
 
 struct TenantTables {
-    facts: TableState<Fact>,
-    events: TableState<(u64, EnrichedEvent)>,
+    facts: TableState,
+    events: TableState,
 }
 
 /// The in-memory tails one seal took, to be written by [`EmbeddedStore::write_sealed`].
@@ -585,18 +583,18 @@ impl EmbeddedStore {
     /// Writes one sealed table of a tenant, publishes it and merges its small
     /// files; leaves `None` once published, so a retry skips it.
     #[allow(clippy::too_many_arguments)]
-    fn write_table<R: Row>(
+    fn write_table(
         &self,
         tenant: TenantId,
         sealed: &mut Option<Vec<RecordBatch>>,
         dir: &Path,
         upto_lsn: u64,
-        table: impl Fn(&mut TenantTables) -> &mut TableState<R>,
+        table: impl Fn(&mut TenantTables) -> &mut TableState,
         stats: &mut FlushStats,
         replaced: &mut Vec<PathBuf>,
     ) -> Result<(), StoreError> {
         let Some(batches) = sealed else { return Ok(()) };
-        let written = TableState::<R>::write_days(dir, batches, upto_lsn)?;
+        let written = TableState::write_days(dir, batches, upto_lsn)?;
         stats.files_written += written.files.len();
         stats.rows += written.rows;
         if let Some(t) = self.lock_tenants().get_mut(&tenant) {
@@ -756,7 +754,7 @@ fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArra
 }
 
 impl FactStore for EmbeddedStore {
-    fn append_facts(&self, tenant: TenantId, facts: &[Fact]) {
+    fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) {
         if let Err(e) = self.with_tenant(tenant, |t| {
             t.facts.append(facts);
             Ok(())

@@ -63,7 +63,7 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 pub trait FactStore: Send + Sync {
     /// Adds facts produced by the engine; facts at or below the durable WAL
     /// position of their table are ignored (they are stored already).
-    fn append_facts(&self, tenant: streamtally_model::TenantId, facts: &[streamtally_model::Fact]);
+    fn append_facts(&self, tenant: streamtally_model::TenantId, facts: &[streamtally_model::Fact<'_>]);
     /// Adds enriched raw events with their WAL positions.
     fn append_events(&self, tenant: streamtally_model::TenantId, events: Vec<(u64, streamtally_model::EnrichedEvent)>);
     /// Makes everything appended so far durable, recording `upto_lsn` as covered.

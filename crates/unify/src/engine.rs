@@ -8,8 +8,8 @@ use chrono::TimeZone;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{
-    duration_micros, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Micros, RequestKind, Served, Settings, Source,
-    TenantId, Text, MICROS_PER_SEC,
+    duration_micros, ClientFamily, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Geo, Micros, RequestKind, Served,
+    Settings, Source, TenantId, Text, MICROS_PER_SEC,
 };
 
 /// How far behind a tenant's latest event time an input may arrive and still
@@ -230,7 +230,7 @@ impl CdnTally {
     }
 
     /// The sums as `request` facts (in a fixed order), leaving the tally empty.
-    pub fn drain_into(&mut self, lsn: u64, out: &mut Vec<Fact>) {
+    pub fn drain_into(&mut self, lsn: u64, out: &mut Vec<Fact<'_>>) {
         let mut sums: Vec<(CdnKey, (u64, u64))> = self.sums.drain().collect();
         sums.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, (requests, bytes)) in sums {
@@ -243,21 +243,21 @@ impl CdnTally {
                 content_id: None,
                 playback_id: None,
                 source: k.source,
-                property: streamtally_model::property_others(),
+                property: streamtally_model::PROPERTY_OTHERS,
                 content_kind: None,
                 media: None,
                 referrer_host: None,
-                client: Default::default(),
-                geo: Default::default(),
+                client: &ClientFamily::UNKNOWN,
+                geo: &Geo::UNKNOWN,
                 user_id: None,
                 access_code: None,
-                served: Some(Served {
+                served: Some(Box::new(Served {
                     requests,
                     status: k.status,
                     cache_status: k.cache_status,
                     pop: k.pop,
                     zone: k.zone,
-                }),
+                })),
                 lsn,
             });
         }
@@ -281,7 +281,7 @@ pub fn log_filter(r: &EnrichedRequest, settings: &EngineSettings) -> Result<(), 
     if r.client.bot {
         return Err(Dropped::Bot);
     }
-    if r.method != "GET" {
+    if &*r.method != "GET" {
         return Err(Dropped::Method);
     }
     if r.status != 200 && r.status != 206 {
@@ -489,7 +489,7 @@ impl Engine {
     }
 
     /// Feeds one player event; the facts it makes true are pushed to `out`.
-    pub fn apply_event(&mut self, tenant: TenantId, lsn: u64, input: &EnrichedEvent, out: &mut Vec<Fact>) {
+    pub fn apply_event<'a>(&mut self, tenant: TenantId, lsn: u64, input: &'a EnrichedEvent, out: &mut Vec<Fact<'a>>) {
         let settings = self.settings.get(&tenant).copied().unwrap_or_default();
         let state = self.tenants.entry(tenant).or_default();
         let ev = &input.event;
@@ -499,24 +499,22 @@ impl Engine {
         }
         // Bots are kept as raw events but are in no audience metric (spec §2).
         if !input.client.bot {
-            let text = |s: &Option<String>| s.as_deref().map(Text::from);
-            let (content_id, playback_id, user_id) = (text(&ev.content_id), text(&ev.playback_id), text(&ev.user_id));
-            let property = ev.property.as_deref().map(Text::from).unwrap_or_else(streamtally_model::property_others);
+            let property = ev.property.as_deref().unwrap_or(streamtally_model::PROPERTY_OTHERS);
             let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
                 kind,
                 ts: at,
                 value,
                 device_key: input.device_key,
-                content_id: content_id.clone(),
-                playback_id: playback_id.clone(),
+                content_id: ev.content_id.as_deref(),
+                playback_id: ev.playback_id.as_deref(),
                 source,
-                property: property.clone(),
+                property,
                 content_kind: ev.content_kind,
                 media: ev.media,
-                referrer_host: input.referrer_host.clone(),
-                client: input.client.clone(),
-                geo: input.geo.clone(),
-                user_id: user_id.clone(),
+                referrer_host: input.referrer_host.as_deref(),
+                client: &input.client,
+                geo: &input.geo,
+                user_id: ev.user_id.as_deref(),
                 access_code: None,
                 served: None,
                 lsn,
@@ -556,7 +554,7 @@ impl Engine {
                         });
                         for (a, b) in cover(&mut day.intervals, from, to) {
                             let mut f = fact(FactKind::Attended, a, (b - a) as f64 / MICROS_PER_SEC as f64, Source::Player);
-                            f.access_code = Some(code.as_str().into());
+                            f.access_code = Some(code);
                             out.push(f);
                         }
                         from = to;
@@ -618,7 +616,7 @@ impl Engine {
     /// Feeds one log request (spec §3, §4, §5): those passing the log filters
     /// count as audio-log, video-log or download. Returns why it counts for no
     /// audience, if it does not. (Its CDN traffic is summed by a [`CdnTally`].)
-    pub fn apply_request(&mut self, tenant: TenantId, lsn: u64, r: &EnrichedRequest, out: &mut Vec<Fact>) -> Result<(), Dropped> {
+    pub fn apply_request<'a>(&mut self, tenant: TenantId, lsn: u64, r: &'a EnrichedRequest, out: &mut Vec<Fact<'a>>) -> Result<(), Dropped> {
         let settings = self.settings.get(&tenant).copied().unwrap_or_default();
         let state = self.tenants.entry(tenant).or_default();
         let ts = r.ts;
@@ -630,15 +628,15 @@ impl Engine {
             ts: at,
             value,
             device_key: r.device_key,
-            content_id: r.content_id.clone(),
-            playback_id: r.playback_id.clone(),
+            content_id: r.content_id.as_deref(),
+            playback_id: r.playback_id.as_deref(),
             source,
-            property: streamtally_model::property_others(),
+            property: streamtally_model::PROPERTY_OTHERS,
             content_kind: r.content_kind,
             media: r.media,
-            referrer_host: r.referrer_host.clone(),
-            client: r.client.clone(),
-            geo: r.geo.clone(),
+            referrer_host: r.referrer_host.as_deref(),
+            client: &r.client,
+            geo: &r.geo,
             user_id: None,
             access_code: None,
             served: None,

@@ -30,10 +30,15 @@ fn playing(ts: Micros, pid: &str, content: &str, secs: f64) -> EnrichedEvent {
     e
 }
 
-fn run(events: &[EnrichedEvent]) -> Vec<Fact> {
+/// Facts borrow their inputs; the inputs of a test live as long as the test.
+fn kept<T: Clone>(inputs: &[T]) -> &'static [T] {
+    Box::leak(inputs.to_vec().into_boxed_slice())
+}
+
+fn run(events: &[EnrichedEvent]) -> Vec<Fact<'static>> {
     let mut engine = Engine::new();
     let mut out = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    for (i, e) in kept(events).iter().enumerate() {
         engine.apply_event(T, i as u64 + 1, e, &mut out);
     }
     out
@@ -157,11 +162,10 @@ fn bots_count_nothing() {
 #[test]
 fn state_is_bounded_by_active_keys() {
     let mut engine = Engine::new();
-    let mut out = Vec::new();
     // 20 000 playbacks, one per minute (two weeks), each on its own device: old ones expire.
     for i in 0..20_000i64 {
         let ts = at("00:00:00") + i * 60 * 1_000_000;
-        engine.apply_event(T, i as u64, &ev(EventType::Play, ts, &format!("p{i}"), "A", i as u64), &mut out);
+        engine.apply_event(T, i as u64, &ev(EventType::Play, ts, &format!("p{i}"), "A", i as u64), &mut Vec::new());
     }
     let window_minutes = (24 * 3600 + LATENESS / 1_000_000) / 60 + 2;
     // playbacks and download windows last a day, views 4 h, users 1 h (plus lateness).
@@ -388,11 +392,11 @@ fn req(hms: &str, method: &str, status: u16, bytes: u64, path: &str, device: u64
     }
 }
 
-fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact>, Vec<Result<(), crate::Dropped>>) {
+fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact<'static>>, Vec<Result<(), crate::Dropped>>) {
     let mut engine = Engine::new();
     let mut out = Vec::new();
     let mut cdn = crate::CdnTally::default();
-    let verdicts = reqs
+    let verdicts = kept(reqs)
         .iter()
         .enumerate()
         .map(|(i, r)| {

@@ -42,14 +42,15 @@ pub fn parse_cmcd(text: &str, into: &mut Cmcd) {
     }
 }
 
-/// The CMCD data of a query string (`…&CMCD=br%3D3200%2Cbs…`), if any.
-pub fn cmcd_of_query(query: &str, into: &mut Cmcd) {
-    if !query.contains("CMCD=") {
+/// The CMCD data of a query string (`…&CMCD=br%3D3200%2Cbs…`), if any;
+/// `into` is made only when there is some (most requests carry none).
+pub fn cmcd_of_query(query: &str, into: &mut Option<Box<Cmcd>>) {
+    if memchr::memmem::find(query.as_bytes(), b"CMCD=").is_none() {
         return;
     }
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k == "CMCD" {
-            parse_cmcd(&v, into);
+            parse_cmcd(&v, into.get_or_insert_default());
         }
     }
 }
@@ -78,11 +79,15 @@ mod tests {
 
     #[test]
     fn the_standard_example_and_v2_keys() {
-        let mut c = Cmcd::default();
+        let mut none = None;
+        cmcd_of_query("a=1&b=CMCD", &mut none);
+        assert_eq!(none, None, "no CMCD, nothing made");
+        let mut c = None;
         cmcd_of_query(
             "a=1&CMCD=br%3D3200%2Cbs%2Cd%3D4004%2Cmtp%3D25400%2Cot%3Dv%2Crtp%3D15000%2Csid%3D%226e2fb550-c457-11e9-bb97-0800200c9a66%22%2Ctb%3D6000",
             &mut c,
         );
+        let c = c.expect("CMCD read");
         assert_eq!(c.br, Some(3200.0));
         assert!(c.bs);
         assert_eq!(c.d, Some(4004.0));

@@ -1,6 +1,9 @@
 //! Named log fields onto a [`LogRequest`]: the one place that knows what a
 //! value of `$status`, `sc-bytes` or `EdgeResponseStatus` means.
 
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr};
+
 use streamtally_model::LogRequest;
 
 use super::cmcd::{cmcd_of_query, parse_cmcd};
@@ -65,8 +68,12 @@ fn time_local(text: &str) -> Option<i64> {
     };
     const MONTHS: [&[u8; 3]; 12] = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     let month = MONTHS.iter().position(|m| &b[3..6] == *m)? as u32 + 1;
-    let date = chrono::NaiveDate::from_ymd_opt(num(7, 11)? as i32, month, num(0, 2)?)?;
-    let local = date.and_hms_opt(num(12, 14)?, num(15, 17)?, num(18, 20)?)?.and_utc().timestamp();
+    let (year, day) = (num(7, 11)?, num(0, 2)?);
+    let (hour, minute, second) = (num(12, 14)?, num(15, 17)?, num(18, 20)?);
+    if day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let local = days_from_civil(i64::from(year), month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
     let offset = i64::from(num(22, 24)? * 3600 + num(24, 26)? * 60);
     let utc = match b[21] {
         b'+' => local - offset,
@@ -76,6 +83,27 @@ fn time_local(text: &str) -> Option<i64> {
     Some(utc * 1_000_000)
 }
 
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`): a few integer operations where a date library
+/// validates and converts through its own representation on every line.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * i64::from((month + 9) % 12) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 fn time_from_secs(secs: f64) -> Result<i64, LineError> {
     if !(secs.is_finite() && secs > 0.0 && secs < 32_503_680_000.0) {
         return Err(LineError(format!("time {secs} is out of range")));
@@ -83,20 +111,76 @@ fn time_from_secs(secs: f64) -> Result<i64, LineError> {
     Ok((secs * 1e6).round() as i64)
 }
 
+/// A piece of `value` (a sub-slice of it) with `value`'s lifetime when it
+/// borrows the line, else a copy.
+fn piece<'a>(value: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
+    match value {
+        Cow::Borrowed(whole) => {
+            let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+            match whole.get(start..start + part.len()) {
+                Some(p) if p.as_ptr() == part.as_ptr() => Cow::Borrowed(p),
+                _ => Cow::Owned(part.to_string()),
+            }
+        }
+        Cow::Owned(_) => Cow::Owned(part.to_string()),
+    }
+}
+
+/// `value` in upper case, borrowed when it already is.
+fn upper<'a>(value: Cow<'a, str>) -> Cow<'a, str> {
+    if value.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(value.to_ascii_uppercase())
+    } else {
+        value
+    }
+}
+
+/// A dotted-quad IPv4 address read by hand (every line has one, and the
+/// general address parser costs more than the rest of the field); anything
+/// else, IPv6 included, is left to the general parser.
+fn ipv4(text: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.as_bytes().split(|b| *b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        // Leading zeros are refused, as the general parser does (they could mean octal).
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let n = part.iter().try_fold(0u16, |n, c| c.is_ascii_digit().then(|| n * 10 + u16::from(c - b'0')))?;
+        *octet = u8::try_from(n).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+}
+
+/// `text` before and after the first `byte` (an ASCII byte, so both halves are text).
+fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = super::nginx::find_byte(byte, text.as_bytes())?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
 /// Applies one value; `-` and empty values mean "not logged".
-pub fn apply(req: &mut LogRequest, field: Field, value: &str) -> Result<(), LineError> {
-    let v = value.trim();
+pub fn apply<'a>(req: &mut LogRequest<'a>, field: Field, value: Cow<'a, str>) -> Result<(), LineError> {
+    let v = value.trim_ascii();
     if v.is_empty() || v == "-" {
         return Ok(());
     }
+    let text = || piece(&value, v);
     match field {
         Field::Ip => {
             // A list (X-Forwarded-For): the first is the client.
-            let first = v.split(',').next().unwrap_or(v).trim();
-            req.ip = Some(first.parse().map_err(|_| LineError(format!("`{first}` is not an IP address")))?);
+            let first = match super::nginx::find_byte(b',', v.as_bytes()) {
+                Some(comma) => v[..comma].trim(),
+                None => v,
+            };
+            req.ip = Some(match ipv4(first) {
+                Some(v4) => IpAddr::V4(v4),
+                None => first.parse().map_err(|_| LineError(format!("`{first}` is not an IP address")))?,
+            });
         }
         Field::TimeLocal => {
-            let text = v.trim_matches(['[', ']']);
+            let text = v.strip_prefix('[').unwrap_or(v);
+            let text = text.strip_suffix(']').unwrap_or(text);
             req.ts = match time_local(text) {
                 Some(ts) => ts,
                 None => chrono::DateTime::parse_from_str(text, "%d/%b/%Y:%H:%M:%S %z")
@@ -111,36 +195,38 @@ pub fn apply(req: &mut LogRequest, field: Field, value: &str) -> Result<(), Line
         Field::EpochMillis => req.ts = time_from_secs(num::<f64>(v, "time")? / 1e3)?,
         Field::EpochNanos => req.ts = time_from_secs(num::<f64>(v, "time")? / 1e9)?,
         Field::RequestLine => {
-            let mut parts = v.split(' ');
-            let method = parts.next().unwrap_or_default();
-            let uri = parts.next().ok_or_else(|| LineError(format!("request `{v}` has no URI")))?;
+            let (method, rest) = split_at_byte(v, b' ').unwrap_or((v, ""));
+            let uri = split_at_byte(rest, b' ').map_or(rest, |(uri, _)| uri);
+            if uri.is_empty() {
+                return Err(LineError(format!("request `{v}` has no URI")));
+            }
             if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(LineError(format!("request `{v}` has no method")));
             }
-            req.method = method.to_string();
-            apply(req, Field::Uri, uri)?;
+            req.method = piece(&value, method);
+            apply(req, Field::Uri, piece(&value, uri))?;
         }
-        Field::Method => req.method = v.to_ascii_uppercase(),
-        Field::Uri => match v.split_once('?') {
+        Field::Method => req.method = upper(text()),
+        Field::Uri => match split_at_byte(v, b'?') {
             Some((path, query)) => {
-                req.path = path.to_string();
-                apply(req, Field::Query, query)?;
+                req.path = piece(&value, path);
+                apply(req, Field::Query, piece(&value, query))?;
             }
-            None => req.path = v.to_string(),
+            None => req.path = text(),
         },
-        Field::Path => req.path = v.to_string(),
+        Field::Path => req.path = text(),
         Field::Query => {
             cmcd_of_query(v, &mut req.cmcd);
-            req.query = Some(v.to_string());
+            req.query = Some(text());
         }
         Field::Url => {
             let url = url::Url::parse(v).map_err(|e| LineError(format!("`{v}` is not a URL: {e}")))?;
-            req.path = url.path().to_string();
+            req.path = Cow::Owned(url.path().to_string());
             if let Some(q) = url.query() {
-                apply(req, Field::Query, q)?;
+                apply(req, Field::Query, Cow::Owned(q.to_string()))?;
             }
             if req.zone.is_none() {
-                req.zone = url.host_str().map(str::to_string);
+                req.zone = url.host_str().map(|h| Cow::Owned(h.to_string()));
             }
         }
         Field::Status => {
@@ -151,22 +237,22 @@ pub fn apply(req: &mut LogRequest, field: Field, value: &str) -> Result<(), Line
             req.status = s;
         }
         Field::Bytes => req.bytes = num(v, "bytes")?,
-        Field::UserAgent => req.user_agent = Some(v.to_string()),
-        Field::Referrer => req.referrer = Some(v.to_string()),
-        Field::Range => req.range = Some(v.to_string()),
-        Field::CacheStatus => req.cache_status = Some(v.to_ascii_uppercase()),
-        Field::Pop => req.pop = Some(v.to_string()),
-        Field::Zone => req.zone = Some(v.to_string()),
+        Field::UserAgent => req.user_agent = Some(text()),
+        Field::Referrer => req.referrer = Some(text()),
+        Field::Range => req.range = Some(text()),
+        Field::CacheStatus => req.cache_status = Some(upper(text())),
+        Field::Pop => req.pop = Some(text()),
+        Field::Zone => req.zone = Some(text()),
         Field::TimeToServe => req.time_to_serve = Some(num(v, "time to serve")?),
         Field::TimeToServeMillis => req.time_to_serve = Some(num::<f64>(v, "time to serve")? / 1e3),
-        Field::Cmcd => parse_cmcd(v, &mut req.cmcd),
+        Field::Cmcd => parse_cmcd(v, req.cmcd.get_or_insert_default()),
         Field::Ignore => {}
     }
     Ok(())
 }
 
 /// A parsed request must say when, what and how it went.
-pub fn complete(req: LogRequest) -> Result<LogRequest, LineError> {
+pub fn complete(req: &LogRequest<'_>) -> Result<(), LineError> {
     if req.ts == 0 {
         return Err(LineError("no time".into()));
     }
@@ -176,12 +262,40 @@ pub fn complete(req: LogRequest) -> Result<LogRequest, LineError> {
     if req.status == 0 {
         return Err(LineError("no status".into()));
     }
-    Ok(req)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_by_hand_agrees_with_the_general_parser() {
+        for text in [
+            "203.0.113.7",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.0.1",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "1.2.3.-4",
+            "",
+            "::1",
+            "1000.1.1.1",
+        ] {
+            let general = text.parse::<Ipv4Addr>().ok();
+            match ipv4(text) {
+                Some(ip) => assert_eq!(Some(ip), general, "{text}"),
+                // Refused here: the general parser decides (and refuses too, for these).
+                None => assert_eq!(general, None, "{text}"),
+            }
+        }
+    }
 
     #[test]
     fn time_local_by_position_agrees_with_the_format_parser() {
@@ -202,6 +316,17 @@ mod tests {
             "2/Mar/2026:08:01:00 +0000",
         ] {
             assert_eq!(time_local(bad), None, "{bad}");
+        }
+        // Every day of 1900–2199 (leap years and centuries) and every month's last day + 1.
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        for year in 1900..2200 {
+            for (m, name) in MONTHS.iter().enumerate() {
+                for day in 1..=32 {
+                    let t = format!("{day:02}/{name}/{year}:13:14:15 -0230");
+                    let slow = chrono::DateTime::parse_from_str(&t, "%d/%b/%Y:%H:%M:%S %z").ok().map(|d| d.timestamp_micros());
+                    assert_eq!(time_local(&t), slow, "{t} (month {})", m + 1);
+                }
+            }
         }
     }
 }

@@ -163,7 +163,7 @@ impl JsonMapping {
         &self.name
     }
 
-    pub fn parse(&self, line: &str) -> Result<LogRequest, LineError> {
+    pub fn parse(&self, line: &str) -> Result<LogRequest<'static>, LineError> {
         let obj: Value = serde_json::from_str(line).map_err(|e| LineError(format!("not a JSON object: {e}")))?;
         if !obj.is_object() {
             return Err(LineError("not a JSON object".into()));
@@ -187,12 +187,13 @@ impl JsonMapping {
                 },
                 (f, _) => f,
             };
-            apply(&mut req, field, &text)?;
+            apply(&mut req, field, std::borrow::Cow::Owned(text))?;
         }
         // Logs that carry no method (Bunny) log GET requests.
         if req.method.is_empty() && !self.keys.iter().any(|(f, _)| matches!(f, Field::Method | Field::RequestLine)) {
             req.method = "GET".into();
         }
-        complete(req)
+        complete(&req)?;
+        Ok(req)
     }
 }

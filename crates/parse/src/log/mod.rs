@@ -99,8 +99,8 @@ pub struct LineError(pub String);
 
 /// What one line holds.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Line {
-    Request(Box<LogRequest>),
+pub enum Line<'line> {
+    Request(LogRequest<'line>),
     /// Blank lines, comments and headers.
     Skip,
 }
@@ -123,12 +123,13 @@ impl LogParser {
 
     /// Parses one line (without its line end). Invalid UTF-8 was replaced by
     /// the caller; every other problem is a [`LineError`].
-    pub fn parse_line(&mut self, line: &str) -> Result<Line, LineError> {
+    pub fn parse_line<'line>(&mut self, line: &'line str) -> Result<Line<'line>, LineError> {
         if line.len() > MAX_LINE {
             return Err(LineError(format!("line of {} bytes is longer than {MAX_LINE}", line.len())));
         }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.trim().is_empty() {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim_ascii().is_empty() {
             return Ok(Line::Skip);
         }
         let req = match &self.format {
@@ -148,7 +149,7 @@ impl LogParser {
             }
             LogFormat::Json(m) => m.parse(line)?,
         };
-        Ok(Line::Request(Box::new(req)))
+        Ok(Line::Request(req))
     }
 }
 

@@ -2,9 +2,9 @@ use super::*;
 
 const LINE: &str = r#"203.0.113.7 - - [02/Mar/2026:08:01:00 +0000] "GET /podcast/E.mp3?CMCD=sid%3D%22s1%22%2Cd%3D4000 HTTP/1.1" 206 1000000 "https://www.example.org/show" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36""#;
 
-fn one(format: LogFormat, line: &str) -> Result<LogRequest, LineError> {
+fn one(format: LogFormat, line: &str) -> Result<LogRequest<'_>, LineError> {
     match LogParser::new(format).parse_line(line)? {
-        Line::Request(r) => Ok(*r),
+        Line::Request(r) => Ok(r),
         Line::Skip => panic!("skipped"),
     }
 }
@@ -14,13 +14,10 @@ fn combined_lines_with_cmcd() {
     let r = one(LogFormat::named("combined", None).unwrap(), LINE).unwrap();
     assert_eq!(r.ts, streamtally_model::parse_ts("2026-03-02T08:01:00Z").unwrap());
     assert_eq!(r.ip, "203.0.113.7".parse().ok());
-    assert_eq!(
-        (r.method.as_str(), r.path.as_str(), r.status, r.bytes),
-        ("GET", "/podcast/E.mp3", 206, 1_000_000)
-    );
+    assert_eq!((&*r.method, &*r.path, r.status, r.bytes), ("GET", "/podcast/E.mp3", 206, 1_000_000));
     assert_eq!(r.referrer.as_deref(), Some("https://www.example.org/show"));
-    assert!(r.user_agent.unwrap().contains("Chrome/124"));
-    assert_eq!((r.cmcd.sid.as_deref(), r.cmcd.d), (Some("s1"), Some(4000.0)));
+    assert!(r.user_agent.as_deref().unwrap().contains("Chrome/124"));
+    assert_eq!((r.cmcd().sid.as_deref(), r.cmcd().d), (Some("s1"), Some(4000.0)));
     assert!(matches!(LogFormat::detect(LINE), Some(LogFormat::Nginx(f)) if f.source() == COMBINED));
 }
 
@@ -89,7 +86,7 @@ fn cloudfront_w3c_logs() {
     let mut reqs = Vec::new();
     for line in log.lines() {
         if let Line::Request(r) = p.parse_line(line).unwrap() {
-            reqs.push(*r);
+            reqs.push(r);
         }
     }
     assert_eq!(reqs.len(), 1);
@@ -110,10 +107,7 @@ fn json_presets_and_custom_mappings() {
     let f = LogFormat::detect(cf).unwrap();
     assert_eq!(f.name(), "json (cloudflare)");
     let r = one(f, cf).unwrap();
-    assert_eq!(
-        (r.path.as_str(), r.query.as_deref(), r.status, r.bytes),
-        ("/hls/L/index.m3u8", Some("x=1"), 200, 512)
-    );
+    assert_eq!((&*r.path, r.query.as_deref(), r.status, r.bytes), ("/hls/L/index.m3u8", Some("x=1"), 200, 512));
     assert_eq!(
         (r.cache_status.as_deref(), r.pop.as_deref(), r.zone.as_deref()),
         (Some("MISS"), Some("FRA"), Some("live.example.org"))
@@ -121,7 +115,7 @@ fn json_presets_and_custom_mappings() {
     let bunny = r#"{"RemoteIp":"203.0.113.7","Timestamp":1772438460000,"Url":"https://zone.b-cdn.net/podcast/E.mp3","Status":206,"BytesSent":1000000,"UserAgent":"Spotify/8.9","CacheStatus":"HIT","ServerZone":"DE","PullZoneId":"12345"}"#;
     let r = one(LogFormat::named("bunny", None).unwrap(), bunny).unwrap();
     assert_eq!(
-        (r.method.as_str(), r.path.as_str(), r.ts),
+        (&*r.method, &*r.path, r.ts),
         ("GET", "/podcast/E.mp3", streamtally_model::parse_ts("2026-03-02T08:01:00Z").unwrap())
     );
     let custom = LogFormat::named("json", Some("ip=req.ip,time=ts,method=m,uri=u,status=s,bytes=b")).unwrap();
@@ -130,7 +124,7 @@ fn json_presets_and_custom_mappings() {
         r#"{"req":{"ip":"203.0.113.7"},"ts":1772438460,"m":"HEAD","u":"/a.mp3","s":"200","b":0}"#,
     )
     .unwrap();
-    assert_eq!((r.method.as_str(), r.ip.is_some()), ("HEAD", true));
+    assert_eq!((&*r.method, r.ip.is_some()), ("HEAD", true));
     assert!(matches!(LogFormat::named("json", Some("colour=c")), Err(FormatError::BadMapping(_))));
     assert!(one(LogFormat::named("cloudflare", None).unwrap(), "[1,2]").is_err());
 }

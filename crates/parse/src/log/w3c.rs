@@ -2,6 +2,8 @@
 //! URL-encoded), IIS and Wowza (space-separated, `+` for spaces in the
 //! User-Agent). Columns come from the latest `#Fields:` header.
 
+use std::borrow::Cow;
+
 use streamtally_model::LogRequest;
 
 use super::fields::{apply, complete, Field};
@@ -45,7 +47,7 @@ fn percent_decode(v: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn parse(fields: &[String], line: &str) -> Result<LogRequest, LineError> {
+pub fn parse<'a>(fields: &[String], line: &'a str) -> Result<LogRequest<'a>, LineError> {
     let values: Vec<&str> = if line.contains('\t') {
         line.split('\t').collect()
     } else {
@@ -60,13 +62,13 @@ pub fn parse(fields: &[String], line: &str) -> Result<LogRequest, LineError> {
         match name.as_str() {
             "date" => date = Some(value),
             "time" => time = Some(value),
-            "cs(User-Agent)" | "cs(Referer)" | "cs(Referrer)" => apply(&mut req, field_of(name), &decode(value))?,
-            other => apply(&mut req, field_of(other), value)?,
+            "cs(User-Agent)" | "cs(Referer)" | "cs(Referrer)" => apply(&mut req, field_of(name), Cow::Owned(decode(value)))?,
+            other => apply(&mut req, field_of(other), Cow::Borrowed(value))?,
         }
     }
     // W3C times are UTC.
     if let (Some(d), Some(t)) = (date, time) {
-        apply(&mut req, Field::TimeIso, &format!("{d}T{t}Z"))?;
+        apply(&mut req, Field::TimeIso, Cow::Owned(format!("{d}T{t}Z")))?;
     }
     // CloudFront: `Hit`, `RefreshHit`, `Miss`, `Error`… → HIT/MISS as elsewhere.
     if let Some(c) = &req.cache_status {
@@ -74,5 +76,6 @@ pub fn parse(fields: &[String], line: &str) -> Result<LogRequest, LineError> {
             req.cache_status = Some("HIT".into());
         }
     }
-    complete(req)
+    complete(&req)?;
+    Ok(req)
 }

@@ -3,22 +3,23 @@ use streamtally_query::{Answer, Cell, MetricsQuery};
 
 use super::*;
 
-fn fact(kind: FactKind, ts: &str, device: u64, content: &str, lsn: u64) -> Fact {
+fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static> {
     Fact {
         kind,
         ts: streamtally_model::parse_ts(ts).unwrap(),
         value: if kind == FactKind::Time { 10.0 } else { 1.0 },
         device_key: DeviceKey(device),
-        content_id: Some(content.into()),
+        content_id: Some(content),
         playback_id: None,
         source: Source::Player,
-        property: "web".into(),
+        property: "web",
         content_kind: None,
         media: None,
         referrer_host: None,
-        client: ClientFamily::default(),
-        geo: Geo::default(),
-        user_id: Some(format!("u{device}").into()),
+        client: &ClientFamily::UNKNOWN,
+        geo: &Geo::UNKNOWN,
+        // Facts borrow their texts; a test's live as long as the test.
+        user_id: Some(Box::leak(format!("u{device}").into_boxed_str())),
         access_code: None,
         served: None,
         lsn,
