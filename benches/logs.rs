@@ -1,6 +1,17 @@
 //! Log import benchmark (issue "Logs in"): generates a combined-format access
-//! log (Apache/nginx `combined`, which GoAccess reads as COMBINED) (1 GiB by default, `STREAMTALLY_BENCH_LOG_MB`), then reports lines per
-//! second and bytes per second for
+//! log (Apache/nginx `combined`, which GoAccess reads as COMBINED; 1 GiB by
+//! default, `STREAMTALLY_BENCH_LOG_MB`) in two shapes, then reports lines per
+//! second and bytes per second for each. The shapes (`STREAMTALLY_BENCH_SHAPES`,
+//! both by default):
+//! - `devices`: 50 000 devices each coming back only every few hours, so
+//!   nearly every line opens a playback, a view and a user (about 3.2 facts a
+//!   line) — the worst case for counting and storing, kept as the first log
+//!   so numbers compare with earlier runs;
+//! - `sessions`: listeners and viewers as they behave — podcast apps fetching
+//!   byte ranges of an episode every half minute, HLS viewers fetching the
+//!   playlist and a segment every 6 seconds for minutes to an hour.
+//!
+//! Steps:
 //! 1. parse only (this process, one core, `streamtally_parse::log`),
 //! 2. the full import (`streamtally import`, release build: parse, enrich,
 //!    WAL, count, store) into a fresh data folder,
@@ -9,7 +20,8 @@
 //! Local files only; prints numbers, asserts nothing but the line counts.
 //! Run: `cargo bench --bench logs`. For profiling one step on a log at hand:
 //! `STREAMTALLY_BENCH_LOG=FILE STREAMTALLY_BENCH_STEPS=parse` (steps: `parse`,
-//! `import`, `goaccess`, comma-separated; all by default).
+//! `import`, `goaccess`, comma-separated; all by default); the generated logs
+//! stay on disk with `STREAMTALLY_BENCH_KEEP=1`.
 
 use std::io::{BufWriter, Write};
 use std::process::Command;
@@ -79,35 +91,143 @@ fn main() {
     let mb: u64 = std::env::var("STREAMTALLY_BENCH_LOG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
     let steps = std::env::var("STREAMTALLY_BENCH_STEPS").unwrap_or_else(|_| "parse,import,goaccess".into());
     let step = |name: &str| steps.split(',').any(|s| s.trim() == name);
-    let dir = tempfile::tempdir().unwrap();
-    let t = Instant::now();
-    let (log, lines) = match std::env::var_os("STREAMTALLY_BENCH_LOG") {
-        Some(given) => {
-            let log = std::path::PathBuf::from(given);
-            let lines = memchr::memchr_iter(b'\n', &std::fs::read(&log).unwrap()).count() as u64;
-            (log, lines)
+    let shapes = std::env::var("STREAMTALLY_BENCH_SHAPES").unwrap_or_else(|_| "devices,sessions".into());
+    for shape in shapes.split(',').map(str::trim) {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let (log, lines) = match std::env::var_os("STREAMTALLY_BENCH_LOG") {
+            Some(given) => {
+                let log = std::path::PathBuf::from(given);
+                let lines = memchr::memchr_iter(b'\n', &std::fs::read(&log).unwrap()).count() as u64;
+                (log, lines)
+            }
+            None => {
+                let log = dir.path().join("access.log");
+                let lines = match shape {
+                    "devices" => generate(&log, mb * 1024 * 1024),
+                    "sessions" => generate_sessions(&log, mb * 1024 * 1024),
+                    other => panic!("unknown shape `{other}` (devices, sessions)"),
+                };
+                (log, lines)
+            }
+        };
+        let size = std::fs::metadata(&log).unwrap().len();
+        println!(
+            "== {shape}: {lines} lines, {:.2} GiB, ready in {:.1} s",
+            size as f64 / (1u64 << 30) as f64,
+            t.elapsed().as_secs_f64()
+        );
+        if step("parse") {
+            parse_only(&log, lines, size);
         }
-        None => {
-            let log = dir.path().join("access.log");
-            let lines = generate(&log, mb * 1024 * 1024);
-            (log, lines)
+        if step("import") {
+            full_import(&log, lines, size, dir.path());
+        }
+        if step("goaccess") {
+            goaccess(&log, lines, dir.path());
+        }
+        if std::env::var_os("STREAMTALLY_BENCH_KEEP").is_some() {
+            println!("kept in {}", dir.keep().display());
+        }
+        if std::env::var_os("STREAMTALLY_BENCH_LOG").is_some() {
+            break;
+        }
+    }
+}
+
+/// What one listener or viewer is doing.
+enum Session {
+    /// A podcast app taking an episode in byte ranges.
+    Podcast { episode: u32, offset: u64, size: u64 },
+    /// An HLS viewer of a live channel: the playlist, then a segment.
+    Hls { channel: u32 },
+}
+
+/// The `sessions` shape: about 3 000 listeners and viewers at any time, each
+/// with its own address and app, coming and going.
+fn generate_sessions(path: &std::path::Path, bytes: u64) -> u64 {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    const CONCURRENT: usize = 3_000;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+    let (mut written, mut lines) = (0u64, 0u64);
+    // (next request's second, session number) — sessions in a slab by number.
+    let mut due: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    let mut sessions: Vec<(u32, u64, Session)> = Vec::new();
+    let mut next_device = 0u32;
+    let start = |rng: &mut rand::rngs::StdRng, device: u32, now: u64| -> (u32, u64, Session) {
+        let ends = now + rng.random_range(120..3_600);
+        if rng.random_range(0..2u8) == 0 {
+            let size = rng.random_range(20_000_000..80_000_000);
+            (
+                device,
+                ends,
+                Session::Podcast {
+                    episode: rng.random_range(0..300),
+                    offset: 0,
+                    size,
+                },
+            )
+        } else {
+            (
+                device,
+                ends,
+                Session::Hls {
+                    channel: rng.random_range(0..4),
+                },
+            )
         }
     };
-    let size = std::fs::metadata(&log).unwrap().len();
-    println!(
-        "{lines} lines, {:.2} GiB, ready in {:.1} s",
-        size as f64 / (1u64 << 30) as f64,
-        t.elapsed().as_secs_f64()
-    );
-    if step("parse") {
-        parse_only(&log, lines, size);
+    for i in 0..CONCURRENT {
+        sessions.push(start(&mut rng, next_device, 0));
+        next_device += 1;
+        due.push(Reverse((rng.random_range(0..30), i)));
     }
-    if step("import") {
-        full_import(&log, lines, size, dir.path());
+    while written < bytes {
+        let Reverse((now, i)) = due.pop().unwrap();
+        let (device, ends, session) = &mut sessions[i];
+        let ip = format!("10.{}.{}.{}", (*device >> 16) & 255, (*device >> 8) & 255, *device & 255);
+        let ua = UAS[(*device as usize) % (UAS.len() - 1)];
+        let (day, h, m, s) = (2 + now / 86_400, (now / 3600) % 24, (now / 60) % 60, now % 60);
+        let when = format!("{day:02}/Mar/2026:{h:02}:{m:02}:{s:02} +0000");
+        let mut emit = |line: String| {
+            out.write_all(line.as_bytes()).unwrap();
+            out.write_all(b"\n").unwrap();
+            written += line.len() as u64 + 1;
+            lines += 1;
+        };
+        let next = match session {
+            Session::Podcast { episode, offset, size } => {
+                let len = (*size - *offset).min(1_048_576);
+                emit(format!(r#"{ip} - - [{when}] "GET /podcast/ep{episode}.mp3 HTTP/1.1" 206 {len} "-" "{ua}""#));
+                *offset += len;
+                (*offset < *size).then_some(now + 30)
+            }
+            Session::Hls { channel } => {
+                emit(format!(
+                    r#"{ip} - - [{when}] "GET /live/ch{channel}/index.m3u8 HTTP/1.1" 200 612 "https://www.example.org/live" "{ua}""#
+                ));
+                emit(format!(
+                    r#"{ip} - - [{when}] "GET /live/ch{channel}/720p/seg_{}.ts HTTP/1.1" 200 {} "https://www.example.org/live" "{ua}""#,
+                    now / 6,
+                    rng.random_range(300_000..900_000)
+                ));
+                Some(now + 6)
+            }
+        };
+        match next {
+            Some(at) if at < *ends => due.push(Reverse((at, i))),
+            // Gone: someone new takes the place.
+            _ => {
+                sessions[i] = start(&mut rng, next_device, now);
+                next_device += 1;
+                due.push(Reverse((now + rng.random_range(1..30), i)));
+            }
+        }
     }
-    if step("goaccess") {
-        goaccess(&log, lines, dir.path());
-    }
+    out.flush().unwrap();
+    lines
 }
 
 /// 1. Parse only, one thread: lines split, checked as UTF-8 and parsed.

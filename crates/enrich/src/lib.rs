@@ -52,7 +52,7 @@ impl Enricher {
     /// Classifies a User-Agent, with the tenant's deny list on top.
     pub fn classify(&self, user_agent: &str, bot_deny: &[String]) -> Classification {
         let mut c = (*self.classifier.classify(user_agent)).clone();
-        if !c.family.bot {
+        if !c.family.bot && !bot_deny.is_empty() {
             let lower = user_agent.to_ascii_lowercase();
             if let Some(word) = bot_deny.iter().find(|w| !w.is_empty() && lower.contains(w.as_str())) {
                 c.family.bot = true;

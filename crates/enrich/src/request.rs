@@ -3,9 +3,11 @@
 //! what the path says — which content, and whether it is an audio file, a
 //! manifest or a segment (spec §1 "Catalogue": inferred without one).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::net::IpAddr;
 
-use streamtally_model::{ContentKind, EnrichedRequest, LogRequest, Media, RequestKind, Text};
+use hashbrown::{HashMap as FastMap, HashSet as FastSet};
+use streamtally_model::{ClientFamily, ContentKind, DeviceKey, EnrichedRequest, Geo, LogRequest, Media, RequestKind, Text};
 
 use crate::{device_key, referrer_host, DeviceSecret, EnrichOptions, Enricher};
 
@@ -14,10 +16,15 @@ const MANIFESTS: [&str; 3] = ["m3u8", "mpd", "ism"];
 const SEGMENTS: [&str; 7] = ["ts", "m4s", "m4v", "m4a.seg", "cmfv", "cmfa", "vtt"];
 const VIDEO_FILES: [&str; 4] = ["mp4", "mov", "webm", "mkv"];
 
+/// `ext` is one of `names`, in any case.
+fn one_of(ext: &str, names: &[&str]) -> bool {
+    names.iter().any(|n| ext.eq_ignore_ascii_case(n))
+}
+
 /// The kind of object a path names, and its media when the name tells.
 pub fn request_kind(path: &str, object_type: Option<&str>) -> (RequestKind, Option<Media>) {
     let file = path.rsplit('/').next().unwrap_or("");
-    let ext = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = file.rsplit_once('.').map_or("", |(_, e)| e);
     // CMCD says what the object is, whatever its name.
     match object_type {
         Some("m") => return (RequestKind::Manifest, None),
@@ -25,20 +32,20 @@ pub fn request_kind(path: &str, object_type: Option<&str>) -> (RequestKind, Opti
         Some("v" | "av" | "muxed") => return (RequestKind::Segment, Some(Media::Video)),
         _ => {}
     }
-    let in_stream = path.contains("/hls/") || path.contains("/dash/") || file.contains("seg") || file.contains("chunk") || file.contains("frag");
-    if MANIFESTS.contains(&ext.as_str()) {
+    let in_stream = || path.contains("/hls/") || path.contains("/dash/") || file.contains("seg") || file.contains("chunk") || file.contains("frag");
+    if one_of(ext, &MANIFESTS) {
         (RequestKind::Manifest, None)
-    } else if SEGMENTS.contains(&ext.as_str()) {
+    } else if one_of(ext, &SEGMENTS) {
         (RequestKind::Segment, None)
-    } else if AUDIO_FILES.contains(&ext.as_str()) {
+    } else if one_of(ext, &AUDIO_FILES) {
         // An .aac or .m4a inside a stream folder is a segment of that stream.
-        if in_stream {
+        if in_stream() {
             (RequestKind::Segment, Some(Media::Audio))
         } else {
             (RequestKind::AudioFile, Some(Media::Audio))
         }
-    } else if VIDEO_FILES.contains(&ext.as_str()) {
-        if in_stream {
+    } else if one_of(ext, &VIDEO_FILES) {
+        if in_stream() {
             (RequestKind::Segment, Some(Media::Video))
         } else {
             (RequestKind::VideoFile, Some(Media::Video))
@@ -51,46 +58,59 @@ pub fn request_kind(path: &str, object_type: Option<&str>) -> (RequestKind, Opti
 /// The content a request belongs to: CMCD `cid`, else for streams the folder
 /// holding the manifest or segment (`/live/L/seg_1.ts` → `L`; a rendition
 /// folder such as `/live/L/720p/seg_1.ts` belongs to `L`), for files the file
-/// name without its extension (`/podcast/E.mp3` → `E`).
-pub fn content_of(path: &str, kind: RequestKind) -> Option<String> {
+/// name without its extension (`/podcast/E.mp3` → `E`). Borrowed from the
+/// path unless the path is percent-encoded.
+pub fn content_of(path: &str, kind: RequestKind) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'%', path.as_bytes()).is_none() {
+        return content_in(path, kind).map(Cow::Borrowed);
+    }
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let parts: Vec<&str> = decoded.split('/').filter(|p| !p.is_empty()).collect();
-    let file = parts.last()?;
+    content_in(&decoded, kind).map(|c| Cow::Owned(c.to_string()))
+}
+
+/// [`content_of`] a decoded path.
+fn content_in(path: &str, kind: RequestKind) -> Option<&str> {
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).rev();
+    let file = parts.next()?;
     match kind {
         RequestKind::Manifest | RequestKind::Segment => {
-            let mut folders = parts[..parts.len() - 1].iter().rev();
-            let mut folder = folders.next()?;
-            if is_rendition(folder) {
-                folder = folders.next().unwrap_or(folder);
-            }
-            Some(folder.to_string())
+            let folder = parts.next()?;
+            Some(if is_rendition(folder) { parts.next().unwrap_or(folder) } else { folder })
         }
-        RequestKind::AudioFile | RequestKind::VideoFile => Some(file.rsplit_once('.').map(|(s, _)| s).unwrap_or(file).to_string()),
+        RequestKind::AudioFile | RequestKind::VideoFile => Some(file.rsplit_once('.').map_or(file, |(stem, _)| stem)),
         RequestKind::Other => None,
     }
 }
 
 /// Folder names of one rendition of a stream: `720p`, `1080p60`, `audio_128k`, `v3`, `stream_2`.
 fn is_rendition(folder: &str) -> bool {
-    let f = folder.to_ascii_lowercase();
-    let digits_then = |suffix: &[&str]| {
-        let trimmed = f.trim_start_matches(|c: char| c.is_ascii_digit());
-        trimmed.len() < f.len() && suffix.iter().any(|s| trimmed.starts_with(s))
-    };
-    digits_then(&["p", "k"])
-        || (f.starts_with('v') && f[1..].chars().all(|c| c.is_ascii_digit()) && f.len() > 1)
-        || f.starts_with("audio_")
-        || f.starts_with("video_")
-        || f.starts_with("stream_")
+    let f = folder.as_bytes();
+    let starts = |text: &[u8], prefix: &[u8]| text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix);
+    let digits = f.iter().take_while(|b| b.is_ascii_digit()).count();
+    (digits > 0 && (starts(&f[digits..], b"p") || starts(&f[digits..], b"k")))
+        || (f.len() > 1 && starts(f, b"v") && f[1..].iter().all(u8::is_ascii_digit))
+        || starts(f, b"audio_")
+        || starts(f, b"video_")
+        || starts(f, b"stream_")
 }
 
-/// The texts of the requests of one batch, each kept once (a log repeats its
-/// contents, zones and referrers on thousands of lines), and each referrer's
-/// host worked out once.
+/// What the lines of one batch share, worked out once per batch: texts kept
+/// once (a log repeats its contents, zones and referrers on thousands of
+/// lines), each referrer's host, each User-Agent's client family, and per
+/// User-Agent and address the device key and geography (a listener's or
+/// viewer's requests come every few seconds, and the keyed hash is the
+/// dearest step of a line).
 #[derive(Debug, Default)]
 pub struct Texts {
-    texts: HashSet<Text>,
-    hosts: HashMap<String, Option<Text>>,
+    texts: FastSet<Text>,
+    hosts: FastMap<String, Option<Text>>,
+    clients: FastMap<String, Client>,
+}
+
+#[derive(Debug)]
+struct Client {
+    family: ClientFamily,
+    devices: FastMap<Option<IpAddr>, (DeviceKey, Geo)>,
 }
 
 impl Texts {
@@ -125,8 +145,19 @@ impl Enricher {
         texts: &mut Texts,
     ) -> EnrichedRequest {
         let ua = req.user_agent.as_deref().unwrap_or("");
-        let device_key = device_key(secret, req.ip, ua, None);
-        let family = self.classify(ua, opts.bot_deny).family;
+        let client = match texts.clients.get_mut(ua) {
+            Some(c) => c,
+            None => texts.clients.entry(ua.to_string()).or_insert(Client {
+                family: self.classify(ua, opts.bot_deny).family,
+                devices: FastMap::default(),
+            }),
+        };
+        let (device_key, geo) = client
+            .devices
+            .entry(req.ip)
+            .or_insert_with(|| (device_key(secret, req.ip, ua, None), self.geo(req.ip)))
+            .clone();
+        let family = client.family.clone();
         let cmcd = req.cmcd();
         let (kind, media) = request_kind(&req.path, cmcd.ot.as_deref());
         let content_id = match &cmcd.cid {
@@ -144,7 +175,7 @@ impl Enricher {
             ts: req.ts,
             device_key,
             client: family,
-            geo: self.geo(req.ip),
+            geo,
             referrer_host: req.referrer.as_deref().and_then(|r| texts.referrer_host(r)),
             method: texts.get(&req.method),
             status: req.status,
@@ -169,6 +200,47 @@ impl Enricher {
 mod tests {
     use super::*;
 
+    /// A batch read in pieces on threads says what one thread reading it says:
+    /// the same requests in the same order, counts, and rejected lines' numbers.
+    #[test]
+    fn a_batch_read_in_pieces_reads_as_one() {
+        let format = || streamtally_parse::log::LogFormat::named("combined", None).unwrap();
+        let mut text = String::new();
+        for i in 0..12_000 {
+            match i % 997 {
+                0 => text.push_str("not a log line\n"),
+                1 => text.push('\n'),
+                _ => text.push_str(&format!(
+                    "10.0.{}.{} - - [02/Mar/2026:08:{:02}:00 +0000] \"GET /live/ch{}/seg_{i}.ts HTTP/1.1\" 200 {} \"https://www.example.org/\" \"VLC/3.0.{}\"\n",
+                    i % 7,
+                    i % 251,
+                    i % 60,
+                    i % 3,
+                    1000 + i,
+                    i % 5
+                )),
+            }
+        }
+        text.push_str("\n\n");
+        assert!(text.len() > 2 * PIECE_BYTES, "large enough to be split");
+        let enricher = Enricher::default();
+        let secret = DeviceSecret::from_bytes([7; 32]);
+        let settings = streamtally_model::Settings::default();
+        let bitrate_of = |_: &str| None;
+        let ctx = LogContext::new(&secret, &settings, &bitrate_of);
+        let mut parser = streamtally_parse::log::LogParser::new(format());
+        let split = enricher.read_log_lines(&mut parser, text.as_bytes(), 40, &ctx);
+        let mut parser = streamtally_parse::log::LogParser::new(format());
+        let whole = enricher.read_piece(&mut parser, text.strip_suffix('\n').unwrap().as_bytes(), 40, &ctx);
+        assert_eq!(split.requests, whole.requests);
+        assert_eq!(
+            (split.lines, split.skipped, split.rejected, &split.first_rejects),
+            (whole.lines, whole.skipped, whole.rejected, &whole.first_rejects)
+        );
+        assert_eq!((whole.lines, whole.rejected), (12_002, 13));
+        assert_eq!(whole.first_rejects[1].0, 40 + 997, "numbered from the batch's first line");
+    }
+
     #[test]
     fn kinds_and_contents_from_paths() {
         assert_eq!(request_kind("/podcast/E.mp3", None), (RequestKind::AudioFile, Some(Media::Audio)));
@@ -185,6 +257,19 @@ mod tests {
         assert_eq!(content_of("/favicon.ico", RequestKind::Other), None);
         assert_eq!(content_of("/live/Big%20Show/index.m3u8", RequestKind::Manifest).as_deref(), Some("Big Show"));
         assert_eq!(content_of("/index.m3u8", RequestKind::Manifest), None);
+        assert_eq!(request_kind("/Live/L/INDEX.M3U8", None).0, RequestKind::Manifest, "extensions in any case");
+        for (folder, rendition) in [
+            ("720p", true),
+            ("1080P60", true),
+            ("audio_128k", true),
+            ("V3", true),
+            ("stream_2", true),
+            ("v", false),
+            ("show", false),
+            ("42", false),
+        ] {
+            assert_eq!(is_rendition(folder), rendition, "{folder}");
+        }
     }
 }
 
@@ -203,6 +288,12 @@ pub struct LogBatch {
 
 /// How many rejected lines a batch keeps as examples.
 pub const REJECT_EXAMPLES: usize = 5;
+
+/// The least a thread of [`Enricher::read_log_lines`] is given: below a few
+/// thousand lines, starting a thread costs more than it saves.
+const PIECE_BYTES: usize = 256 * 1024;
+/// Threads one batch is read on at most.
+const MAX_THREADS: usize = 8;
 
 /// How long a segment is: CMCD `d` when the request sent it, else its
 /// playlist's `#EXTINF` when the playlists are at hand, else the default.
@@ -227,12 +318,12 @@ pub struct LogContext<'a> {
     pub secret: &'a DeviceSecret,
     pub opts: EnrichOptions<'a>,
     pub segment_length: SegmentLength<'a>,
-    pub bitrate_of: &'a dyn Fn(&str) -> Option<f64>,
+    pub bitrate_of: &'a (dyn Fn(&str) -> Option<f64> + Sync),
 }
 
 impl<'a> LogContext<'a> {
     /// The context of one tenant: its secret, settings and catalogue bitrates.
-    pub fn new(secret: &'a DeviceSecret, settings: &'a streamtally_model::Settings, bitrate_of: &'a dyn Fn(&str) -> Option<f64>) -> Self {
+    pub fn new(secret: &'a DeviceSecret, settings: &'a streamtally_model::Settings, bitrate_of: &'a (dyn Fn(&str) -> Option<f64> + Sync)) -> Self {
         LogContext {
             secret,
             opts: EnrichOptions {
@@ -265,13 +356,68 @@ impl LogBatch {
 impl Enricher {
     /// Reads the lines of `text` (numbered from `first_line`) with `parser`.
     /// A bad line is counted and skipped; invalid UTF-8 is replaced, not fatal.
+    ///
+    /// A large batch in a format whose lines stand alone (all but W3C, whose
+    /// `#Fields:` lines change the columns) is read in pieces on as many
+    /// threads as there are cores; the requests keep the lines' order.
     pub fn read_log_lines(&self, parser: &mut streamtally_parse::log::LogParser, text: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
-        let mut batch = LogBatch::default();
-        let mut texts = Texts::default();
         let body = text.strip_suffix(b"\n").unwrap_or(text);
         if body.is_empty() {
-            return batch;
+            return LogBatch::default();
         }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+        if threads < 2 || body.len() < PIECE_BYTES * 2 || !parser.lines_stand_alone() {
+            return self.read_piece(parser, body, first_line, ctx);
+        }
+        // Pieces end where a line does, near equal shares of the bytes.
+        let pieces = threads.min(body.len() / PIECE_BYTES);
+        let mut bounds = vec![0];
+        for k in 1..pieces {
+            let from = *bounds.last().unwrap_or(&0);
+            let target = (body.len() * k / pieces).max(from);
+            match memchr::memchr(b'\n', &body[target..]) {
+                Some(i) => bounds.push(target + i + 1),
+                None => break,
+            }
+        }
+        bounds.push(body.len() + 1);
+        let slices: Vec<&[u8]> = bounds.windows(2).map(|w| &body[w[0]..w[1] - 1]).collect();
+        let (first, rest) = slices.split_first().expect("one piece at least");
+        let mut batches = std::thread::scope(|scope| {
+            let workers: Vec<_> = rest
+                .iter()
+                .map(|piece| {
+                    let mut parser = parser.clone();
+                    scope.spawn(move || self.read_piece(&mut parser, piece, 0, ctx))
+                })
+                .collect();
+            let mut batches = vec![self.read_piece(parser, first, first_line, ctx)];
+            // A worker's panic is a bug; it ends this batch as it would have ended one thread.
+            batches.extend(workers.into_iter().map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+            batches
+        })
+        .into_iter();
+        let mut batch = batches.next().unwrap_or_default();
+        for mut piece in batches {
+            let offset = first_line + batch.lines;
+            batch.requests.append(&mut piece.requests);
+            batch.skipped += piece.skipped;
+            batch.rejected += piece.rejected;
+            for (line, why, text) in piece.first_rejects {
+                if batch.first_rejects.len() < REJECT_EXAMPLES {
+                    batch.first_rejects.push((offset + line, why, text));
+                }
+            }
+            batch.lines += piece.lines;
+        }
+        batch
+    }
+
+    /// Reads `body` (whole lines, without the last one's newline; empty, it
+    /// is one blank line) on this thread.
+    fn read_piece(&self, parser: &mut streamtally_parse::log::LogParser, body: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
+        let mut batch = LogBatch::default();
+        let mut texts = Texts::default();
         batch.requests.reserve(memchr::memchr_iter(b'\n', body).count() + 1);
         // One UTF-8 check for the chunk; only a chunk with invalid bytes is read line by line with replacements.
         let valid = std::str::from_utf8(body).ok();

@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use hashbrown::hash_map::EntryRef;
@@ -198,7 +197,7 @@ pub fn source_of(r: &EnrichedRequest) -> Source {
 /// no more (and a busy CDN log has thousands of lines per bucket).
 #[derive(Debug, Default)]
 pub struct CdnTally {
-    sums: HashMap<CdnKey, (u64, u64)>,
+    sums: FastMap<CdnKey, (u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -466,9 +465,9 @@ fn day_bounds(ts: Micros, tz: Tz) -> (Micros, Micros) {
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Engine {
-    tenants: HashMap<TenantId, TenantState>,
+    tenants: FastMap<TenantId, TenantState>,
     #[serde(skip)]
-    settings: HashMap<TenantId, EngineSettings>,
+    settings: FastMap<TenantId, EngineSettings>,
 }
 
 /// Opens a window keyed in `map` at `ts` unless one is open; true when it opened.

@@ -121,6 +121,12 @@ impl LogParser {
         &self.format
     }
 
+    /// Whether each line is read without the lines before it (W3C's
+    /// `#Fields:` lines change how the lines after them read).
+    pub fn lines_stand_alone(&self) -> bool {
+        !matches!(self.format, LogFormat::W3c)
+    }
+
     /// Parses one line (without its line end). Invalid UTF-8 was replaced by
     /// the caller; every other problem is a [`LineError`].
     pub fn parse_line<'line>(&mut self, line: &'line str) -> Result<Line<'line>, LineError> {

@@ -201,7 +201,7 @@ pub fn content_of_uri(uri: &str) -> Option<String> {
         RequestKind::Other => RequestKind::Manifest,
         kind => kind,
     };
-    content_of(path, kind)
+    content_of(path, kind).map(|c| c.into_owned())
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
