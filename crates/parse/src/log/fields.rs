@@ -113,6 +113,7 @@ fn time_from_secs(secs: f64) -> Result<i64, LineError> {
 
 /// A piece of `value` (a sub-slice of it) with `value`'s lifetime when it
 /// borrows the line, else a copy.
+#[inline(always)]
 fn piece<'a>(value: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
     match value {
         Cow::Borrowed(whole) => {

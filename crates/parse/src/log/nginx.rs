@@ -9,6 +9,9 @@ use streamtally_model::LogRequest;
 use super::fields::{apply, complete, Field};
 use super::{FormatError, LineError};
 
+/// `02/Mar/2026:08:01:00 +0000`: `$time_local` always has this width.
+const TIME_LOCAL_BYTES: usize = 26;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Literal(String),
@@ -140,8 +143,21 @@ impl NginxFormat {
                     let end = match self.tokens.get(i + 1) {
                         Some(Token::Literal(next)) => {
                             found = true;
-                            pos + find_literal(&bytes[pos..], next.as_bytes(), escaped)
-                                .ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
+                            let lit = next.as_bytes();
+                            let closes_line = i + 2 == self.tokens.len();
+                            if closes_line
+                                && bytes.len() >= pos + lit.len()
+                                && bytes.ends_with(lit)
+                                && !(escaped && bytes[..bytes.len() - lit.len()].ends_with(b"\\"))
+                            {
+                                // The last value runs to the literal that ends the line
+                                // (the User-Agent of `combined`, the longest field): no search.
+                                bytes.len() - lit.len()
+                            } else if *field == Field::TimeLocal && starts_with(bytes.get(pos + TIME_LOCAL_BYTES..).unwrap_or_default(), lit) {
+                                pos + TIME_LOCAL_BYTES
+                            } else {
+                                pos + find_literal(&bytes[pos..], lit, escaped).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
+                            }
                         }
                         _ => line.len(),
                     };

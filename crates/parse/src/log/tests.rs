@@ -137,3 +137,24 @@ fn ranges() {
     assert_eq!(parse_range("items=1-2"), None);
     assert_eq!(parse_range("bytes=x-1"), None);
 }
+
+#[test]
+fn the_last_value_and_the_time_are_read_without_searching_yet_as_before() {
+    let f = LogFormat::named("combined", None).unwrap();
+    // Apache escapes quotes inside values as `\"`, also at the very end of the line's last value.
+    let r = one(
+        f.clone(),
+        r#"1.2.3.4 - - [02/Mar/2026:08:01:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "Agent \"x\"""#,
+    )
+    .unwrap();
+    assert_eq!(r.user_agent.as_deref(), Some(r#"Agent "x""#));
+    // A line cut inside its last value has no closing quote to find.
+    assert!(one(
+        f.clone(),
+        r#"1.2.3.4 - - [02/Mar/2026:08:01:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "Agent \""#
+    )
+    .is_err());
+    // A time that is not 26 bytes wide is still found by its closing literal (and then refused as a time).
+    let e = one(f, r#"1.2.3.4 - - [2/Mar/2026:08:01:00] "GET /a.mp3 HTTP/1.1" 200 10 "-" "A""#).unwrap_err();
+    assert!(e.0.contains("time"), "{e}");
+}
