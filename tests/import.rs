@@ -198,6 +198,48 @@ fn import_into_a_running_server() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("parsed:          2") && out.contains("method: 1"), "{out}");
     assert_eq!(server.metrics(&t.read, &format!("{DAY}&metrics=starts"))["totals"]["starts"], 1);
+    let time = || server.metrics(&t.read, &format!("{DAY}&metrics=time"))["totals"]["time"].as_f64().unwrap();
+    let time_once = time();
+    assert!(time_once > 0.0);
+    // The same file again: the server says how much of it it has, and nothing is counted twice.
+    let again = [
+        "import",
+        "--tenant",
+        "pod",
+        "--server",
+        &server.base,
+        "--key",
+        &t.ingest,
+        file.to_str().unwrap(),
+    ];
+    let (ok, out, err) = streamtally(&again, None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("files imported before"), "{out}");
+    assert_eq!(time(), time_once, "the byte ranges were not counted again");
+    // Chunks of a named file by hand: a chunk taken before is a duplicate, one leaving a gap is refused.
+    let lines = line("09:00:00", "198.51.100.9", "GET", "/podcast/E.mp3", 206, 1_000_000, UA1);
+    let post = |offset: usize| {
+        server.request(
+            "POST",
+            &format!("/api/v1/logs?format=combined&file=by-hand&offset={offset}"),
+            &[("X-Ingest-Key", &t.ingest)],
+            &lines,
+        )
+    };
+    assert_eq!(post(0).status, 202);
+    let dup = post(0);
+    assert!(dup.status == 200 && dup.body.contains("\"duplicate\":true"), "{}", dup.body);
+    let gap = post(lines.len() + 10);
+    assert_eq!(gap.status, 409, "{}", gap.body);
+    assert!(gap.body.contains(&format!("up to byte {}", lines.len())), "{}", gap.body);
+    assert_eq!(post(lines.len()).status, 202, "the next chunk follows on");
+    let imported = server.request("GET", "/api/v1/logs/imported?file=by-hand", &[("X-Ingest-Key", &t.ingest)], "");
+    assert!(imported.body.contains(&format!("\"imported_bytes\":{}", 2 * lines.len())), "{}", imported.body);
+    assert_eq!(
+        server.metrics(&t.read, &format!("{DAY}&metrics=starts"))["totals"]["starts"],
+        2,
+        "09:00 is a second start, counted once"
+    );
     server.stop();
 }
 

@@ -318,8 +318,11 @@ fn import_one(
     let file_key = blake3::hash(first_line).to_hex().to_string();
     let (done_before, tenant_id) = match sink {
         Sink::Local { pipeline, tenant, .. } if path.is_some() => (pipeline.store().meta().imported_bytes(tenant.id, &file_key)?, Some(tenant.id)),
+        Sink::Remote { agent, url, key } if path.is_some() => (imported_on_server(agent, url, key, &file_key)?, None),
         _ => (0, None),
     };
+    // A file (not standard input) tells a server which file and where each chunk is, so none is taken twice.
+    let origin = path.map(|_| file_key.as_str());
     let mut position = 0u64;
     if done_before > 0 {
         let skipped = std::io::copy(&mut (&mut reader).take(done_before), &mut std::io::sink())?;
@@ -370,7 +373,17 @@ fn import_one(
                 // The whole lines before the damage still count; the cut one does not.
                 let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                 buf.truncate(whole);
-                let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
+                let sent = send(
+                    &buf,
+                    origin.map(|f| (f, position)),
+                    &mut parser,
+                    &mut line_no,
+                    name,
+                    args,
+                    sink,
+                    &settings,
+                    tally,
+                )?;
                 tally.bytes += buf.len() as u64;
                 position += buf.len() as u64;
                 pending.push_back((sent, position));
@@ -389,7 +402,17 @@ fn import_one(
                 buf.clear();
             }
         }
-        let sent = send(&buf, &mut parser, &mut line_no, name, args, sink, &settings, tally)?;
+        let sent = send(
+            &buf,
+            origin.map(|f| (f, position)),
+            &mut parser,
+            &mut line_no,
+            name,
+            args,
+            sink,
+            &settings,
+            tally,
+        )?;
         position += buf.len() as u64;
         tally.bytes += buf.len() as u64;
         pending.push_back((sent, position));
@@ -424,6 +447,7 @@ fn replaced(path: &Path, head: &[u8]) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn send(
     chunk: &[u8],
+    origin: Option<(&str, u64)>,
     parser: &mut LogParser,
     line_no: &mut usize,
     name: &str,
@@ -462,14 +486,23 @@ fn send(
             }
         }
         Sink::Remote { agent, url, key } => {
+            let url = match origin {
+                Some((file, offset)) => format!("{url}&file={file}&offset={offset}"),
+                None => url.clone(),
+            };
             let mut r = agent
-                .post(url)
+                .post(&url)
                 .header("X-Ingest-Key", key)
                 .content_type("text/plain")
                 .send(chunk)
                 .context("cannot reach the server")?;
             let status = r.status().as_u16();
             let v: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
+            if status == 200 && v["duplicate"] == true {
+                // The server has this chunk already (an earlier run sent it).
+                *line_no += memchr::memchr_iter(b'\n', chunk).count();
+                return Ok(None);
+            }
             if status != 202 && status != 400 {
                 bail!("the server answered {status}: {v}");
             }
@@ -503,6 +536,18 @@ fn send(
         }
     }
     Ok(None)
+}
+
+/// How many bytes of the file `file_key` names the server has taken already.
+fn imported_on_server(agent: &ureq::Agent, logs_url: &str, key: &str, file_key: &str) -> anyhow::Result<u64> {
+    let url = format!("{}&file={file_key}", logs_url.replacen("/api/v1/logs?", "/api/v1/logs/imported?", 1));
+    let mut r = agent.get(&url).header("X-Ingest-Key", key).call().context("cannot reach the server")?;
+    let status = r.status().as_u16();
+    let v: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
+    if status != 200 {
+        bail!("the server answered {status}: {v}");
+    }
+    v["imported_bytes"].as_u64().context("the server did not say how much of the file it has")
 }
 
 /// A progress bar on a terminal; plain lines every few seconds otherwise.

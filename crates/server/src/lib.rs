@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/events", post(routes::ingest::post_events))
         .route("/api/v1/logs", post(routes::logs::post_logs))
+        .route("/api/v1/logs/imported", get(routes::logs::get_imported))
         .route("/api/v1/cdn", get(routes::cdn::get_cdn))
         .route("/api/v1/metrics", get(routes::query::get_metrics))
         .route("/api/v1/settings", get(routes::admin::get_settings).put(routes::admin::put_settings))

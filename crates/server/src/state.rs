@@ -36,6 +36,9 @@ pub struct AppState {
     /// Turns true when the server begins to shut down: endless responses
     /// (the SSE stream) end then, so the graceful shutdown can finish.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Files being imported over `POST /api/v1/logs?file=…` (tenant, file key):
+    /// one chunk of a file at a time, so a chunk is never taken twice.
+    pub importing: Arc<std::sync::Mutex<std::collections::HashSet<(streamtally_model::TenantId, String)>>>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
         let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
         AppState {
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
+            importing: Arc::default(),
             access,
             pipeline,
             enricher: Arc::new(enricher),

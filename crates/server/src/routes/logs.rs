@@ -1,6 +1,13 @@
 //! `POST /api/v1/logs`: access-log lines pushed over HTTP (Vector, Fluent Bit,
 //! a CDN's log streaming). Same formats as `streamtally import`, same
 //! durability promise as events: `202` once the requests are in the WAL.
+//!
+//! A file sent in chunks (`streamtally import --server`) names itself with
+//! `file` (a key of its first line) and each chunk's `offset`: the server
+//! remembers how far each file was taken, answers a chunk it already has with
+//! `200` and `"duplicate": true` instead of counting it again, and refuses a
+//! chunk that would leave a gap (`409`). `GET /api/v1/logs/imported?file=`
+//! says where to resume.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +39,49 @@ pub struct LogParams {
     /// Zone and POP for lines that do not name them.
     zone: Option<String>,
     pop: Option<String>,
+    /// The file these lines are a chunk of (its key), and where in it they begin.
+    file: Option<String>,
+    offset: Option<u64>,
+}
+
+/// Longest file key taken (the importer sends 64 hex digits).
+const MAX_FILE_KEY: usize = 128;
+
+fn file_key(file: &str) -> Result<&str, ApiError> {
+    if file.is_empty() || file.len() > MAX_FILE_KEY {
+        return Err(ApiError::BadRequest(format!("file must be 1 to {MAX_FILE_KEY} characters")));
+    }
+    Ok(file)
+}
+
+/// One chunk of a named file being taken: released when dropped.
+struct ChunkOfFile {
+    importing: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(streamtally_model::TenantId, String)>>>,
+    key: (streamtally_model::TenantId, String),
+}
+
+impl Drop for ChunkOfFile {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.importing.lock() {
+            set.remove(&self.key);
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportedParams {
+    key: Option<String>,
+    tenant: Option<String>,
+    file: String,
+}
+
+/// `GET /api/v1/logs/imported?file=KEY`: how many bytes of the file were taken.
+pub async fn get_imported(State(state): State<AppState>, Query(p): Query<ImportedParams>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
+    let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    let file = file_key(&p.file)?;
+    let bytes = state.pipeline.store().meta().imported_bytes(tenant, file)?;
+    Ok(Json(json!({ "file": file, "imported_bytes": bytes })))
 }
 
 pub async fn post_logs(
@@ -49,6 +99,44 @@ pub async fn post_logs(
         .tenants()
         .get(tenant)
         .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
+    // A chunk of a named file: taken once, in order.
+    let chunk_of_file = match p.file.as_deref() {
+        Some(file) => {
+            let file = file_key(file)?.to_string();
+            let offset = p.offset.unwrap_or(0);
+            let key = (tenant, file.clone());
+            let taken = state
+                .importing
+                .lock()
+                .map_err(|_| ApiError::Internal("import registry poisoned".into()))?
+                .insert(key.clone());
+            if !taken {
+                return Err(ApiError::Conflict(
+                    "another chunk of this file is being imported; send the chunks one after another".into(),
+                ));
+            }
+            let guard = ChunkOfFile {
+                importing: state.importing.clone(),
+                key,
+            };
+            let imported = state.pipeline.store().meta().imported_bytes(tenant, &file)?;
+            let end = offset + body.len() as u64;
+            if end <= imported {
+                return Ok((
+                    StatusCode::OK,
+                    Json(json!({ "duplicate": true, "imported_bytes": imported, "accepted": 0, "rejected": 0, "skipped": 0 })),
+                )
+                    .into_response());
+            }
+            if offset != imported {
+                return Err(ApiError::Conflict(format!(
+                    "this file was imported up to byte {imported}; send it from there (this chunk begins at {offset})"
+                )));
+            }
+            Some((guard, file, end))
+        }
+        None => None,
+    };
     let format = match p.format.as_deref() {
         Some(name) => LogFormat::named(name, p.log_format.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?,
         None => {
@@ -81,6 +169,10 @@ pub async fn post_logs(
             .submit_requests(tenant, batch.requests)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    // The requests are durable: the file is taken up to the chunk's end.
+    if let Some((_guard, file, end)) = &chunk_of_file {
+        state.pipeline.store().meta().set_imported_bytes(tenant, file, *end)?;
     }
     let metrics = state.pipeline.metrics();
     metrics.events_accepted.inc_by(accepted as u64);
