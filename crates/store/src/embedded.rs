@@ -166,7 +166,15 @@ fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), StoreError>
         fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
     let file = File::create(path).map_err(io_err(path))?;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    // Device keys and times are mostly distinct: a dictionary of them costs
+    // the checkpoint thread its building and makes files no smaller (they
+    // came out 15 % smaller without, on the log bench). Texts, values and WAL
+    // positions repeat and keep theirs.
+    let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    for column in ["device_key", "ts", "received_at"] {
+        props = props.set_column_dictionary_enabled(column.into(), false);
+    }
+    let props = props.build();
     let mut writer = ArrowWriter::try_new(file, first.schema(), Some(props))?;
     for batch in batches {
         writer.write(batch)?;
