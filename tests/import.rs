@@ -17,6 +17,13 @@ fn line(hms: &str, ip: &str, method: &str, path: &str, status: u16, bytes: u64, 
     )
 }
 
+/// `import --tenant pod` into a running server, then `more`.
+fn import_to_server<'a>(server: &'a Server, key: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["import", "--tenant", "pod", "--server", &server.base, "--key", key];
+    args.extend_from_slice(more);
+    args
+}
+
 fn streamtally(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     let mut child = Command::new(bin())
         .args(args)
@@ -182,19 +189,8 @@ fn import_into_a_running_server() {
         None,
     );
     assert!(!ok && err.contains("--server"), "{err}");
-    let (ok, out, err) = streamtally(
-        &[
-            "import",
-            "--tenant",
-            "pod",
-            "--server",
-            &server.base,
-            "--key",
-            &t.ingest,
-            file.to_str().unwrap(),
-        ],
-        None,
-    );
+    let to_server = import_to_server(&server, &t.ingest, &[file.to_str().unwrap()]);
+    let (ok, out, err) = streamtally(&to_server, None);
     assert!(ok, "{out}{err}");
     assert!(out.contains("parsed:          2") && out.contains("method: 1"), "{out}");
     assert_eq!(server.metrics(&t.read, &format!("{DAY}&metrics=starts"))["totals"]["starts"], 1);
@@ -202,17 +198,7 @@ fn import_into_a_running_server() {
     let time_once = time();
     assert!(time_once > 0.0);
     // The same file again: the server says how much of it it has, and nothing is counted twice.
-    let again = [
-        "import",
-        "--tenant",
-        "pod",
-        "--server",
-        &server.base,
-        "--key",
-        &t.ingest,
-        file.to_str().unwrap(),
-    ];
-    let (ok, out, err) = streamtally(&again, None);
+    let (ok, out, err) = streamtally(&to_server, None);
     assert!(ok, "{out}{err}");
     assert!(out.contains("files imported before"), "{out}");
     assert_eq!(time(), time_once, "the byte ranges were not counted again");
@@ -253,18 +239,7 @@ fn follow_tails_a_live_log_through_rotation_and_truncation() {
     let listener = |n: usize| line("08:01:00", &format!("198.51.100.{n}"), "GET", "/podcast/E.mp3", 206, 1_000_000, UA1);
     std::fs::write(&log, listener(1)).unwrap();
     let mut follow = Command::new(bin())
-        .args([
-            "import",
-            "--follow",
-            "--format",
-            "combined",
-            "--tenant",
-            "pod",
-            "--server",
-            &server.base,
-            "--key",
-            &t.ingest,
-        ])
+        .args(import_to_server(&server, &t.ingest, &["--follow", "--format", "combined"]))
         .arg(&log)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -367,35 +367,17 @@ fn import_one(
     };
     loop {
         buf.clear();
-        let more = match next_chunk(reader.as_mut(), &mut buf, chunk) {
-            Ok(more) => more,
+        let (more, damage) = match next_chunk(reader.as_mut(), &mut buf, chunk) {
+            Ok(more) => (more, None),
             Err(e) => {
                 // The whole lines before the damage still count; the cut one does not.
                 let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                 buf.truncate(whole);
-                let sent = send(
-                    &buf,
-                    origin.map(|f| (f, position)),
-                    &mut parser,
-                    &mut line_no,
-                    name,
-                    args,
-                    sink,
-                    &settings,
-                    tally,
-                )?;
-                tally.bytes += buf.len() as u64;
-                position += buf.len() as u64;
-                pending.push_back((sent, position));
-                settle(&mut pending, 0)?;
-                return Err(anyhow::anyhow!(
-                    "{e} after {} bytes; the lines before were imported",
-                    position + buf.len() as u64
-                ));
+                (false, Some(e))
             }
         };
         // A last line without its newline may still be growing: a follow waits for it.
-        if !more && args.follow && !buf.ends_with(b"\n") {
+        if damage.is_none() && !more && args.follow && !buf.ends_with(b"\n") {
             if let Some(cut) = buf.iter().rposition(|b| *b == b'\n') {
                 buf.truncate(cut + 1);
             } else {
@@ -416,6 +398,10 @@ fn import_one(
         position += buf.len() as u64;
         tally.bytes += buf.len() as u64;
         pending.push_back((sent, position));
+        if let Some(e) = damage {
+            settle(&mut pending, 0)?;
+            return Err(anyhow::anyhow!("{e} after {position} bytes; the lines before were imported"));
+        }
         settle(&mut pending, if more { IN_FLIGHT } else { 0 })?;
         progress.lines(tally.lines);
         if !more {
