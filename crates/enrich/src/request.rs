@@ -101,7 +101,7 @@ fn is_rendition(folder: &str) -> bool {
 /// viewer's requests come every few seconds, and the keyed hash is the
 /// dearest step of a line).
 #[derive(Debug, Default)]
-pub struct Texts {
+pub struct BatchMemo {
     texts: FastSet<Text>,
     hosts: FastMap<String, Option<Text>>,
     clients: FastMap<String, Client>,
@@ -113,7 +113,7 @@ struct Client {
     devices: FastMap<Option<IpAddr>, (DeviceKey, Geo)>,
 }
 
-impl Texts {
+impl BatchMemo {
     pub fn get(&mut self, s: &str) -> Text {
         if let Some(t) = self.texts.get(s) {
             return t.clone();
@@ -142,12 +142,12 @@ impl Enricher {
         secret: &DeviceSecret,
         opts: EnrichOptions<'_>,
         segment_length: SegmentLength<'_>,
-        texts: &mut Texts,
+        memo: &mut BatchMemo,
     ) -> EnrichedRequest {
         let ua = req.user_agent.as_deref().unwrap_or("");
-        let client = match texts.clients.get_mut(ua) {
+        let client = match memo.clients.get_mut(ua) {
             Some(c) => c,
-            None => texts.clients.entry(ua.to_string()).or_insert(Client {
+            None => memo.clients.entry(ua.to_string()).or_insert(Client {
                 family: self.classify(ua, opts.bot_deny).family,
                 devices: FastMap::default(),
             }),
@@ -161,8 +161,8 @@ impl Enricher {
         let cmcd = req.cmcd();
         let (kind, media) = request_kind(&req.path, cmcd.ot.as_deref());
         let content_id = match &cmcd.cid {
-            Some(cid) => Some(texts.get(cid)),
-            None => content_of(&req.path, kind).map(|c| texts.get(&c)),
+            Some(cid) => Some(memo.get(cid)),
+            None => content_of(&req.path, kind).map(|c| memo.get(&c)),
         };
         let content_kind = match cmcd.st.as_deref() {
             Some("l") => Some(ContentKind::Live),
@@ -176,8 +176,8 @@ impl Enricher {
             device_key,
             client: family,
             geo,
-            referrer_host: req.referrer.as_deref().and_then(|r| texts.referrer_host(r)),
-            method: texts.get(&req.method),
+            referrer_host: req.referrer.as_deref().and_then(|r| memo.referrer_host(r)),
+            method: memo.get(&req.method),
             status: req.status,
             bytes: req.bytes,
             range,
@@ -189,9 +189,9 @@ impl Enricher {
             segment_seconds,
             bitrate_kbps: cmcd.br,
             rebuffering: cmcd.bs || cmcd.sta.as_deref() == Some("r"),
-            cache_status: req.cache_status.as_deref().map(|t| texts.get(t)),
-            pop: req.pop.as_deref().map(|t| texts.get(t)),
-            zone: req.zone.as_deref().map(|t| texts.get(t)),
+            cache_status: req.cache_status.as_deref().map(|t| memo.get(t)),
+            pop: req.pop.as_deref().map(|t| memo.get(t)),
+            zone: req.zone.as_deref().map(|t| memo.get(t)),
         }
     }
 }
@@ -417,7 +417,7 @@ impl Enricher {
     /// is one blank line) on this thread.
     fn read_piece(&self, parser: &mut streamtally_parse::log::LogParser, body: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
         let mut batch = LogBatch::default();
-        let mut texts = Texts::default();
+        let mut memo = BatchMemo::default();
         batch.requests.reserve(memchr::memchr_iter(b'\n', body).count() + 1);
         // One UTF-8 check for the chunk; only a chunk with invalid bytes is read line by line with replacements.
         let valid = std::str::from_utf8(body).ok();
@@ -432,7 +432,7 @@ impl Enricher {
             start = end + 1;
             match parser.parse_line(&line) {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
-                    let mut r = self.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut texts);
+                    let mut r = self.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut memo);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {
                         r.bitrate_kbps = Some(b);
