@@ -36,10 +36,13 @@ pub struct AppState {
     /// Turns true when the server begins to shut down: endless responses
     /// (the SSE stream) end then, so the graceful shutdown can finish.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
-    /// Files being imported over `POST /api/v1/logs?file=…` (tenant, file key):
-    /// one chunk of a file at a time, so a chunk is never taken twice.
-    pub importing: Arc<std::sync::Mutex<std::collections::HashSet<(streamtally_model::TenantId, String)>>>,
+    /// Files being imported over `POST /api/v1/logs?file=…`: one chunk of a
+    /// file at a time, so a chunk is never taken twice.
+    pub importing: FilesUnderImport,
 }
+
+/// (tenant, file key) of the files a chunk is being taken of.
+pub type FilesUnderImport = Arc<std::sync::Mutex<std::collections::HashSet<(streamtally_model::TenantId, String)>>>;
 
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, enricher: Enricher, config: ServerConfig) -> AppState {

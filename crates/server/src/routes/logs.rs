@@ -56,7 +56,7 @@ fn file_key(file: &str) -> Result<&str, ApiError> {
 
 /// One chunk of a named file being taken: released when dropped.
 struct ChunkOfFile {
-    importing: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<(streamtally_model::TenantId, String)>>>,
+    importing: crate::state::FilesUnderImport,
     key: (streamtally_model::TenantId, String),
 }
 
@@ -120,7 +120,7 @@ pub async fn post_logs(
                 key,
             };
             let imported = state.pipeline.store().meta().imported_bytes(tenant, &file)?;
-            let end = offset + body.len() as u64;
+            let end = offset.saturating_add(body.len() as u64);
             if end <= imported {
                 return Ok((
                     StatusCode::OK,
