@@ -145,13 +145,10 @@ impl Enricher {
         memo: &mut BatchMemo,
     ) -> EnrichedRequest {
         let ua = req.user_agent.as_deref().unwrap_or("");
-        let client = match memo.clients.get_mut(ua) {
-            Some(c) => c,
-            None => memo.clients.entry(ua.to_string()).or_insert(Client {
-                family: self.classify(ua, opts.bot_deny).family,
-                devices: FastMap::default(),
-            }),
-        };
+        let client = memo.clients.entry_ref(ua).or_insert_with(|| Client {
+            family: self.classify(ua, opts.bot_deny).family,
+            devices: FastMap::default(),
+        });
         let (device_key, geo) = client
             .devices
             .entry(req.ip)

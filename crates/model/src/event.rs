@@ -173,7 +173,7 @@ impl PlayerEvent {
 }
 
 /// The parsed family of a User-Agent: all that is kept of it (spec §8).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientFamily {
     pub browser: Option<Text>,
     pub os: Option<Text>,
@@ -194,7 +194,13 @@ impl ClientFamily {
     };
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl Default for ClientFamily {
+    fn default() -> Self {
+        ClientFamily::UNKNOWN
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geo {
     pub country: Option<Text>,
     pub region: Option<Text>,
@@ -208,6 +214,12 @@ impl Geo {
         region: None,
         city: None,
     };
+}
+
+impl Default for Geo {
+    fn default() -> Self {
+        Geo::UNKNOWN
+    }
 }
 
 /// A player event after enrichment: the raw IP and User-Agent are gone, replaced

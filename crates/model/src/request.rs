@@ -10,7 +10,7 @@ use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros, Text};
 
 /// Common Media Client Data (CTA-5004) keys streamtally uses. Durations are in
 /// milliseconds and bitrates in kbps, as CMCD sends them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cmcd {
     /// Session id: a playback.
     pub sid: Option<String>,
@@ -47,8 +47,14 @@ pub struct Cmcd {
     pub ec: Option<String>,
 }
 
+impl Default for Cmcd {
+    fn default() -> Self {
+        Cmcd::NONE
+    }
+}
+
 impl Cmcd {
-    /// No data: what `Default` gives, usable in a `static`.
+    /// No data (what `Default` gives), usable in a `static`.
     pub const NONE: Cmcd = Cmcd {
         sid: None,
         cid: None,

@@ -18,16 +18,10 @@ enum Token {
     Var(Field),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NginxFormat {
     source: String,
     tokens: Vec<Token>,
-}
-
-impl PartialEq for NginxFormat {
-    fn eq(&self, other: &Self) -> bool {
-        self.tokens == other.tokens
-    }
 }
 
 /// What an nginx variable means; variables streamtally does not use are skipped.
