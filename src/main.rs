@@ -20,6 +20,20 @@ fn no_huge_pages() {
     }
 }
 
+/// A server holds a connection (a file) per player: take as many files as
+/// the system allows this process (the soft limit is often 1 024).
+fn raise_open_file_limit() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: reads and writes one process limit through a local struct.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -57,17 +71,30 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     #[command(flatten)]
     pub enrich: EnrichArgs,
-    /// Ingest requests per second allowed from one client IP (abuse guard)…
-    #[arg(long, default_value_t = 200)]
+    /// Ingest requests per second allowed from one client IP (abuse guard):
+    /// sized for a crowd of tens of thousands of players behind one address…
+    #[arg(long, default_value_t = 2_000)]
     pub ingest_rate_per_ip: u32,
     /// …and the burst above that rate.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 4_000)]
     pub ingest_burst_per_ip: u32,
+    /// Ingest requests per second allowed from one player (IP + User-Agent + playback)…
+    #[arg(long, default_value_t = 20)]
+    pub ingest_rate_per_client: u32,
+    /// …and the burst above that rate.
+    #[arg(long, default_value_t = 60)]
+    pub ingest_burst_per_client: u32,
+    /// Players per second one IP may bring that it was not seen with in the last 10 minutes…
+    #[arg(long, default_value_t = 50)]
+    pub ingest_new_clients_per_ip: u32,
+    /// …and the burst above that rate (a crowd joining an event at once).
+    #[arg(long, default_value_t = 3_000)]
+    pub ingest_new_clients_burst: u32,
     /// Ingest requests per second allowed for one API key…
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 50_000)]
     pub ingest_rate_per_key: u32,
     /// …and the burst above that rate.
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, default_value_t = 100_000)]
     pub ingest_burst_per_key: u32,
     /// Failed access-code checks one client IP may make in 10 minutes before
     /// all its checks are refused for the rest of that window.
@@ -145,6 +172,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     no_huge_pages();
+    raise_open_file_limit();
     let cli = Cli::parse();
     commands::init_logging(&cli.log_format);
     let result = match cli.command {

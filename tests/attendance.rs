@@ -361,3 +361,33 @@ fn failures_take_any_range_text_without_breaking() {
     assert_eq!(r.status, 200, "{}", r.body);
     server.stop();
 }
+
+#[test]
+fn events_with_a_rejected_code_are_failed_attempts_not_attendance() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = setup(&server, "refused");
+    // One playback sends a wrong code in every heartbeat, over two batches.
+    let events = tab("w1", "L", "2026-03-02", "09:00:00", "09:01:00", ("access_code", "WRONG"));
+    server.post_events(&t.ingest, IP1, UA1, &events);
+    server.post_events(&t.ingest, IP1, UA1, &events);
+    // Another playback with a wrong code: a second attempt.
+    server.post_events(
+        &t.ingest,
+        IP1,
+        UA1,
+        &tab("w2", "L", "2026-03-02", "09:00:00", "09:00:20", ("access_code", "NOPE")),
+    );
+    server.wait_idle();
+    let f = server.get("/api/v1/access/failures?from=2026-03-01&to=2026-03-03", &t.read).json();
+    let on_l: i64 = f["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["content_id"] == "L")
+        .map(|r| r["failed"].as_i64().unwrap())
+        .sum();
+    assert_eq!(on_l, 2, "one failed attempt per playback: {f}");
+    let a = server.get("/api/v1/attendance?from=2026-03-01&to=2026-03-03", &t.read).json();
+    assert!(rows(&a).is_empty(), "{a}");
+}

@@ -38,3 +38,26 @@ fn the_documented_secure_id_recipes_give_the_documented_value() {
     // And the server's own verifier agrees.
     assert_eq!(streamtally_access::sign_secure_id("my-tenant-secret", "dr-4711", 1772467200), EXAMPLE);
 }
+
+/// docs/COUNTING.md links each rule to the code that applies it and the test
+/// that proves it: every such link names a file that exists and, after `#`,
+/// a function defined in it.
+#[test]
+fn counting_rules_link_to_code_and_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/COUNTING.md")).unwrap();
+    let mut links = 0;
+    for piece in doc.split("](../").skip(1) {
+        let target = &piece[..piece.find(')').unwrap()];
+        let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+        let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("COUNTING.md links to {file}: {e}"));
+        if !anchor.is_empty() {
+            assert!(
+                text.contains(&format!("fn {anchor}(")) || text.contains(&format!("fn {anchor}<")),
+                "COUNTING.md links to {file}#{anchor}, which defines no such function"
+            );
+        }
+        links += 1;
+    }
+    assert!(links >= 10, "only {links} links");
+}

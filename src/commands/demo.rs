@@ -160,17 +160,22 @@ fn event(kind: &str, ts: &str, v: &Viewer, duration: Option<f64>) -> Value {
 }
 
 pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+    let limits = streamtally_server::RateLimits::default();
     let args = ServeArgs {
         data: DataArg { data },
         listen,
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
         enrich: EnrichArgs::default(),
-        ingest_rate_per_ip: 200,
-        ingest_burst_per_ip: 400,
-        ingest_rate_per_key: 5000,
-        ingest_burst_per_key: 10_000,
-        access_failures_per_ip: 20,
+        ingest_rate_per_ip: limits.per_ip,
+        ingest_burst_per_ip: limits.per_ip_burst,
+        ingest_rate_per_client: limits.per_client,
+        ingest_burst_per_client: limits.per_client_burst,
+        ingest_new_clients_per_ip: limits.new_clients_per_ip,
+        ingest_new_clients_burst: limits.new_clients_burst,
+        ingest_rate_per_key: limits.per_key,
+        ingest_burst_per_key: limits.per_key_burst,
+        access_failures_per_ip: limits.access_failures,
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;

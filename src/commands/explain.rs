@@ -126,7 +126,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                 let class = enricher.classify(&ua, &settings.bot_deny);
                 let r = enricher.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut Default::default());
                 let mut facts: Vec<Fact> = Vec::new();
-                let verdict = engine.apply_request(TENANT, number as u64, &r, &mut facts);
+                let verdict = engine.apply_request(TENANT, number as u64, r.ts, &r, &mut facts);
                 let mut cdn = CdnTally::default();
                 cdn.add(&r);
                 cdn.drain_into(number as u64, &mut facts);

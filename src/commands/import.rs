@@ -86,6 +86,8 @@ struct Tally {
     parsed: u64,
     skipped: u64,
     rejected: u64,
+    /// Lines cut off in their last quoted value, taken as read.
+    repaired: u64,
     first_rejects: Vec<String>,
     excluded: BTreeMap<String, u64>,
     files: u64,
@@ -456,11 +458,13 @@ fn send(
             let bitrate_of = |c: &str| bitrates.get(c).copied();
             let mut ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
             ctx.segment_length.playlists = playlists.as_ref();
+            ctx.accept = ctx.accept.not_before(pipeline.tenants().oldest_countable(tenant.id), &tenant.settings);
             let mut batch = enricher.read_log_lines(parser, chunk, *line_no, &ctx);
             *line_no += batch.lines;
             tally.lines += batch.lines as u64;
             tally.skipped += batch.skipped as u64;
             tally.rejected += batch.rejected as u64;
+            tally.repaired += batch.repaired as u64;
             tally.parsed += batch.requests.len() as u64;
             tally.reject_examples(name, batch.first_rejects.drain(..));
             batch.fill_zone_pop(args.zone.as_deref(), args.pop.as_deref());
@@ -497,6 +501,7 @@ fn send(
             tally.lines += lines;
             tally.parsed += n("accepted");
             tally.rejected += n("rejected");
+            tally.repaired += n("repaired");
             tally.skipped += n("skipped");
             let examples: Vec<(usize, String, String)> = v["errors"]
                 .as_array()
@@ -603,6 +608,12 @@ fn print_summary(t: &Tally, elapsed: Duration) {
     println!("  rejected:        {}", t.rejected);
     for r in &t.first_rejects {
         println!("    {r}");
+    }
+    if t.repaired > 0 {
+        println!(
+            "  repaired:        {} (cut off inside the last quoted field; read as far as it goes)",
+            t.repaired
+        );
     }
     let excluded: u64 = t.excluded.values().sum();
     println!("  excluded from audience metrics (still CDN traffic): {excluded}");

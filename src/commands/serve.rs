@@ -90,6 +90,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limits: streamtally_server::RateLimits {
             per_ip: args.ingest_rate_per_ip,
             per_ip_burst: args.ingest_burst_per_ip,
+            per_client: args.ingest_rate_per_client,
+            per_client_burst: args.ingest_burst_per_client,
+            new_clients_per_ip: args.ingest_new_clients_per_ip,
+            new_clients_burst: args.ingest_new_clients_burst,
             per_key: args.ingest_rate_per_key,
             per_key_burst: args.ingest_burst_per_key,
             access_failures: args.access_failures_per_ip,

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 pub use device::{device_id_key, device_key, DeviceSecret};
 pub use geo::{GeoDb, GeoError};
 pub use playlists::{PlaylistError, SegmentDurations};
-pub use request::{content_of, request_kind, LogBatch, LogContext, SegmentLength, REJECT_EXAMPLES};
+pub use request::{content_of, request_kind, LogBatch, LogContext, SegmentLength, TimeBounds, REJECT_EXAMPLES};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use hashbrown::{HashMap as FastMap, HashSet as FastSet};
-use streamtally_model::{ClientFamily, ContentKind, DeviceKey, EnrichedRequest, Geo, LogRequest, Media, RequestKind, Text};
+use streamtally_model::{ClientFamily, ContentKind, DeviceKey, EnrichedRequest, Geo, LogRequest, Media, Micros, RequestKind, Text};
 
 use crate::{device_key, referrer_host, DeviceSecret, EnrichOptions, Enricher};
 
@@ -184,6 +184,7 @@ impl Enricher {
             content_kind,
             media,
             segment_seconds,
+            media_object: (kind == RequestKind::Segment && cmcd.sid.is_some()).then(|| object_hash(&req.path)),
             bitrate_kbps: cmcd.br,
             rebuffering: cmcd.bs || cmcd.sta.as_deref() == Some("r"),
             cache_status: req.cache_status.as_deref().map(|t| memo.get(t)),
@@ -191,6 +192,14 @@ impl Enricher {
             zone: req.zone.as_deref().map(|t| memo.get(t)),
         }
     }
+}
+
+/// A stable hash of a media object's path (query and fragment left out):
+/// the same segment fetched twice hashes alike on every run and machine.
+fn object_hash(path: &str) -> u64 {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let h = blake3::hash(path.as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -279,6 +288,8 @@ pub struct LogBatch {
     /// Blank lines, comments, headers.
     pub skipped: usize,
     pub rejected: usize,
+    /// Lines cut off inside their last quoted value, read as far as they go.
+    pub repaired: usize,
     /// The first few rejected lines: (line number, why, the line cut to 200 bytes).
     pub first_rejects: Vec<(usize, String, String)>,
 }
@@ -316,6 +327,51 @@ pub struct LogContext<'a> {
     pub opts: EnrichOptions<'a>,
     pub segment_length: SegmentLength<'a>,
     pub bitrate_of: &'a (dyn Fn(&str) -> Option<f64> + Sync),
+    pub accept: TimeBounds,
+}
+
+/// The times a log line may carry to be counted (spec §8a): not more than
+/// [`streamtally_model::MAX_AHEAD`] after it was read, and, once the tenant
+/// has a clock, not older than the lateness window behind it.
+#[derive(Debug, Clone)]
+pub struct TimeBounds {
+    pub newest: Micros,
+    pub oldest: Option<(Micros, String)>,
+}
+
+fn now_micros() -> Micros {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(Micros::MAX))
+}
+
+impl TimeBounds {
+    /// Lines read now, with no lower bound.
+    pub fn now() -> TimeBounds {
+        TimeBounds {
+            newest: now_micros().saturating_add(streamtally_model::MAX_AHEAD),
+            oldest: None,
+        }
+    }
+
+    /// Also refuses lines dated before `oldest`, for the reason given.
+    pub fn not_before(mut self, oldest: Option<Micros>, settings: &streamtally_model::Settings) -> TimeBounds {
+        self.oldest = oldest.map(|o| (o, settings.too_late_reason(o)));
+        self
+    }
+
+    fn check(&self, ts: Micros) -> Result<(), String> {
+        if ts > self.newest {
+            return Err(
+                "its time is more than an hour after it was read (a clock or log far in the future); such a line is refused so it cannot make other input late"
+                    .into(),
+            );
+        }
+        match &self.oldest {
+            Some((oldest, why)) if ts < *oldest => Err(format!("its time {why}")),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl<'a> LogContext<'a> {
@@ -332,6 +388,7 @@ impl<'a> LogContext<'a> {
                 playlists: None,
             },
             bitrate_of,
+            accept: TimeBounds::now(),
         }
     }
 }
@@ -400,6 +457,7 @@ impl Enricher {
             batch.requests.append(&mut piece.requests);
             batch.skipped += piece.skipped;
             batch.rejected += piece.rejected;
+            batch.repaired += piece.repaired;
             for (line, why, text) in piece.first_rejects {
                 if batch.first_rejects.len() < REJECT_EXAMPLES {
                     batch.first_rejects.push((offset + line, why, text));
@@ -427,8 +485,16 @@ impl Enricher {
                 None => String::from_utf8_lossy(raw),
             };
             start = end + 1;
-            match parser.parse_line(&line) {
+            let parsed = parser.parse_line(&line).and_then(|l| match l {
+                streamtally_parse::log::Line::Request(req) => match ctx.accept.check(req.ts) {
+                    Ok(()) => Ok(streamtally_parse::log::Line::Request(req)),
+                    Err(why) => Err(streamtally_parse::log::LineError(why)),
+                },
+                skip => Ok(skip),
+            });
+            match parsed {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
+                    batch.repaired += usize::from(req.repaired);
                     let mut r = self.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut memo);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {

@@ -16,8 +16,8 @@ pub type Text = std::sync::Arc<str>;
 pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
 pub use fact::{Fact, FactKind, Served, Source};
 pub use request::{Cmcd, EnrichedRequest, LogRequest, RequestKind};
-pub use settings::{duration_micros, Settings, SettingsError};
-pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MICROS_PER_SEC};
+pub use settings::{duration_micros, Settings, SettingsError, VideoLogTime};
+pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MAX_AHEAD, MICROS_PER_SEC};
 
 /// A tenant's numeric id in the metadata store; every stored row belongs to one.
 pub type TenantId = i64;

@@ -107,6 +107,8 @@ pub struct LogRequest<'line> {
     pub time_to_serve: Option<f64>,
     /// Boxed: a line without CMCD (most) stays small to move.
     pub cmcd: Option<Box<Cmcd>>,
+    /// The line was cut off inside its last quoted value, which was taken as read.
+    pub repaired: bool,
 }
 
 impl LogRequest<'_> {
@@ -164,6 +166,9 @@ pub struct EnrichedRequest {
     pub media: Option<Media>,
     /// Seconds of media a segment holds (CMCD `d`, else the tenant's default).
     pub segment_seconds: Option<f64>,
+    /// For segments of a CMCD session: a hash of the object's path, so the
+    /// session's time counts each media object once (spec §3).
+    pub media_object: Option<u64>,
     pub bitrate_kbps: Option<f64>,
     /// The client reported a stall (CMCD `bs`, or v2 `sta=r`).
     pub rebuffering: bool,

@@ -50,6 +50,40 @@ pub struct Settings {
     /// Media seconds of one HLS/DASH segment when the request does not say (CMCD `d`).
     #[serde(with = "humantime_serde_compat", default = "default_segment")]
     pub segment_seconds: Duration,
+    /// How far behind the newest input counted another input may arrive and
+    /// still be counted exactly (spec §8a). Engine state is kept this much
+    /// longer than its windows: memory grows with the devices active in it.
+    #[serde(with = "humantime_serde_compat", default = "default_lateness")]
+    pub allowed_lateness: Duration,
+    /// What time segment requests without CMCD carry (spec §3): none by
+    /// default; `segments` counts each segment's duration as watched.
+    #[serde(default)]
+    pub video_log_time: VideoLogTime,
+}
+
+/// Time of video segment requests known only from logs (spec §3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoLogTime {
+    /// Video-log is request only: no time (the spec's default).
+    #[default]
+    None,
+    /// Each segment request adds its duration (opt-in; a device that fetches
+    /// ahead or twice is counted as having watched it).
+    Segments,
+}
+
+impl VideoLogTime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoLogTime::None => "none",
+            VideoLogTime::Segments => "segments",
+        }
+    }
+}
+
+fn default_lateness() -> Duration {
+    Duration::from_secs(48 * 3600)
 }
 
 fn default_segment() -> Duration {
@@ -75,6 +109,8 @@ impl Default for Settings {
             store_raw_events: true,
             bot_deny: Vec::new(),
             segment_seconds: default_segment(),
+            allowed_lateness: default_lateness(),
+            video_log_time: VideoLogTime::None,
         }
     }
 }
@@ -84,7 +120,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 16] = [
+    pub const KEYS: [&'static str; 18] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -101,7 +137,20 @@ impl Settings {
         "store_raw_events",
         "bot_deny",
         "segment_seconds",
+        "allowed_lateness",
+        "video_log_time",
     ];
+
+    /// Why an input dated before `oldest` (the tenant's clock less
+    /// `allowed_lateness`) is refused, and what to do about it (spec §8a).
+    pub fn too_late_reason(&self, oldest: Micros) -> String {
+        format!(
+            "is more than allowed_lateness ({}) behind the newest input counted, so it cannot be counted exactly \
+             (oldest countable: {}); send or import older data before newer data, or raise allowed_lateness first",
+            humantime::format_duration(self.allowed_lateness),
+            crate::format_ts(oldest)
+        )
+    }
 
     pub fn tz(&self) -> Tz {
         self.timezone.parse().unwrap_or(Tz::UTC)
@@ -136,6 +185,14 @@ impl Settings {
             "realtime_lag" => self.realtime_lag = dur(value)?,
             "abuse_retention" => self.abuse_retention = dur(value)?,
             "segment_seconds" => self.segment_seconds = dur(value)?,
+            "allowed_lateness" => self.allowed_lateness = dur(value)?,
+            "video_log_time" => {
+                self.video_log_time = match value.trim() {
+                    "none" => VideoLogTime::None,
+                    "segments" => VideoLogTime::Segments,
+                    v => return Err(bad(format!("`{v}` is not `none` or `segments`"))),
+                }
+            }
             "default_audio_kbps" => {
                 let v: f64 = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a number")))?;
                 if !(v.is_finite() && v > 0.0) {
@@ -173,6 +230,8 @@ impl Settings {
             "realtime_lag" => d(self.realtime_lag),
             "abuse_retention" => d(self.abuse_retention),
             "segment_seconds" => d(self.segment_seconds),
+            "allowed_lateness" => d(self.allowed_lateness),
+            "video_log_time" => self.video_log_time.as_str().to_string(),
             "default_audio_kbps" => self.default_audio_kbps.to_string(),
             "min_bytes" => self.min_bytes.to_string(),
             "retention_days" => self.retention_days.to_string(),

@@ -6,6 +6,11 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 pub type Micros = i64;
 pub const MICROS_PER_SEC: i64 = 1_000_000;
 
+/// How far ahead of its receive time an input may be dated (clock skew). Any
+/// input dated later is refused on every path (spec §8a), and the counting
+/// clock never runs further ahead than this.
+pub const MAX_AHEAD: Micros = 3600 * MICROS_PER_SEC;
+
 pub fn micros_to_datetime(us: Micros) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

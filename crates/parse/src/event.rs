@@ -2,11 +2,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use streamtally_model::{parse_ts, ContentKind, EventType, Media, Micros, PlayerEvent, MICROS_PER_SEC};
+use streamtally_model::{parse_ts, ContentKind, EventType, Media, Micros, PlayerEvent};
 
 /// Events stamped more than this after receipt (after skew correction) are refused:
 /// a far-future clock would otherwise close every counting window early.
-pub const MAX_FUTURE_SKEW_US: Micros = 3600 * MICROS_PER_SEC;
+pub const MAX_FUTURE_SKEW_US: Micros = streamtally_model::MAX_AHEAD;
 const MAX_ID_LEN: usize = 256;
 const MAX_TEXT_LEN: usize = 2048;
 const MAX_DIMENSIONS: usize = 32;
@@ -41,6 +41,33 @@ pub struct EventError {
 pub struct ParsedBatch {
     pub events: Vec<PlayerEvent>,
     pub errors: Vec<EventError>,
+    /// Each event's position in the batch.
+    positions: Vec<usize>,
+}
+
+impl ParsedBatch {
+    /// Refuses the events dated before `oldest` (spec §8a: input older than
+    /// the lateness window cannot be counted exactly), each with `why`.
+    pub fn refuse_before(&mut self, oldest: Micros, why: &str) {
+        if self.events.iter().all(|e| e.ts >= oldest) {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        let positions = std::mem::take(&mut self.positions);
+        for (ev, index) in events.into_iter().zip(positions) {
+            if ev.ts >= oldest {
+                self.events.push(ev);
+                self.positions.push(index);
+            } else {
+                self.errors.push(EventError {
+                    index,
+                    field: Some("ts".into()),
+                    message: why.to_string(),
+                });
+            }
+        }
+        self.errors.sort_by_key(|e| e.index);
+    }
 }
 
 /// Parses a batch received at `received_at`. `sent_at_param` is the `sent_at`
@@ -88,7 +115,10 @@ pub fn parse_event_batch(body: &[u8], received_at: Micros, sent_at_param: Option
             .map_err(|message| EventError { index, field: None, message })
             .and_then(|v| event_from_json(v, received_at, sent_at).map_err(|(field, message)| EventError { index, field, message }));
         match result {
-            Ok(ev) => out.events.push(ev),
+            Ok(ev) => {
+                out.events.push(ev);
+                out.positions.push(index);
+            }
             Err(e) => out.errors.push(e),
         }
     }

@@ -11,6 +11,7 @@
 //! rows its manifests already cover, so nothing is lost or counted twice.
 
 mod checkpoint;
+mod legacy;
 mod metrics;
 mod tenants;
 
@@ -21,9 +22,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamtally_model::{EnrichedEvent, EnrichedRequest, Fact, TenantId};
+use streamtally_model::{EnrichedEvent, EnrichedRequest, Fact, Micros, Settings, TenantId};
 use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
-use streamtally_unify::{CdnTally, Engine, EngineSettings};
+use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,14 +65,24 @@ pub enum PipelineError {
     BadRecord { lsn: u64, reason: String },
     #[error("the pipeline is shutting down")]
     Closed,
+    #[error("tenant {0} does not exist")]
+    NoTenant(TenantId),
     #[error("the write-ahead log could not take the batch: {0}")]
     NotDurable(String),
 }
 
-/// One WAL record: a batch of one tenant's enriched events.
+/// One WAL record: a batch of one tenant's enriched inputs, with what they
+/// were accepted under, so a replay counts them exactly as the live run did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WalRecord {
     pub tenant: TenantId,
+    /// When the batch was accepted (record version 3 on): the counting clock
+    /// never runs more than an hour ahead of it (spec §8a).
+    pub received_at: Micros,
+    /// The tenant's settings in force when the batch was accepted, as text
+    /// pairs (record version 3 on; empty: the settings at hand when counted).
+    /// Pairs rather than a struct, so a setting added later still decodes.
+    pub settings: Vec<(String, String)>,
     pub events: Vec<EnrichedEvent>,
     /// Enriched log requests (record version 2 on).
     pub requests: Vec<EnrichedRequest>,
@@ -84,29 +95,64 @@ struct WalRecordV1 {
     events: Vec<EnrichedEvent>,
 }
 
+/// Version 2 records: events and log requests, without receive time or settings.
+#[derive(Deserialize)]
+struct WalRecordV2 {
+    tenant: TenantId,
+    events: Vec<EnrichedEvent>,
+    requests: Vec<legacy::EnrichedRequestV2>,
+}
+
 /// First byte of every WAL record: the encoding is not self-describing, so new
 /// record kinds (log requests…) get a new version instead of breaking old logs.
 const WAL_RECORD_V1: u8 = 1;
 const WAL_RECORD_V2: u8 = 2;
+const WAL_RECORD_V3: u8 = 3;
+
+/// Records older than version 3 say nothing of when they were received.
+const RECEIVED_UNKNOWN: Micros = Micros::MAX;
 
 impl WalRecord {
+    /// A record of inputs accepted now under `ctx`'s settings.
+    pub fn accepted(ctx: &TenantContext, events: Vec<EnrichedEvent>, requests: Vec<EnrichedRequest>) -> WalRecord {
+        WalRecord {
+            tenant: ctx.id,
+            received_at: chrono::Utc::now().timestamp_micros(),
+            settings: ctx.settings_pairs.clone(),
+            events,
+            requests,
+        }
+    }
+
     pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
         // About what an enriched input takes encoded; growing by doubling copies megabytes per record.
-        let mut out = Vec::with_capacity(64 + 128 * (self.events.len() + self.requests.len()));
-        out.push(WAL_RECORD_V2);
+        let mut out = Vec::with_capacity(512 + 128 * (self.events.len() + self.requests.len()));
+        out.push(WAL_RECORD_V3);
         postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
         Ok(out)
     }
     pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
+        let bad = |e: postcard::Error| PipelineError::BadRecord { lsn, reason: e.to_string() };
         match bytes.split_first() {
-            Some((&WAL_RECORD_V2, body)) => postcard::from_bytes(body).map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
+            Some((&WAL_RECORD_V3, body)) => postcard::from_bytes(body).map_err(bad),
+            Some((&WAL_RECORD_V2, body)) => postcard::from_bytes::<WalRecordV2>(body)
+                .map(|v2| WalRecord {
+                    tenant: v2.tenant,
+                    received_at: RECEIVED_UNKNOWN,
+                    settings: Vec::new(),
+                    events: v2.events,
+                    requests: v2.requests.into_iter().map(Into::into).collect(),
+                })
+                .map_err(bad),
             Some((&WAL_RECORD_V1, body)) => postcard::from_bytes::<WalRecordV1>(body)
                 .map(|v1| WalRecord {
                     tenant: v1.tenant,
+                    received_at: RECEIVED_UNKNOWN,
+                    settings: Vec::new(),
                     events: v1.events,
                     requests: Vec::new(),
                 })
-                .map_err(|e| PipelineError::BadRecord { lsn, reason: e.to_string() }),
+                .map_err(bad),
             Some((v, _)) => Err(PipelineError::BadRecord {
                 lsn,
                 reason: format!("unknown record version {v}; written by a newer streamtally?"),
@@ -297,8 +343,42 @@ fn recycle<'b>(mut facts: Vec<Fact<'_>>) -> Vec<Fact<'b>> {
     facts.into_iter().filter_map(|_| None).collect()
 }
 
-/// Applies one decoded record to the engine and the store. `scratch` is the
-/// memory facts are gathered in, kept from record to record.
+/// The settings each record names, parsed once per change rather than per record.
+#[derive(Default)]
+struct RecordSettings {
+    parsed: std::collections::HashMap<TenantId, (Vec<(String, String)>, Settings)>,
+}
+
+impl RecordSettings {
+    /// The settings `record` was accepted under; for records that name none
+    /// (older versions), the tenant's current ones.
+    fn of(&mut self, record: &WalRecord, tenants: &Tenants) -> Settings {
+        if record.settings.is_empty() {
+            return tenants.get(record.tenant).map(|c| c.settings.clone()).unwrap_or_default();
+        }
+        if let Some((pairs, settings)) = self.parsed.get(&record.tenant) {
+            if *pairs == record.settings {
+                return settings.clone();
+            }
+        }
+        let settings = Settings::from_pairs(record.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_else(|e| {
+            tracing::warn!(tenant = record.tenant, error = %e, "a WAL record's settings are invalid; using defaults");
+            Settings::default()
+        });
+        self.parsed.insert(record.tenant, (record.settings.clone(), settings.clone()));
+        settings
+    }
+}
+
+/// Where the engine thread keeps what applying records needs between records.
+#[derive(Default)]
+struct ApplyScratch {
+    /// The memory facts are gathered in, kept from record to record.
+    facts: Vec<Fact<'static>>,
+    settings: RecordSettings,
+}
+
+/// Applies one decoded record to the engine and the store.
 fn apply_record(
     engine: &mut Engine,
     store: &EmbeddedStore,
@@ -306,26 +386,22 @@ fn apply_record(
     lsn: u64,
     record: WalRecord,
     metrics: &PipelineMetrics,
-    scratch: &mut Vec<Fact<'static>>,
+    scratch: &mut ApplyScratch,
 ) {
-    let ctx = tenants.get(record.tenant);
-    let settings = ctx.as_ref().map(|c| c.settings.clone()).unwrap_or_default();
+    let settings = scratch.settings.of(&record, tenants);
     engine.set_settings(record.tenant, EngineSettings::from(&settings));
-    let mut cdn = CdnTally::default();
-    let mut facts = recycle(std::mem::take(scratch));
-    for ev in &record.events {
-        engine.apply_event(record.tenant, lsn, ev, &mut facts);
+    let mut facts = recycle(std::mem::take(&mut scratch.facts));
+    let excluded = engine.apply_record(record.tenant, lsn, record.received_at, &record.events, &record.requests, &mut facts);
+    if let Some(late) = excluded.get(streamtally_unify::Dropped::Late.as_str()) {
+        metrics.inputs_late.inc_by(*late);
+        tracing::warn!(tenant = record.tenant, lsn, late, "inputs older than allowed_lateness were not counted");
     }
-    for r in &record.requests {
-        // Why a request counts for no audience is for `explain`; here it only
-        // decides which facts come out.
-        let _ = engine.apply_request(record.tenant, lsn, r, &mut facts);
-        cdn.add(r);
-    }
-    cdn.drain_into(lsn, &mut facts);
     metrics.facts_emitted.inc_by(facts.len() as u64);
     store.append_facts(record.tenant, &facts);
-    *scratch = recycle(facts);
+    scratch.facts = recycle(facts);
+    if let Some(clock) = engine.clock(record.tenant) {
+        tenants.set_clock(record.tenant, clock);
+    }
     if settings.store_raw_events {
         store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect());
     }
@@ -338,12 +414,12 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
     let mut last = snapshot_lsn;
     let started = Instant::now();
     let mut replayed = 0usize;
-    let mut facts = Vec::new();
+    let mut scratch = ApplyScratch::default();
     for (lsn, bytes) in wal_records {
         if lsn <= snapshot_lsn {
             continue;
         }
-        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics, &mut facts);
+        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics, &mut scratch);
         last = lsn;
         replayed += 1;
     }
@@ -378,6 +454,9 @@ impl Pipeline {
         let wal = Wal::open(&wal_dir(store.root()), snapshot_lsn)?;
         let records = wal.read_after(snapshot_lsn)?;
         let (mut engine, _, _) = recover(&store, &tenants, records, &metrics)?;
+        for (tenant, clock) in engine.clocks() {
+            tenants.set_clock(tenant, clock);
+        }
         let last = wal.last_lsn();
         let progress = Arc::new(Progress::default());
         progress.durable_lsn.store(last, Ordering::SeqCst);
@@ -420,7 +499,7 @@ impl Pipeline {
                         begun_upto: last,
                     };
                     let mut last_retention: Option<Instant> = None;
-                    let mut facts = Vec::new();
+                    let mut scratch = ApplyScratch::default();
                     loop {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
@@ -432,7 +511,7 @@ impl Pipeline {
                         while let Some(item) = work.take() {
                             match item {
                                 Work::Record(lsn, record) => {
-                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics, &mut facts);
+                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics, &mut scratch);
                                     progress.applied_lsn.store(lsn, Ordering::SeqCst);
                                 }
                                 Work::Erase { tenant, subject, reply } => {
@@ -504,24 +583,19 @@ impl Pipeline {
         &self.progress
     }
 
+    /// The tenant's context, for a record of inputs accepted now.
+    fn context(&self, tenant: TenantId) -> Result<Arc<TenantContext>, PipelineError> {
+        self.tenants.get(tenant).ok_or(PipelineError::NoTenant(tenant))
+    }
+
     /// Writes a tenant's batch to the WAL; returns its LSN once it is durable.
     pub async fn submit(&self, tenant: TenantId, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord {
-            tenant,
-            events,
-            requests: Vec::new(),
-        })
-        .await
+        self.submit_record(WalRecord::accepted(&*self.context(tenant)?, events, Vec::new())).await
     }
 
     /// Makes log requests durable (as [`Pipeline::submit`] does events).
     pub async fn submit_requests(&self, tenant: TenantId, requests: Vec<EnrichedRequest>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord {
-            tenant,
-            events: Vec::new(),
-            requests,
-        })
-        .await
+        self.submit_record(WalRecord::accepted(&*self.context(tenant)?, Vec::new(), requests)).await
     }
 
     /// Queues log requests for the WAL from a thread outside the async
@@ -529,11 +603,7 @@ impl Pipeline {
     /// ticket tells when they are. (An offline import keeps reading while
     /// earlier chunks are written.)
     pub fn queue_requests_blocking(&self, tenant: TenantId, requests: Vec<EnrichedRequest>) -> Result<Ticket, PipelineError> {
-        let record = WalRecord {
-            tenant,
-            events: Vec::new(),
-            requests,
-        };
+        let record = WalRecord::accepted(&*self.context(tenant)?, Vec::new(), requests);
         let (tx, submission, ticket) = self.submission(record)?;
         tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
         Ok(ticket)

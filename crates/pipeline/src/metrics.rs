@@ -16,6 +16,8 @@ pub struct PipelineMetrics {
     pub events_rejected: Counter,
     pub wal_records: Counter,
     pub facts_emitted: Counter,
+    /// Inputs not counted because they came later than `allowed_lateness`.
+    pub inputs_late: Counter,
     pub wal_append_seconds: Histogram,
     pub checkpoint_seconds: Histogram,
     pub state_keys: Gauge,
@@ -32,6 +34,7 @@ impl Default for PipelineMetrics {
             events_rejected: Counter::default(),
             wal_records: Counter::default(),
             facts_emitted: Counter::default(),
+            inputs_late: Counter::default(),
             wal_append_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             checkpoint_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             state_keys: Gauge::default(),
@@ -44,6 +47,11 @@ impl Default for PipelineMetrics {
         registry.register("events_rejected", "Player events rejected as invalid", m.events_rejected.clone());
         registry.register("wal_records", "WAL records appended", m.wal_records.clone());
         registry.register("facts_emitted", "Facts emitted by the counting engine", m.facts_emitted.clone());
+        registry.register(
+            "inputs_late",
+            "Inputs not counted because they arrived more than allowed_lateness behind the tenant's clock",
+            m.inputs_late.clone(),
+        );
         registry.register("wal_append_seconds", "Time to append and fsync one WAL group", m.wal_append_seconds.clone());
         registry.register("fact_write_seconds", "Time to write facts to files (checkpoint)", m.checkpoint_seconds.clone());
         registry.register("engine_state_keys", "Keys held by the counting engine", m.state_keys.clone());

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use streamtally_enrich::DeviceSecret;
-use streamtally_model::{Settings, TenantId};
+use streamtally_model::{Micros, Settings, TenantId};
 use streamtally_store::Meta;
 
 const REFRESH: Duration = Duration::from_secs(10);
@@ -17,11 +17,23 @@ pub struct TenantContext {
     pub name: String,
     pub secret: DeviceSecret,
     pub settings: Settings,
+    /// The settings as text pairs, as WAL records carry them.
+    pub settings_pairs: Vec<(String, String)>,
+}
+
+impl TenantContext {
+    /// The oldest input time that can still be counted exactly, given the
+    /// tenant's clock (spec §8a); `None` before its first input.
+    pub fn oldest_countable(&self, clock: Option<Micros>) -> Option<Micros> {
+        clock.map(|c| c.saturating_sub(streamtally_model::duration_micros(self.settings.allowed_lateness)))
+    }
 }
 
 pub struct Tenants {
     meta: Arc<Meta>,
     cache: RwLock<HashMap<TenantId, (Arc<TenantContext>, Instant)>>,
+    /// Each tenant's counting clock, as the engine last published it.
+    clocks: RwLock<HashMap<TenantId, Micros>>,
 }
 
 impl Tenants {
@@ -29,6 +41,7 @@ impl Tenants {
         Tenants {
             meta,
             cache: RwLock::new(HashMap::new()),
+            clocks: RwLock::new(HashMap::new()),
         }
     }
 
@@ -53,6 +66,7 @@ impl Tenants {
                 id: t.id,
                 name: t.name,
                 secret,
+                settings_pairs: settings.to_pairs().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
                 settings,
             }))
         })();
@@ -64,6 +78,23 @@ impl Tenants {
             }
             // A passing database error keeps the last known context.
             None => cache.get(&tenant).map(|(c, _)| c.clone()),
+        }
+    }
+
+    /// The tenant's counting clock (its newest input time counted), if it has one.
+    pub fn clock(&self, tenant: TenantId) -> Option<Micros> {
+        self.clocks.read().unwrap_or_else(|p| p.into_inner()).get(&tenant).copied()
+    }
+
+    /// The oldest input time of the tenant that can still be counted exactly.
+    pub fn oldest_countable(&self, tenant: TenantId) -> Option<Micros> {
+        self.get(tenant)?.oldest_countable(self.clock(tenant))
+    }
+
+    pub(crate) fn set_clock(&self, tenant: TenantId, clock: Micros) {
+        let mut clocks = self.clocks.write().unwrap_or_else(|p| p.into_inner());
+        if clocks.get(&tenant) != Some(&clock) {
+            clocks.insert(tenant, clock);
         }
     }
 

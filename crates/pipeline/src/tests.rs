@@ -120,13 +120,23 @@ proptest! {
 fn wal_records_carry_a_version_and_refuse_unknown_ones() {
     let record = WalRecord {
         tenant: 7,
+        received_at: 1_000,
+        settings: vec![("stream_min_player".into(), "7s".into())],
         events: events()[..3].to_vec(),
         requests: Vec::new(),
     };
     let bytes = record.encode().unwrap();
-    assert_eq!(bytes[0], 2);
+    assert_eq!(bytes[0], 3);
     let back = WalRecord::decode(1, &bytes).unwrap();
-    assert_eq!((back.tenant, &back.events), (7, &record.events));
+    assert_eq!(
+        (back.tenant, &back.events, back.received_at, &back.settings),
+        (7, &record.events, 1_000, &record.settings)
+    );
+    // Version 2 records (events and requests, no settings) still read.
+    let mut v2 = vec![2u8];
+    postcard::to_io(&(7i64, &record.events, Vec::<()>::new()), &mut v2).unwrap();
+    let old = WalRecord::decode(5, &v2).unwrap();
+    assert_eq!((old.tenant, &old.events, old.settings.len()), (7, &record.events, 0));
     // Version 1 records (events only) still read.
     let mut v1 = vec![1u8];
     postcard::to_io(&(7i64, &record.events), &mut v1).unwrap();

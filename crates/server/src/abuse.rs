@@ -1,7 +1,19 @@
-//! The abuse guard (source 001, exception 2): token buckets per client IP and
-//! per API key on the ingest endpoints. Blocked clients are written to an audit
-//! table that admins can read — the one place raw IPs are kept, and only for
-//! `abuse_retention`.
+//! The abuse guard (source 001, exception 2): token buckets on the ingest
+//! endpoints. Blocked clients are written to an audit table that admins can
+//! read — the one place raw IPs are kept, and only for `abuse_retention`.
+//!
+//! A crowd behind one address (a hospital, a company, a mobile carrier's NAT)
+//! is an audience, not an attack, so one address is not one client. Three
+//! layers tell them apart:
+//! 1. **per address**, before any work: a coarse ceiling sized for tens of
+//!    thousands of players behind one address (the SDK sends one request per
+//!    player every 10 s);
+//! 2. **per client** (address + User-Agent + playback): what one player may
+//!    send — far more than a player does, far less than a flood;
+//! 3. **new clients per address**: how fast an address may bring clients it
+//!    was not seen with lately. A crowd joining an event fits the burst; a
+//!    flood that rotates playback ids or User-Agents to dodge layer 2 is held
+//!    to this rate.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,11 +28,18 @@ use streamtally_store::Meta;
 
 use crate::ApiError;
 
-/// Requests per second and burst, per client IP and per key.
+/// Requests per second and burst, per client IP, per client, for new
+/// clients of an IP, and per key.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
     pub per_ip: u32,
     pub per_ip_burst: u32,
+    /// One player: address + User-Agent + playback.
+    pub per_client: u32,
+    pub per_client_burst: u32,
+    /// Clients an address was not seen with in the last [`CLIENT_MEMORY`].
+    pub new_clients_per_ip: u32,
+    pub new_clients_burst: u32,
     pub per_key: u32,
     pub per_key_burst: u32,
     /// Failed access-code checks one IP may make per [`FAILURE_WINDOW`] before
@@ -33,20 +52,33 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {
-            per_ip: 200,
-            per_ip_burst: 400,
-            per_key: 5000,
-            per_key_burst: 10_000,
+            per_ip: 2_000,
+            per_ip_burst: 4_000,
+            per_client: 20,
+            per_client_burst: 60,
+            new_clients_per_ip: 50,
+            new_clients_burst: 3_000,
+            // 200 000 viewers with the SDK send about 20 000 requests a second on one key.
+            per_key: 50_000,
+            per_key_burst: 100_000,
             access_failures: 20,
         }
     }
 }
+
+/// How long an address remembers the clients it carried: a player sends at
+/// least every 10 s while playing, and comes back after a pause within this.
+pub const CLIENT_MEMORY: Duration = Duration::from_secs(600);
 
 /// A blocked client is written to the audit table at most this often.
 const RECORD_EVERY: Duration = Duration::from_secs(10);
 
 pub struct AbuseGuard {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_client: DefaultKeyedRateLimiter<(IpAddr, u64)>,
+    new_clients: DefaultKeyedRateLimiter<IpAddr>,
+    /// (address, client) → when it was last seen.
+    seen: Mutex<HashMap<(IpAddr, u64), Instant>>,
     per_key: DefaultKeyedRateLimiter<String>,
     recorded: Mutex<HashMap<(IpAddr, &'static str), (Instant, i64)>>,
     /// Per IP: when its failure window began and the failures in it.
@@ -65,6 +97,9 @@ impl AbuseGuard {
     pub fn new(limits: RateLimits, meta: Arc<Meta>) -> Self {
         AbuseGuard {
             per_ip: RateLimiter::keyed(quota(limits.per_ip, limits.per_ip_burst)),
+            per_client: RateLimiter::keyed(quota(limits.per_client, limits.per_client_burst)),
+            new_clients: RateLimiter::keyed(quota(limits.new_clients_per_ip, limits.new_clients_burst)),
+            seen: Mutex::new(HashMap::new()),
             per_key: RateLimiter::keyed(quota(limits.per_key, limits.per_key_burst)),
             recorded: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -79,6 +114,35 @@ impl AbuseGuard {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 self.record(ip, "rate limit per IP", None);
+                Err(ApiError::TooManyRequests {
+                    retry_after: not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1,
+                })
+            }
+        }
+    }
+
+    /// Once the request says which player it is (`client`: a hash of its
+    /// User-Agent and playback): the per-client limit, and for a client new to
+    /// this address, the new-client limit of the address.
+    pub fn check_client(&self, ip: IpAddr, client: u64, tenant: TenantId) -> Result<(), ApiError> {
+        let new = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.insert((ip, client), Instant::now()).is_none_or(|at| at.elapsed() >= CLIENT_MEMORY)
+        };
+        let verdict = if new {
+            self.new_clients.check_key(&ip).map_err(|n| (n, "too many new clients per IP"))
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.per_client.check_key(&(ip, client)).map_err(|n| (n, "rate limit per client")));
+        match verdict {
+            Ok(()) => Ok(()),
+            Err((not_until, reason)) => {
+                if new {
+                    // A refused newcomer is not remembered: it must not use up the address's memory.
+                    self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(ip, client));
+                }
+                self.record(ip, reason, Some(tenant));
                 Err(ApiError::TooManyRequests {
                     retry_after: not_until.wait_time_from(DefaultClock::default().now()).as_secs() + 1,
                 })
@@ -153,9 +217,14 @@ impl AbuseGuard {
     /// Forgets idle buckets so memory follows the active clients.
     pub fn housekeeping(&self) {
         self.per_ip.retain_recent();
+        self.per_client.retain_recent();
+        self.new_clients.retain_recent();
         self.per_key.retain_recent();
         self.per_ip.shrink_to_fit();
+        self.per_client.shrink_to_fit();
+        self.new_clients.shrink_to_fit();
         self.per_key.shrink_to_fit();
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, at| at.elapsed() < CLIENT_MEMORY);
         self.recorded
             .lock()
             .unwrap_or_else(|p| p.into_inner())

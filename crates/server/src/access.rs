@@ -2,8 +2,8 @@
 //! every event carrying a code or token use it. Changes through the API
 //! invalidate it at once; changes by the CLI arrive within [`REFRESH`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use streamtally_access::AccessList;
@@ -15,13 +15,21 @@ const REFRESH: Duration = Duration::from_secs(10);
 pub struct AccessLists {
     meta: Arc<Meta>,
     cache: RwLock<HashMap<TenantId, (Arc<AccessList>, Instant)>>,
+    /// Playbacks already counted as a failed attempt of a content on a day:
+    /// a player repeating a bad code in every heartbeat attempts once.
+    failed: Mutex<HashSet<(TenantId, String, String, String)>>,
 }
+
+/// Failed playbacks remembered at most; past this the memory starts afresh
+/// (a playback may then count a second attempt).
+const FAILED_MEMORY: usize = 100_000;
 
 impl AccessLists {
     pub fn new(meta: Arc<Meta>) -> Self {
         AccessLists {
             meta,
             cache: RwLock::new(HashMap::new()),
+            failed: Mutex::new(HashSet::new()),
         }
     }
 
@@ -41,6 +49,15 @@ impl AccessLists {
             .unwrap_or_else(|p| p.into_inner())
             .insert(tenant, (list.clone(), Instant::now()));
         Ok(list)
+    }
+
+    /// True the first time a playback's rejected code is seen for a content on a day.
+    pub fn first_failure(&self, tenant: TenantId, playback: &str, content: &str, day: &str) -> bool {
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if failed.len() >= FAILED_MEMORY {
+            failed.clear();
+        }
+        failed.insert((tenant, playback.to_string(), content.to_string(), day.to_string()))
     }
 
     pub fn invalidate(&self, tenant: TenantId) {

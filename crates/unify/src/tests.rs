@@ -5,7 +5,10 @@
 use proptest::prelude::*;
 use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Geo, Micros, PlayerEvent};
 
-use crate::{Engine, LATENESS};
+use crate::Engine;
+
+/// The default `allowed_lateness`.
+const LATENESS: Micros = 48 * 3600 * 1_000_000;
 
 const T: i64 = 1;
 
@@ -39,7 +42,7 @@ fn run(events: &[EnrichedEvent]) -> Vec<Fact<'static>> {
     let mut engine = Engine::new();
     let mut out = Vec::new();
     for (i, e) in kept(events).iter().enumerate() {
-        engine.apply_event(T, i as u64 + 1, e, &mut out);
+        let _ = engine.apply_event(T, i as u64 + 1, e, &mut out);
     }
     out
 }
@@ -162,17 +165,23 @@ fn bots_count_nothing() {
 #[test]
 fn state_is_bounded_by_active_keys() {
     let mut engine = Engine::new();
-    // 20 000 playbacks, one per minute (two weeks), each on its own device: old ones expire.
-    for i in 0..20_000i64 {
+    // 40 000 playbacks, one per minute (four weeks), each on its own device: old ones expire.
+    for i in 0..40_000i64 {
         let ts = at("00:00:00") + i * 60 * 1_000_000;
-        engine.apply_event(T, i as u64, &ev(EventType::Play, ts, &format!("p{i}"), "A", i as u64), &mut Vec::new());
+        let _ = engine.apply_event(T, i as u64, &ev(EventType::Play, ts, &format!("p{i}"), "A", i as u64), &mut Vec::new());
     }
-    let window_minutes = (24 * 3600 + LATENESS / 1_000_000) / 60 + 2;
-    // playbacks and download windows last a day, views 4 h, users 1 h (plus lateness).
-    let live = (window_minutes as usize) + 2 * (5 * 60 + 2) + 2 * 60 + 10;
+    // Each device holds a playback (start window 24 h), a view (4 h) and a user
+    // (1 h), each kept `allowed_lateness` (48 h) past its window.
+    let minutes = |window_h: i64| (window_h * 3600 + LATENESS / 1_000_000) / 60 + 2;
+    let live = (minutes(24) + minutes(4) + minutes(1)) as usize;
     // Sweeps come once the inputs since the last one are an eighth of the keys
     // held, so expired keys wait at most that long: state stays within twice the live keys.
-    assert!(engine.state_keys() < 2 * live, "{} keys, {live} live", engine.state_keys());
+    let keys = engine.state_keys();
+    assert!(keys < 2 * live, "{keys} keys, {live} live");
+    assert!(keys < 3 * 40_000 / 2, "{keys} keys: old state must be swept");
+    let bytes = engine.state_bytes();
+    println!("engine state: {keys} keys, about {bytes} bytes in memory, {} bytes per key", bytes / keys);
+    assert!(bytes / keys < 200, "{} bytes per key", bytes / keys);
 }
 
 fn arb_events() -> impl Strategy<Value = Vec<EnrichedEvent>> {
@@ -207,11 +216,11 @@ proptest! {
         let mut engine = Engine::new();
         let mut out = Vec::new();
         for (i, e) in events[..cut].iter().enumerate() {
-            engine.apply_event(T, i as u64 + 1, e, &mut out);
+            let _ = engine.apply_event(T, i as u64 + 1, e, &mut out);
         }
         let mut engine = Engine::restore(&engine.snapshot().unwrap()).unwrap();
         for (i, e) in events[cut..].iter().enumerate() {
-            engine.apply_event(T, (cut + i) as u64 + 1, e, &mut out);
+            let _ = engine.apply_event(T, (cut + i) as u64 + 1, e, &mut out);
         }
         prop_assert_eq!(whole, out);
     }
@@ -237,7 +246,7 @@ fn concurrency(facts: &[Fact], content: &str) -> std::collections::BTreeMap<Micr
 
 fn heartbeats(device: u64, pid: &str, content: &str, from: Micros, to: Micros) -> Vec<EnrichedEvent> {
     (0..)
-        .map(|i| from + i * 10 * crate::engine::tests_support::SEC)
+        .map(|i| from + i * 10 * crate::tests_support::SEC)
         .take_while(|t| *t <= to)
         .map(|t| {
             let mut e = ev(EventType::Playing, t, pid, content, device);
@@ -274,7 +283,7 @@ fn example_8_live_concurrency_per_minute() {
 
 #[test]
 fn activity_arriving_late_or_out_of_order_is_not_counted_twice() {
-    let mut m = crate::engine::tests_support::recent(100);
+    let mut m = crate::tests_support::recent(100);
     assert!(!m.mark(100));
     assert!(m.mark(98));
     assert!(!m.mark(98));
@@ -329,14 +338,14 @@ fn attendance_is_cut_at_midnight_in_the_tenant_time_zone() {
     let mut e = ev(EventType::Playing, at("23:10:00"), "P", "L", 1);
     e.event.duration = Some(1200.0);
     e.event.access_code = Some("C".into());
-    engine.apply_event(T, 1, &e, &mut out);
+    let _ = engine.apply_event(T, 1, &e, &mut out);
     let pieces: Vec<(Micros, f64)> = out.iter().filter(|f| f.kind == FactKind::Attended).map(|f| (f.ts, f.value)).collect();
     assert_eq!(pieces, vec![(at("22:50:00"), 600.0), (at("23:00:00"), 600.0)]);
 }
 
 #[test]
 fn cover_returns_exactly_the_new_pieces() {
-    use crate::engine::cover;
+    use crate::windows::cover;
     let mut iv = Vec::new();
     assert_eq!(cover(&mut iv, 10, 20), vec![(10, 20)]);
     assert_eq!(cover(&mut iv, 30, 40), vec![(30, 40)]);
@@ -353,7 +362,7 @@ proptest! {
         let mut set = Vec::new();
         let mut seconds = std::collections::BTreeSet::new();
         for (a, len) in ivs {
-            let new: i64 = crate::engine::cover(&mut set, a, a + len).iter().map(|(x, y)| y - x).sum();
+            let new: i64 = crate::windows::cover(&mut set, a, a + len).iter().map(|(x, y)| y - x).sum();
             let before = seconds.len() as i64;
             seconds.extend(a..a + len);
             prop_assert_eq!(new, seconds.len() as i64 - before);
@@ -384,6 +393,7 @@ fn req(hms: &str, method: &str, status: u16, bytes: u64, path: &str, device: u64
         content_kind: None,
         media,
         segment_seconds: (kind == streamtally_model::RequestKind::Segment).then_some(6.0),
+        media_object: None,
         bitrate_kbps: Some(128.0),
         rebuffering: false,
         cache_status: None,
@@ -401,7 +411,7 @@ fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact<'stati
         .enumerate()
         .map(|(i, r)| {
             cdn.add(r);
-            engine.apply_request(T, i as u64 + 1, r, &mut out)
+            engine.apply_request(T, i as u64 + 1, r.ts, r, &mut out)
         })
         .collect();
     cdn.drain_into(reqs.len() as u64, &mut out);
@@ -475,7 +485,7 @@ fn segment_requests_make_live_activity_and_video_log_starts() {
     let (facts, _) = run_requests(&reqs);
     assert_eq!(total(&facts, FactKind::Start), 1.0, "one playback per device and content");
     assert_eq!(total(&facts, FactKind::Stream), 0.0, "video-log makes no streams");
-    assert_eq!(total(&facts, FactKind::Time), 120.0);
+    assert_eq!(total(&facts, FactKind::Time), 0.0, "video segments without CMCD carry no time by default");
     // 20 segments every 6 s from 10:00:00: minutes 10:00 and 10:01.
     assert_eq!(
         concurrency(&facts, "E").into_iter().collect::<Vec<_>>(),

@@ -176,6 +176,26 @@ const PLATFORM_TOKENS: &[&str] = &[
     "mozilla/5.0 (",
 ];
 
+/// Whether the User-Agent names the platform of a phone app (where podcast
+/// apps run), not a browser's generic `Mozilla/5.0 (` that crawlers copy.
+pub fn names_app_platform(ua: &str) -> bool {
+    let l = ua.to_ascii_lowercase();
+    [
+        "android",
+        "iphone",
+        "ipad",
+        "ios ",
+        "ios;",
+        "ios/",
+        "cfnetwork",
+        "darwin/",
+        "dalvik",
+        "exoplayer",
+    ]
+    .iter()
+    .any(|t| l.contains(t))
+}
+
 /// The matched signal, when the User-Agent looks automated.
 pub fn bot_signal(ua: &str) -> Option<&'static str> {
     let l = ua.to_ascii_lowercase();
@@ -200,9 +220,6 @@ pub fn bot_signal(ua: &str) -> Option<&'static str> {
     let bare = l.trim_matches(|c| matches!(c, '(' | ')' | '\'' | '"' | '.'));
     if bare == "mozilla" || bare.strip_prefix("mozilla/").is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.')) {
         return Some("a bare Mozilla token");
-    }
-    if l.starts_with("mozilla/5.0 (compatible;") && !l.contains("msie") {
-        return Some("mozilla compatible without a browser");
     }
     None
 }

@@ -150,7 +150,16 @@ impl NginxFormat {
                             } else if *field == Field::TimeLocal && starts_with(bytes.get(pos + TIME_LOCAL_BYTES..).unwrap_or_default(), lit) {
                                 pos + TIME_LOCAL_BYTES
                             } else {
-                                pos + find_literal(&bytes[pos..], lit, escaped).ok_or_else(|| LineError(format!("expected `{next}` after byte {pos}")))?
+                                match find_literal(&bytes[pos..], lit, escaped) {
+                                    Some(at) => pos + at,
+                                    // The last quoted value was cut off (a truncated
+                                    // User-Agent, seen in real logs): take it as read.
+                                    None if closes_line && lit.first() == Some(&b'"') => {
+                                        req.repaired = true;
+                                        bytes.len()
+                                    }
+                                    None => return Err(LineError(format!("expected `{next}` after byte {pos}"))),
+                                }
                             }
                         }
                         _ => line.len(),

@@ -148,13 +148,31 @@ fn the_last_value_and_the_time_are_read_without_searching_yet_as_before() {
     )
     .unwrap();
     assert_eq!(r.user_agent.as_deref(), Some(r#"Agent "x""#));
-    // A line cut inside its last value has no closing quote to find.
-    assert!(one(
+    // A line cut inside its last value has no closing quote to find: the value is read as far as it goes.
+    let cut = one(
         f.clone(),
-        r#"1.2.3.4 - - [02/Mar/2026:08:01:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "Agent \""#
+        r#"1.2.3.4 - - [02/Mar/2026:08:01:00 +0000] "GET /a.mp3 HTTP/1.1" 200 10 "-" "Agent \""#,
     )
-    .is_err());
+    .unwrap();
+    assert!(cut.repaired);
+    assert_eq!(cut.user_agent.as_deref(), Some(r#"Agent ""#));
     // A time that is not 26 bytes wide is still found by its closing literal (and then refused as a time).
     let e = one(f, r#"1.2.3.4 - - [2/Mar/2026:08:01:00] "GET /a.mp3 HTTP/1.1" 200 10 "-" "A""#).unwrap_err();
     assert!(e.0.contains("time"), "{e}");
+}
+
+#[test]
+fn a_line_cut_off_in_its_user_agent_is_read_as_far_as_it_goes() {
+    let cut = &LINE[..LINE.len() - 30];
+    let r = one(LogFormat::named("combined", None).unwrap(), cut).unwrap();
+    assert!(r.repaired);
+    assert_eq!((r.status, r.bytes), (206, 1_000_000));
+    assert!(
+        r.user_agent.as_deref().unwrap().starts_with("Mozilla/5.0 (Windows NT 10.0"),
+        "{:?}",
+        r.user_agent
+    );
+    // A whole line is not a repair, and a line cut before its last field still fails.
+    assert!(!one(LogFormat::named("combined", None).unwrap(), LINE).unwrap().repaired);
+    assert!(one(LogFormat::named("combined", None).unwrap(), &LINE[..60]).is_err());
 }

@@ -38,6 +38,18 @@ pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr)
     peer.ip()
 }
 
+/// Which player a batch comes from, for the abuse guard: its User-Agent and
+/// the first playback (or device) it names. Hashed, and kept only in memory.
+fn client_of(user_agent: Option<&str>, batch: &streamtally_parse::ParsedBatch) -> u64 {
+    let first = batch.events.first();
+    let playback = first.and_then(|e| e.playback_id.as_deref().or(e.device_id.as_deref())).unwrap_or("");
+    let mut h = blake3::Hasher::new();
+    h.update(user_agent.unwrap_or("").as_bytes());
+    h.update(&[0]);
+    h.update(playback.as_bytes());
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or_default())
+}
+
 pub async fn post_events(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -57,11 +69,16 @@ pub async fn post_events(
         .get(tenant)
         .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
     let received_at = chrono::Utc::now().timestamp_micros();
-    let parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let mut parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.abuse.check_client(ip, client_of(user_agent, &parsed), tenant)?;
+    if let Some(oldest) = ctx.oldest_countable(state.pipeline.tenants().clock(tenant)) {
+        parsed.refuse_before(oldest, &ctx.settings.too_late_reason(oldest));
+    }
     // The IP and User-Agent live only in this scope; enrichment replaces them.
     let client = ClientContext {
         ip: Some(ip),
-        user_agent: headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        user_agent: user_agent.map(str::to_string),
     };
     let opts = EnrichOptions {
         keep_access_code: ctx.settings.attendance,
@@ -71,17 +88,25 @@ pub async fn post_events(
     // code or nothing (spec §6: invalid codes are never reported).
     let carries_access = parsed.events.iter().any(|e| e.access_code.is_some() || e.access_token.is_some());
     let access = if carries_access { Some(state.access.get(tenant)?) } else { None };
+    // Events whose code the list rejects are failed attempts of their content
+    // (spec §6), once per playback, content and day of a batch.
+    let mut failed = std::collections::BTreeSet::new();
     let enriched: Vec<_> = parsed
         .events
         .into_iter()
         .map(|mut ev| {
             if let Some(list) = &access {
+                let carried = ev.access_code.is_some() || ev.access_token.is_some();
                 ev.access_code = list.resolve(
                     ev.access_token.take().as_deref(),
                     ev.access_code.as_deref(),
                     ev.content_id.as_deref(),
                     received_at,
                 );
+                if let (true, None, Some(content)) = (carried, &ev.access_code, &ev.content_id) {
+                    let day = streamtally_model::format_ts(ev.ts)[..10].to_string();
+                    failed.insert((content.clone(), day, ev.playback_id.clone()));
+                }
             }
             state.enricher.enrich(ev, &client, &ctx.secret, received_at, opts)
         })
@@ -94,6 +119,19 @@ pub async fn post_events(
             .submit(tenant, enriched)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    failed.retain(|(content, day, playback): &(String, String, Option<String>)| {
+        state.access.first_failure(tenant, playback.as_deref().unwrap_or(""), content, day)
+    });
+    if !failed.is_empty() {
+        let meta = state.pipeline.store().meta().clone();
+        tokio::task::spawn_blocking(move || {
+            failed
+                .into_iter()
+                .try_for_each(|(content, day, _)| meta.count_access_failure(tenant, &content, &day))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     }
     let metrics = state.pipeline.metrics();
     metrics.events_accepted.inc_by(accepted as u64);

@@ -157,7 +157,8 @@ pub async fn post_logs(
     // lines (IPs, User-Agents) lives across it.
     let mut batch = {
         let bitrate_of = |c: &str| bitrates.get(c).copied();
-        let log_ctx = LogContext::new(&ctx.secret, &ctx.settings, &bitrate_of);
+        let mut log_ctx = LogContext::new(&ctx.secret, &ctx.settings, &bitrate_of);
+        log_ctx.accept = log_ctx.accept.not_before(state.pipeline.tenants().oldest_countable(tenant), &ctx.settings);
         state.enricher.read_log_lines(&mut parser, &body, 1, &log_ctx)
     };
     batch.fill_zone_pop(p.zone.as_deref(), p.pop.as_deref());
@@ -185,7 +186,7 @@ pub async fn post_logs(
     };
     Ok((
         status,
-        Json(json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "skipped": batch.skipped, "excluded": excluded, "errors": errors })),
+        Json(json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "repaired": batch.repaired, "skipped": batch.skipped, "excluded": excluded, "errors": errors })),
     )
         .into_response())
 }

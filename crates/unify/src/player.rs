@@ -1,0 +1,126 @@
+//! The player path (spec §3 player, §4, §5, §6): one enriched player event
+//! against a tenant's state, and the facts it makes true.
+
+use streamtally_model::{ContentKind, EnrichedEvent, EventType, Fact, FactKind, Micros, Source, MICROS_PER_SEC};
+
+use crate::state::{PlaybackState, TenantState, UserClass};
+use crate::windows::{cover, day_bounds, open_window, DayCover, DeviceContentRef};
+use crate::EngineSettings;
+
+/// The longest interval one `playing` report can cover for attendance: a
+/// report claiming more is cut to it (so attendance state can be swept a
+/// bounded time after its day ended).
+pub(crate) const MAX_COVER: Micros = 6 * 3600 * MICROS_PER_SEC;
+
+impl TenantState {
+    /// Counts one admitted player event; bots count nothing (spec §2).
+    pub(crate) fn count_event<'a>(&mut self, settings: &EngineSettings, lsn: u64, input: &'a EnrichedEvent, out: &mut Vec<Fact<'a>>) {
+        if input.client.bot {
+            return;
+        }
+        let ev = &input.event;
+        let ts = ev.ts;
+        let property = ev.property.as_deref().unwrap_or(streamtally_model::PROPERTY_OTHERS);
+        let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
+            kind,
+            ts: at,
+            value,
+            device_key: input.device_key,
+            content_id: ev.content_id.as_deref(),
+            playback_id: ev.playback_id.as_deref(),
+            source,
+            property,
+            content_kind: ev.content_kind,
+            media: ev.media,
+            referrer_host: input.referrer_host.as_deref(),
+            client: &input.client,
+            geo: &input.geo,
+            user_id: ev.user_id.as_deref(),
+            access_code: None,
+            served: None,
+            lsn,
+        };
+        let class = UserClass::of(ev.content_id.is_some(), ev.content_kind);
+        if let Some(opened) = self.note_user(input.device_key, class, ts, settings) {
+            let mut f = fact(FactKind::User, ts, 1.0, Source::Player);
+            f.playback_id = None;
+            if opened == UserClass::Live {
+                f.content_kind = Some(ContentKind::Live);
+            }
+            out.push(f);
+        }
+        // Views (spec §4): a request of a content opens a `view_window`.
+        if let (Some(content), EventType::PlaybackStart | EventType::Play | EventType::Playing) = (&ev.content_id, ev.event_type) {
+            if self.note_view(input.device_key, content, ts, settings) {
+                out.push(fact(FactKind::View, ts, 1.0, Source::Player));
+            }
+        }
+        // Live activity (spec §5): a `playing` report makes its device active
+        // in that minute of the content.
+        if let (Some(content), EventType::Playing) = (&ev.content_id, ev.event_type) {
+            if let Some(minute) = self.note_active(input.device_key, content, ts) {
+                out.push(fact(FactKind::Active, minute, 1.0, Source::Player));
+            }
+        }
+        // Attendance (spec §6): the interval a `playing` report covers joins
+        // the union of its code's intervals on that content and day.
+        if let (Some(content), Some(code), EventType::Playing) = (&ev.content_id, &ev.access_code, ev.event_type) {
+            let secs = ev.duration.unwrap_or(0.0);
+            if secs > 0.0 {
+                let mut from = ts - ((secs * MICROS_PER_SEC as f64).round() as Micros).min(MAX_COVER);
+                while from < ts {
+                    let (day_start, day_end) = day_bounds(from, settings.tz);
+                    // A day always ends after `from`; should a zone's rules say
+                    // otherwise, the rest of the interval stays on this day.
+                    let to = if day_end > from { ts.min(day_end) } else { ts };
+                    let day = self.attendance.entry((code.clone(), content.clone(), day_start)).or_insert_with(|| DayCover {
+                        day_end,
+                        intervals: Vec::new(),
+                    });
+                    for (a, b) in cover(&mut day.intervals, from, to) {
+                        let mut f = fact(FactKind::Attended, a, (b - a) as f64 / MICROS_PER_SEC as f64, Source::Player);
+                        f.access_code = Some(code);
+                        out.push(f);
+                    }
+                    from = to;
+                }
+            }
+        }
+        match (ev.event_type, &ev.playback_id) {
+            (EventType::Play | EventType::Playing, Some(pid)) => {
+                let pb = self.playbacks.entry(pid.clone()).or_insert_with(|| PlaybackState::new(ts));
+                // The start window closed (or, before any start, the playback
+                // was silent that long): what follows belongs to a new start.
+                if pb.expired_at(ts, settings.start_window) {
+                    *pb = PlaybackState::new(ts);
+                }
+                pb.last_ts = pb.last_ts.max(ts);
+                if ev.event_type == EventType::Play && pb.start_at.is_none() {
+                    pb.start_at = Some(ts);
+                    out.push(fact(FactKind::Start, ts, 1.0, Source::Player));
+                }
+                if ev.event_type == EventType::Playing {
+                    let secs = ev.duration.unwrap_or(0.0);
+                    if secs > 0.0 {
+                        pb.played += secs;
+                        out.push(fact(FactKind::Time, ts, secs, Source::Player));
+                    }
+                }
+                if let Some(start) = pb.start_at {
+                    if !pb.streamed && pb.played >= settings.stream_min_player {
+                        pb.streamed = true;
+                        out.push(fact(FactKind::Stream, start, 1.0, Source::Player));
+                    }
+                }
+            }
+            (EventType::FileDownloaded, _) => {
+                if let Some(content) = &ev.content_id {
+                    if open_window(&mut self.downloads, DeviceContentRef(input.device_key, content), ts, settings.start_window) {
+                        out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
