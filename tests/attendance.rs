@@ -39,6 +39,17 @@ fn rows(v: &Value) -> Vec<(String, String, String, f64, String, String)> {
         .collect()
 }
 
+/// Failed attempts on `content` in an `/api/v1/access/failures` answer.
+fn failed_on(failures: &Value, content: &str) -> i64 {
+    failures["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["content_id"] == content)
+        .map(|r| r["failed"].as_i64().unwrap())
+        .sum()
+}
+
 fn check(server: &Server, key: &str, ip: &str, body: Value) -> Reply {
     server.request(
         "POST",
@@ -194,14 +205,9 @@ fn tokens_secure_ids_auth_request_failures_and_the_abuse_guard() {
     let failures = server.get("/api/v1/access/failures", &t.read);
     assert_eq!(failures.status, 200);
     let f = failures.json();
-    let on_l: i64 = f["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["content_id"] == "L")
-        .map(|r| r["failed"].as_i64().unwrap())
-        .sum();
-    // The expired SecureID and the three guesses (events never count as attempts).
+    let on_l = failed_on(&f, "L");
+    // The expired SecureID and the three guesses (the token sent with events
+    // of another content is an attempt on that content, not on L).
     assert_eq!(on_l, 4, "{f}");
     assert!(!failures.body.contains("A-1000"), "codes of failed attempts are never stored");
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -380,13 +386,7 @@ fn events_with_a_rejected_code_are_failed_attempts_not_attendance() {
     );
     server.wait_idle();
     let f = server.get("/api/v1/access/failures?from=2026-03-01&to=2026-03-03", &t.read).json();
-    let on_l: i64 = f["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["content_id"] == "L")
-        .map(|r| r["failed"].as_i64().unwrap())
-        .sum();
+    let on_l = failed_on(&f, "L");
     assert_eq!(on_l, 2, "one failed attempt per playback: {f}");
     let a = server.get("/api/v1/attendance?from=2026-03-01&to=2026-03-03", &t.read).json();
     assert!(rows(&a).is_empty(), "{a}");

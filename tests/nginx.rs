@@ -186,6 +186,8 @@ fn a_real_nginx_log_of_real_clients() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     run(Command::new(bin()).args(["tenant", "create", "cdn", "--data", d]));
+    // ffmpeg sends no CMCD: its segments count time only when the tenant opts in (spec §3).
+    run(Command::new(bin()).args(["settings", "set", "--tenant", "cdn", "video_log_time=segments", "--data", d]));
     let summary = run(Command::new(bin())
         .args([
             "import",
@@ -226,7 +228,8 @@ fn a_real_nginx_log_of_real_clients() {
         assert_eq!(row["requests"].as_i64().unwrap(), class(c), "{c}");
     }
     // The audience: one listen (two ranges, the probe ignored), one download,
-    // one video playback whose segments add their playlist durations (ffmpeg's `#EXTINF`s).
+    // one video playback whose segments add their playlist durations (ffmpeg's `#EXTINF`s,
+    // with `video_log_time=segments`).
     let m = server
         .get(
             "/api/v1/metrics?from=2020-01-01&to=2100-01-01&metrics=starts,streams,downloads,time&group_by=source",

@@ -472,7 +472,7 @@ fn send(
                 *tally.excluded.entry(why.to_string()).or_default() += n;
             }
             if !batch.requests.is_empty() {
-                return Ok(Some(pipeline.queue_requests_blocking(tenant.id, batch.requests)?));
+                return Ok(Some(pipeline.queue_requests_blocking(tenant, batch.requests)?));
             }
         }
         Sink::Remote { agent, url, key } => {

@@ -3,7 +3,7 @@
 //! real browsers (npm `random-useragent`, its browser folders, and npm
 //! `user-agents`, drawn from real traffic). The test command installs them.
 //! Targets: at least 95 % of crawlers flagged, at most 0.5 % of browsers.
-//! Measured here (with the OPAWG lists): 89.8 % and 0.19 % — the crawler target is not met yet (the
+//! Measured here (with the OPAWG lists): 90.2 % and 0.19 % — the crawler target is not met yet (the
 //! misses are newer AI crawlers, link previewers, synthetic monitors and
 //! security scanners that no list names); the test holds the floor reached
 //! so that it cannot slip, and prints what is missed.
@@ -114,7 +114,7 @@ fn public_crawlers_are_flagged_and_browsers_are_not() {
         println!("  browser flagged: {w} ({rule:?})");
     }
     const CRAWLER_TARGET: f64 = 0.95;
-    const CRAWLER_FLOOR: f64 = 0.895;
+    const CRAWLER_FLOOR: f64 = 0.90;
     if flagged < CRAWLER_TARGET {
         println!("crawler target of {:.0} % not met yet", CRAWLER_TARGET * 100.0);
     }

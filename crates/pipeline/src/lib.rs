@@ -65,8 +65,6 @@ pub enum PipelineError {
     BadRecord { lsn: u64, reason: String },
     #[error("the pipeline is shutting down")]
     Closed,
-    #[error("tenant {0} does not exist")]
-    NoTenant(TenantId),
     #[error("the write-ahead log could not take the batch: {0}")]
     NotDurable(String),
 }
@@ -583,27 +581,23 @@ impl Pipeline {
         &self.progress
     }
 
-    /// The tenant's context, for a record of inputs accepted now.
-    fn context(&self, tenant: TenantId) -> Result<Arc<TenantContext>, PipelineError> {
-        self.tenants.get(tenant).ok_or(PipelineError::NoTenant(tenant))
-    }
-
-    /// Writes a tenant's batch to the WAL; returns its LSN once it is durable.
-    pub async fn submit(&self, tenant: TenantId, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord::accepted(&*self.context(tenant)?, events, Vec::new())).await
+    /// Writes a tenant's batch, accepted under `ctx`, to the WAL; returns its
+    /// LSN once it is durable.
+    pub async fn submit(&self, ctx: &TenantContext, events: Vec<EnrichedEvent>) -> Result<u64, PipelineError> {
+        self.submit_record(WalRecord::accepted(ctx, events, Vec::new())).await
     }
 
     /// Makes log requests durable (as [`Pipeline::submit`] does events).
-    pub async fn submit_requests(&self, tenant: TenantId, requests: Vec<EnrichedRequest>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord::accepted(&*self.context(tenant)?, Vec::new(), requests)).await
+    pub async fn submit_requests(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>) -> Result<u64, PipelineError> {
+        self.submit_record(WalRecord::accepted(ctx, Vec::new(), requests)).await
     }
 
     /// Queues log requests for the WAL from a thread outside the async
     /// runtime, in call order, without waiting for them to be durable: the
     /// ticket tells when they are. (An offline import keeps reading while
     /// earlier chunks are written.)
-    pub fn queue_requests_blocking(&self, tenant: TenantId, requests: Vec<EnrichedRequest>) -> Result<Ticket, PipelineError> {
-        let record = WalRecord::accepted(&*self.context(tenant)?, Vec::new(), requests);
+    pub fn queue_requests_blocking(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>) -> Result<Ticket, PipelineError> {
+        let record = WalRecord::accepted(ctx, Vec::new(), requests);
         let (tx, submission, ticket) = self.submission(record)?;
         tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
         Ok(ticket)

@@ -91,10 +91,10 @@ impl Tenants {
         self.get(tenant)?.oldest_countable(self.clock(tenant))
     }
 
+    /// Called after every record: the write lock is taken only when the clock moved.
     pub(crate) fn set_clock(&self, tenant: TenantId, clock: Micros) {
-        let mut clocks = self.clocks.write().unwrap_or_else(|p| p.into_inner());
-        if clocks.get(&tenant) != Some(&clock) {
-            clocks.insert(tenant, clock);
+        if self.clock(tenant) != Some(clock) {
+            self.clocks.write().unwrap_or_else(|p| p.into_inner()).insert(tenant, clock);
         }
     }
 

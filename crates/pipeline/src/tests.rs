@@ -84,7 +84,8 @@ fn run(cuts: &[usize], restart_at: Option<usize>, checkpoint_every: Duration) ->
     bounds.dedup();
     let rt = runtime();
     for (i, w) in bounds.windows(2).enumerate() {
-        rt.block_on(p.submit(tenant, all[w[0]..w[1]].to_vec())).unwrap();
+        let ctx = p.tenants().get(tenant).unwrap();
+        rt.block_on(p.submit(&ctx, all[w[0]..w[1]].to_vec())).unwrap();
         if restart_at == Some(i) {
             wait_applied(&p);
             p.shutdown();

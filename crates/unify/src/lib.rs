@@ -36,9 +36,23 @@ pub use settings::EngineSettings;
 
 #[cfg(test)]
 pub(crate) mod tests_support {
-    pub const SEC: streamtally_model::Micros = streamtally_model::MICROS_PER_SEC;
+    use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, Micros, PlayerEvent};
+
+    pub const SEC: Micros = streamtally_model::MICROS_PER_SEC;
     pub fn recent(minute: i64) -> crate::windows::RecentMinutes {
         crate::windows::RecentMinutes::new(minute)
+    }
+
+    /// A player event of `device`, received when it was sent.
+    pub fn ev(kind: EventType, ts: Micros, pid: &str, content: &str, device: u64) -> EnrichedEvent {
+        EnrichedEvent {
+            received_at: ts,
+            event: PlayerEvent::new(kind, ts, pid, content),
+            device_key: DeviceKey(device),
+            referrer_host: None,
+            client: ClientFamily::default(),
+            geo: Geo::default(),
+        }
     }
 }
 

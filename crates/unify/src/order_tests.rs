@@ -6,10 +6,10 @@
 
 use proptest::prelude::*;
 use streamtally_model::{
-    parse_ts, ClientFamily, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Geo, Micros, PlayerEvent, RequestKind, Source,
-    MICROS_PER_SEC,
+    parse_ts, ClientFamily, ContentKind, DeviceKey, EnrichedEvent, EnrichedRequest, EventType, Fact, FactKind, Geo, Micros, RequestKind, Source, MICROS_PER_SEC,
 };
 
+use crate::tests_support::ev;
 use crate::{Dropped, Engine, EngineSettings};
 
 const T: i64 = 1;
@@ -17,17 +17,6 @@ const H: Micros = 3600 * MICROS_PER_SEC;
 
 fn base() -> Micros {
     parse_ts("2026-03-02T00:00:00Z").unwrap()
-}
-
-fn ev(kind: EventType, ts: Micros, pid: &str, content: &str, device: u64) -> EnrichedEvent {
-    EnrichedEvent {
-        received_at: ts,
-        event: PlayerEvent::new(kind, ts, pid, content),
-        device_key: DeviceKey(device),
-        referrer_host: None,
-        client: ClientFamily::default(),
-        geo: Geo::default(),
-    }
 }
 
 /// What an answer can see of a fact (the LSN says only when it was counted).

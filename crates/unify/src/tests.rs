@@ -3,8 +3,9 @@
 //! the HTTP API and the store in the server's integration tests.)
 
 use proptest::prelude::*;
-use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Geo, Micros, PlayerEvent};
+use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, FactKind, Geo, Micros};
 
+use crate::tests_support::ev;
 use crate::Engine;
 
 /// The default `allowed_lateness`.
@@ -14,17 +15,6 @@ const T: i64 = 1;
 
 fn at(hms: &str) -> Micros {
     parse_ts(&format!("2026-03-02T{hms}Z")).unwrap()
-}
-
-fn ev(kind: EventType, ts: Micros, pid: &str, content: &str, device: u64) -> EnrichedEvent {
-    EnrichedEvent {
-        received_at: ts,
-        event: PlayerEvent::new(kind, ts, pid, content),
-        device_key: DeviceKey(device),
-        referrer_host: None,
-        client: ClientFamily::default(),
-        geo: Geo::default(),
-    }
 }
 
 fn playing(ts: Micros, pid: &str, content: &str, secs: f64) -> EnrichedEvent {

@@ -156,6 +156,46 @@ const LIBRARY_PREFIXES: &[&str] = &[
     "heritrix",
 ];
 
+/// Browsers that write their User-Agent as `Mozilla/5.0 (compatible; …)`.
+const COMPATIBLE_BROWSERS: &[&str] = &[
+    "msie",
+    "konqueror",
+    "ibrowse",
+    "abrowse",
+    "icab",
+    "opera",
+    "omniweb",
+    "netfront",
+    "aweb",
+    "voyager",
+];
+
+/// Operating systems a browser's User-Agent names (services name none).
+const SYSTEM_TOKENS: &[&str] = &[
+    "windows",
+    "linux",
+    "mac os",
+    "macintosh",
+    "x11",
+    "android",
+    "iphone",
+    "ipad",
+    "amiga",
+    "morphos",
+    "syllable",
+    "beos",
+    "haiku",
+    "os/2",
+    "bsd",
+    "sunos",
+    "qnx",
+    "risc os",
+    "symbian",
+    "blackberry",
+    "tizen",
+    "webos",
+];
+
 /// Real players whose names contain a bot word.
 const NOT_BOTS: &[&str] = &["cubot", "tweetbot"];
 
@@ -220,6 +260,11 @@ pub fn bot_signal(ua: &str) -> Option<&'static str> {
     let bare = l.trim_matches(|c| matches!(c, '(' | ')' | '\'' | '"' | '.'));
     if bare == "mozilla" || bare.strip_prefix("mozilla/").is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.')) {
         return Some("a bare Mozilla token");
+    }
+    // Services dress as `Mozilla/5.0 (compatible; Name/1.0; +url)`; browsers
+    // that use the same form (Konqueror, IBrowse, …) name a system or are known.
+    if l.starts_with("mozilla/5.0 (compatible;") && !COMPATIBLE_BROWSERS.iter().any(|b| l.contains(b)) && !SYSTEM_TOKENS.iter().any(|t| l.contains(t)) {
+        return Some("mozilla compatible naming neither a browser nor a system");
     }
     None
 }

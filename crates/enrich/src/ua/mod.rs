@@ -237,6 +237,20 @@ mod tests {
         );
         let tv = c.classify("Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/5.0 Chrome/94.0 TV Safari/537.36");
         assert_eq!(tv.family.device_type.as_deref(), Some("tv"));
+        // Old and rare browsers that write `Mozilla/5.0 (compatible; …)` are people.
+        for ua in [
+            "Mozilla/5.0 (compatible; Konqueror/4.5; Linux) KHTML/4.5.5 (like Gecko)",
+            "Mozilla/5.0 (compatible; IBrowse 3.0; AmigaOS4.0)",
+            "Mozilla/5.0 (compatible; U; ABrowse 0.6; Syllable) AppleWebKit/420+ (KHTML, like Gecko)",
+        ] {
+            assert!(!c.classify(ua).family.bot, "{ua}");
+        }
+        // …and a service in that form is not.
+        assert!(
+            c.classify("Mozilla/5.0 (compatible; Crowli/1.0; +http://www.miniradioplayer.net/crowli.html)")
+                .family
+                .bot
+        );
         assert_eq!(super::matched_part("x (compatible; FooBot/1.0)", |t| t.contains("Bot/")), "Bot/");
         assert_eq!(
             super::matched_part("Googlebot/2.1", |t| t.starts_with("googlebot") || t.starts_with("Googlebot")),

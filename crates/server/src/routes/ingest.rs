@@ -114,11 +114,7 @@ pub async fn post_events(
     drop(client);
     let accepted = enriched.len();
     if accepted > 0 {
-        state
-            .pipeline
-            .submit(tenant, enriched)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        state.pipeline.submit(&ctx, enriched).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
     failed.retain(|(content, day, playback): &(String, String, Option<String>)| {
         state.access.first_failure(tenant, playback.as_deref().unwrap_or(""), content, day)

@@ -167,7 +167,7 @@ pub async fn post_logs(
     if accepted > 0 {
         state
             .pipeline
-            .submit_requests(tenant, batch.requests)
+            .submit_requests(&ctx, batch.requests)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
