@@ -10,6 +10,8 @@ use support::*;
 const BOT_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
 /// A combined-format line of 2026-03-02 (or `day`) at `hms`.
+// One argument per field of a combined log line.
+#[allow(clippy::too_many_arguments)]
 fn line(day: &str, hms: &str, ip: &str, method: &str, path: &str, status: u16, bytes: u64, ua: &str) -> String {
     format!(r#"{ip} - - [{day}/Mar/2026:{hms} +0000] "{method} {path} HTTP/1.1" {status} {bytes} "-" "{ua}""#)
 }

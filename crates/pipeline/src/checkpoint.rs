@@ -94,6 +94,8 @@ pub fn begin(store: &EmbeddedStore, engine: &Engine, upto: u64) -> Result<Job, P
 
 /// The slow half: files, then the snapshot, then the WAL segments it covers.
 /// On an error the job comes back, to be tried again (jobs go in order).
+// The job rides back in the error so that nothing is copied on success; errors are rare.
+#[allow(clippy::result_large_err)]
 pub fn finish(store: &EmbeddedStore, wal: &Mutex<Wal>, mut job: Job, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), (PipelineError, Job)> {
     let upto = job.upto;
     let stats = match store.write_sealed(&mut job.sealed, upto) {

@@ -70,6 +70,9 @@ impl Default for RateLimits {
 /// least every 10 s while playing, and comes back after a pause within this.
 pub const CLIENT_MEMORY: Duration = Duration::from_secs(600);
 
+/// Per blocked client and reason: when it was last written, and the hits since.
+type Recorded = (Instant, i64);
+
 /// A blocked client is written to the audit table at most this often.
 const RECORD_EVERY: Duration = Duration::from_secs(10);
 
@@ -80,7 +83,7 @@ pub struct AbuseGuard {
     /// (address, client) → when it was last seen.
     seen: Mutex<HashMap<(IpAddr, u64), Instant>>,
     per_key: DefaultKeyedRateLimiter<String>,
-    recorded: Mutex<HashMap<(IpAddr, &'static str), (Instant, i64)>>,
+    recorded: Mutex<HashMap<(IpAddr, &'static str), Recorded>>,
     /// Per IP: when its failure window began and the failures in it.
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     max_failures: u32,

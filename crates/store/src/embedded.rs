@@ -620,14 +620,14 @@ impl EmbeddedStore {
 
     fn with_tenant<T>(&self, tenant: TenantId, f: impl FnOnce(&mut TenantTables) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut tenants = self.lock_tenants();
-        if !tenants.contains_key(&tenant) {
+        if let std::collections::hash_map::Entry::Vacant(e) = tenants.entry(tenant) {
             let dir = self.root.join("tenants").join(tenant.to_string());
             let clean = self.mode == OpenMode::Serve;
             let tables = TenantTables {
                 facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,
                 events: TableState::load(dir.join(TableKind::Events.dir_name()), clean)?,
             };
-            tenants.insert(tenant, tables);
+            e.insert(tables);
         }
         match tenants.get_mut(&tenant) {
             Some(t) => f(t),

@@ -91,12 +91,9 @@ fn example_6_views() {
     let views: Vec<_> = facts
         .iter()
         .filter(|f| f.kind == FactKind::View)
-        .map(|f| (f.content_id.clone().unwrap(), f.ts))
+        .map(|f| (f.content_id.unwrap(), f.ts))
         .collect();
-    assert_eq!(
-        views,
-        vec![("A".into(), at("09:50:00")), ("B".into(), at("09:55:00")), ("A".into(), at("14:00:00"))]
-    );
+    assert_eq!(views, vec![("A", at("09:50:00")), ("B", at("09:55:00")), ("A", at("14:00:00"))]);
 }
 
 /// Heartbeats every `step` seconds from `from` to `to` inclusive.
@@ -228,7 +225,7 @@ proptest! {
 /// Distinct devices active per minute of `content`, as the live query counts them.
 fn concurrency(facts: &[Fact], content: &str) -> std::collections::BTreeMap<Micros, usize> {
     let mut minutes: std::collections::BTreeMap<Micros, std::collections::BTreeSet<u64>> = Default::default();
-    for f in facts.iter().filter(|f| f.kind == FactKind::Active && f.content_id.as_deref() == Some(content)) {
+    for f in facts.iter().filter(|f| f.kind == FactKind::Active && f.content_id == Some(content)) {
         minutes.entry(f.ts).or_default().insert(f.device_key.0);
     }
     minutes.into_iter().map(|(m, d)| (m, d.len())).collect()
@@ -294,7 +291,7 @@ fn with_code(mut events: Vec<EnrichedEvent>, code: &str) -> Vec<EnrichedEvent> {
 fn attended(facts: &[Fact], code: &str) -> f64 {
     facts
         .iter()
-        .filter(|f| f.kind == FactKind::Attended && f.access_code.as_deref() == Some(code))
+        .filter(|f| f.kind == FactKind::Attended && f.access_code == Some(code))
         .map(|f| f.value)
         .sum()
 }

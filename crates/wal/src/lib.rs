@@ -54,8 +54,12 @@ fn segment_name(first_lsn: u64) -> String {
     format!("{first_lsn:020}.wal")
 }
 
+/// One segment read: its valid records (LSN, payload), the length of the
+/// valid prefix, and whether a torn tail followed it.
+type Scanned = (Vec<(u64, Vec<u8>)>, u64, bool);
+
 /// Reads the valid records of one segment; returns them and the length of the valid prefix.
-fn scan(path: &Path) -> Result<(Vec<(u64, Vec<u8>)>, u64, bool), WalError> {
+fn scan(path: &Path) -> Result<Scanned, WalError> {
     let mut data = Vec::new();
     File::open(path).and_then(|mut f| f.read_to_end(&mut data)).map_err(io_err(path))?;
     let mut out = Vec::new();
@@ -243,6 +247,23 @@ fn create_segment(dir: &Path, path: &Path) -> Result<File, WalError> {
     Ok(f)
 }
 
+/// Reads the valid records above `after` without changing anything on disk
+/// (offline readers such as `report`). A torn tail is simply not read.
+pub fn read_dir_after(dir: &Path, after: u64) -> Result<Vec<(u64, Vec<u8>)>, WalError> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
+    let mut segments: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?.strip_suffix(".wal")?.parse().ok()?, e.path())))
+        .collect();
+    segments.sort();
+    let mut out = Vec::new();
+    for (_, path) in segments {
+        let (records, _, _) = scan(&path)?;
+        out.extend(records.into_iter().filter(|(lsn, _)| *lsn > after));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,21 +330,4 @@ mod tests {
         let wal = Wal::open(dir.path(), 0).unwrap();
         assert_eq!(wal.last_lsn(), 13);
     }
-}
-
-/// Reads the valid records above `after` without changing anything on disk
-/// (offline readers such as `report`). A torn tail is simply not read.
-pub fn read_dir_after(dir: &Path, after: u64) -> Result<Vec<(u64, Vec<u8>)>, WalError> {
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(Vec::new()) };
-    let mut segments: Vec<(u64, PathBuf)> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.file_name().into_string().ok()?.strip_suffix(".wal")?.parse().ok()?, e.path())))
-        .collect();
-    segments.sort();
-    let mut out = Vec::new();
-    for (_, path) in segments {
-        let (records, _, _) = scan(&path)?;
-        out.extend(records.into_iter().filter(|(lsn, _)| *lsn > after));
-    }
-    Ok(out)
 }

@@ -98,6 +98,8 @@ impl LogFormat {
 pub struct LineError(pub String);
 
 /// What one line holds.
+// Nearly every line is a request: boxing it would allocate once per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line<'line> {
     Request(LogRequest<'line>),
