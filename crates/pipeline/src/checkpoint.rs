@@ -20,8 +20,11 @@ use streamtally_wal::Wal;
 
 use crate::{PipelineError, PipelineMetrics, Progress};
 
-// Bumped whenever the engine state changes shape (2: live activity and attendance).
-const MAGIC: &[u8; 8] = b"STSNAP2\n";
+// Bumped whenever the engine state changes shape (2: live activity and
+// attendance; 3: live and on-demand users apart, media objects, the clock).
+const MAGIC: &[u8; 8] = b"STSNAP3\n";
+/// The previous shape, upgraded when read.
+const MAGIC_V2: &[u8; 8] = b"STSNAP2\n";
 
 fn snapshot_path(root: &Path) -> PathBuf {
     root.join("state").join("engine.snapshot")
@@ -42,15 +45,21 @@ pub fn load(root: &Path) -> Result<(u64, Engine), PipelineError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Engine::new())),
         Err(e) => return Err(snap_err(&path, e)),
     };
-    if bytes.len() < 20 || &bytes[..8] != MAGIC {
-        return Err(snap_err(&path, "not a streamtally engine snapshot"));
+    if bytes.len() < 20 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V2) {
+        return Err(snap_err(&path, "not a streamtally engine snapshot of this version or the one before"));
     }
     let lsn = u64::from_le_bytes(bytes[8..16].try_into().map_err(|_| snap_err(&path, "short header"))?);
     let crc = u32::from_le_bytes(bytes[16..20].try_into().map_err(|_| snap_err(&path, "short header"))?);
     if crc32fast::hash(&bytes[20..]) != crc {
         return Err(snap_err(&path, "checksum mismatch"));
     }
-    let engine = Engine::restore(&bytes[20..]).map_err(|e| snap_err(&path, e))?;
+    let engine = if &bytes[..8] == MAGIC_V2 {
+        tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 2");
+        Engine::restore_v2(&bytes[20..])
+    } else {
+        Engine::restore(&bytes[20..])
+    }
+    .map_err(|e| snap_err(&path, e))?;
     Ok((lsn, engine))
 }
 

@@ -127,6 +127,18 @@ impl Engine {
     pub fn restore(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         Ok(postcard::from_bytes(bytes)?)
     }
+
+    /// Restores a snapshot of the version 2 shape, upgraded to this one.
+    pub fn restore_v2(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        Ok(postcard::from_bytes::<crate::legacy::EngineV2>(bytes)?.into())
+    }
+
+    pub(crate) fn from_tenants(tenants: FastMap<TenantId, TenantState>) -> Engine {
+        Engine {
+            tenants,
+            settings: FastMap::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,7 @@
 mod cdn;
 mod engine;
 mod filters;
+mod legacy;
 mod logs;
 mod player;
 mod settings;

@@ -293,3 +293,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_version_2_snapshot_is_upgraded_and_its_windows_go_on() {
+    use crate::legacy::{EngineV2, LogPlayV2, TenantStateV2};
+    let mut v2 = TenantStateV2 {
+        watermark: base() + H,
+        swept_at: base(),
+        ..TenantStateV2::default()
+    };
+    v2.users.insert(
+        DeviceKey(1),
+        crate::state::UserSession {
+            began: base(),
+            last_active: base() + H / 2,
+        },
+    );
+    v2.views.insert((DeviceKey(1), "A".into()), base());
+    v2.log_plays.insert(
+        (DeviceKey(2), "E".into()),
+        LogPlayV2 {
+            start_at: base(),
+            played: 10.0,
+            streamed: false,
+        },
+    );
+    let bytes = postcard::to_stdvec(&EngineV2 {
+        tenants: [(T, v2)].into_iter().collect(),
+    })
+    .unwrap();
+    let mut engine = Engine::restore_v2(&bytes).unwrap();
+    assert_eq!(engine.clock(T), Some(base() + H));
+    assert_eq!(engine.state_keys(), 3);
+    // The device's user and view go on: a request 40 minutes later opens neither.
+    let play = ev(EventType::Play, base() + H / 2 + 40 * 60 * MICROS_PER_SEC, "P", "A", 1);
+    let mut out = Vec::new();
+    engine.apply_event(T, 1, &play, &mut out).unwrap();
+    let facts = seen(&out);
+    assert_eq!(
+        (
+            count(&facts, FactKind::User, 1),
+            count(&facts, FactKind::View, 1),
+            count(&facts, FactKind::Start, 1)
+        ),
+        (0, 0, 1)
+    );
+}
