@@ -14,12 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use streamtally_enrich::{Enricher, LogContext, SegmentDurations, REJECT_EXAMPLES};
+use streamtally_enrich::{Enricher, LogBatch, LogContext, SegmentDurations, REJECT_EXAMPLES};
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig, TenantContext, Ticket};
 use streamtally_unify::{exclusions, EngineSettings};
 
 use crate::{DataArg, EnrichArgs};
+
+mod merge;
 
 /// Lines are read, enriched and written to the WAL in chunks of about this
 /// many bytes (a chunk is split over the cores; smaller ones spent a fifth of
@@ -198,7 +200,16 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let progress = Progress::new(total);
     let started = Instant::now();
     let mut tally = Tally::default();
-    for input in &inputs {
+    // Several files into the data folder are merged by time (spec §8a).
+    let files: Option<Vec<PathBuf>> = inputs.iter().cloned().collect();
+    let merged = match (&sink, files) {
+        (Sink::Local { .. }, Some(files)) if files.len() > 1 && !args.follow => {
+            merge::import_merged(&files, format.clone(), &args, &sink, &progress, &mut tally)?;
+            true
+        }
+        _ => false,
+    };
+    for input in inputs.iter().filter(|_| !merged) {
         tally.files += 1;
         let name = input.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into());
         let mut format = format.clone();
@@ -302,17 +313,28 @@ fn next_chunk(reader: &mut dyn BufRead, buf: &mut Vec<u8>, size: usize) -> std::
     Ok(true)
 }
 
-fn import_one(
+/// An input opened for import: read past what an earlier import took, with
+/// the key that identifies it, where it stands, and its parser.
+pub(crate) struct Opened {
+    reader: Box<dyn BufRead>,
+    /// Its first bytes, as they were when it was opened.
+    head: Vec<u8>,
+    file_key: String,
+    position: u64,
+    parser: LogParser,
+    /// The tenant whose import ledger holds the file's position (local imports of files).
+    tenant_id: Option<streamtally_model::TenantId>,
+}
+
+fn open_for_import(
     path: Option<&Path>,
-    name: &str,
     format: Option<LogFormat>,
     args: &ImportArgs,
     sink: &Sink,
     progress: &Progress,
     tally: &mut Tally,
-) -> anyhow::Result<Option<LogFormat>> {
-    let counter = progress.counter();
-    let mut reader = open_input(path, counter)?;
+) -> anyhow::Result<Opened> {
+    let mut reader = open_input(path, progress.counter())?;
     // The first line identifies the file (log lines carry times and addresses,
     // and a growing log keeps its first line); a re-import resumes after what was taken.
     let head = reader.fill_buf()?.iter().take(HEAD).copied().collect::<Vec<u8>>();
@@ -323,8 +345,6 @@ fn import_one(
         Sink::Remote { agent, url, key } if path.is_some() => (imported_on_server(agent, url, key, &file_key)?, None),
         _ => (0, None),
     };
-    // A file (not standard input) tells a server which file and where each chunk is, so none is taken twice.
-    let origin = path.map(|_| file_key.as_str());
     let mut position = 0u64;
     if done_before > 0 {
         let skipped = std::io::copy(&mut (&mut reader).take(done_before), &mut std::io::sink())?;
@@ -340,7 +360,35 @@ fn import_one(
             LogFormat::detect(&sample).with_context(|| "cannot tell the log format; name it with --format")?
         }
     };
-    let mut parser = LogParser::new(format);
+    Ok(Opened {
+        reader,
+        head,
+        file_key,
+        position,
+        parser: LogParser::new(format),
+        tenant_id,
+    })
+}
+
+fn import_one(
+    path: Option<&Path>,
+    name: &str,
+    format: Option<LogFormat>,
+    args: &ImportArgs,
+    sink: &Sink,
+    progress: &Progress,
+    tally: &mut Tally,
+) -> anyhow::Result<Option<LogFormat>> {
+    let Opened {
+        mut reader,
+        head,
+        file_key,
+        mut position,
+        mut parser,
+        tenant_id,
+    } = open_for_import(path, format, args, sink, progress, tally)?;
+    // A file (not standard input) tells a server which file and where each chunk is, so none is taken twice.
+    let origin = path.map(|_| file_key.as_str());
     let mut line_no = 1usize;
     let chunk = match sink {
         Sink::Local { .. } => CHUNK,
@@ -432,6 +480,48 @@ fn replaced(path: &Path, head: &[u8]) -> bool {
     }
 }
 
+/// Reads and enriches the lines of a chunk for a local import, counting them
+/// into `tally`; the requests (and where each one's line ends) are the caller's to send.
+#[allow(clippy::too_many_arguments)]
+fn read_locally(
+    chunk: &[u8],
+    parser: &mut LogParser,
+    line_no: &mut usize,
+    name: &str,
+    args: &ImportArgs,
+    sink: &Sink,
+    settings: &EngineSettings,
+    tally: &mut Tally,
+) -> LogBatch {
+    let Sink::Local {
+        pipeline,
+        enricher,
+        tenant,
+        bitrates,
+        playlists,
+    } = sink
+    else {
+        return LogBatch::default();
+    };
+    let bitrate_of = |c: &str| bitrates.get(c).copied();
+    let mut ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
+    ctx.segment_length.playlists = playlists.as_ref();
+    ctx.accept = ctx.accept.not_before(pipeline.tenants().oldest_countable(tenant.id), &tenant.settings);
+    let mut batch = enricher.read_log_lines(parser, chunk, *line_no, &ctx);
+    *line_no += batch.lines;
+    tally.lines += batch.lines as u64;
+    tally.skipped += batch.skipped as u64;
+    tally.rejected += batch.rejected as u64;
+    tally.repaired += batch.repaired as u64;
+    tally.parsed += batch.requests.len() as u64;
+    tally.reject_examples(name, batch.first_rejects.drain(..));
+    batch.fill_zone_pop(args.zone.as_deref(), args.pop.as_deref());
+    for (why, n) in exclusions(&batch.requests, settings) {
+        *tally.excluded.entry(why.to_string()).or_default() += n;
+    }
+    batch
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send(
     chunk: &[u8],
@@ -448,29 +538,8 @@ fn send(
         return Ok(None);
     }
     match sink {
-        Sink::Local {
-            pipeline,
-            enricher,
-            tenant,
-            bitrates,
-            playlists,
-        } => {
-            let bitrate_of = |c: &str| bitrates.get(c).copied();
-            let mut ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
-            ctx.segment_length.playlists = playlists.as_ref();
-            ctx.accept = ctx.accept.not_before(pipeline.tenants().oldest_countable(tenant.id), &tenant.settings);
-            let mut batch = enricher.read_log_lines(parser, chunk, *line_no, &ctx);
-            *line_no += batch.lines;
-            tally.lines += batch.lines as u64;
-            tally.skipped += batch.skipped as u64;
-            tally.rejected += batch.rejected as u64;
-            tally.repaired += batch.repaired as u64;
-            tally.parsed += batch.requests.len() as u64;
-            tally.reject_examples(name, batch.first_rejects.drain(..));
-            batch.fill_zone_pop(args.zone.as_deref(), args.pop.as_deref());
-            for (why, n) in exclusions(&batch.requests, settings) {
-                *tally.excluded.entry(why.to_string()).or_default() += n;
-            }
+        Sink::Local { pipeline, tenant, .. } => {
+            let batch = read_locally(chunk, parser, line_no, name, args, sink, settings, tally);
             if !batch.requests.is_empty() {
                 return Ok(Some(pipeline.queue_requests_blocking(tenant, batch.requests)?));
             }

@@ -244,6 +244,12 @@ mod tests {
             (whole.lines, whole.skipped, whole.rejected, &whole.first_rejects)
         );
         assert_eq!((whole.lines, whole.rejected), (12_002, 13));
+        // Each request knows where its line ends: just past its newline.
+        assert_eq!(split.line_ends, whole.line_ends);
+        assert_eq!(split.line_ends.len(), split.requests.len());
+        assert!(split.line_ends.iter().all(|e| text.as_bytes()[e - 1] == b'\n'));
+        // The last request's line is followed by the two blank lines of the end.
+        assert_eq!(split.line_ends.last(), Some(&(text.len() - 2)));
         assert_eq!(whole.first_rejects[1].0, 40 + 997, "numbered from the batch's first line");
     }
 
@@ -283,6 +289,10 @@ mod tests {
 #[derive(Debug, Default)]
 pub struct LogBatch {
     pub requests: Vec<EnrichedRequest>,
+    /// For each request, the byte offset just past its line in the text read
+    /// (so an import can say how far the file is taken when only some of a
+    /// chunk's requests are sent).
+    pub line_ends: Vec<usize>,
     /// Lines seen (blank lines and comments included).
     pub lines: usize,
     /// Blank lines, comments, headers.
@@ -420,8 +430,14 @@ impl Enricher {
             return LogBatch::default();
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+        let clamp = |mut batch: LogBatch| {
+            if let Some(last) = batch.line_ends.last_mut() {
+                *last = (*last).min(text.len());
+            }
+            batch
+        };
         if threads < 2 || body.len() < PIECE_BYTES * 2 || !parser.lines_stand_alone() {
-            return self.read_piece(parser, body, first_line, ctx);
+            return clamp(self.read_piece(parser, body, first_line, ctx));
         }
         // Pieces end where a line does, near equal shares of the bytes.
         let pieces = threads.min(body.len() / PIECE_BYTES);
@@ -452,9 +468,10 @@ impl Enricher {
         })
         .into_iter();
         let mut batch = batches.next().unwrap_or_default();
-        for mut piece in batches {
+        for (mut piece, start) in batches.zip(bounds.iter().skip(1)) {
             let offset = first_line + batch.lines;
             batch.requests.append(&mut piece.requests);
+            batch.line_ends.extend(piece.line_ends.iter().map(|e| e + start));
             batch.skipped += piece.skipped;
             batch.rejected += piece.rejected;
             batch.repaired += piece.repaired;
@@ -465,7 +482,7 @@ impl Enricher {
             }
             batch.lines += piece.lines;
         }
-        batch
+        clamp(batch)
     }
 
     /// Reads `body` (whole lines, without the last one's newline; empty, it
@@ -473,7 +490,9 @@ impl Enricher {
     fn read_piece(&self, parser: &mut streamtally_parse::log::LogParser, body: &[u8], first_line: usize, ctx: &LogContext<'_>) -> LogBatch {
         let mut batch = LogBatch::default();
         let mut memo = BatchMemo::default();
-        batch.requests.reserve(memchr::memchr_iter(b'\n', body).count() + 1);
+        let lines = memchr::memchr_iter(b'\n', body).count() + 1;
+        batch.requests.reserve(lines);
+        batch.line_ends.reserve(lines);
         // One UTF-8 check for the chunk; only a chunk with invalid bytes is read line by line with replacements.
         let valid = std::str::from_utf8(body).ok();
         let mut start = 0;
@@ -495,6 +514,8 @@ impl Enricher {
             match parsed {
                 Ok(streamtally_parse::log::Line::Request(req)) => {
                     batch.repaired += usize::from(req.repaired);
+                    // Past the newline; the caller clamps the last line to its text.
+                    batch.line_ends.push(end + 1);
                     let mut r = self.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut memo);
                     // The catalogue's bitrate wins over what the request said (spec §3).
                     if let Some(b) = r.content_id.as_deref().and_then(ctx.bitrate_of) {

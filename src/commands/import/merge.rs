@@ -1,0 +1,151 @@
+//! Several files of one import into the data folder, merged by time: each
+//! file is read in order, and their requests go to the counting engine in
+//! time order across files, so two servers' logs of the same period count
+//! as if one server had written them (spec §8a) — their skew needs no
+//! lateness at all. Each file's position in the import ledger moves only
+//! past chunks whose every request is durable.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use streamtally_model::EnrichedRequest;
+use streamtally_parse::log::LogFormat;
+use streamtally_unify::EngineSettings;
+
+use super::{next_chunk, open_for_import, read_locally, ImportArgs, Opened, Progress, Sink, Tally, CHUNK};
+
+/// Requests handed to the WAL in one record at most.
+const BATCH: usize = 50_000;
+/// The least a file is read by at a time, however many files there are.
+const MIN_CHUNK: usize = 256 * 1024;
+
+/// One file being merged.
+struct Stream {
+    name: String,
+    opened: Opened,
+    line_no: usize,
+    eof: bool,
+    /// Requests read and not yet sent, in the file's order, each with the
+    /// file position just past its line.
+    queue: VecDeque<(EnrichedRequest, u64)>,
+    /// How far the file is taken once what was sent is durable: past the
+    /// line of the last request sent, or all that was read when none waits.
+    sent_to: u64,
+    /// Where the ledger stands for this file.
+    recorded: u64,
+}
+
+impl Stream {
+    /// Reads chunks until a request is queued or the file ends.
+    fn fill(&mut self, args: &ImportArgs, sink: &Sink, settings: &EngineSettings, chunk: usize, tally: &mut Tally) {
+        let mut buf = Vec::with_capacity(chunk + 64 * 1024);
+        while self.queue.is_empty() && !self.eof {
+            buf.clear();
+            let more = match next_chunk(self.opened.reader.as_mut(), &mut buf, chunk) {
+                Ok(more) => more,
+                Err(e) => {
+                    // The whole lines before the damage still count; the cut one does not.
+                    let whole = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                    buf.truncate(whole);
+                    let at = self.opened.position + whole as u64;
+                    tally
+                        .file_errors
+                        .push(format!("{}: {e} after {at} bytes; the lines before were imported", self.name));
+                    false
+                }
+            };
+            self.eof = !more;
+            if buf.is_empty() {
+                continue;
+            }
+            let batch = read_locally(&buf, &mut self.opened.parser, &mut self.line_no, &self.name, args, sink, settings, tally);
+            let start = self.opened.position;
+            self.opened.position += buf.len() as u64;
+            tally.bytes += buf.len() as u64;
+            self.queue
+                .extend(batch.requests.into_iter().zip(batch.line_ends.into_iter().map(|e| start + e as u64)));
+            if self.queue.is_empty() {
+                // A chunk without requests is taken as soon as it is read.
+                self.sent_to = self.opened.position;
+            }
+        }
+    }
+
+    fn pop(&mut self) -> Option<EnrichedRequest> {
+        let (r, line_end) = self.queue.pop_front()?;
+        self.sent_to = if self.queue.is_empty() { self.opened.position } else { line_end };
+        Some(r)
+    }
+}
+
+/// Imports `paths` (files, not standard input) into the data folder, merged by time.
+pub(super) fn import_merged(
+    paths: &[PathBuf],
+    format: Option<LogFormat>,
+    args: &ImportArgs,
+    sink: &Sink,
+    progress: &Progress,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let Sink::Local { pipeline, tenant, .. } = sink else {
+        anyhow::bail!("merging files by time is for imports into a data folder");
+    };
+    let settings = EngineSettings::from(&tenant.settings);
+    // Memory holds a chunk of every file: share the usual chunk among them.
+    let chunk = (CHUNK / paths.len()).max(MIN_CHUNK);
+    let mut streams = Vec::new();
+    for path in paths {
+        tally.files += 1;
+        let name = path.display().to_string();
+        match open_for_import(Some(path), format.clone(), args, sink, progress, tally) {
+            Ok(opened) => streams.push(Stream {
+                name,
+                recorded: opened.position,
+                sent_to: opened.position,
+                opened,
+                line_no: 1,
+                eof: false,
+                queue: VecDeque::new(),
+            }),
+            Err(e) => tally.file_errors.push(format!("{name}: {e:#}")),
+        }
+    }
+    loop {
+        for s in &mut streams {
+            s.fill(args, sink, &settings, chunk, tally);
+        }
+        // Every file is known up to the last request it has queued: requests
+        // up to the earliest of those can go, in time order.
+        let Some(frontier) = streams.iter().filter_map(|s| s.queue.back().map(|(r, _)| r.ts)).min() else {
+            break;
+        };
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            // The earliest head; ties go to the file named first.
+            let next = streams.iter().enumerate().filter_map(|(i, s)| s.queue.front().map(|(r, _)| (r.ts, i))).min();
+            match next {
+                Some((ts, i)) if ts <= frontier => batch.extend(streams[i].pop()),
+                _ => break,
+            }
+        }
+        if !batch.is_empty() {
+            pipeline.queue_requests_blocking(tenant, batch)?.wait()?;
+        }
+        record(&mut streams, sink)?;
+        progress.lines(tally.lines);
+    }
+    // Files that ended without a request still record how far they were read.
+    record(&mut streams, sink)
+}
+
+/// Moves each file's ledger position to what is durable of it.
+fn record(streams: &mut [Stream], sink: &Sink) -> anyhow::Result<()> {
+    let Sink::Local { pipeline, tenant, .. } = sink else { return Ok(()) };
+    for s in streams {
+        if s.sent_to > s.recorded {
+            pipeline.store().meta().set_imported_bytes(tenant.id, &s.opened.file_key, s.sent_to)?;
+            s.recorded = s.sent_to;
+        }
+    }
+    Ok(())
+}
