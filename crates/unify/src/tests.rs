@@ -483,3 +483,31 @@ fn segment_requests_make_live_activity_and_video_log_starts() {
         .filter(|f| f.kind != FactKind::Request)
         .all(|f| f.source == streamtally_model::Source::VideoLog));
 }
+
+#[test]
+fn five_seconds_exactly_is_a_stream() {
+    let facts = run(&[ev(EventType::Play, at("12:00:00"), "P5", "A", 1), playing(at("12:00:05"), "P5", "A", 5.0)]);
+    assert_eq!((total(&facts, FactKind::Start), total(&facts, FactKind::Stream)), (1.0, 1.0));
+    let facts = run(&[ev(EventType::Play, at("12:00:00"), "P4", "A", 1), playing(at("12:00:05"), "P4", "A", 4.999)]);
+    assert_eq!(total(&facts, FactKind::Stream), 0.0);
+}
+
+#[test]
+fn log_requests_make_views_and_users() {
+    // Example 6 and 7 from logs: A at 09:50 and 09:59 is one view, B a second;
+    // a request 75 minutes after the last activity is a second user.
+    let reqs = [
+        req("09:50:00", "GET", 206, 100_000, "/pod/A.mp3", 1),
+        req("09:59:00", "GET", 206, 100_000, "/pod/A.mp3", 1),
+        req("09:55:00", "GET", 206, 100_000, "/pod/B.mp3", 1),
+        req("11:14:00", "GET", 206, 100_000, "/pod/A.mp3", 1),
+    ];
+    let mut reqs = reqs.to_vec();
+    for (r, c) in reqs.iter_mut().zip(["A", "A", "B", "A"]) {
+        r.content_id = Some(c.into());
+    }
+    reqs.sort_by_key(|r| r.ts);
+    let (facts, _) = run_requests(&reqs);
+    assert_eq!(total(&facts, FactKind::View), 2.0, "A once within 4 h, B once");
+    assert_eq!(total(&facts, FactKind::User), 2.0, "a gap of 75 minutes begins a new user");
+}

@@ -259,4 +259,16 @@ mod tests {
         // Cached results are the same results.
         assert_eq!(c.classify("Spotify/8.7.10 iOS/15.3.1 (iPhone13,2)"), spotify);
     }
+
+    #[test]
+    fn pre_loaders_are_bots() {
+        let c = Classifier::default();
+        for ua in [
+            "Mozilla/5.0 (compatible; FeedPreloader/1.0)",
+            "PodPrefetch/1.0 (prefetch for offline listening)",
+            "Mozilla/5.0 (Windows NT 10.0) Chrome/124.0 Safari/537.36 LinkPreview/2.0",
+        ] {
+            assert!(c.classify(ua).family.bot, "{ua}: {:?}", c.classify(ua));
+        }
+    }
 }
