@@ -133,6 +133,9 @@ impl Classifier {
                 bot_rule = Some(format!("isbot crawler patterns: `{matched}`"));
             }
         }
+        if self.crawlers.is_some() && bot_rule.is_none() && !known_client && builtin::lacks_product_and_system(ua) {
+            bot_rule = Some("beside the lists: no product/version token and no system".into());
+        }
         // Generic signals only speak where no list named a real client.
         if bot_rule.is_none() && !known_client {
             bot_rule = builtin::bot_signal(ua).map(|w| format!("built-in: {w}"));
