@@ -21,17 +21,26 @@ fn no_huge_pages() {
 }
 
 /// A server holds a connection (a file) per player: take as many files as
-/// the system allows this process (the soft limit is often 1 024).
-fn raise_open_file_limit() {
+/// the system allows this process (the soft limit is often 1 024). Returns
+/// the limit now in force, which caps the connections `serve` accepts.
+pub fn raise_open_file_limit() -> Option<u64> {
     #[cfg(target_os = "linux")]
     // SAFETY: reads and writes one process limit through a local struct.
     unsafe {
         let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
         }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, ..lim };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return Some(raised.rlim_cur);
+            }
+        }
+        Some(lim.rlim_cur)
     }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 use std::net::SocketAddr;
@@ -100,6 +109,23 @@ pub struct ServeArgs {
     /// all its checks are refused for the rest of that window.
     #[arg(long, default_value_t = 20)]
     pub access_failures_per_ip: u32,
+    /// Failed authentications (unknown or wrong API keys) one client IP may
+    /// make in 10 minutes before keys it has not used successfully are refused.
+    #[arg(long, default_value_t = 50)]
+    pub auth_failures_per_ip: u32,
+    /// Time a client has to send a request's head, and an idle kept-alive
+    /// connection waits for the next request.
+    #[arg(long, default_value = "15s", value_parser = humantime_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Time a client has to send a request's body.
+    #[arg(long, default_value = "30s", value_parser = humantime_duration)]
+    pub body_timeout: std::time::Duration,
+    /// Connections held at once (also kept below the open-file limit).
+    #[arg(long, default_value_t = 16_384)]
+    pub max_connections: usize,
+    /// Connections held at once from one peer address (behind a proxy: the proxy's).
+    #[arg(long, default_value_t = 4_096)]
+    pub max_connections_per_ip: usize,
     /// How often counted facts are written to Parquet files.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     pub checkpoint_interval: std::time::Duration,
@@ -172,7 +198,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     no_huge_pages();
-    raise_open_file_limit();
+    let _ = raise_open_file_limit();
     let cli = Cli::parse();
     commands::init_logging(&cli.log_format);
     let result = match cli.command {

@@ -161,6 +161,7 @@ fn event(kind: &str, ts: &str, v: &Viewer, duration: Option<f64>) -> Value {
 
 pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let limits = streamtally_server::RateLimits::default();
+    let connections = streamtally_server::ConnectionLimits::default();
     let args = ServeArgs {
         data: DataArg { data },
         listen,
@@ -176,6 +177,11 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         ingest_rate_per_key: limits.per_key,
         ingest_burst_per_key: limits.per_key_burst,
         access_failures_per_ip: limits.access_failures,
+        auth_failures_per_ip: limits.auth_failures,
+        header_timeout: connections.header_timeout,
+        body_timeout: connections.body_timeout,
+        max_connections: connections.max_connections,
+        max_connections_per_ip: connections.max_connections_per_ip,
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;

@@ -43,6 +43,19 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
     Ok((Arc::new(pipeline), new_key))
 }
 
+/// Files the process keeps for itself beyond connections: the data folder's
+/// files, the WAL, SQLite, Parquet readers.
+const RESERVED_FILES: u64 = 512;
+
+/// The connection cap, kept below the open-file limit so that running out of
+/// files never stops `accept` (past the cap a connection is answered `503`).
+pub fn connection_cap(wanted: usize) -> usize {
+    match crate::raise_open_file_limit() {
+        Some(files) => wanted.min(files.saturating_sub(RESERVED_FILES).max(64) as usize),
+        None => wanted,
+    }
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -97,6 +110,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             per_key: args.ingest_rate_per_key,
             per_key_burst: args.ingest_burst_per_key,
             access_failures: args.access_failures_per_ip,
+            auth_failures: args.auth_failures_per_ip,
+        },
+        connections: streamtally_server::ConnectionLimits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: connection_cap(args.max_connections),
+            max_connections_per_ip: args.max_connections_per_ip,
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;

@@ -115,6 +115,33 @@ impl Default for Settings {
     }
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// The range of each duration setting: wide enough for every counting method
+/// the sources describe, narrow enough that a typo cannot stop counting
+/// (`start_window=1000000000days`) or make state grow without end.
+pub const DURATION_RANGES: [(&str, Duration, Duration); 10] = [
+    ("start_window", MINUTE, Duration::from_secs(7 * 86_400)),
+    ("stream_min_player", Duration::from_secs(1), Duration::from_secs(600)),
+    ("stream_min_audio", Duration::from_secs(1), Duration::from_secs(600)),
+    ("user_idle", MINUTE, DAY),
+    ("user_max", MINUTE, Duration::from_secs(7 * 86_400)),
+    ("view_window", MINUTE, Duration::from_secs(7 * 86_400)),
+    ("realtime_lag", Duration::from_secs(1), Duration::from_secs(600)),
+    ("abuse_retention", HOUR, Duration::from_secs(365 * 86_400)),
+    ("segment_seconds", Duration::from_millis(100), Duration::from_secs(300)),
+    ("allowed_lateness", MINUTE, Duration::from_secs(30 * 86_400)),
+];
+
+/// The range of each number setting.
+pub const NUMBER_RANGES: [(&str, f64, f64); 3] = [
+    ("default_audio_kbps", 8.0, 10_000.0),
+    ("min_bytes", 1.0, 100_000_000.0),
+    ("retention_days", 0.0, 36_500.0),
+];
+
 pub fn duration_micros(d: Duration) -> Micros {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
@@ -160,15 +187,44 @@ impl Settings {
         duration_micros(d)
     }
 
-    /// Sets one setting from its text form, validating it.
+    /// Sets one setting from its text form, validating it against its range
+    /// ([`DURATION_RANGES`], [`NUMBER_RANGES`]; docs/SECURITY.md lists them).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingsError> {
+        self.set_within(key, value, true)
+    }
+
+    /// `set`, with the ranges checked or not: values stored by an older
+    /// release (which had no ranges) are read as they were counted with.
+    fn set_within(&mut self, key: &str, value: &str, ranges: bool) -> Result<(), SettingsError> {
         let bad = |reason: String| SettingsError::BadValue { key: key.to_string(), reason };
+        let shown: String = value.chars().take(40).collect();
         let dur = |v: &str| -> Result<Duration, SettingsError> {
-            let d = humantime::parse_duration(v.trim()).map_err(|e| bad(format!("`{v}` is not a duration like 24h or 5s ({e})")))?;
+            let d = humantime::parse_duration(v.trim()).map_err(|e| bad(format!("`{shown}` is not a duration like 24h or 5s ({e})")))?;
             if d.is_zero() {
                 return Err(bad("must be longer than zero".into()));
             }
+            if let Some((_, lo, hi)) = DURATION_RANGES.iter().find(|(k, _, _)| ranges && *k == key) {
+                if d < *lo || d > *hi {
+                    return Err(bad(format!(
+                        "must be from {} to {}",
+                        humantime::format_duration(*lo),
+                        humantime::format_duration(*hi)
+                    )));
+                }
+            }
             Ok(d)
+        };
+        let number = |v: &str, what: &str| -> Result<f64, SettingsError> {
+            let n: f64 = v.trim().parse().map_err(|_| bad(format!("`{shown}` is not {what}")))?;
+            let (_, lo, hi) = NUMBER_RANGES
+                .iter()
+                .find(|(k, _, _)| ranges && *k == key)
+                .copied()
+                .unwrap_or((key, f64::MIN, f64::MAX));
+            if !(n.is_finite() && n >= lo && n <= hi) {
+                return Err(bad(format!("must be from {lo} to {hi}")));
+            }
+            Ok(n)
         };
         let boolean = |v: &str| match v.trim() {
             "true" | "on" | "1" | "yes" => Ok(true),
@@ -193,20 +249,20 @@ impl Settings {
                     v => return Err(bad(format!("`{v}` is not `none` or `segments`"))),
                 }
             }
-            "default_audio_kbps" => {
-                let v: f64 = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a number")))?;
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(bad("must be a positive number".into()));
-                }
-                self.default_audio_kbps = v;
+            "default_audio_kbps" => self.default_audio_kbps = number(value, "a number")?,
+            "min_bytes" => {
+                number(value, "a whole number of bytes")?;
+                self.min_bytes = value.trim().parse().map_err(|_| bad(format!("`{shown}` is not a whole number of bytes")))?;
             }
-            "min_bytes" => self.min_bytes = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of bytes")))?,
-            "retention_days" => self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{value}` is not a whole number of days")))?,
+            "retention_days" => {
+                number(value, "a whole number of days")?;
+                self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{shown}` is not a whole number of days")))?;
+            }
             "timezone" => {
                 value
                     .trim()
                     .parse::<Tz>()
-                    .map_err(|_| bad(format!("`{value}` is not an IANA time zone such as Europe/Berlin")))?;
+                    .map_err(|_| bad(format!("`{shown}` is not an IANA time zone such as Europe/Berlin")))?;
                 self.timezone = value.trim().to_string();
             }
             "attendance" => self.attendance = boolean(value)?,
@@ -252,7 +308,7 @@ impl Settings {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Settings, SettingsError> {
         let mut s = Settings::default();
         for (k, v) in pairs {
-            s.set(k, v)?;
+            s.set_within(k, v, false)?;
         }
         Ok(s)
     }
@@ -298,6 +354,25 @@ mod tests {
         assert!(matches!(s.set("timezone", "Mars/Olympus"), Err(SettingsError::BadValue { .. })));
         assert!(matches!(s.set("user_idle", "0s"), Err(SettingsError::BadValue { .. })));
         assert!(matches!(s.set("nope", "1"), Err(SettingsError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn values_outside_their_range_are_refused() {
+        let mut s = Settings::default();
+        for (key, value) in [
+            ("start_window", "1000000000days"),
+            ("start_window", "1s"),
+            ("allowed_lateness", "365days"),
+            ("min_bytes", "18446744073709551615"),
+            ("default_audio_kbps", "1e29"),
+            ("retention_days", "-1"),
+        ] {
+            let e = s.set(key, value).unwrap_err();
+            assert!(e.to_string().contains("must be from"), "{key}={value}: {e}");
+        }
+        assert_eq!(s, Settings::default());
+        s.set("start_window", "7days").unwrap();
+        s.set("allowed_lateness", "30days").unwrap();
         let pairs = s.to_pairs();
         let back = Settings::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
         assert_eq!(back, s);

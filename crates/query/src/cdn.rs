@@ -89,9 +89,12 @@ impl CdnQuery {
                     .iter()
                     .find(|(n, _)| *n == g)
                     .map(|(_, d)| *d)
-                    .ok_or_else(|| QueryError::UnknownDimension(format!("{g} (CDN: 5m, hour, day, zone, pop, status_class, cache_status)")))
+                    .ok_or_else(|| QueryError::UnknownCdnDimension(g.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        crate::model::refuse_repeats("group_by", &group_by, |g| {
+            CdnGroup::ALL.iter().find(|(_, d)| d == g).map(|(n, _)| n.to_string()).unwrap_or_default()
+        })?;
         let keep = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_string);
         Ok(CdnQuery {
             from,

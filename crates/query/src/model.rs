@@ -19,6 +19,20 @@ pub enum QueryError {
     TimeFilter(String),
     #[error("at least one metric is required")]
     NoMetrics,
+    #[error("`{param}` names `{value}` twice")]
+    Repeated { param: &'static str, value: String },
+    #[error("unknown CDN dimension `{0}` (known: 5m, hour, day, zone, pop, status_class, cache_status)")]
+    UnknownCdnDimension(String),
+}
+
+/// Refuses a list that names one entry twice (`group_by=day,day`).
+pub fn refuse_repeats<T: PartialEq>(param: &'static str, items: &[T], name: impl Fn(&T) -> String) -> Result<(), QueryError> {
+    for (i, item) in items.iter().enumerate() {
+        if items[..i].contains(item) {
+            return Err(QueryError::Repeated { param, value: name(item) });
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,10 +271,12 @@ impl MetricsQuery {
         if metrics.is_empty() {
             return Err(QueryError::NoMetrics);
         }
+        refuse_repeats("metrics", &metrics, |m| m.name().to_string())?;
         let group_by = list(group_by.unwrap_or(""))
             .iter()
             .map(|d| Dimension::parse(d))
             .collect::<Result<Vec<_>, _>>()?;
+        refuse_repeats("group_by", &group_by, |d| d.name().to_string())?;
         let filters = parse_filters(filter)?;
         let tz = parse_tz(tz)?;
         Ok(MetricsQuery {

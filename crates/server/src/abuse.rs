@@ -43,8 +43,12 @@ pub struct RateLimits {
     pub per_key: u32,
     pub per_key_burst: u32,
     /// Failed access-code checks one IP may make per [`FAILURE_WINDOW`] before
-    /// every check from it is refused until the window ends.
+    /// every check from it is refused until the window ends; counted per
+    /// tenant, so guessing one tenant's codes locks nobody out of another's.
     pub access_failures: u32,
+    /// Failed authentications (unknown or wrong keys) one IP may make per
+    /// [`FAILURE_WINDOW`] before it may only use keys it has used successfully.
+    pub auth_failures: u32,
 }
 
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(600);
@@ -62,6 +66,7 @@ impl Default for RateLimits {
             per_key: 50_000,
             per_key_burst: 100_000,
             access_failures: 20,
+            auth_failures: 50,
         }
     }
 }
@@ -73,6 +78,27 @@ pub const CLIENT_MEMORY: Duration = Duration::from_secs(600);
 /// Per blocked client and reason: when it was last written, and the hits since.
 type Recorded = (Instant, i64);
 
+/// When a failure window began, and the failures in it.
+type FailureWindow = (Instant, u32);
+
+/// Counts one failure into a window, starting a new window when the old one ended.
+fn count_failure<K: std::hash::Hash + Eq>(windows: &Mutex<HashMap<K, FailureWindow>>, key: K) {
+    let mut windows = windows.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = windows.entry(key).or_insert((Instant::now(), 0));
+    if entry.0.elapsed() >= FAILURE_WINDOW {
+        *entry = (Instant::now(), 0);
+    }
+    entry.1 = entry.1.saturating_add(1);
+}
+
+/// How long `key` stays refused, when its window holds `max` failures or more.
+fn refused_for<K: std::hash::Hash + Eq>(windows: &Mutex<HashMap<K, FailureWindow>>, key: &K, max: u32) -> Option<Duration> {
+    match windows.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+        Some((since, n)) if *n >= max && since.elapsed() < FAILURE_WINDOW => Some(FAILURE_WINDOW - since.elapsed()),
+        _ => None,
+    }
+}
+
 /// A blocked client is written to the audit table at most this often.
 const RECORD_EVERY: Duration = Duration::from_secs(10);
 
@@ -83,10 +109,13 @@ pub struct AbuseGuard {
     /// (address, client) → when it was last seen.
     seen: Mutex<HashMap<(IpAddr, u64), Instant>>,
     per_key: DefaultKeyedRateLimiter<String>,
-    recorded: Mutex<HashMap<(IpAddr, &'static str), Recorded>>,
-    /// Per IP: when its failure window began and the failures in it.
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    recorded: Mutex<HashMap<(IpAddr, &'static str, Option<TenantId>), Recorded>>,
+    /// Per tenant and IP: when its failure window began and the failures in it.
+    failures: Mutex<HashMap<(TenantId, IpAddr), FailureWindow>>,
     max_failures: u32,
+    /// Per IP: failed authentications.
+    auth_failures: Mutex<HashMap<IpAddr, FailureWindow>>,
+    max_auth_failures: u32,
     meta: Arc<Meta>,
 }
 
@@ -107,6 +136,8 @@ impl AbuseGuard {
             recorded: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             max_failures: limits.access_failures.max(1),
+            auth_failures: Mutex::new(HashMap::new()),
+            max_auth_failures: limits.auth_failures.max(1),
             meta,
         }
     }
@@ -166,16 +197,9 @@ impl AbuseGuard {
     }
 
     /// Before an access check: refused while the IP is over its failure budget
-    /// (guessing codes), whether or not this attempt would succeed.
+    /// for this tenant (guessing codes), whether or not this attempt would succeed.
     pub fn check_access_ip(&self, ip: IpAddr, tenant: TenantId) -> Result<(), ApiError> {
-        let over = {
-            let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            match failures.get(&ip) {
-                Some((since, n)) if *n >= self.max_failures && since.elapsed() < FAILURE_WINDOW => Some(FAILURE_WINDOW - since.elapsed()),
-                _ => None,
-            }
-        };
-        match over {
+        match refused_for(&self.failures, &(tenant, ip), self.max_failures) {
             Some(left) => {
                 self.record(ip, "repeated access-code failures", Some(tenant));
                 Err(ApiError::TooManyRequests {
@@ -186,21 +210,36 @@ impl AbuseGuard {
         }
     }
 
-    /// Counts a failed access check of an IP.
-    pub fn access_failed(&self, ip: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = failures.entry(ip).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= FAILURE_WINDOW {
-            *entry = (Instant::now(), 0);
+    /// Counts a failed access check of an IP for a tenant.
+    pub fn access_failed(&self, ip: IpAddr, tenant: TenantId) {
+        count_failure(&self.failures, (tenant, ip));
+    }
+
+    /// Before a key is verified: refused while the IP is over its budget of
+    /// failed authentications (guessing keys). Keys it used successfully
+    /// before are not asked here, so a crowd keeps playing beside a guesser.
+    pub fn check_auth_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        match refused_for(&self.auth_failures, &ip, self.max_auth_failures) {
+            Some(left) => {
+                self.record(ip, "repeated authentication failures", None);
+                Err(ApiError::TooManyRequests {
+                    retry_after: left.as_secs() + 1,
+                })
+            }
+            None => Ok(()),
         }
-        entry.1 += 1;
+    }
+
+    /// Counts a failed authentication of an IP.
+    pub fn auth_failed(&self, ip: IpAddr) {
+        count_failure(&self.auth_failures, ip);
     }
 
     /// Counts a block; writes it (with the hits since the last write) now and then.
     fn record(&self, ip: IpAddr, reason: &'static str, tenant: Option<TenantId>) {
         let hits = {
             let mut recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = recorded.entry((ip, reason)).or_insert((Instant::now() - RECORD_EVERY, 0));
+            let entry = recorded.entry((ip, reason, tenant)).or_insert((Instant::now() - RECORD_EVERY, 0));
             entry.1 += 1;
             if entry.0.elapsed() < RECORD_EVERY {
                 return;
@@ -233,6 +272,10 @@ impl AbuseGuard {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (at, hits)| *hits > 0 || at.elapsed() < Duration::from_secs(600));
         self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
+        self.auth_failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);

@@ -2,11 +2,44 @@
 //! tenant a request is about. A key of tenant A never reaches tenant B: asking
 //! for B answers 404, exactly as for a tenant that does not exist.
 
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
 use streamtally_model::TenantId;
 use streamtally_store::{Principal, Role};
 
 use crate::{ApiError, AppState};
+
+tokio::task_local! {
+    /// The address of the client whose request this task serves.
+    static CLIENT: IpAddr;
+}
+
+/// The client's address: the peer, or with `--trust-forwarded-for` the first
+/// address of `X-Forwarded-For`.
+pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if state.config.trust_forwarded_for {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+/// Serves a request with its client's address known to [`authenticate`], so
+/// that failed authentications count against that address on every route.
+pub async fn client_scope(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    let ip = client_ip(&state, request.headers(), peer);
+    CLIENT.scope(ip, next.run(request)).await
+}
 
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
@@ -30,14 +63,34 @@ pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("an API key is required (Authorization: Bearer KEY)".into()))?;
     let meta = state.pipeline.store().meta().clone();
-    let principal = tokio::task::spawn_blocking(move || meta.verify_key(&key))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??
-        .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
+    let ip = CLIENT.try_with(|ip| *ip).ok();
+    let principal = match meta.recently_verified(&key) {
+        Some(p) => p,
+        None => {
+            if let Some(ip) = ip {
+                state.abuse.check_auth_ip(ip)?;
+            }
+            let verified = tokio::task::spawn_blocking(move || meta.verify_key(&key))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))??;
+            match verified {
+                Some(p) => p,
+                None => {
+                    if let Some(ip) = ip {
+                        state.abuse.auth_failed(ip);
+                    }
+                    return Err(ApiError::Unauthorized("the API key is not valid".into()));
+                }
+            }
+        }
+    };
     if !principal.role.allows(needed) {
+        let article = |r: Role| if r == Role::Ingest || r == Role::Admin { "an" } else { "a" };
         return Err(ApiError::Forbidden(format!(
-            "a {} key cannot do this; it needs a {} key",
+            "{} {} key cannot do this; it needs {} {} key",
+            article(principal.role),
             principal.role.as_str(),
+            article(needed),
             needed.as_str()
         )));
     }

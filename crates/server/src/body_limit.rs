@@ -20,8 +20,17 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 /// An oversized body is read for at most this long.
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-/// Buffers the body up to `limit` bytes; a larger one is drained and refused.
-pub async fn read_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
+/// How much a body may be, and how long it may take to arrive.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+/// Buffers the body up to `max_bytes`; a larger one is drained and refused,
+/// and one that does not arrive within `timeout` is answered `408`.
+pub async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
+    let limit = limits.max_bytes;
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -33,15 +42,25 @@ pub async fn read_body(State(limit): State<usize>, request: Request, next: Next)
     let mut over = declared.is_some_and(|n| n > limit as u64);
     if !over {
         kept.reserve(declared.unwrap_or(0) as usize);
-        while let Some(chunk) = stream.next().await {
-            let Ok(chunk) = chunk else {
-                return ApiError::BadRequest("request body could not be read".to_string()).into_response();
-            };
-            if kept.len() + chunk.len() > limit {
-                over = true;
-                break;
+        let read = async {
+            while let Some(chunk) = stream.next().await {
+                let Ok(chunk) = chunk else {
+                    return Err(ApiError::BadRequest("request body could not be read".to_string()));
+                };
+                if kept.len() + chunk.len() > limit {
+                    over = true;
+                    break;
+                }
+                kept.extend_from_slice(&chunk);
             }
-            kept.extend_from_slice(&chunk);
+            Ok(())
+        };
+        match tokio::time::timeout(limits.timeout, read).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return e.into_response(),
+            Err(_) => {
+                return ApiError::Timeout(format!("the request body did not arrive within {} s", limits.timeout.as_secs())).into_response();
+            }
         }
     }
     if over {

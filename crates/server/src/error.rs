@@ -30,7 +30,36 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
     Internal(String),
+}
+
+/// A number to find one failure by in the log.
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// A value quoted in an error message, cut to a readable length.
+pub fn shorten(text: &str) -> String {
+    const MAX: usize = 120;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}… ({} characters)", text.chars().count())
 }
 
 impl From<QueryError> for ApiError {
@@ -71,13 +100,20 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, "request failed");
-        }
         let body = match &self {
             ApiError::BadEvents { accepted, errors } => json!({ "error": self.to_string(), "accepted": accepted, "rejected": errors.len(), "errors": errors }),
+            // The detail (an engine's message, perhaps with SQL) goes to the
+            // log only; the client gets an id to quote.
+            ApiError::Internal(detail) => {
+                let id = format!("{:016x}", rand_id());
+                tracing::error!(error = %detail, id, "request failed");
+                json!({ "error": format!("internal error (id {id}); the server log has the details") })
+            }
             other => json!({ "error": other.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();

@@ -8,11 +8,12 @@ mod access;
 mod auth;
 mod body_limit;
 mod error;
+mod extract;
+mod listener;
 mod routes;
 mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method};
@@ -22,6 +23,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 pub use abuse::RateLimits;
 pub use error::ApiError;
+pub use listener::ConnectionLimits;
 pub use state::{AppState, ServerConfig};
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +32,10 @@ pub fn router(state: AppState) -> Router {
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-ingest-key")]);
     let limit = state.config.max_body_bytes;
+    let body_limits = body_limit::BodyLimits {
+        max_bytes: limit,
+        timeout: state.config.connections.body_timeout,
+    };
     Router::new()
         .route("/api/v1/events", post(routes::ingest::post_events))
         .route("/api/v1/logs", post(routes::logs::post_logs))
@@ -60,10 +66,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/attendance", get(routes::attendance::get_attendance))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
+        .fallback(routes::ops::not_found)
+        .method_not_allowed_fallback(routes::ops::method_not_allowed)
         // Extractors refuse bodies over 2 MB by default: raise that to the configured limit
         // (`body_limit::read_body` has answered larger bodies with 413 already).
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(limit, body_limit::read_body))
+        .layer(axum::middleware::from_fn_with_state(body_limits, body_limit::read_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_scope))
         .layer(cors)
         .with_state(state)
 }
@@ -83,9 +92,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
         shutdown.await;
         closing.send_replace(true);
     };
-    let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.connections;
+    let served = listener::serve(listener, router(state), limits, shutdown).await;
     housekeeping.abort();
     served
 }

@@ -4,6 +4,7 @@ use streamtally_enrich::Enricher;
 
 use crate::abuse::{AbuseGuard, RateLimits};
 use crate::access::AccessLists;
+use crate::listener::ConnectionLimits;
 use streamtally_pipeline::Pipeline;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub struct ServerConfig {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     pub rate_limits: RateLimits,
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -21,6 +23,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             trust_forwarded_for: false,
             rate_limits: RateLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }

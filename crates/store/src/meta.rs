@@ -151,9 +151,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE TABLE IF NOT EXISTS settings (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tenant_id, key));
 -- The one place raw IP addresses are kept (spec §8): blocked clients, pruned after abuse_retention.
-CREATE TABLE IF NOT EXISTS abuse_blocks (
-  ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
-  hits INTEGER NOT NULL, PRIMARY KEY (ip, reason));
+-- One row per address, reason and tenant (0: no tenant known), so each tenant sees its own blocks.
+CREATE TABLE IF NOT EXISTS blocked_clients (
+  ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+  hits INTEGER NOT NULL, PRIMARY KEY (ip, reason, tenant_id));
 CREATE TABLE IF NOT EXISTS contents (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
   duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
@@ -177,6 +178,15 @@ CREATE TABLE IF NOT EXISTS access_failures (
 /// Verified keys are remembered this long, so a beacon costs no argon2 run.
 const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 
+/// Generated keys carry 128 random bits: a keyed hash is as safe as argon2
+/// for them and costs a microsecond, not 25 ms, so guessing costs no CPU.
+const FAST_HASH_PREFIX: &str = "blake3k$";
+
+fn fast_key_hash(key_id: &str, secret: &str) -> String {
+    let key = blake3::derive_key("streamtally 2026 API key secret", key_id.as_bytes());
+    format!("{FAST_HASH_PREFIX}{}", blake3::keyed_hash(&key, secret.as_bytes()).to_hex())
+}
+
 pub struct Meta {
     conn: Mutex<Connection>,
     key_cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
@@ -190,6 +200,22 @@ fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
+}
+
+/// Folders of earlier releases kept blocks per address and reason only.
+fn migrate_abuse_blocks(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'abuse_blocks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO blocked_clients SELECT ip, reason, COALESCE(tenant_id, 0), first_at, last_at, hits FROM abuse_blocks;
+             DROP TABLE abuse_blocks;",
+        )?;
+    }
+    Ok(())
 }
 
 fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
@@ -215,6 +241,7 @@ impl Meta {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        migrate_abuse_blocks(&conn)?;
         Ok(Meta {
             conn: Mutex::new(conn),
             key_cache: Mutex::new(HashMap::new()),
@@ -307,11 +334,17 @@ impl Meta {
     }
 
     fn insert_key(&self, tenant: Option<TenantId>, role: Role, key_id: &str, secret: &str) -> Result<(), MetaError> {
-        let salt = SaltString::encode_b64(random_hex(16).as_bytes()).map_err(|e| MetaError::Hash(e.to_string()))?;
-        let hash = Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .map_err(|e| MetaError::Hash(e.to_string()))?
-            .to_string();
+        let hash = if key_id.starts_with("env-") {
+            // An operator's key is chosen by a person and may be short: argon2.
+            // It is found only by its exact digest, so a wrong one never runs it.
+            let salt = SaltString::encode_b64(random_hex(16).as_bytes()).map_err(|e| MetaError::Hash(e.to_string()))?;
+            Argon2::default()
+                .hash_password(secret.as_bytes(), &salt)
+                .map_err(|e| MetaError::Hash(e.to_string()))?
+                .to_string()
+        } else {
+            fast_key_hash(key_id, secret)
+        };
         self.conn().execute(
             "INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![key_id, tenant, role.as_str(), hash, now_secs()],
@@ -328,13 +361,20 @@ impl Meta {
         Ok(n > 0)
     }
 
+    /// The principal of a key verified within [`KEY_CACHE_TTL`], without any check.
+    pub fn recently_verified(&self, presented: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        match self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
+            Some((p, at)) if at.elapsed() < KEY_CACHE_TTL => Some(p.clone()),
+            _ => None,
+        }
+    }
+
     /// Checks a presented key; `None` when it is unknown, revoked or wrong.
     pub fn verify_key(&self, presented: &str) -> Result<Option<Principal>, MetaError> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        if let Some((p, at)) = self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&digest) {
-            if at.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some(p.clone()));
-            }
+        if let Some(p) = self.recently_verified(presented) {
+            return Ok(Some(p));
         }
         // Generated keys are st_<role>_<id>_<secret>; operator keys are looked up by their digest id.
         let (key_id, secret) = match presented.strip_prefix("st_").and_then(|rest| {
@@ -354,9 +394,27 @@ impl Meta {
             )
             .optional()?;
         let Some((tenant, role, hash)) = row else { return Ok(None) };
-        let parsed = PasswordHash::new(&hash).map_err(|e| MetaError::Hash(e.to_string()))?;
-        if Argon2::default().verify_password(secret.as_bytes(), &parsed).is_err() {
-            return Ok(None);
+        match hash.strip_prefix(FAST_HASH_PREFIX) {
+            Some(stored) => {
+                let Ok(stored) = blake3::Hash::from_hex(stored) else { return Ok(None) };
+                // blake3::Hash compares in constant time.
+                if blake3::Hash::from_hex(&fast_key_hash(&key_id, &secret)[FAST_HASH_PREFIX.len()..]).ok() != Some(stored) {
+                    return Ok(None);
+                }
+            }
+            None => {
+                let parsed = PasswordHash::new(&hash).map_err(|e| MetaError::Hash(e.to_string()))?;
+                if Argon2::default().verify_password(secret.as_bytes(), &parsed).is_err() {
+                    return Ok(None);
+                }
+                if !key_id.starts_with("env-") {
+                    // A generated key of an older release: its next check is fast.
+                    self.conn().execute(
+                        "UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2",
+                        params![fast_key_hash(&key_id, &secret), key_id],
+                    )?;
+                }
+            }
         }
         let principal = Principal {
             tenant,
@@ -468,8 +526,8 @@ impl Meta {
     pub fn record_abuse(&self, ip: &str, reason: &str, tenant: Option<TenantId>, hits: i64) -> Result<(), MetaError> {
         let now = now_secs();
         self.conn().execute(
-            "INSERT INTO abuse_blocks (ip, reason, tenant_id, first_at, last_at, hits) VALUES (?1, ?2, ?3, ?4, ?4, ?5)
-             ON CONFLICT (ip, reason) DO UPDATE SET last_at = excluded.last_at, hits = hits + excluded.hits, tenant_id = COALESCE(excluded.tenant_id, tenant_id)",
+            "INSERT INTO blocked_clients (ip, reason, tenant_id, first_at, last_at, hits) VALUES (?1, ?2, COALESCE(?3, 0), ?4, ?4, ?5)
+             ON CONFLICT (ip, reason, tenant_id) DO UPDATE SET last_at = excluded.last_at, hits = hits + excluded.hits",
             params![ip, reason, tenant, now, hits],
         )?;
         Ok(())
@@ -478,8 +536,9 @@ impl Meta {
     /// Blocked clients, newest first; `tenant: Some` limits to those that used its keys.
     pub fn abuse_blocks(&self, tenant: Option<TenantId>) -> Result<Vec<AbuseBlock>, MetaError> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT ip, reason, tenant_id, first_at, last_at, hits FROM abuse_blocks WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY last_at DESC")?;
+        let mut stmt = conn.prepare(
+            "SELECT ip, reason, NULLIF(tenant_id, 0), first_at, last_at, hits FROM blocked_clients WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY last_at DESC",
+        )?;
         let rows = stmt.query_map([tenant], |r| {
             Ok(AbuseBlock {
                 ip: r.get(0)?,
@@ -496,9 +555,10 @@ impl Meta {
     /// Forgets blocks last seen before `before` (seconds since the epoch); for
     /// one tenant's rows, or with `None` for rows of no tenant.
     pub fn prune_abuse(&self, tenant: Option<TenantId>, before: i64) -> Result<usize, MetaError> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM abuse_blocks WHERE tenant_id IS ?1 AND last_at < ?2", params![tenant, before])?)
+        Ok(self.conn().execute(
+            "DELETE FROM blocked_clients WHERE tenant_id = COALESCE(?1, 0) AND last_at < ?2",
+            params![tenant, before],
+        )?)
     }
 }
 
@@ -684,7 +744,7 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
-        assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with("$argon2")));
+        assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with(FAST_HASH_PREFIX)));
         meta.ensure_admin_key("operator-chosen-key").unwrap();
         assert_eq!(meta.verify_key("operator-chosen-key").unwrap().unwrap().tenant, None);
         let s = meta.update_settings(a.id, &[("view_window".into(), "2h".into())]).unwrap();

@@ -3,8 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,8 +17,8 @@ use streamtally_model::RequestKind;
 use streamtally_model::{format_ts, TenantId, MICROS_PER_SEC};
 use streamtally_store::Role;
 
+use crate::auth::client_ip;
 use crate::auth::{authenticate, bearer, ingest_key, tenant_of};
-use crate::routes::ingest::client_ip;
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -143,7 +144,7 @@ async fn decide(
         Ok(v) => Ok(Some(v)),
         Err(reason) => {
             tracing::debug!(%reason, content_id, "access refused");
-            state.abuse.access_failed(ip);
+            state.abuse.access_failed(ip, tenant);
             let day = format_ts(now)[..10].to_string();
             let meta = state.pipeline.store().meta().clone();
             let content = content_id.to_string();
@@ -162,7 +163,7 @@ pub async fn post_check(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(p): Query<CheckParams>,
     headers: HeaderMap,
-    Json(body): Json<CheckBody>,
+    crate::extract::Json(body): crate::extract::Json<CheckBody>,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&state, &headers, peer);
     state.abuse.check_ip(ip)?;

@@ -1,7 +1,8 @@
 //! Settings, catalogue, tenants and keys.
 
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,7 +33,7 @@ pub async fn put_settings(
     State(state): State<AppState>,
     Query(t): Query<TenantParam>,
     headers: HeaderMap,
-    Json(body): Json<Map<String, Value>>,
+    crate::extract::Json(body): crate::extract::Json<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
@@ -95,7 +96,11 @@ pub struct NewTenant {
     name: String,
 }
 
-pub async fn post_tenant(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<NewTenant>) -> Result<Response, ApiError> {
+pub async fn post_tenant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Json(body): crate::extract::Json<NewTenant>,
+) -> Result<Response, ApiError> {
     superuser(&state, &headers).await?;
     let tenant = state.pipeline.store().meta().create_tenant(&body.name)?;
     Ok((StatusCode::CREATED, Json(json!(tenant))).into_response())
@@ -107,7 +112,12 @@ pub struct NewKey {
 }
 
 /// Creates a key of the caller's tenant (or `?tenant=` for the administrator).
-pub async fn post_key(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, Json(body): Json<NewKey>) -> Result<Response, ApiError> {
+pub async fn post_key(
+    State(state): State<AppState>,
+    Query(t): Query<TenantParam>,
+    headers: HeaderMap,
+    crate::extract::Json(body): crate::extract::Json<NewKey>,
+) -> Result<Response, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
     let role = Role::parse(&body.role)?;

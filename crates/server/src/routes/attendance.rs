@@ -1,6 +1,7 @@
 //! `GET /api/v1/attendance`: the attendance report (spec §6), JSON or CSV.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -27,5 +28,5 @@ pub async fn get_attendance(State(state): State<AppState>, Query(p): Query<Atten
     let tz = state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC);
     let q = AttendanceQuery::parse(&p.from, &p.to, p.content_id.as_deref(), p.access_code.as_deref(), tz)?;
     let answer = attendance_answer(state.pipeline.store().select(tenant, &q).await?, tz);
-    Ok(super::answer_response(&answer, p.format.as_deref(), &headers))
+    super::answer_response(&answer, p.format.as_deref(), &headers)
 }

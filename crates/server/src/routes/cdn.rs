@@ -1,6 +1,7 @@
 //! `GET /api/v1/cdn`: CDN metrics (spec §7).
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -34,5 +35,5 @@ pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, 
     let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
     let q = CdnQuery::parse(&from, &to, p.group_by.as_deref(), p.zone.as_deref(), p.pop.as_deref(), tz)?;
     let answer = cdn_answer(state.pipeline.store().select(tenant, &q).await?, tz);
-    Ok(super::answer_response(&answer, p.format.as_deref(), &headers))
+    super::answer_response(&answer, p.format.as_deref(), &headers)
 }

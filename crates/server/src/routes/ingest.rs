@@ -1,9 +1,10 @@
 //! `POST /api/v1/events`: the HTTP beacon source.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,20 +23,6 @@ pub struct IngestParams {
     key: Option<String>,
     sent_at: Option<String>,
     tenant: Option<String>,
-}
-
-pub(crate) fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
 }
 
 /// Which player a batch comes from, for the abuse guard: its User-Agent and
@@ -57,7 +44,7 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ip = client_ip(&state, &headers, peer);
+    let ip = crate::auth::client_ip(&state, &headers, peer);
     state.abuse.check_ip(ip)?;
     let key = crate::auth::ingest_key(&headers, params.key.clone());
     let principal = authenticate(&state, key, Role::Ingest).await?;

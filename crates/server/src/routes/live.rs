@@ -5,7 +5,8 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
@@ -42,6 +43,19 @@ async fn reader(state: &AppState, headers: &HeaderMap, tenant: Option<&str>, tz:
     Ok((tenant, tz))
 }
 
+/// `minutes` (1–60, default 5) and `interval` (1–300 s, default 5), refused outside.
+fn minutes_and_interval(p: &LiveParams) -> Result<(i64, Duration), ApiError> {
+    let minutes = p.minutes.unwrap_or(5);
+    if !(1..=60).contains(&minutes) {
+        return Err(ApiError::BadRequest(format!("`minutes` must be 1 to 60, not {minutes}")));
+    }
+    let interval = p.interval.unwrap_or(5);
+    if !(1..=300).contains(&interval) {
+        return Err(ApiError::BadRequest(format!("`interval` must be 1 to 300 seconds, not {interval}")));
+    }
+    Ok((minutes, Duration::from_secs(interval)))
+}
+
 fn instant(s: Option<&str>, field: &'static str) -> Result<Option<Micros>, ApiError> {
     s.map(|v| parse_ts(v).ok_or_else(|| ApiError::BadRequest(format!("`{field}` is not a time: `{v}`"))))
         .transpose()
@@ -49,7 +63,7 @@ fn instant(s: Option<&str>, field: &'static str) -> Result<Option<Micros>, ApiEr
 
 /// The live contents of the last minutes with the viewers of `at`'s minute.
 async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minutes: i64) -> Result<Value, ApiError> {
-    let q = LiveQuery::recent(at, minutes.clamp(1, 60));
+    let q = LiveQuery::recent(at, minutes);
     let tables = state.pipeline.store().select(tenant, &q).await?;
     let minute = at.div_euclid(MINUTE) * MINUTE;
     let mut contents: Vec<(i64, Value)> = live_details(&tables)
@@ -80,8 +94,9 @@ async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minute
 /// `GET /api/v1/live`
 pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
+    let (minutes, _) = minutes_and_interval(&p)?;
     let at = instant(p.at.as_deref(), "at")?.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
-    Ok(Json(live_now(&state, tenant, tz, at, p.minutes.unwrap_or(5)).await?))
+    Ok(Json(live_now(&state, tenant, tz, at, minutes).await?))
 }
 
 /// `GET /api/v1/live/stream`: `event: live` with the `GET /api/v1/live` figures every few seconds.
@@ -91,8 +106,7 @@ pub async fn get_stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
-    let every = Duration::from_secs(p.interval.unwrap_or(5).clamp(1, 300));
-    let minutes = p.minutes.unwrap_or(5);
+    let (minutes, every) = minutes_and_interval(&p)?;
     let ticker = tokio::time::interval(every);
     let mut closing = state.closing.subscribe();
     let events = stream::unfold((state, ticker), move |(state, mut ticker)| async move {

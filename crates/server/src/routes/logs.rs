@@ -12,8 +12,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,8 +25,8 @@ use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_store::Role;
 use streamtally_unify::{exclusions, EngineSettings};
 
+use crate::auth::client_ip;
 use crate::auth::{authenticate, ingest_key, tenant_of};
-use crate::routes::ingest::client_ip;
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]

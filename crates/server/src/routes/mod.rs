@@ -12,15 +12,25 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use streamtally_query::Answer;
 
-/// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else JSON.
-pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Response {
+/// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else
+/// JSON; another `format` is refused.
+pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Result<Response, crate::ApiError> {
+    match format {
+        None | Some("") | Some("json") | Some("csv") => {}
+        Some(other) => {
+            return Err(crate::ApiError::BadRequest(format!(
+                "unknown `format` `{}` (json or csv)",
+                crate::error::shorten(other)
+            )))
+        }
+    }
     let wants_csv = format == Some("csv")
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/csv"));
     if wants_csv {
-        return ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response();
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
     }
-    axum::Json(answer.to_json()).into_response()
+    Ok(axum::Json(answer.to_json()).into_response())
 }

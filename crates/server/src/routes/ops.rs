@@ -26,3 +26,13 @@ pub async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
     let text = state.pipeline.metrics().encode(state.pipeline.progress());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
+
+/// Any path no route serves.
+pub async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
+    crate::ApiError::NotFound(format!("no such endpoint: {}", crate::error::shorten(uri.path())))
+}
+
+/// A route asked with a method it does not take.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> crate::ApiError {
+    crate::ApiError::MethodNotAllowed(format!("{} does not take {method}", crate::error::shorten(uri.path())))
+}

@@ -1,6 +1,7 @@
 //! `GET /api/v1/metrics`: the query API.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -41,5 +42,5 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
         tz.as_deref(),
     )?;
     let answer = state.pipeline.store().query(tenant, &q).await?;
-    Ok(super::answer_response(&answer, p.format.as_deref(), &headers))
+    super::answer_response(&answer, p.format.as_deref(), &headers)
 }

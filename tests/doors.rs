@@ -1,0 +1,289 @@
+//! Doors and limits (docs/SECURITY.md): what a hostile or careless client can
+//! do to the server, through the real binary on loopback.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+
+/// Reads until the server closes the connection (or `limit` passes); returns
+/// what was read and when the connection ended.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Option<Duration>) {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into_owned(), Some(started.elapsed())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), Some(started.elapsed())),
+        }
+    }
+    (String::from_utf8_lossy(&got).into_owned(), None)
+}
+
+#[test]
+fn a_slow_loris_is_cut_off_within_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--header-timeout", "2s"]);
+    let mut s = TcpStream::connect(server.host()).unwrap();
+    let started = Instant::now();
+    // One byte every 300 ms: the head would take about 15 s.
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Padding: {}\r\n\r\n", server.host(), "a".repeat(20));
+    let mut cut = None;
+    for b in head.bytes() {
+        if s.write_all(&[b]).is_err() {
+            cut = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        s.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 256];
+        let closed = match s.read(&mut probe) {
+            Ok(_) => true,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        s.set_nonblocking(false).unwrap();
+        if closed {
+            cut = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut = cut.expect("the slow client was never cut off");
+    assert!(cut < Duration::from_secs(4), "cut off after {cut:?}");
+}
+
+#[test]
+fn an_idle_kept_alive_connection_is_closed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--header-timeout", "2s"]);
+    let mut s = TcpStream::connect(server.host()).unwrap();
+    write!(s, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.host()).unwrap();
+    let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let closed = closed.expect("the idle connection stayed open");
+    assert!(
+        closed >= Duration::from_millis(1_500) && closed < Duration::from_secs(4),
+        "closed after {closed:?}"
+    );
+}
+
+#[test]
+fn a_slow_body_is_answered_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--body-timeout", "1s"]);
+    let t = server.tenant("acme");
+    let mut s = TcpStream::connect(server.host()).unwrap();
+    write!(
+        s,
+        "POST /api/v1/events HTTP/1.1\r\nHost: {}\r\nX-Ingest-Key: {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[",
+        server.host(),
+        t.ingest
+    )
+    .unwrap();
+    let (answer, _) = read_until_closed(&mut s, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+}
+
+#[test]
+fn healthz_answers_while_two_thousand_idle_connections_are_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let idle: Vec<TcpStream> = (0..2_000).map(|_| TcpStream::connect(server.host()).unwrap()).collect();
+    // Every connection is accepted (and held) before the measurement.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            let r = server.request("GET", "/healthz", &[], "");
+            assert_eq!(r.status, 200, "{}", r.body);
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    assert!(times[2] < Duration::from_millis(100), "/healthz took {times:?}");
+    drop(idle);
+}
+
+#[test]
+fn connections_past_the_cap_of_an_address_are_answered_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--max-connections-per-ip", "20"]);
+    let held: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(server.host()).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(server.host()).unwrap();
+    let (answer, closed) = read_until_closed(&mut extra, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("as many connections"), "{answer}");
+    assert!(closed.is_some());
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.request("GET", "/healthz", &[], "").status, 200);
+}
+
+#[test]
+fn wrong_secrets_cost_little_cpu_and_end_in_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("acme");
+    // A real key id with a wrong secret, as a guesser would send it.
+    let (prefix, _) = t.read.rsplit_once('_').unwrap();
+    let wrong = format!("{prefix}_{}", "0".repeat(32));
+    // The tenant's own player behind the same address, seen before the guessing.
+    let body = json!([ev("play", &at("10:00:00"), "p1", "V")]);
+    server.post_events(&t.ingest, IP1, UA1, &body);
+    let before = server.cpu_time();
+    let mut statuses = Vec::new();
+    for _ in 0..1_000 {
+        let r = server.request(
+            "GET",
+            "/api/v1/metrics?from=2026-03-01&to=2026-03-02",
+            &[("Authorization", &format!("Bearer {wrong}")), ("X-Forwarded-For", IP1)],
+            "",
+        );
+        statuses.push(r.status);
+    }
+    let spent = server.cpu_time().saturating_sub(before);
+    assert!(spent < Duration::from_secs(1), "1 000 wrong secrets cost {spent:?} of CPU");
+    assert!(statuses[..10].iter().all(|&s| s == 401), "{:?}", &statuses[..10]);
+    assert_eq!(*statuses.last().unwrap(), 429);
+    // The crowd's known key still works from the guessing address.
+    assert_eq!(server.try_post_events(&t.ingest, IP1, UA1, &body).unwrap().status, 202);
+    let blocked = server.get("/api/v1/abuse", ADMIN_KEY).json();
+    assert!(
+        blocked["blocked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["reason"] == "repeated authentication failures" && b["ip"] == IP1),
+        "{blocked}"
+    );
+}
+
+fn check(server: &Server, key: &str, code: &str) -> Reply {
+    server.request(
+        "POST",
+        "/api/v1/access/check",
+        &[("X-Ingest-Key", key), ("X-Forwarded-For", IP1)],
+        json!({ "content_id": "LIVE", "code": code }).to_string(),
+    )
+}
+
+#[test]
+fn guessing_one_tenants_codes_locks_nobody_out_of_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let a = server.tenant("alpha");
+    let b = server.tenant("beta");
+    for t in [&a, &b] {
+        server.set(t, json!({ "attendance": true }));
+        assert_eq!(server.send("PUT", "/api/v1/access/codes", &t.admin, r#"["GOOD-1"]"#).status, 200);
+    }
+    let mut last = 0;
+    for i in 0..25 {
+        last = check(&server, &b.ingest, &format!("BAD-{i}")).status;
+    }
+    assert_eq!(last, 429, "tenant B's guessing was not stopped");
+    let r = check(&server, &a.ingest, "GOOD-1");
+    assert_eq!(r.status, 200, "tenant A's valid check: {}", r.body);
+    let of = |t: &TenantKeys| server.get("/api/v1/abuse", &t.admin).json()["blocked"].as_array().unwrap().len();
+    assert_eq!((of(&a), of(&b)), (0, 1));
+}
+
+#[test]
+fn every_refusal_is_json_that_names_the_parameter_and_never_shows_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("acme");
+    let range = "from=2026-03-01&to=2026-03-02";
+    let cases: Vec<(Reply, u16, &str)> = vec![
+        (
+            server.get(&format!("/api/v1/metrics?{range}&group_by=day,day"), &t.read),
+            400,
+            "`group_by` names `day` twice",
+        ),
+        (
+            server.get(&format!("/api/v1/metrics?{range}&metrics=starts,starts"), &t.read),
+            400,
+            "`metrics` names `starts` twice",
+        ),
+        (
+            server.get(&format!("/api/v1/cdn?{range}&group_by=zone,zone"), &t.read),
+            400,
+            "`group_by` names `zone` twice",
+        ),
+        (
+            server.get(&format!("/api/v1/cdn?{range}&group_by=content_id"), &t.read),
+            400,
+            "unknown CDN dimension `content_id`",
+        ),
+        (
+            server.get(&format!("/api/v1/metrics?{range}&format=xml"), &t.read),
+            400,
+            "unknown `format` `xml`",
+        ),
+        (server.get("/api/v1/attendance?to=2026-03-02", &t.read), 400, "`from`"),
+        (server.get("/api/v1/live?minutes=-1", &t.read), 400, "`minutes` must be 1 to 60"),
+        (
+            server.get(&format!("/api/v1/live?minutes={}", "9".repeat(400)), &t.read),
+            400,
+            "query parameters",
+        ),
+        (
+            server.request(
+                "POST",
+                "/api/v1/tenants",
+                &[("Authorization", &format!("Bearer {ADMIN_KEY}")), ("Content-Type", "text/plain")],
+                "{}",
+            ),
+            415,
+            "Content-Type: application/json",
+        ),
+        (
+            server.send("POST", "/api/v1/tenants", ADMIN_KEY, r#"{"name":"a","name":"b"}"#),
+            400,
+            "duplicate field `name`",
+        ),
+        (server.send("POST", "/api/v1/tenants", ADMIN_KEY, "{}"), 400, "missing field `name`"),
+        (server.get("/api/v1/nothing-here", &t.read), 404, "no such endpoint"),
+        (server.send("PUT", "/api/v1/metrics", &t.read, "{}"), 405, "does not take PUT"),
+        (
+            server.get(&format!("/api/v1/metrics?{range}"), &t.ingest),
+            403,
+            "an ingest key cannot do this; it needs a read key",
+        ),
+    ];
+    for (r, status, says) in cases {
+        assert_eq!(r.status, status, "{}", r.body);
+        let message = r.json()["error"].as_str().unwrap_or_else(|| panic!("no message: {}", r.body)).to_string();
+        assert!(message.contains(says), "`{message}` does not say `{says}`");
+        assert!(!message.to_ascii_uppercase().contains("SELECT"), "{message}");
+        assert!(message.len() < 400, "{message}");
+    }
+}
+
+#[test]
+fn settings_outside_their_range_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("acme");
+    let before = server.get("/api/v1/settings", &t.admin).json();
+    for body in [
+        json!({ "start_window": "1000000000days" }),
+        json!({ "allowed_lateness": "1year" }),
+        json!({ "min_bytes": "18446744073709551615" }),
+        json!({ "default_audio_kbps": "1e29" }),
+    ] {
+        let r = server.send("PUT", "/api/v1/settings", &t.admin, &body.to_string());
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.json()["error"].as_str().unwrap().contains("must be from"), "{}", r.body);
+    }
+    assert_eq!(server.get("/api/v1/settings", &t.admin).json(), before);
+}
