@@ -75,6 +75,9 @@ impl Default for RateLimits {
 /// least every 10 s while playing, and comes back after a pause within this.
 pub const CLIENT_MEMORY: Duration = Duration::from_secs(600);
 
+/// A blocked client: its address, the reason, and the tenant whose key it used.
+type BlockKey = (IpAddr, &'static str, Option<TenantId>);
+
 /// Per blocked client and reason: when it was last written, and the hits since.
 type Recorded = (Instant, i64);
 
@@ -109,7 +112,7 @@ pub struct AbuseGuard {
     /// (address, client) → when it was last seen.
     seen: Mutex<HashMap<(IpAddr, u64), Instant>>,
     per_key: DefaultKeyedRateLimiter<String>,
-    recorded: Mutex<HashMap<(IpAddr, &'static str, Option<TenantId>), Recorded>>,
+    recorded: Mutex<HashMap<BlockKey, Recorded>>,
     /// Per tenant and IP: when its failure window began and the failures in it.
     failures: Mutex<HashMap<(TenantId, IpAddr), FailureWindow>>,
     max_failures: u32,
