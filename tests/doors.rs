@@ -287,3 +287,102 @@ fn settings_outside_their_range_are_refused() {
     }
     assert_eq!(server.get("/api/v1/settings", &t.admin).json(), before);
 }
+
+fn refusal(r: &Reply, index: usize) -> String {
+    let v = r.json();
+    v["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors: {v}"))
+        .iter()
+        .find(|e| e["index"] == index)
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_else(|| panic!("event {index} was not refused: {v}"))
+}
+
+#[test]
+fn absurd_times_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("acme");
+    let r = server
+        .try_post_events(
+            &t.ingest,
+            IP1,
+            UA1,
+            &json!([
+                ev("play", "0000-01-01T00:00:00Z", "p1", "V"),
+                { "type": "play", "ts": 1_764_579_600, "playback_id": "p2", "content_id": "V" },
+                ev("play", &at("10:00:00"), "p3", "V"),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["accepted"], 1);
+    assert!(refusal(&r, 0).contains("earliest_input"), "{}", r.body);
+    assert!(refusal(&r, 1).contains("epoch milliseconds"), "{}", r.body);
+    // A client clock of year 9999 that says its events are of year 0000.
+    let r = server.request(
+        "POST",
+        "/api/v1/events?sent_at=9999-12-31T00:00:00Z",
+        &[("X-Ingest-Key", &t.ingest), ("X-Forwarded-For", IP1)],
+        json!([ev("play", "0000-01-01T00:00:00Z", "p4", "V")]).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(refusal(&r, 0).contains("earliest_input"), "{}", r.body);
+    // Queries outside the years any input can have are refused, not a 500.
+    let r = server.get("/api/v1/metrics?from=0000-01-01&to=2026-03-03&group_by=month", &t.read);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("queries cover"), "{}", r.body);
+    // Backfilling older data stays possible within the setting (on a tenant
+    // whose counting has not moved past it).
+    let archive = server.tenant("archive");
+    let old = json!([ev("play", "1995-06-01T10:00:00Z", "p5", "V")]);
+    assert_eq!(server.try_post_events(&archive.ingest, IP1, UA1, &old).unwrap().status, 400);
+    server.set(&archive, json!({ "earliest_input": "1990-01-01" }));
+    let r = server.try_post_events(&archive.ingest, IP1, UA1, &old).unwrap();
+    assert_eq!(r.status, 202, "{}", r.body);
+}
+
+#[test]
+fn implausible_numbers_are_refused_and_time_rows_add_up_to_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("acme");
+    let r = server
+        .try_post_events(
+            &t.ingest,
+            IP1,
+            UA1,
+            &json!([
+                { "type": "playing", "ts": at("10:00:00"), "playback_id": "p1", "content_id": "V", "position": 1e300 },
+                { "type": "playing", "ts": at("10:00:00"), "playback_id": "p1", "content_id": "V", "bitrate": 1e29 },
+            ]),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["accepted"], 0, "{}", r.body);
+    let line = format!("{IP1} - - [02/Mar/2026:08:00:00 +0000] \"GET /podcast/E.mp3 HTTP/1.1\" 200 18446744073709551615 \"-\" \"{UA1}\"\n");
+    let r = server.request(
+        "POST",
+        "/api/v1/logs?format=combined",
+        &[("X-Ingest-Key", &t.ingest), ("Content-Type", "text/plain")],
+        line,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("more than one response can carry"), "{}", r.body);
+    // Fractional times on many contents: the rows of `time` add up to its total exactly.
+    let mut events = Vec::new();
+    for i in 0..60 {
+        let pid = format!("p{i}");
+        let content = format!("C{}", i % 7);
+        events.push(ev("play", &at("11:00:00"), &pid, &content));
+        events.push(playing(&at("11:00:10"), &pid, &content, 0.1 + f64::from(i) * 0.013));
+        events.push(playing(&at("11:00:20"), &pid, &content, 0.7));
+    }
+    server.post_events(&t.ingest, IP1, UA1, &json!(events));
+    let grouped = server.metrics(&t.read, &format!("{DAY}&metrics=time&group_by=content_id"));
+    let ms = |v: &serde_json::Value| (v.as_f64().unwrap() * 1000.0).round() as i64;
+    let rows: i64 = grouped["rows"].as_array().unwrap().iter().map(|r| ms(&r["time"])).sum();
+    assert_eq!(rows, ms(&grouped["totals"]["time"]), "{grouped}");
+    assert!(rows > 0);
+}

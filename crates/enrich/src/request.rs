@@ -347,6 +347,8 @@ pub struct LogContext<'a> {
 pub struct TimeBounds {
     pub newest: Micros,
     pub oldest: Option<(Micros, String)>,
+    /// The tenant's `earliest_input`, with its reason.
+    pub earliest: Option<(Micros, String)>,
 }
 
 fn now_micros() -> Micros {
@@ -361,12 +363,15 @@ impl TimeBounds {
         TimeBounds {
             newest: now_micros().saturating_add(streamtally_model::MAX_AHEAD),
             oldest: None,
+            earliest: None,
         }
     }
 
-    /// Also refuses lines dated before `oldest`, for the reason given.
+    /// Also refuses lines dated before `oldest` (the lateness window) or
+    /// before the tenant's `earliest_input`, each with its reason.
     pub fn not_before(mut self, oldest: Option<Micros>, settings: &streamtally_model::Settings) -> TimeBounds {
         self.oldest = oldest.map(|o| (o, settings.too_late_reason(o)));
+        self.earliest = Some((settings.earliest_micros(), settings.too_early_reason()));
         self
     }
 
@@ -377,8 +382,9 @@ impl TimeBounds {
                     .into(),
             );
         }
-        match &self.oldest {
-            Some((oldest, why)) if ts < *oldest => Err(format!("its time {why}")),
+        match (&self.earliest, &self.oldest) {
+            (Some((earliest, why)), _) if ts < *earliest => Err(format!("its time {why}")),
+            (_, Some((oldest, why))) if ts < *oldest => Err(format!("its time {why}")),
             _ => Ok(()),
         }
     }

@@ -59,7 +59,18 @@ pub struct Settings {
     /// default; `segments` counts each segment's duration as watched.
     #[serde(default)]
     pub video_log_time: VideoLogTime,
+    /// Input dated before this UTC day is refused (a year-0000 clock, seconds
+    /// read as milliseconds); set it earlier to backfill older logs.
+    #[serde(default = "default_earliest")]
+    pub earliest_input: chrono::NaiveDate,
 }
+
+fn default_earliest() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
+}
+
+/// The range `earliest_input` may be set in.
+pub const EARLIEST_INPUT_RANGE: (&str, &str) = ("1970-01-01", "2100-01-01");
 
 /// Time of video segment requests known only from logs (spec §3).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +122,7 @@ impl Default for Settings {
             segment_seconds: default_segment(),
             allowed_lateness: default_lateness(),
             video_log_time: VideoLogTime::None,
+            earliest_input: default_earliest(),
         }
     }
 }
@@ -147,7 +159,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 18] = [
+    pub const KEYS: [&'static str; 19] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -166,6 +178,7 @@ impl Settings {
         "segment_seconds",
         "allowed_lateness",
         "video_log_time",
+        "earliest_input",
     ];
 
     /// Why an input dated before `oldest` (the tenant's clock less
@@ -176,6 +189,20 @@ impl Settings {
              (oldest countable: {}); send or import older data before newer data, or raise allowed_lateness first",
             humantime::format_duration(self.allowed_lateness),
             crate::format_ts(oldest)
+        )
+    }
+
+    /// The first instant input may carry (the start of `earliest_input`).
+    pub fn earliest_micros(&self) -> Micros {
+        self.earliest_input.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros()
+    }
+
+    /// Why an input dated before `earliest_input` is refused.
+    pub fn too_early_reason(&self) -> String {
+        format!(
+            "is before earliest_input ({}): a clock far in the past, or epoch seconds where milliseconds were meant; \
+             to backfill older data, set earliest_input to an earlier date first",
+            self.earliest_input
         )
     }
 
@@ -265,6 +292,15 @@ impl Settings {
                     .map_err(|_| bad(format!("`{shown}` is not an IANA time zone such as Europe/Berlin")))?;
                 self.timezone = value.trim().to_string();
             }
+            "earliest_input" => {
+                let day =
+                    chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").map_err(|_| bad(format!("`{shown}` is not a date such as 2000-01-01")))?;
+                let (lo, hi) = EARLIEST_INPUT_RANGE;
+                if ranges && (day.to_string().as_str() < lo || day.to_string().as_str() > hi) {
+                    return Err(bad(format!("must be from {lo} to {hi}")));
+                }
+                self.earliest_input = day;
+            }
             "attendance" => self.attendance = boolean(value)?,
             "store_raw_events" => self.store_raw_events = boolean(value)?,
             "bot_deny" => self.bot_deny = value.split(',').map(|w| w.trim().to_ascii_lowercase()).filter(|w| !w.is_empty()).collect(),
@@ -288,6 +324,7 @@ impl Settings {
             "segment_seconds" => d(self.segment_seconds),
             "allowed_lateness" => d(self.allowed_lateness),
             "video_log_time" => self.video_log_time.as_str().to_string(),
+            "earliest_input" => self.earliest_input.to_string(),
             "default_audio_kbps" => self.default_audio_kbps.to_string(),
             "min_bytes" => self.min_bytes.to_string(),
             "retention_days" => self.retention_days.to_string(),

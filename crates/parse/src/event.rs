@@ -12,6 +12,11 @@ const MAX_TEXT_LEN: usize = 2048;
 const MAX_DIMENSIONS: usize = 32;
 /// One `playing` report covers at most a day of playback.
 const MAX_DURATION_S: f64 = 86_400.0;
+/// A playhead position in seconds: a day-long content, or a live stream's
+/// wall-clock position (epoch seconds) — never more than this.
+const MAX_POSITION_S: f64 = 1e10;
+/// Bits per second: 100 Gbit/s is beyond any player's stream or link.
+const MAX_BITS_PER_S: f64 = 1e11;
 
 /// A problem with the body as a whole: nothing in it could be read.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -125,10 +130,15 @@ pub fn parse_event_batch(body: &[u8], received_at: Micros, sent_at_param: Option
     Ok(out)
 }
 
+/// Numbers below this are not epoch milliseconds of any plausible time
+/// (1973-03-03): they are epoch seconds, which are refused rather than read
+/// as 1970 (`1764579600` would be 1970-01-21).
+const SMALLEST_EPOCH_MS: i64 = 100_000_000_000;
+
 fn ts_of(v: &Value) -> Option<Micros> {
     match v {
         Value::String(s) => parse_ts(s),
-        Value::Number(n) => n.as_i64().and_then(|ms| ms.checked_mul(1000)),
+        Value::Number(n) => n.as_i64().filter(|ms| *ms >= SMALLEST_EPOCH_MS).and_then(|ms| ms.checked_mul(1000)),
         _ => None,
     }
 }
@@ -152,7 +162,16 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
         None => return Err(field_err("type", "is required")),
     };
     let client_ts = match obj.remove("ts") {
-        Some(v) => ts_of(&v).ok_or_else(|| field_err("ts", "must be an RFC 3339 timestamp or epoch milliseconds"))?,
+        Some(v) => ts_of(&v).ok_or_else(|| {
+            field_err(
+                "ts",
+                if v.is_number() {
+                    "a number must be epoch milliseconds (13 digits today); epoch seconds are not taken"
+                } else {
+                    "must be an RFC 3339 timestamp or epoch milliseconds"
+                },
+            )
+        })?,
         None => return Err(field_err("ts", "is required")),
     };
     let ts = match sent_at {
@@ -175,10 +194,10 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
             return Err(field_err("content_id", format!("is required for `{event_type}` events")));
         }
     }
-    let position = number_field(&mut obj, "position", 0.0, f64::MAX)?;
+    let position = number_field(&mut obj, "position", 0.0, MAX_POSITION_S)?;
     let duration = number_field(&mut obj, "duration", 0.0, MAX_DURATION_S)?;
-    let bitrate = number_field(&mut obj, "bitrate", 0.0, f64::MAX)?;
-    let bandwidth = number_field(&mut obj, "bandwidth", 0.0, f64::MAX)?;
+    let bitrate = number_field(&mut obj, "bitrate", 0.0, MAX_BITS_PER_S)?;
+    let bandwidth = number_field(&mut obj, "bandwidth", 0.0, MAX_BITS_PER_S)?;
     let content_kind = match text_field(&mut obj, "content_kind", MAX_ID_LEN)? {
         Some(s) => Some(ContentKind::parse(&s).ok_or_else(|| field_err("content_kind", format!("`{s}` is not one of live, vod, dar")))?),
         None => None,

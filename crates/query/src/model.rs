@@ -3,26 +3,37 @@ use streamtally_model::{parse_ts, Micros};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum QueryError {
-    #[error("unknown metric `{0}` (known: {known})", known = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unknown metric `{shown}` (known: {known})", shown = short(.0), known = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
     UnknownMetric(String),
-    #[error("unknown dimension `{0}` (known: {known})", known = Dimension::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unknown dimension `{shown}` (known: {known})", shown = short(.0), known = Dimension::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "))]
     UnknownDimension(String),
-    #[error("`{field}` is not a time: `{value}` (use RFC 3339 such as 2026-03-02T10:00:00Z, or a date)")]
+    #[error("`{field}` is not a time: `{shown}` (use RFC 3339 such as 2026-03-02T10:00:00Z, or a date)", shown = short(.value))]
     BadTime { field: &'static str, value: String },
+    #[error("`{field}` is `{value}`: queries cover 1970-01-01 to 2200-01-01")]
+    OutOfYears { field: &'static str, value: String },
     #[error("`from` must be before `to`")]
     EmptyRange,
-    #[error("unknown time zone `{0}` (use an IANA name such as Europe/Berlin)")]
+    #[error("unknown time zone `{shown}` (use an IANA name such as Europe/Berlin)", shown = short(.0))]
     BadTimeZone(String),
-    #[error("filter `{0}` must look like dimension:value")]
+    #[error("filter `{shown}` must look like dimension:value", shown = short(.0))]
     BadFilter(String),
-    #[error("cannot filter by a time bucket (`{0}`); use from and to")]
+    #[error("cannot filter by a time bucket (`{shown}`); use from and to", shown = short(.0))]
     TimeFilter(String),
     #[error("at least one metric is required")]
     NoMetrics,
     #[error("`{param}` names `{value}` twice")]
     Repeated { param: &'static str, value: String },
-    #[error("unknown CDN dimension `{0}` (known: 5m, hour, day, zone, pop, status_class, cache_status)")]
+    #[error("unknown CDN dimension `{shown}` (known: 5m, hour, day, zone, pop, status_class, cache_status)", shown = short(.0))]
     UnknownCdnDimension(String),
+}
+
+/// A value quoted in an error, cut so that a huge parameter makes no huge answer.
+pub fn short(value: &str) -> String {
+    const MAX: usize = 40;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_string(),
+    }
 }
 
 /// Refuses a list that names one entry twice (`group_by=day,day`).
@@ -217,6 +228,9 @@ fn list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
 }
 
+/// Queries cover 1970-01-01 to 2200-01-01 (no input is outside them).
+const QUERY_YEARS: (Micros, Micros) = (0, 7_258_118_400_000_000);
+
 /// `from` and `to` (RFC 3339 or a date), `from` strictly first.
 pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError> {
     let from_us = parse_ts(from).ok_or_else(|| QueryError::BadTime {
@@ -227,6 +241,14 @@ pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError>
         field: "to",
         value: to.to_string(),
     })?;
+    for (field, value, at) in [("from", from, from_us), ("to", to, to_us)] {
+        if !(QUERY_YEARS.0..=QUERY_YEARS.1).contains(&at) {
+            return Err(QueryError::OutOfYears {
+                field,
+                value: value.chars().take(40).collect(),
+            });
+        }
+    }
     if from_us >= to_us {
         return Err(QueryError::EmptyRange);
     }

@@ -63,7 +63,9 @@ fn metric_expr(m: Metric) -> String {
         Metric::Downloads => count_of("download"),
         Metric::Views => count_of("view"),
         Metric::Users => count_of("user"),
-        Metric::Time => "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN f.value END), 0.0)".into(),
+        // Summed in whole milliseconds: integer sums do not depend on the
+        // order rows are added in, so the rows of a grouping add up to its total.
+        Metric::Time => "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into(),
         // Spec §3: distinct device keys among starts and downloads.
         Metric::Devices => "COUNT(DISTINCT CASE WHEN f.kind IN ('start', 'download') THEN f.device_key END)".into(),
     }

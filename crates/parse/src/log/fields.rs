@@ -50,6 +50,19 @@ pub enum Field {
     Ignore,
 }
 
+/// No response is larger: the sums of bytes then never overflow (2^63 bytes
+/// is 8 million such responses), and a corrupt field cannot swamp a total.
+pub const MAX_RESPONSE_BYTES: u64 = 1 << 40;
+
+/// Seconds to serve one request: finite, not negative, at most a day.
+fn serve_time(seconds: f64) -> Result<f64, LineError> {
+    if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(LineError(format!("time to serve {seconds} s is not between 0 and a day")))
+    }
+}
+
 fn num<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, LineError> {
     v.trim().parse().map_err(|_| LineError(format!("{what} `{v}` is not a number")))
 }
@@ -237,15 +250,21 @@ pub fn apply<'a>(req: &mut LogRequest<'a>, field: Field, value: Cow<'a, str>) ->
             }
             req.status = s;
         }
-        Field::Bytes => req.bytes = num(v, "bytes")?,
+        Field::Bytes => {
+            let bytes: u64 = num(v, "bytes")?;
+            if bytes > MAX_RESPONSE_BYTES {
+                return Err(LineError(format!("bytes {bytes} is more than one response can carry (1 TiB)")));
+            }
+            req.bytes = bytes;
+        }
         Field::UserAgent => req.user_agent = Some(text()),
         Field::Referrer => req.referrer = Some(text()),
         Field::Range => req.range = Some(text()),
         Field::CacheStatus => req.cache_status = Some(upper(text())),
         Field::Pop => req.pop = Some(text()),
         Field::Zone => req.zone = Some(text()),
-        Field::TimeToServe => req.time_to_serve = Some(num(v, "time to serve")?),
-        Field::TimeToServeMillis => req.time_to_serve = Some(num::<f64>(v, "time to serve")? / 1e3),
+        Field::TimeToServe => req.time_to_serve = Some(serve_time(num(v, "time to serve")?)?),
+        Field::TimeToServeMillis => req.time_to_serve = Some(serve_time(num::<f64>(v, "time to serve")? / 1e3)?),
         Field::Cmcd => parse_cmcd(v, req.cmcd.get_or_insert_default()),
         Field::Ignore => {}
     }
