@@ -772,10 +772,53 @@ mod tests {
         assert_eq!(meta.contents(a.id).unwrap().len(), 1);
         meta.record_abuse("198.51.100.9", "rate limit per IP", None, 3).unwrap();
         meta.record_abuse("198.51.100.9", "rate limit per IP", Some(a.id), 2).unwrap();
-        let blocks = meta.abuse_blocks(None).unwrap();
-        assert_eq!((blocks.len(), blocks[0].hits, blocks[0].tenant_id), (1, 5, Some(a.id)));
+        meta.record_abuse("198.51.100.9", "rate limit per IP", Some(a.id), 4).unwrap();
+        // Each tenant sees its own blocks; the server administrator sees all.
+        assert_eq!(meta.abuse_blocks(None).unwrap().len(), 2);
+        let own = meta.abuse_blocks(Some(a.id)).unwrap();
+        assert_eq!((own.len(), own[0].hits, own[0].tenant_id), (1, 6, Some(a.id)));
         assert_eq!(meta.abuse_blocks(Some(a.id + 1)).unwrap().len(), 0);
         assert_eq!(meta.prune_abuse(Some(a.id), now_secs() + 1).unwrap(), 1);
+        assert_eq!(meta.prune_abuse(None, now_secs() + 1).unwrap(), 1);
         assert!(meta.abuse_blocks(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn blocks_of_an_older_folder_are_kept_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE abuse_blocks (ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER, first_at INTEGER NOT NULL,
+                   last_at INTEGER NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (ip, reason));
+                 INSERT INTO abuse_blocks VALUES ('192.0.2.1', 'rate limit per IP', NULL, 1, 2, 7);",
+            )
+            .unwrap();
+        }
+        let meta = Meta::open(&path).unwrap();
+        let blocks = meta.abuse_blocks(None).unwrap();
+        assert_eq!((blocks.len(), blocks[0].hits, blocks[0].tenant_id), (1, 7, None));
+    }
+
+    #[test]
+    fn a_key_hashed_by_an_older_release_still_works_and_is_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+        let a = meta.create_tenant("acme").unwrap();
+        let key = meta.create_key(Some(a.id), Role::Ingest).unwrap();
+        let secret = key.key.rsplit('_').next().unwrap();
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let argon = Argon2::default().hash_password(secret.as_bytes(), &salt).unwrap().to_string();
+        meta.conn()
+            .execute("UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2", params![argon, key.key_id])
+            .unwrap();
+        assert!(meta.verify_key(&key.key).unwrap().is_some());
+        let stored: String = meta
+            .conn()
+            .query_row("SELECT secret_hash FROM api_keys WHERE key_id = ?1", [&key.key_id], |r| r.get(0))
+            .unwrap();
+        assert!(stored.starts_with(FAST_HASH_PREFIX), "{stored}");
+        assert!(meta.verify_key(&format!("{}0", key.key)).unwrap().is_none());
     }
 }
