@@ -126,6 +126,15 @@ pub struct ServeArgs {
     /// Connections held at once from one peer address (behind a proxy: the proxy's).
     #[arg(long, default_value_t = 4_096)]
     pub max_connections_per_ip: usize,
+    /// Live streams (`/api/v1/live/stream`) one key may hold open.
+    #[arg(long, default_value_t = 20)]
+    pub max_streams_per_key: usize,
+    /// Live streams one tenant may hold open.
+    #[arg(long, default_value_t = 100)]
+    pub max_streams_per_tenant: usize,
+    /// Queries of one tenant that run at once (others wait their turn).
+    #[arg(long, default_value_t = 2)]
+    pub max_queries_per_tenant: usize,
     /// How often counted facts are written to Parquet files.
     #[arg(long, default_value = "5s", value_parser = humantime_duration)]
     pub checkpoint_interval: std::time::Duration,
@@ -196,8 +205,19 @@ enum Command {
     },
 }
 
+/// Every file streamtally makes is its user's only: the data folder holds
+/// each tenant's secrets, the WAL holds accepted input (docs/SECURITY.md).
+fn private_files() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: sets the process's file-creation mask; no memory is touched.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     no_huge_pages();
+    private_files();
     let _ = raise_open_file_limit();
     let cli = Cli::parse();
     commands::init_logging(&cli.log_format);

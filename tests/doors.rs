@@ -386,3 +386,132 @@ fn implausible_numbers_are_refused_and_time_rows_add_up_to_the_total() {
     assert_eq!(rows, ms(&grouped["totals"]["time"]), "{grouped}");
     assert!(rows > 0);
 }
+
+/// Opens a live stream on a raw connection; returns the status and the connection.
+fn open_stream(server: &Server, key: &str) -> (u16, TcpStream) {
+    let mut s = TcpStream::connect(server.host()).unwrap();
+    write!(
+        s,
+        "GET /api/v1/live/stream?interval=1 HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\n\r\n",
+        server.host()
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).unwrap();
+    let status = String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0);
+    (status, s)
+}
+
+fn live_computations(server: &Server) -> u64 {
+    let text = server.request("GET", "/metrics", &[], "").body;
+    text.lines()
+        .find_map(|l| l.strip_prefix("streamtally_live_computations_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no live_computations in {text}"))
+}
+
+#[test]
+fn live_streams_are_capped_per_key_and_share_one_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--max-streams-per-key", "5"]);
+    let t = server.tenant("acme");
+    server.post_events(&t.ingest, IP1, UA1, &json!([ev("play", &at("10:00:00"), "p1", "LIVE")]));
+    let streams: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let (status, s) = open_stream(&server, &t.read);
+            assert_eq!(status, 200);
+            s
+        })
+        .collect();
+    let (status, _) = open_stream(&server, &t.read);
+    assert_eq!(status, 429, "a sixth stream on one key");
+    let before = live_computations(&server);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let computed = live_computations(&server) - before;
+    let seconds = started.elapsed().as_secs() + 1;
+    // Five subscribers every second share one computation per second.
+    assert!(computed <= seconds + 1, "{computed} computations in {seconds} s for 5 subscribers");
+    // A query is not starved by the streams.
+    assert_eq!(server.get(&format!("/api/v1/metrics?{DAY}"), &t.read).status, 200);
+    drop(streams);
+    // Closed streams give their places back (noticed at their next push).
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(open_stream(&server, &t.read).0, 200);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_and_its_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let all_private = |root: &std::path::Path| {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            assert_eq!(mode(&p) & 0o077, 0, "{} is {:o}", p.display(), mode(&p));
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+    };
+    let server = Server::start(&data, &[]);
+    let t = server.tenant("acme");
+    server.post_events(&t.ingest, IP1, UA1, &json!([ev("play", &at("10:00:00"), "p1", "V")]));
+    server.wait_idle();
+    server.stop();
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("meta.sqlite")), 0o600);
+    all_private(&data);
+    // A folder of an older release (0755, files 0644) is tightened when opened.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("meta.sqlite"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start(&data, &[]);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("meta.sqlite")), 0o600);
+    server.stop();
+}
+
+fn parquet_files(root: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn a_batch_spread_over_years_writes_a_few_files_not_one_per_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let t = server.tenant("archive");
+    server.set(&t, json!({ "earliest_input": "1990-01-01" }));
+    // 3 000 plays on different days of 1990–98, in time order (a backfill).
+    let start = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+    let events: Vec<_> = (0..3_000)
+        .map(|i| {
+            let day = start + chrono::Duration::days(i);
+            ev("play", &format!("{day}T12:00:00Z"), &format!("p{i}"), "OLD")
+        })
+        .collect();
+    server.post_events(&t.ingest, IP1, UA1, &json!(events));
+    server.wait_idle();
+    let starts = server.metrics(&t.read, "from=1990-01-01&to=1999-01-01&metrics=starts")["totals"]["starts"].clone();
+    assert_eq!(starts, 3_000);
+    server.stop();
+    // Facts and raw events of nine years: a folder per year, not 6 000 files.
+    let files = parquet_files(&data);
+    assert!(files > 0 && files <= 40, "{files} files");
+    let server = Server::start(&data, &[]);
+    let starts = server.metrics(&t.read, "from=1994-01-01&to=1994-02-01&metrics=starts")["totals"]["starts"].clone();
+    assert_eq!(starts, 31);
+    server.stop();
+}

@@ -47,6 +47,16 @@ pub enum KeyAction {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a tenant's key by its id (the part after the role); a running
+    /// server stops taking it within a minute.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        key_id: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,14 +120,26 @@ pub fn tenant(action: TenantAction) -> anyhow::Result<()> {
 }
 
 pub fn key(action: KeyAction) -> anyhow::Result<()> {
-    let KeyAction::Create { tenant, role, data, json } = action;
-    let m = meta(&data)?;
-    let t = m.tenant_by_name(&tenant)?;
-    let key = m.create_key(Some(t.id), Role::parse(&role)?)?;
-    if json {
-        println!("{}", json!(key));
-    } else {
-        println!("{}", key.key);
+    match action {
+        KeyAction::Create { tenant, role, data, json } => {
+            let m = meta(&data)?;
+            let t = m.tenant_by_name(&tenant)?;
+            let key = m.create_key(Some(t.id), Role::parse(&role)?)?;
+            if json {
+                println!("{}", json!(key));
+            } else {
+                println!("{}", key.key);
+            }
+        }
+        KeyAction::Revoke { tenant, key_id, data } => {
+            let m = meta(&data)?;
+            let t = m.tenant_by_name(&tenant)?;
+            anyhow::ensure!(
+                m.revoke_key(Some(t.id), &key_id)?,
+                "tenant `{tenant}` has no key `{key_id}` that is not revoked"
+            );
+            println!("revoked {key_id}");
+        }
     }
     Ok(())
 }

@@ -162,6 +162,7 @@ fn event(kind: &str, ts: &str, v: &Viewer, duration: Option<f64>) -> Value {
 pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let limits = streamtally_server::RateLimits::default();
     let connections = streamtally_server::ConnectionLimits::default();
+    let readers = streamtally_server::ReaderLimits::default();
     let args = ServeArgs {
         data: DataArg { data },
         listen,
@@ -182,6 +183,9 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         body_timeout: connections.body_timeout,
         max_connections: connections.max_connections,
         max_connections_per_ip: connections.max_connections_per_ip,
+        max_streams_per_key: readers.streams_per_key,
+        max_streams_per_tenant: readers.streams_per_tenant,
+        max_queries_per_tenant: readers.queries_per_tenant,
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;

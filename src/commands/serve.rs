@@ -56,23 +56,42 @@ pub fn connection_cap(wanted: usize) -> usize {
     }
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when it is first awaited: a signal that arrives between
+/// "listening" and the first poll must not kill the process unflushed.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
+    async move {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let int = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! { _ = term => {}, _ = int => {} }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down");
+    }
 }
 
 /// Serves on `listen` until a signal; then finishes requests and checkpoints.
@@ -87,9 +106,10 @@ pub async fn serve_until_signal(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let shutdown = shutdown_signal();
     on_ready(addr);
     let state = AppState::new(pipeline.clone(), enricher, config);
-    streamtally_server::serve(listener, state, shutdown_signal()).await?;
+    streamtally_server::serve(listener, state, shutdown).await?;
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
 }
@@ -117,6 +137,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             body_timeout: args.body_timeout,
             max_connections: connection_cap(args.max_connections),
             max_connections_per_ip: args.max_connections_per_ip,
+        },
+        readers: streamtally_server::ReaderLimits {
+            streams_per_key: args.max_streams_per_key,
+            streams_per_tenant: args.max_streams_per_tenant,
+            queries_per_tenant: args.max_queries_per_tenant,
         },
     };
     let runtime = tokio::runtime::Runtime::new()?;

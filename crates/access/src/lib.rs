@@ -8,8 +8,10 @@
 //!   (see `docs/ACCESS.md` for the recipe in several languages). The `id` is the
 //!   code attendance is reported under; listing it as revoked blocks it.
 //! - **Playback tokens** are what the server hands out after a successful check:
-//!   short-lived, bound to one content, signed with a key derived from the
-//!   tenant's secret, so later events carry the token and never the raw code.
+//!   short-lived, bound to one content, encrypted and authenticated
+//!   (XChaCha20-Poly1305) under a key derived from the tenant's secret, so
+//!   later events carry the token and never the raw code — and the token, which
+//!   travels in URLs that web servers log, reveals neither code nor content.
 //!
 //! This crate decides; it stores nothing and knows no HTTP.
 
@@ -21,6 +23,8 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use chacha20poly1305::aead::Aead;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use streamtally_model::{Micros, MICROS_PER_SEC};
@@ -29,7 +33,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// How long a playback token lasts unless asked otherwise: a long event day.
 pub const DEFAULT_TOKEN_TTL: Micros = 12 * 3600 * MICROS_PER_SEC;
+/// Tokens of the last release: signed, not encrypted (the code readable in
+/// them). Still verified until they expire; none are issued.
 const TOKEN_PREFIX: &str = "st1";
+/// Encrypted tokens: `st2.` + base64url(nonce ‖ ciphertext ‖ tag).
+const SEALED_PREFIX: &str = "st2.";
 
 /// Why a code, SecureID or token was refused. Said to the caller only as "no";
 /// the reason goes to logs and `explain`.
@@ -57,6 +65,7 @@ pub struct AccessList {
     entries: HashMap<String, AccessEntry>,
     secure_id_secret: Option<String>,
     token_key: [u8; 32],
+    sealing_key: [u8; 32],
 }
 
 /// A successful check: the code recorded for attendance.
@@ -65,8 +74,16 @@ pub struct Granted {
     pub code: String,
 }
 
+/// 16 random bytes for a token's nonce (with the issue time, 24 bytes that
+/// never repeat under one key).
+fn uuid_like_random() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    rand::fill(&mut b);
+    b
+}
+
 fn hmac(key: &[u8], text: &str) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(text.as_bytes());
     mac
 }
@@ -87,6 +104,7 @@ impl AccessList {
             entries: entries.into_iter().map(|e| (e.code.clone(), e)).collect(),
             secure_id_secret,
             token_key: blake3::derive_key("streamtally playback token v1", device_secret),
+            sealing_key: blake3::derive_key("streamtally playback token v2 sealing", device_secret),
         }
     }
 
@@ -135,32 +153,35 @@ impl AccessList {
     }
 
     /// A playback token for a granted code and one content, valid until the
-    /// returned instant.
+    /// returned instant: opaque to everyone but this tenant's server.
     pub fn issue_token(&self, granted: &Granted, content_id: &str, now: Micros, ttl: Micros) -> (String, Micros) {
         let expires = now + ttl.max(MICROS_PER_SEC);
-        let payload = format!(
-            "{TOKEN_PREFIX}.{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(&granted.code),
-            URL_SAFE_NO_PAD.encode(content_id),
-            expires / MICROS_PER_SEC
-        );
-        let sig = hmac(&self.token_key, &payload).finalize().into_bytes();
-        (format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&sig[..16])), expires)
+        let plain = serde_json::json!([granted.code, content_id, expires / MICROS_PER_SEC]).to_string();
+        let mut nonce = [0u8; 24];
+        nonce[..16].copy_from_slice(&uuid_like_random());
+        nonce[16..].copy_from_slice(&now.to_le_bytes());
+        let cipher = <XChaCha20Poly1305 as chacha20poly1305::KeyInit>::new((&self.sealing_key).into());
+        // Encrypting a short text in memory cannot fail.
+        let sealed = cipher.encrypt(XNonce::from_slice(&nonce), plain.as_bytes()).unwrap_or_default();
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        (format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)), expires)
     }
 
-    /// Verifies a playback token for `content_id` at `now`; the code must still
-    /// be usable (a revocation stops the tokens issued before it).
-    pub fn verify_token(&self, token: &str, content_id: Option<&str>, now: Micros) -> Result<Granted, Denied> {
-        let (payload, sig) = token.rsplit_once('.').ok_or(Denied::Malformed)?;
-        let parts: Vec<&str> = payload.split('.').collect();
-        let [TOKEN_PREFIX, code, content, expires] = parts[..] else {
+    /// Opens an `st2.` token: (code, content, expiry in epoch seconds).
+    fn open_sealed(&self, body: &str) -> Result<(String, String, i64), Denied> {
+        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| Denied::Malformed)?;
+        if bytes.len() < 24 + 16 {
             return Err(Denied::Malformed);
-        };
-        let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| Denied::Malformed)?;
-        hmac(&self.token_key, payload).verify_truncated_left(&sig).map_err(|_| Denied::BadSignature)?;
-        let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(Denied::Malformed);
-        let (code, content) = (decode(code)?, decode(content)?);
-        let expires: i64 = expires.parse().map_err(|_| Denied::Malformed)?;
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let cipher = <XChaCha20Poly1305 as chacha20poly1305::KeyInit>::new((&self.sealing_key).into());
+        let plain = cipher.decrypt(XNonce::from_slice(nonce), sealed).map_err(|_| Denied::BadSignature)?;
+        serde_json::from_slice::<(String, String, i64)>(&plain).map_err(|_| Denied::Malformed)
+    }
+
+    /// Checks the parts of a token once it was opened or its signature verified.
+    fn granted_by(&self, code: String, content: &str, expires: i64, content_id: Option<&str>, now: Micros) -> Result<Granted, Denied> {
         if expires.saturating_mul(MICROS_PER_SEC) <= now {
             return Err(Denied::Expired);
         }
@@ -171,6 +192,26 @@ impl AccessList {
             return Err(e);
         }
         Ok(Granted { code })
+    }
+
+    /// Verifies a playback token for `content_id` at `now`; the code must still
+    /// be usable (a revocation stops the tokens issued before it).
+    pub fn verify_token(&self, token: &str, content_id: Option<&str>, now: Micros) -> Result<Granted, Denied> {
+        if let Some(body) = token.strip_prefix(SEALED_PREFIX) {
+            let (code, content, expires) = self.open_sealed(body)?;
+            return self.granted_by(code, &content, expires, content_id, now);
+        }
+        let (payload, sig) = token.rsplit_once('.').ok_or(Denied::Malformed)?;
+        let parts: Vec<&str> = payload.split('.').collect();
+        let [TOKEN_PREFIX, code, content, expires] = parts[..] else {
+            return Err(Denied::Malformed);
+        };
+        let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| Denied::Malformed)?;
+        hmac(&self.token_key, payload).verify_truncated_left(&sig).map_err(|_| Denied::BadSignature)?;
+        let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(Denied::Malformed);
+        let (code, content) = (decode(code)?, decode(content)?);
+        let expires: i64 = expires.parse().map_err(|_| Denied::Malformed)?;
+        self.granted_by(code, &content, expires, content_id, now)
     }
 
     /// Resolves what an event carries (a token, or a raw code or SecureID) into
@@ -249,7 +290,7 @@ mod tests {
         let g = l.check("A-1001", NOW).unwrap();
         let (token, until) = l.issue_token(&g, "L", NOW, DEFAULT_TOKEN_TTL);
         assert_eq!(until, NOW + DEFAULT_TOKEN_TTL);
-        assert!(!token.contains("A-1001"), "the code is encoded, not in clear: {token}");
+        assert!(token.starts_with(SEALED_PREFIX), "{token}");
         assert_eq!(l.verify_token(&token, Some("L"), NOW + 1), Ok(g.clone()));
         assert_eq!(l.verify_token(&token, Some("M"), NOW + 1), Err(Denied::WrongContent));
         assert_eq!(l.verify_token(&token, Some("L"), until), Err(Denied::Expired));
@@ -272,5 +313,61 @@ mod tests {
         assert_eq!(revoked.verify_token(&token, Some("L"), NOW + 10), Err(Denied::Revoked));
         assert_eq!(l.resolve(Some(&token), Some("ignored"), Some("L"), NOW).as_deref(), Some("A-1001"));
         assert_eq!(l.resolve(None, Some("WRONG"), Some("L"), NOW), None);
+    }
+
+    /// Every way a code could be spelled inside a token.
+    fn spellings(text: &str) -> Vec<String> {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+        let b = text.as_bytes();
+        let mut out = vec![text.to_string(), text.to_lowercase(), hex::encode(b), hex::encode_upper(b)];
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            // A text's base64 inside a longer base64 string depends on its
+            // offset; all three offsets, without the edge characters.
+            for pad in 0..3 {
+                let mut shifted = vec![0u8; pad];
+                shifted.extend_from_slice(b);
+                let enc = engine.encode(&shifted);
+                let skip = (pad * 4).div_ceil(3) + 1;
+                if enc.len() > skip + 2 {
+                    out.push(enc[skip..enc.len() - 2].to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tokens_reveal_no_code_and_no_content_in_any_encoding() {
+        let codes = ["A-1001", "physician-4711", "Ärztin-0815-long-attendee-number"];
+        let entries = codes.iter().map(|c| AccessEntry::new(c)).collect();
+        let l = AccessList::new(entries, None, &[9; 32]);
+        for code in codes {
+            let g = l.check(code, NOW).unwrap();
+            let (token, _) = l.issue_token(&g, "conference-keynote", NOW, DEFAULT_TOKEN_TTL);
+            for spelled in spellings(code).into_iter().chain(spellings("conference-keynote")) {
+                assert!(!token.contains(&spelled), "{token} contains {spelled}");
+            }
+            assert_eq!(l.verify_token(&token, Some("conference-keynote"), NOW + 1), Ok(g));
+            // Two tokens of the same grant differ: nothing repeats to correlate.
+            let (again, _) = l.issue_token(&l.check(code, NOW).unwrap(), "conference-keynote", NOW, DEFAULT_TOKEN_TTL);
+            assert_ne!(token, again);
+        }
+        // A token with a changed byte does not open.
+        let (token, _) = l.issue_token(&l.check("A-1001", NOW).unwrap(), "L", NOW, DEFAULT_TOKEN_TTL);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token[SEALED_PREFIX.len()..]).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let forged = format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+        assert_eq!(l.verify_token(&forged, Some("L"), NOW), Err(Denied::BadSignature));
+    }
+
+    #[test]
+    fn tokens_of_the_last_release_still_verify() {
+        let l = list();
+        let expires = NOW / MICROS_PER_SEC + 3600;
+        let payload = format!("{TOKEN_PREFIX}.{}.{}.{expires}", URL_SAFE_NO_PAD.encode("A-1001"), URL_SAFE_NO_PAD.encode("L"));
+        let sig = hmac(&l.token_key, &payload).finalize().into_bytes();
+        let old = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&sig[..16]));
+        assert_eq!(l.verify_token(&old, Some("L"), NOW).unwrap().code, "A-1001");
     }
 }

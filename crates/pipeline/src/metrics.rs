@@ -18,6 +18,9 @@ pub struct PipelineMetrics {
     pub facts_emitted: Counter,
     /// Inputs not counted because they came later than `allowed_lateness`.
     pub inputs_late: Counter,
+    /// Live figures computed for live-stream subscribers (one per tenant,
+    /// zone, window and second, however many subscribe).
+    pub live_computations: Counter,
     pub wal_append_seconds: Histogram,
     pub checkpoint_seconds: Histogram,
     pub state_keys: Gauge,
@@ -35,6 +38,7 @@ impl Default for PipelineMetrics {
             wal_records: Counter::default(),
             facts_emitted: Counter::default(),
             inputs_late: Counter::default(),
+            live_computations: Counter::default(),
             wal_append_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             checkpoint_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             state_keys: Gauge::default(),
@@ -51,6 +55,11 @@ impl Default for PipelineMetrics {
             "inputs_late",
             "Inputs not counted because they arrived more than allowed_lateness behind the tenant's clock",
             m.inputs_late.clone(),
+        );
+        registry.register(
+            "live_computations",
+            "Live figures computed for live-stream subscribers (shared per tenant and second)",
+            m.live_computations.clone(),
         );
         registry.register("wal_append_seconds", "Time to append and fsync one WAL group", m.wal_append_seconds.clone());
         registry.register("fact_write_seconds", "Time to write facts to files (checkpoint)", m.checkpoint_seconds.clone());

@@ -10,6 +10,7 @@ mod body_limit;
 mod error;
 mod extract;
 mod listener;
+mod readers;
 mod routes;
 mod state;
 
@@ -24,6 +25,7 @@ use tower_http::cors::{Any, CorsLayer};
 pub use abuse::RateLimits;
 pub use error::ApiError;
 pub use listener::ConnectionLimits;
+pub use readers::ReaderLimits;
 pub use state::{AppState, ServerConfig};
 
 pub fn router(state: AppState) -> Router {
@@ -45,7 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/settings", get(routes::admin::get_settings).put(routes::admin::put_settings))
         .route("/api/v1/contents", get(routes::admin::get_contents).put(routes::admin::put_contents))
         .route("/api/v1/tenants", get(routes::admin::get_tenants).post(routes::admin::post_tenant))
-        .route("/api/v1/keys", post(routes::admin::post_key))
+        .route("/api/v1/keys", get(routes::admin::get_keys).post(routes::admin::post_key))
+        .route("/api/v1/keys/{key_id}", axum::routing::delete(routes::admin::delete_key))
         .route("/api/v1/subjects", axum::routing::delete(routes::admin::delete_subject))
         .route("/api/v1/abuse", get(routes::admin::get_abuse))
         .route("/api/v1/live", get(routes::live::get_live))
@@ -80,11 +83,13 @@ pub fn router(state: AppState) -> Router {
 /// Serves until `shutdown` resolves, then lets open requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let abuse = state.abuse.clone();
+    let live_share = state.live_share.clone();
     let housekeeping = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every.tick().await;
             abuse.housekeeping();
+            live_share.housekeeping();
         }
     });
     let closing = state.closing.clone();

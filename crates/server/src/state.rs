@@ -5,6 +5,7 @@ use streamtally_enrich::Enricher;
 use crate::abuse::{AbuseGuard, RateLimits};
 use crate::access::AccessLists;
 use crate::listener::ConnectionLimits;
+use crate::readers::{LiveShare, QueryGate, ReaderLimits, StreamSlots};
 use streamtally_pipeline::Pipeline;
 
 #[derive(Debug, Clone)]
@@ -15,6 +16,7 @@ pub struct ServerConfig {
     pub trust_forwarded_for: bool,
     pub rate_limits: RateLimits,
     pub connections: ConnectionLimits,
+    pub readers: ReaderLimits,
 }
 
 impl Default for ServerConfig {
@@ -24,6 +26,7 @@ impl Default for ServerConfig {
             trust_forwarded_for: false,
             rate_limits: RateLimits::default(),
             connections: ConnectionLimits::default(),
+            readers: ReaderLimits::default(),
         }
     }
 }
@@ -42,6 +45,12 @@ pub struct AppState {
     /// Files being imported over `POST /api/v1/logs?file=…`: one chunk of a
     /// file at a time, so a chunk is never taken twice.
     pub importing: FilesUnderImport,
+    /// Open live streams per key and tenant.
+    pub streams: Arc<StreamSlots>,
+    /// Live figures shared by a tenant's subscribers.
+    pub live_share: Arc<LiveShare>,
+    /// Queries of each tenant, a few at a time.
+    pub queries: Arc<QueryGate>,
 }
 
 /// (tenant, file key) of the files a chunk is being taken of.
@@ -52,6 +61,9 @@ impl AppState {
         let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
         let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
         AppState {
+            streams: Arc::default(),
+            live_share: Arc::default(),
+            queries: Arc::new(QueryGate::new(config.readers.queries_per_tenant)),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             importing: Arc::default(),
             access,

@@ -24,6 +24,7 @@ use streamtally_model::{micros_to_datetime, DeviceKey, EnrichedEvent, Fact, Micr
 use streamtally_query::{DataFusion, Select, Table};
 
 use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
+use crate::partition::Partition;
 use crate::{io_err, BoxFuture, FactStore, Meta, StoreError};
 
 /// A day with this many small files has them merged into one.
@@ -88,8 +89,25 @@ struct Manifest {
 struct FileEntry {
     /// Relative to the table folder.
     path: String,
+    /// The first day of the rows it may hold…
     day: NaiveDate,
+    /// …and the last (older manifests: the same day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_day: Option<NaiveDate>,
     rows: u64,
+}
+
+impl FileEntry {
+    fn partition(&self) -> Partition {
+        Partition {
+            first: self.day,
+            last: self.last_day.unwrap_or(self.day),
+        }
+    }
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
 }
 
 /// Rows a table takes in and keeps as Arrow.
@@ -153,6 +171,15 @@ fn between(batch: &RecordBatch, from: Micros, to: Micros) -> Result<RecordBatch,
 
 fn day_of(ts: Micros) -> NaiveDate {
     micros_to_datetime(ts).date_naive()
+}
+
+fn entry(path: String, part: Partition, rows: usize) -> FileEntry {
+    FileEntry {
+        path,
+        day: part.first,
+        last_day: (part.last != part.first).then_some(part.last),
+        rows: rows as u64,
+    }
 }
 
 fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -286,20 +313,22 @@ impl TableState {
         batches
     }
 
-    /// Writes batches as one file per day under `dir` (no lock held: the
-    /// files are published only by [`TableState::publish`]).
+    /// Writes batches as one file per partition (a recent day, or an older
+    /// month or year) under `dir` (no lock held: the files are published only
+    /// by [`TableState::publish`]).
     fn write_days(dir: &Path, batches: &[RecordBatch], upto_lsn: u64) -> Result<Written, StoreError> {
-        let mut per_day: BTreeMap<NaiveDate, Vec<RecordBatch>> = BTreeMap::new();
+        let today = today();
+        let mut per_day: BTreeMap<Partition, Vec<RecordBatch>> = BTreeMap::new();
         for batch in batches {
-            let days: Vec<NaiveDate> = ts_column(batch)?.values().iter().map(|t| day_of(*t)).collect();
-            let distinct: BTreeSet<NaiveDate> = days.iter().copied().collect();
-            for &day in &distinct {
+            let parts: Vec<Partition> = ts_column(batch)?.values().iter().map(|t| Partition::of(day_of(*t), today)).collect();
+            let distinct: BTreeSet<Partition> = parts.iter().copied().collect();
+            for &part in &distinct {
                 let rows = if distinct.len() == 1 {
                     batch.clone()
                 } else {
-                    filter_record_batch(batch, &BooleanArray::from(days.iter().map(|d| *d == day).collect::<Vec<bool>>()))?
+                    filter_record_batch(batch, &BooleanArray::from(parts.iter().map(|p| *p == part).collect::<Vec<bool>>()))?
                 };
-                per_day.entry(day).or_default().push(rows);
+                per_day.entry(part).or_default().push(rows);
             }
         }
         let mut written = Written {
@@ -307,17 +336,13 @@ impl TableState {
             batches: batches.len(),
             rows: 0,
         };
-        for (day, batches) in per_day {
+        for (part, batches) in per_day {
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-            let rel = format!("day={day}/{}", unique_name(upto_lsn));
+            let rel = format!("{}/{}", part.folder(), unique_name(upto_lsn));
             write_parquet(&dir.join(&rel), &batches)?;
-            fsync_dir(&dir.join(format!("day={day}")))?;
+            fsync_dir(&dir.join(part.folder()))?;
             written.rows += rows;
-            written.files.push(FileEntry {
-                path: rel,
-                day,
-                rows: rows as u64,
-            });
+            written.files.push(entry(rel, part, rows));
         }
         Ok(written)
     }
@@ -342,32 +367,28 @@ impl TableState {
     /// again: each row is rewritten about once per size tier.
     fn compact(&mut self) -> Result<Vec<PathBuf>, StoreError> {
         let small = |f: &FileEntry| f.rows < COMPACTED_ROWS;
-        let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        let mut per_day: BTreeMap<Partition, usize> = BTreeMap::new();
         for f in self.manifest.files.iter().filter(|f| small(f)) {
-            *per_day.entry(f.day).or_default() += 1;
+            *per_day.entry(f.partition()).or_default() += 1;
         }
         let mut replaced = Vec::new();
-        for (day, n) in per_day {
+        for (part, n) in per_day {
             if n < COMPACT_AT_FILES {
                 continue;
             }
-            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day == day && small(f));
+            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.partition() == part && small(f));
             let mut batches = Vec::new();
             for f in &old {
                 batches.extend(read_parquet(&self.dir.join(&f.path))?);
             }
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-            let rel = format!("day={day}/{}", unique_name(self.manifest.lsn));
+            let rel = format!("{}/{}", part.folder(), unique_name(self.manifest.lsn));
             write_parquet(&self.dir.join(&rel), &batches)?;
             let mut manifest = Manifest {
                 lsn: self.manifest.lsn,
                 files: keep,
             };
-            manifest.files.push(FileEntry {
-                path: rel,
-                day,
-                rows: rows as u64,
-            });
+            manifest.files.push(entry(rel, part, rows));
             self.write_manifest(&manifest)?;
             self.manifest = manifest;
             replaced.extend(old.iter().map(|f| self.dir.join(&f.path)));
@@ -408,7 +429,7 @@ impl TableState {
             if dropped == 0 {
                 continue;
             }
-            let rel = format!("day={}/{}", entry.day, unique_name(manifest.lsn));
+            let rel = format!("{}/{}", entry.partition().folder(), unique_name(manifest.lsn));
             write_parquet(&self.dir.join(&rel), &kept)?;
             replaced.push(path);
             entry.path = rel;
@@ -424,11 +445,26 @@ impl TableState {
     }
 
     fn drop_days_before(&mut self, day: NaiveDate) -> Result<Vec<PathBuf>, StoreError> {
-        let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.day < day);
+        let (old, mut keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.partition().last < day);
         let from = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
         self.mem = self.mem.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
         self.sealed = self.sealed.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
-        if old.is_empty() {
+        let mut replaced: Vec<PathBuf> = old.iter().map(|f| self.dir.join(&f.path)).collect();
+        // A month or year folder that straddles the cut keeps only its later rows.
+        for f in keep.iter_mut().filter(|f| f.day < day) {
+            let path = self.dir.join(&f.path);
+            let kept = read_parquet(&path)?
+                .iter()
+                .map(|b| between(b, from, Micros::MAX))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rel = format!("{}/{}", f.partition().folder(), unique_name(self.manifest.lsn));
+            write_parquet(&self.dir.join(&rel), &kept)?;
+            f.path = rel;
+            f.rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            replaced.push(path);
+        }
+        keep.retain(|f| f.rows > 0);
+        if replaced.is_empty() {
             return Ok(Vec::new());
         }
         let manifest = Manifest {
@@ -437,7 +473,7 @@ impl TableState {
         };
         self.write_manifest(&manifest)?;
         self.manifest = manifest;
-        Ok(old.iter().map(|f| self.dir.join(&f.path)).collect())
+        Ok(replaced)
     }
 
     /// The files that can hold rows of `[from, to)`.
@@ -446,7 +482,7 @@ impl TableState {
         self.manifest
             .files
             .iter()
-            .filter(|f| f.day >= first && f.day <= last)
+            .filter(|f| f.partition().overlaps(first, last))
             .map(|f| self.dir.join(&f.path).display().to_string())
             .collect()
     }
@@ -485,6 +521,7 @@ impl EmbeddedStore {
     /// Opens the data folder, creating it if needed, and takes its lock.
     pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
         fs::create_dir_all(root).map_err(io_err(root))?;
+        crate::meta::keep_private(root, 0o700).map_err(io_err(root))?;
         let lock_path = root.join("streamtally.lock");
         let lock = fs::OpenOptions::new()
             .create(true)

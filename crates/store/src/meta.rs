@@ -34,6 +34,8 @@ pub enum MetaError {
     BadContent { content_id: String, reason: String },
     #[error("key hashing failed: {0}")]
     Hash(String),
+    #[error("metadata file: {0}")]
+    Io(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,9 +235,34 @@ fn valid_tenant_name(name: &str) -> bool {
         && name.as_bytes()[0].is_ascii_alphanumeric()
 }
 
+/// Makes `path` readable by its owner only (`mode` 0700 or 0600), when it is
+/// not already: the data folder holds every tenant's secrets. Folders made by
+/// older releases (0755, files 0644) are tightened when opened.
+pub fn keep_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 impl Meta {
     pub fn open(path: &Path) -> Result<Meta, MetaError> {
+        if let Some(folder) = path.parent().filter(|p| p.is_dir()) {
+            keep_private(folder, 0o700).map_err(|e| MetaError::Io(format!("{}: {e}", folder.display())))?;
+        }
         let conn = Connection::open(path)?;
+        for file in [path.to_path_buf(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
+            if file.exists() {
+                keep_private(&file, 0o600).map_err(|e| MetaError::Io(format!("{}: {e}", file.display())))?;
+            }
+        }
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -359,6 +386,32 @@ impl Meta {
             |r| r.get(0),
         )?;
         Ok(n > 0)
+    }
+
+    /// Revokes a key of `tenant` (`None`: a server administrator's key);
+    /// false when it has no such key. It stops at once in this process.
+    pub fn revoke_key(&self, tenant: Option<TenantId>, key_id: &str) -> Result<bool, MetaError> {
+        let n = self.conn().execute(
+            "UPDATE api_keys SET revoked = 1 WHERE key_id = ?1 AND tenant_id IS ?2 AND revoked = 0",
+            params![key_id, tenant],
+        )?;
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (p, _)| p.key_id != key_id);
+        Ok(n > 0)
+    }
+
+    /// A tenant's keys (never their secrets), oldest first.
+    pub fn keys(&self, tenant: Option<TenantId>) -> Result<Vec<KeyInfo>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT key_id, role, created_at, revoked FROM api_keys WHERE tenant_id IS ?1 ORDER BY created_at, key_id")?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(KeyInfo {
+                key_id: r.get(0)?,
+                role: r.get(1)?,
+                created_at: r.get(2)?,
+                revoked: r.get::<_, i64>(3)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The principal of a key verified within [`KEY_CACHE_TTL`], without any check.
@@ -560,6 +613,15 @@ impl Meta {
             params![tenant, before],
         )?)
     }
+}
+
+/// What may be shown of a key: everything but its secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyInfo {
+    pub key_id: String,
+    pub role: String,
+    pub created_at: i64,
+    pub revoked: bool,
 }
 
 /// Failed access checks of one content on one UTC day.

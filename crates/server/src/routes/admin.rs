@@ -111,6 +111,28 @@ pub struct NewKey {
     role: String,
 }
 
+/// `GET /api/v1/keys`: the tenant's keys, without secrets.
+pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    Ok(Json(json!({ "keys": state.pipeline.store().meta().keys(Some(tenant))? })))
+}
+
+/// `DELETE /api/v1/keys/{key_id}`: revokes one of the tenant's keys at once.
+pub async fn delete_key(
+    State(state): State<AppState>,
+    axum::extract::Path(key_id): axum::extract::Path<String>,
+    Query(t): Query<TenantParam>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
+    let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
+    if !state.pipeline.store().meta().revoke_key(Some(tenant), &key_id)? {
+        return Err(ApiError::NotFound(format!("the tenant has no key `{}`", crate::error::shorten(&key_id))));
+    }
+    Ok(Json(json!({ "revoked": key_id })))
+}
+
 /// Creates a key of the caller's tenant (or `?tenant=` for the administrator).
 pub async fn post_key(
     State(state): State<AppState>,

@@ -27,6 +27,10 @@ pub async fn get_attendance(State(state): State<AppState>, Query(p): Query<Atten
     // Days are the tenant's: the engine cut the intervals at its midnight.
     let tz = state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC);
     let q = AttendanceQuery::parse(&p.from, &p.to, p.content_id.as_deref(), p.access_code.as_deref(), tz)?;
-    let answer = attendance_answer(state.pipeline.store().select(tenant, &q).await?, tz);
+    let tables = state
+        .queries
+        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
+        .await?;
+    let answer = attendance_answer(tables, tz);
     super::answer_response(&answer, p.format.as_deref(), &headers)
 }

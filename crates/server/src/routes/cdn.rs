@@ -34,6 +34,10 @@ pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, 
     let to = p.to.unwrap_or_else(|| now.to_rfc3339());
     let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
     let q = CdnQuery::parse(&from, &to, p.group_by.as_deref(), p.zone.as_deref(), p.pop.as_deref(), tz)?;
-    let answer = cdn_answer(state.pipeline.store().select(tenant, &q).await?, tz);
+    let tables = state
+        .queries
+        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
+        .await?;
+    let answer = cdn_answer(tables, tz);
     super::answer_response(&answer, p.format.as_deref(), &headers)
 }

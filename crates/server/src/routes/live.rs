@@ -34,13 +34,18 @@ pub struct LiveParams {
 }
 
 async fn reader(state: &AppState, headers: &HeaderMap, tenant: Option<&str>, tz: Option<&str>) -> Result<(TenantId, Tz), ApiError> {
+    reader_with_key(state, headers, tenant, tz).await.map(|(t, tz, _)| (t, tz))
+}
+
+/// [`reader`], and the id of the key that asked.
+async fn reader_with_key(state: &AppState, headers: &HeaderMap, tenant: Option<&str>, tz: Option<&str>) -> Result<(TenantId, Tz, String), ApiError> {
     let principal = authenticate(state, bearer(headers), Role::Read).await?;
     let tenant = tenant_of(state, &principal, tenant)?;
     let tz = match tz {
         Some(tz) => parse_tz(Some(tz))?,
         None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(Tz::UTC),
     };
-    Ok((tenant, tz))
+    Ok((tenant, tz, principal.key_id))
 }
 
 /// `minutes` (1–60, default 5) and `interval` (1–300 s, default 5), refused outside.
@@ -64,7 +69,10 @@ fn instant(s: Option<&str>, field: &'static str) -> Result<Option<Micros>, ApiEr
 /// The live contents of the last minutes with the viewers of `at`'s minute.
 async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minutes: i64) -> Result<Value, ApiError> {
     let q = LiveQuery::recent(at, minutes);
-    let tables = state.pipeline.store().select(tenant, &q).await?;
+    let tables = state
+        .queries
+        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
+        .await?;
     let minute = at.div_euclid(MINUTE) * MINUTE;
     let mut contents: Vec<(i64, Value)> = live_details(&tables)
         .into_iter()
@@ -105,18 +113,28 @@ pub async fn get_stream(
     Query(p): Query<LiveParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
+    let (tenant, tz, key_id) = reader_with_key(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (minutes, every) = minutes_and_interval(&p)?;
+    // Held by the stream: its place is given back when the client goes.
+    let slot = state.streams.take(&key_id, tenant, &state.config.readers)?;
     let ticker = tokio::time::interval(every);
     let mut closing = state.closing.subscribe();
-    let events = stream::unfold((state, ticker), move |(state, mut ticker)| async move {
+    let events = stream::unfold((state, ticker, slot), move |(state, mut ticker, slot)| async move {
         ticker.tick().await;
-        let now = chrono::Utc::now().timestamp_micros();
-        let event = match live_now(&state, tenant, tz, now, minutes).await {
+        let second = chrono::Utc::now().timestamp();
+        // Every subscriber of this tenant in this second shares one computation.
+        let shared = state
+            .live_share
+            .get((tenant, tz.name().to_string(), minutes), second, || async {
+                state.pipeline.metrics().live_computations.inc();
+                live_now(&state, tenant, tz, second * 1_000_000, minutes).await
+            })
+            .await;
+        let event = match shared {
             Ok(v) => Event::default().event("live").data(v.to_string()),
             Err(e) => Event::default().event("error").data(json!({ "error": e.to_string() }).to_string()),
         };
-        Some((Ok(event), (state, ticker)))
+        Some((Ok(event), (state, ticker, slot)))
     })
     .take_until(async move {
         let _ = closing.wait_for(|c| *c).await;
@@ -146,7 +164,10 @@ fn range(p: &RangeParams) -> (String, String) {
 async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeParams) -> Result<Option<LiveDetail>, ApiError> {
     let (from, to) = range(p);
     let q = LiveQuery::parse(&from, &to, Some(content_id), p.filter.as_deref())?;
-    let tables = state.pipeline.store().select(tenant, &q).await?;
+    let tables = state
+        .queries
+        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
+        .await?;
     Ok(live_details(&tables).into_iter().next())
 }
 
@@ -185,7 +206,11 @@ pub async fn get_overview(State(state): State<AppState>, Query(p): Query<RangePa
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (from, to) = range(&p);
     let q = LiveQuery::parse(&from, &to, None, p.filter.as_deref())?;
-    let mut details = live_details(&state.pipeline.store().select(tenant, &q).await?);
+    let tables = state
+        .queries
+        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
+        .await?;
+    let mut details = live_details(&tables);
     let sort = p.sort.as_deref().unwrap_or("peak");
     let key = |d: &LiveDetail| -> f64 {
         match sort {

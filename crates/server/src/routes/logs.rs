@@ -180,14 +180,13 @@ pub async fn post_logs(
     metrics.events_accepted.inc_by(accepted as u64);
     metrics.events_rejected.inc_by(batch.rejected as u64);
     let errors: Vec<_> = batch.first_rejects.iter().map(|(line, why, _)| json!({ "line": line, "error": why })).collect();
+    let mut answer = json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "repaired": batch.repaired, "skipped": batch.skipped, "excluded": excluded, "errors": errors });
     let status = if accepted == 0 && batch.rejected > 0 {
+        // A refusal says so in a message, as every other refusal does.
+        answer["error"] = json!(format!("all {} lines were rejected", batch.rejected));
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((
-        status,
-        Json(json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "repaired": batch.repaired, "skipped": batch.skipped, "excluded": excluded, "errors": errors })),
-    )
-        .into_response())
+    Ok((status, Json(answer)).into_response())
 }

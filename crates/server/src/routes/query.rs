@@ -41,6 +41,6 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
         p.filter.as_deref(),
         tz.as_deref(),
     )?;
-    let answer = state.pipeline.store().query(tenant, &q).await?;
+    let answer = state.queries.run(tenant, async { Ok(state.pipeline.store().query(tenant, &q).await?) }).await?;
     super::answer_response(&answer, p.format.as_deref(), &headers)
 }
