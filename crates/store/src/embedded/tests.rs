@@ -55,7 +55,8 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     assert_eq!(total(&before, 2), Cell::Int(2));
     assert_eq!(before.rows.rows.len(), 2);
     let stats = store.flush(3).unwrap();
-    assert_eq!(stats.files_written, 3);
+    // Tenant a's two days are more than a week old: they share March's folder.
+    assert_eq!(stats.files_written, 2);
     let after = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
     assert_eq!(before, after);
     // Replayed rows at or below the manifest's WAL position are not taken again.
@@ -164,4 +165,24 @@ async fn days_follow_the_time_zone() {
     assert_eq!(answer.to_json()["rows"][0]["day"], "2026-03-03T00:00:00+01:00");
     let utc = store.query(a, &q("starts", Some("day"))).await.unwrap();
     assert_eq!(utc.to_json()["rows"][0]["day"], "2026-03-02T00:00:00Z");
+}
+
+#[tokio::test]
+async fn retention_cuts_inside_a_shared_month_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    store.append_facts(
+        a,
+        &[
+            fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
+            fact(FactKind::Start, "2026-03-20T09:00:00Z", 2, "A", 1),
+        ],
+    );
+    // Both days are months old: one folder, month=2026-03.
+    assert_eq!(store.flush(1).unwrap().files_written, 1);
+    assert_eq!(store.apply_retention(a, NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()).unwrap(), 1);
+    let q = MetricsQuery::parse("2026-03-01", "2026-04-01", "starts", None, None, None).unwrap();
+    assert_eq!(total(&store.query(a, &q).await.unwrap(), 0), Cell::Int(1));
+    store.close();
 }
