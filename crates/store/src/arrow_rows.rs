@@ -16,84 +16,145 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn text(name: &str, nullable: bool) -> Field {
-    Field::new(name, DataType::Utf8, nullable)
+/// How one column's values are read from a row.
+enum Read<T> {
+    Time(fn(&T) -> i64),
+    Text(for<'a> fn(&'a T) -> Option<&'a str>),
+    /// Text made for the column (a JSON object of free dimensions).
+    OwnedText(fn(&T) -> Option<String>),
+    Float(fn(&T) -> Option<f64>),
+    U64(fn(&T) -> u64),
+    I64(fn(&T) -> Option<i64>),
+    Bool(fn(&T) -> bool),
+}
+
+/// A stored column: its name, whether it may be null, and how a row gives
+/// its value. The schema and the batches are both made from one list of
+/// these, so a column's name, type and value cannot drift apart.
+struct Column<T> {
+    name: &'static str,
+    nullable: bool,
+    read: Read<T>,
+}
+
+const fn col<T>(name: &'static str, nullable: bool, read: Read<T>) -> Column<T> {
+    Column { name, nullable, read }
+}
+
+impl<T> Column<T> {
+    fn field(&self) -> Field {
+        let ty = match self.read {
+            Read::Time(_) => ts_type(),
+            Read::Text(_) | Read::OwnedText(_) => DataType::Utf8,
+            Read::Float(_) => DataType::Float64,
+            Read::U64(_) => DataType::UInt64,
+            Read::I64(_) => DataType::Int64,
+            Read::Bool(_) => DataType::Boolean,
+        };
+        Field::new(self.name, ty, self.nullable)
+    }
+
+    fn array(&self, rows: &[T]) -> ArrayRef {
+        match self.read {
+            Read::Time(f) => times(rows, f),
+            Read::Text(f) => strings(rows, f),
+            Read::OwnedText(f) => Arc::new(rows.iter().map(f).collect::<StringArray>()),
+            Read::Float(f) => floats(rows, f),
+            Read::U64(f) => u64s(rows, f),
+            Read::I64(f) => Arc::new(rows.iter().map(f).collect::<Int64Array>()),
+            Read::Bool(f) => Arc::new(rows.iter().map(|r| Some(f(r))).collect::<BooleanArray>()),
+        }
+    }
+}
+
+/// The columns of the facts table, in their stored order.
+fn fact_columns<'f>() -> [Column<Fact<'f>>; 26] {
+    [
+        col("ts", false, Read::Time(|f| f.ts)),
+        col("kind", false, Read::Text(|f| Some(f.kind.as_str()))),
+        col("value", false, Read::Float(|f| Some(f.value))),
+        col("device_key", false, Read::U64(|f| f.device_key.0)),
+        col("content_id", true, Read::Text(|f| f.content_id)),
+        col("playback_id", true, Read::Text(|f| f.playback_id)),
+        col("source", false, Read::Text(|f| Some(f.source.as_str()))),
+        col("property", false, Read::Text(|f| Some(f.property))),
+        col("content_kind", true, Read::Text(|f| f.content_kind.map(|k| k.as_str()))),
+        col("media", true, Read::Text(|f| f.media.map(|m| m.as_str()))),
+        col("referrer_host", true, Read::Text(|f| f.referrer_host)),
+        col("country", true, Read::Text(|f| f.geo.country.as_deref())),
+        col("region", true, Read::Text(|f| f.geo.region.as_deref())),
+        col("city", true, Read::Text(|f| f.geo.city.as_deref())),
+        col("browser", true, Read::Text(|f| f.client.browser.as_deref())),
+        col("os", true, Read::Text(|f| f.client.os.as_deref())),
+        col("device_type", true, Read::Text(|f| f.client.device_type.as_deref())),
+        col("app", true, Read::Text(|f| f.client.app.as_deref())),
+        col("user_id", true, Read::Text(|f| f.user_id)),
+        col("access_code", true, Read::Text(|f| f.access_code)),
+        col("requests", true, Read::I64(|f| f.served.as_ref().map(|s| s.requests as i64))),
+        col("status", true, Read::I64(|f| f.served.as_ref().map(|s| i64::from(s.status)))),
+        col("cache_status", true, Read::Text(|f| f.served.as_ref().and_then(|s| s.cache_status.as_deref()))),
+        col("pop", true, Read::Text(|f| f.served.as_ref().and_then(|s| s.pop.as_deref()))),
+        col("zone", true, Read::Text(|f| f.served.as_ref().and_then(|s| s.zone.as_deref()))),
+        col("lsn", false, Read::U64(|f| f.lsn)),
+    ]
+}
+
+type EventRow = (u64, EnrichedEvent);
+
+/// The columns of the raw events table, in their stored order.
+fn event_columns() -> [Column<EventRow>; 26] {
+    [
+        col("ts", false, Read::Time(|(_, e)| e.event.ts)),
+        col("received_at", false, Read::Time(|(_, e)| e.received_at)),
+        col("type", false, Read::Text(|(_, e)| Some(e.event.event_type.as_str()))),
+        col("playback_id", true, Read::Text(|(_, e)| e.event.playback_id.as_deref())),
+        col("content_id", true, Read::Text(|(_, e)| e.event.content_id.as_deref())),
+        col("position", true, Read::Float(|(_, e)| e.event.position)),
+        col("duration", true, Read::Float(|(_, e)| e.event.duration)),
+        col("content_kind", true, Read::Text(|(_, e)| e.event.content_kind.map(|k| k.as_str()))),
+        col("media", true, Read::Text(|(_, e)| e.event.media.map(|m| m.as_str()))),
+        col("bitrate", true, Read::Float(|(_, e)| e.event.bitrate)),
+        col("bandwidth", true, Read::Float(|(_, e)| e.event.bandwidth)),
+        col("property", true, Read::Text(|(_, e)| e.event.property.as_deref())),
+        col("user_id", true, Read::Text(|(_, e)| e.event.user_id.as_deref())),
+        col("access_code", true, Read::Text(|(_, e)| e.event.access_code.as_deref())),
+        col("device_key", false, Read::U64(|(_, e)| e.device_key.0)),
+        col("referrer_host", true, Read::Text(|(_, e)| e.referrer_host.as_deref())),
+        col("country", true, Read::Text(|(_, e)| e.geo.country.as_deref())),
+        col("region", true, Read::Text(|(_, e)| e.geo.region.as_deref())),
+        col("city", true, Read::Text(|(_, e)| e.geo.city.as_deref())),
+        col("browser", true, Read::Text(|(_, e)| e.client.browser.as_deref())),
+        col("os", true, Read::Text(|(_, e)| e.client.os.as_deref())),
+        col("device_type", true, Read::Text(|(_, e)| e.client.device_type.as_deref())),
+        col("app", true, Read::Text(|(_, e)| e.client.app.as_deref())),
+        col("bot", false, Read::Bool(|(_, e)| e.client.bot)),
+        col(
+            "dimensions",
+            true,
+            Read::OwnedText(|(_, e)| (!e.event.dimensions.is_empty()).then(|| serde_json::to_string(&e.event.dimensions).unwrap_or_default())),
+        ),
+        col("lsn", false, Read::U64(|(lsn, _)| *lsn)),
+    ]
+}
+
+fn schema_of<T>(columns: &[Column<T>]) -> SchemaRef {
+    Arc::new(Schema::new(columns.iter().map(Column::field).collect::<Vec<_>>()))
 }
 
 pub fn facts_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("ts", ts_type(), false),
-            text("kind", false),
-            Field::new("value", DataType::Float64, false),
-            Field::new("device_key", DataType::UInt64, false),
-            text("content_id", true),
-            text("playback_id", true),
-            text("source", false),
-            text("property", false),
-            text("content_kind", true),
-            text("media", true),
-            text("referrer_host", true),
-            text("country", true),
-            text("region", true),
-            text("city", true),
-            text("browser", true),
-            text("os", true),
-            text("device_type", true),
-            text("app", true),
-            text("user_id", true),
-            text("access_code", true),
-            Field::new("requests", DataType::Int64, true),
-            Field::new("status", DataType::Int64, true),
-            text("cache_status", true),
-            text("pop", true),
-            text("zone", true),
-            Field::new("lsn", DataType::UInt64, false),
-        ]))
-    })
-    .clone()
+    S.get_or_init(|| schema_of(&fact_columns())).clone()
 }
 
 pub fn events_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("ts", ts_type(), false),
-            Field::new("received_at", ts_type(), false),
-            text("type", false),
-            text("playback_id", true),
-            text("content_id", true),
-            Field::new("position", DataType::Float64, true),
-            Field::new("duration", DataType::Float64, true),
-            text("content_kind", true),
-            text("media", true),
-            Field::new("bitrate", DataType::Float64, true),
-            Field::new("bandwidth", DataType::Float64, true),
-            text("property", true),
-            text("user_id", true),
-            text("access_code", true),
-            Field::new("device_key", DataType::UInt64, false),
-            text("referrer_host", true),
-            text("country", true),
-            text("region", true),
-            text("city", true),
-            text("browser", true),
-            text("os", true),
-            text("device_type", true),
-            text("app", true),
-            Field::new("bot", DataType::Boolean, false),
-            text("dimensions", true),
-            Field::new("lsn", DataType::UInt64, false),
-        ]))
-    })
-    .clone()
+    S.get_or_init(|| schema_of(&event_columns())).clone()
 }
 
 /// A text column, its buffers sized by a first pass (growing them as values
 /// come cost an import more than copying the values); a column of nulls only
 /// (most facts have no user, playback or CDN fields) is made without a pass.
-fn strings<'a, T: 'a>(rows: &'a [T], f: impl Fn(&'a T) -> Option<&'a str>) -> ArrayRef {
+fn strings<T>(rows: &[T], f: for<'a> fn(&'a T) -> Option<&'a str>) -> ArrayRef {
     let (present, bytes) = rows.iter().fold((0usize, 0usize), |(n, b), r| match f(r) {
         Some(s) => (n + 1, b + s.len()),
         None => (n, b),
@@ -121,70 +182,12 @@ fn u64s<T>(rows: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
 }
 
 pub fn facts_batch(facts: &[Fact<'_>]) -> Result<RecordBatch, StoreError> {
-    let columns: Vec<ArrayRef> = vec![
-        times(facts, |f| f.ts),
-        strings(facts, |f| Some(f.kind.as_str())),
-        floats(facts, |f| Some(f.value)),
-        u64s(facts, |f| f.device_key.0),
-        strings(facts, |f| f.content_id),
-        strings(facts, |f| f.playback_id),
-        strings(facts, |f| Some(f.source.as_str())),
-        strings(facts, |f| Some(f.property)),
-        strings(facts, |f| f.content_kind.map(|k| k.as_str())),
-        strings(facts, |f| f.media.map(|m| m.as_str())),
-        strings(facts, |f| f.referrer_host),
-        strings(facts, |f| f.geo.country.as_deref()),
-        strings(facts, |f| f.geo.region.as_deref()),
-        strings(facts, |f| f.geo.city.as_deref()),
-        strings(facts, |f| f.client.browser.as_deref()),
-        strings(facts, |f| f.client.os.as_deref()),
-        strings(facts, |f| f.client.device_type.as_deref()),
-        strings(facts, |f| f.client.app.as_deref()),
-        strings(facts, |f| f.user_id),
-        strings(facts, |f| f.access_code),
-        Arc::new(facts.iter().map(|f| f.served.as_ref().map(|s| s.requests as i64)).collect::<Int64Array>()),
-        Arc::new(facts.iter().map(|f| f.served.as_ref().map(|s| i64::from(s.status))).collect::<Int64Array>()),
-        strings(facts, |f| f.served.as_ref().and_then(|s| s.cache_status.as_deref())),
-        strings(facts, |f| f.served.as_ref().and_then(|s| s.pop.as_deref())),
-        strings(facts, |f| f.served.as_ref().and_then(|s| s.zone.as_deref())),
-        u64s(facts, |f| f.lsn),
-    ];
+    let columns: Vec<ArrayRef> = fact_columns().iter().map(|c| c.array(facts)).collect();
     Ok(RecordBatch::try_new(facts_schema(), columns)?)
 }
 
-pub fn events_batch(events: &[(u64, EnrichedEvent)]) -> Result<RecordBatch, StoreError> {
-    let dims: Vec<Option<String>> = events
-        .iter()
-        .map(|(_, e)| (!e.event.dimensions.is_empty()).then(|| serde_json::to_string(&e.event.dimensions).unwrap_or_default()))
-        .collect();
-    let columns: Vec<ArrayRef> = vec![
-        times(events, |(_, e)| e.event.ts),
-        times(events, |(_, e)| e.received_at),
-        strings(events, |(_, e)| Some(e.event.event_type.as_str())),
-        strings(events, |(_, e)| e.event.playback_id.as_deref()),
-        strings(events, |(_, e)| e.event.content_id.as_deref()),
-        floats(events, |(_, e)| e.event.position),
-        floats(events, |(_, e)| e.event.duration),
-        strings(events, |(_, e)| e.event.content_kind.map(|k| k.as_str())),
-        strings(events, |(_, e)| e.event.media.map(|m| m.as_str())),
-        floats(events, |(_, e)| e.event.bitrate),
-        floats(events, |(_, e)| e.event.bandwidth),
-        strings(events, |(_, e)| e.event.property.as_deref()),
-        strings(events, |(_, e)| e.event.user_id.as_deref()),
-        strings(events, |(_, e)| e.event.access_code.as_deref()),
-        u64s(events, |(_, e)| e.device_key.0),
-        strings(events, |(_, e)| e.referrer_host.as_deref()),
-        strings(events, |(_, e)| e.geo.country.as_deref()),
-        strings(events, |(_, e)| e.geo.region.as_deref()),
-        strings(events, |(_, e)| e.geo.city.as_deref()),
-        strings(events, |(_, e)| e.client.browser.as_deref()),
-        strings(events, |(_, e)| e.client.os.as_deref()),
-        strings(events, |(_, e)| e.client.device_type.as_deref()),
-        strings(events, |(_, e)| e.client.app.as_deref()),
-        Arc::new(events.iter().map(|(_, e)| Some(e.client.bot)).collect::<BooleanArray>()),
-        Arc::new(dims.iter().map(|d| d.as_deref()).collect::<StringArray>()),
-        u64s(events, |(lsn, _)| *lsn),
-    ];
+pub fn events_batch(events: &[EventRow]) -> Result<RecordBatch, StoreError> {
+    let columns: Vec<ArrayRef> = event_columns().iter().map(|c| c.array(events)).collect();
     Ok(RecordBatch::try_new(events_schema(), columns)?)
 }
 
@@ -232,4 +235,67 @@ pub fn batches_to_table(columns: &[String], batches: &[RecordBatch]) -> Result<T
         columns: columns.to_vec(),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use streamtally_model::{ClientFamily, DeviceKey, FactKind, Geo, Served, Source};
+
+    use super::*;
+
+    #[test]
+    fn every_text_column_holds_the_field_of_its_name() {
+        // Each text field carries its own column's name: a column whose value
+        // came from another field shows the other name.
+        let t = |s: &str| Some(streamtally_model::Text::from(s));
+        let client = ClientFamily {
+            browser: t("browser"),
+            os: t("os"),
+            device_type: t("device_type"),
+            app: t("app"),
+            bot: false,
+        };
+        let geo = Geo {
+            country: t("country"),
+            region: t("region"),
+            city: t("city"),
+        };
+        let fact = Fact {
+            kind: FactKind::Request,
+            ts: 1,
+            value: 2.0,
+            device_key: DeviceKey(3),
+            content_id: Some("content_id"),
+            playback_id: Some("playback_id"),
+            source: Source::Player,
+            property: "property",
+            content_kind: None,
+            media: None,
+            referrer_host: Some("referrer_host"),
+            client: &client,
+            geo: &geo,
+            user_id: Some("user_id"),
+            access_code: Some("access_code"),
+            served: Some(Box::new(Served {
+                requests: 4,
+                status: 200,
+                cache_status: t("cache_status"),
+                pop: t("pop"),
+                zone: t("zone"),
+            })),
+            lsn: 5,
+        };
+        let batch = facts_batch(&[fact]).unwrap();
+        let mut checked = 0;
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            let Some(text) = column.as_any().downcast_ref::<StringArray>() else { continue };
+            if ["kind", "source", "content_kind", "media"].contains(&field.name().as_str()) || text.is_null(0) {
+                continue;
+            }
+            assert_eq!(text.value(0), field.name(), "column `{}`", field.name());
+            checked += 1;
+        }
+        assert_eq!(checked, 16);
+        assert_eq!(batch.schema(), facts_schema());
+    }
 }
