@@ -288,7 +288,9 @@ mod tests {
         let batch = facts_batch(&[fact]).unwrap();
         let mut checked = 0;
         for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-            let Some(text) = column.as_any().downcast_ref::<StringArray>() else { continue };
+            let Some(text) = column.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
             if ["kind", "source", "content_kind", "media"].contains(&field.name().as_str()) || text.is_null(0) {
                 continue;
             }

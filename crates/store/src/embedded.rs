@@ -106,6 +106,10 @@ impl FileEntry {
     }
 }
 
+fn lock(tables: &Mutex<TenantTables>) -> MutexGuard<'_, TenantTables> {
+    tables.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
@@ -362,38 +366,42 @@ impl TableState {
         Ok(())
     }
 
-    /// Merges the files of days that have many; returns replaced files.
-    /// Only small files are merged, so a busy day is not rewritten again and
-    /// again: each row is rewritten about once per size tier.
-    fn compact(&mut self) -> Result<Vec<PathBuf>, StoreError> {
-        let small = |f: &FileEntry| f.rows < COMPACTED_ROWS;
-        let mut per_day: BTreeMap<Partition, usize> = BTreeMap::new();
-        for f in self.manifest.files.iter().filter(|f| small(f)) {
-            *per_day.entry(f.partition()).or_default() += 1;
+    /// The partitions with many small files, and those files: what a
+    /// compaction would merge. Only small files are merged, so a busy day is
+    /// not rewritten again and again: each row is rewritten about once per
+    /// size tier.
+    fn compaction_plan(&self) -> Vec<(Partition, Vec<FileEntry>)> {
+        let mut per_part: BTreeMap<Partition, Vec<FileEntry>> = BTreeMap::new();
+        for f in self.manifest.files.iter().filter(|f| f.rows < COMPACTED_ROWS) {
+            per_part.entry(f.partition()).or_default().push(f.clone());
         }
-        let mut replaced = Vec::new();
-        for (part, n) in per_day {
-            if n < COMPACT_AT_FILES {
-                continue;
-            }
-            let (old, keep): (Vec<FileEntry>, Vec<FileEntry>) = self.manifest.files.iter().cloned().partition(|f| f.partition() == part && small(f));
-            let mut batches = Vec::new();
-            for f in &old {
-                batches.extend(read_parquet(&self.dir.join(&f.path))?);
-            }
-            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-            let rel = format!("{}/{}", part.folder(), unique_name(self.manifest.lsn));
-            write_parquet(&self.dir.join(&rel), &batches)?;
-            let mut manifest = Manifest {
-                lsn: self.manifest.lsn,
-                files: keep,
-            };
-            manifest.files.push(entry(rel, part, rows));
-            self.write_manifest(&manifest)?;
-            self.manifest = manifest;
-            replaced.extend(old.iter().map(|f| self.dir.join(&f.path)));
+        per_part.into_iter().filter(|(_, files)| files.len() >= COMPACT_AT_FILES).collect()
+    }
+
+    /// Merges `old` into one new file (no lock held: the files are immutable
+    /// and only published by [`TableState::replace`]).
+    fn merge(dir: &Path, part: Partition, old: &[FileEntry], lsn: u64) -> Result<FileEntry, StoreError> {
+        let mut batches = Vec::new();
+        for f in old {
+            batches.extend(read_parquet(&dir.join(&f.path))?);
         }
-        Ok(replaced)
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let rel = format!("{}/{}", part.folder(), unique_name(lsn));
+        write_parquet(&dir.join(&rel), &batches)?;
+        Ok(entry(rel, part, rows))
+    }
+
+    /// Publishes a merged file in place of the files it holds; returns those.
+    fn replace(&mut self, old: &[FileEntry], merged: FileEntry) -> Result<Vec<PathBuf>, StoreError> {
+        let gone: BTreeSet<&str> = old.iter().map(|f| f.path.as_str()).collect();
+        let mut manifest = Manifest {
+            lsn: self.manifest.lsn,
+            files: self.manifest.files.iter().filter(|f| !gone.contains(f.path.as_str())).cloned().collect(),
+        };
+        manifest.files.push(merged);
+        self.write_manifest(&manifest)?;
+        self.manifest = manifest;
+        Ok(old.iter().map(|f| self.dir.join(&f.path)).collect())
     }
 
     /// Rewrites every file and the memory without the rows `keep` rejects.
@@ -509,7 +517,9 @@ pub struct EmbeddedStore {
     root: PathBuf,
     meta: Arc<Meta>,
     mode: OpenMode,
-    tenants: Mutex<HashMap<TenantId, TenantTables>>,
+    /// Each tenant's tables behind a lock of its own: one tenant's
+    /// compaction or rewrite never holds up another's appends or queries.
+    tenants: Mutex<HashMap<TenantId, Arc<Mutex<TenantTables>>>>,
     /// Held for a whole flush (seal, write, publish) and by whatever rewrites
     /// files or sealed rows (erasure, retention), which so wait for it.
     flushing: Mutex<()>,
@@ -569,14 +579,17 @@ impl EmbeddedStore {
     /// Cheap: the engine goes on counting while another thread writes the files.
     pub fn seal(&self) -> Sealed {
         Sealed(
-            self.lock_tenants()
-                .iter_mut()
-                .map(|(id, t)| SealedTables {
-                    tenant: *id,
-                    facts_dir: t.facts.dir.clone(),
-                    facts: Some(t.facts.seal()),
-                    events_dir: t.events.dir.clone(),
-                    events: Some(t.events.seal()),
+            self.all_tables()
+                .into_iter()
+                .map(|(id, t)| {
+                    let mut t = lock(&t);
+                    SealedTables {
+                        tenant: id,
+                        facts_dir: t.facts.dir.clone(),
+                        facts: Some(t.facts.seal()),
+                        events_dir: t.events.dir.clone(),
+                        events: Some(t.events.seal()),
+                    }
                 })
                 .collect(),
         )
@@ -642,39 +655,67 @@ impl EmbeddedStore {
         let written = TableState::write_days(dir, batches, upto_lsn)?;
         stats.files_written += written.files.len();
         stats.rows += written.rows;
-        if let Some(t) = self.lock_tenants().get_mut(&tenant) {
-            let state = table(t);
-            state.publish(written, upto_lsn)?;
-            replaced.extend(state.compact()?);
+        let tables = self.lock_tenants().get(&tenant).cloned();
+        if let Some(t) = tables {
+            let (plan, lsn) = {
+                let mut t = lock(&t);
+                let state = table(&mut t);
+                state.publish(written, upto_lsn)?;
+                (state.compaction_plan(), state.manifest.lsn)
+            };
+            // Merged off every lock: this tenant's queries and appends go on
+            // meanwhile. Nothing else changes its files: this runs under `flushing`.
+            for (part, old) in plan {
+                let merged = TableState::merge(dir, part, &old, lsn)?;
+                replaced.extend(table(&mut lock(&t)).replace(&old, merged)?);
+            }
         }
         *sealed = None;
         Ok(())
     }
 
-    fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, TenantTables>> {
+    /// The map of tenants; held only to find or add one.
+    fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, Arc<Mutex<TenantTables>>>> {
         self.tenants.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn all_tables(&self) -> Vec<(TenantId, Arc<Mutex<TenantTables>>)> {
+        let mut all: Vec<_> = self.lock_tenants().iter().map(|(id, t)| (*id, t.clone())).collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// Runs `f` on a tenant's tables (loaded on first use), holding that
+    /// tenant's lock only.
     fn with_tenant<T>(&self, tenant: TenantId, f: impl FnOnce(&mut TenantTables) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut tenants = self.lock_tenants();
-        if let std::collections::hash_map::Entry::Vacant(e) = tenants.entry(tenant) {
-            let dir = self.root.join("tenants").join(tenant.to_string());
-            let clean = self.mode == OpenMode::Serve;
-            let tables = TenantTables {
-                facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,
-                events: TableState::load(dir.join(TableKind::Events.dir_name()), clean)?,
-            };
-            e.insert(tables);
-        }
-        match tenants.get_mut(&tenant) {
-            Some(t) => f(t),
-            None => Err(StoreError::ReadOnly),
-        }
+        let tables = {
+            let mut tenants = self.lock_tenants();
+            match tenants.entry(tenant) {
+                std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let dir = self.root.join("tenants").join(tenant.to_string());
+                    let clean = self.mode == OpenMode::Serve;
+                    let tables = TenantTables {
+                        facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,
+                        events: TableState::load(dir.join(TableKind::Events.dir_name()), clean)?,
+                    };
+                    e.insert(Arc::new(Mutex::new(tables))).clone()
+                }
+            }
+        };
+        let mut t = lock(&tables);
+        f(&mut t)
     }
 
     /// Rows (facts and raw events) waiting in memory for the next flush.
     pub fn pending_rows(&self) -> usize {
-        self.lock_tenants().values().map(|t| t.facts.pending_rows() + t.events.pending_rows()).sum()
+        self.all_tables()
+            .iter()
+            .map(|(_, t)| {
+                let t = lock(t);
+                t.facts.pending_rows() + t.events.pending_rows()
+            })
+            .sum()
     }
 
     fn bury(&self, files: Vec<PathBuf>) {

@@ -186,3 +186,27 @@ async fn retention_cuts_inside_a_shared_month_folder() {
     assert_eq!(total(&store.query(a, &q).await.unwrap(), 0), Cell::Int(1));
     store.close();
 }
+
+#[test]
+fn one_tenant_held_does_not_hold_up_another_tenants_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap());
+    let a = store.meta().create_tenant("a").unwrap().id;
+    let b = store.meta().create_tenant("b").unwrap().id;
+    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    // While tenant a's tables are held (as its compaction or erasure holds
+    // them), tenant b's query is answered.
+    let answered = store
+        .with_tenant(a, |_| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let other = store.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let answer = rt.block_on(other.query(b, &q("starts", None))).unwrap();
+                let _ = tx.send(total(&answer, 0));
+            });
+            Ok(rx.recv_timeout(Duration::from_secs(10)).ok())
+        })
+        .unwrap();
+    assert_eq!(answered, Some(Cell::Int(1)), "tenant b's query waited for tenant a");
+}
