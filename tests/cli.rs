@@ -186,3 +186,18 @@ fn demo_serves_live_numbers_within_seconds() {
     let _ = child.wait();
     assert!(starts > 0, "the demo generator produced no starts");
 }
+
+#[test]
+fn a_data_folder_of_a_newer_release_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    ok(&["tenant", "create", "acme", "--data", data_arg]);
+    std::fs::write(data.join("FORMAT"), "99\n").unwrap();
+    let (success, _, err) = run(&["report", "--data", data_arg, "--tenant", "acme", "--from", "2026-03-01", "--to", "2026-03-02"]);
+    assert!(!success);
+    assert!(
+        err.contains("format 99, written by a newer streamtally") && err.contains("run the newer release"),
+        "{err}"
+    );
+}

@@ -551,6 +551,7 @@ impl EmbeddedStore {
             let _ = lock.set_len(0);
             let _ = (&lock).write_all(format!("held by streamtally pid {}", std::process::id()).as_bytes());
         }
+        let format = crate::format::check(root)?;
         let meta = Arc::new(Meta::open(&root.join("meta.sqlite"))?);
         let store = EmbeddedStore {
             root: root.to_path_buf(),
@@ -564,6 +565,7 @@ impl EmbeddedStore {
         for t in store.meta.tenants()? {
             store.with_tenant(t.id, |_| Ok(()))?;
         }
+        crate::format::mark(root, mode, format)?;
         Ok(store)
     }
 

@@ -20,6 +20,7 @@
 
 mod arrow_rows;
 mod embedded;
+pub mod format;
 mod meta;
 mod partition;
 
@@ -48,6 +49,8 @@ pub enum StoreError {
     Query(#[from] QueryError),
     #[error("the store was opened read-only")]
     ReadOnly,
+    #[error("the data folder {path} cannot be opened: {reason}")]
+    Format { path: String, reason: String },
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {

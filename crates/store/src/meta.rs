@@ -36,6 +36,8 @@ pub enum MetaError {
     Hash(String),
     #[error("metadata file: {0}")]
     Io(String),
+    #[error("the metadata schema is version {0}, written by a newer streamtally; run the newer release, or restore a backup made for this one")]
+    NewerSchema(u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +206,10 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
+/// The metadata schema this release writes (`PRAGMA user_version`); see
+/// `format.rs` for the folder's format and what opening an older one does.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Folders of earlier releases kept blocks per address and reason only.
 fn migrate_abuse_blocks(conn: &Connection) -> rusqlite::Result<()> {
     let old: bool = conn.query_row(
@@ -267,8 +273,14 @@ impl Meta {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(MetaError::NewerSchema(version));
+        }
         conn.execute_batch(SCHEMA)?;
+        // Version 0 (releases before versions): blocks per address and reason.
         migrate_abuse_blocks(&conn)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Meta {
             conn: Mutex::new(conn),
             key_cache: Mutex::new(HashMap::new()),
@@ -843,6 +855,19 @@ mod tests {
         assert_eq!(meta.prune_abuse(Some(a.id), now_secs() + 1).unwrap(), 1);
         assert_eq!(meta.prune_abuse(None, now_secs() + 1).unwrap(), 1);
         assert!(meta.abuse_blocks(None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_schema_of_a_newer_release_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        drop(Meta::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let e = Meta::open(&path).err().expect("a newer schema opened");
+        assert!(e.to_string().contains("written by a newer streamtally"), "{e}");
     }
 
     #[test]
