@@ -62,7 +62,7 @@ pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -
     let key = key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::Unauthorized("an API key is required (Authorization: Bearer KEY)".into()))?;
-    let meta = state.pipeline.store().meta().clone();
+    let meta = state.meta.clone();
     let ip = CLIENT.try_with(|ip| *ip).ok();
     let principal = match meta.recently_verified(&key) {
         Some(p) => p,
@@ -100,7 +100,7 @@ pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -
 /// The tenant a request is about: the key's own, or for the server
 /// administrator the one named by `?tenant=`.
 pub fn tenant_of(state: &AppState, principal: &Principal, named: Option<&str>) -> Result<TenantId, ApiError> {
-    let meta = state.pipeline.store().meta();
+    let meta = &state.meta;
     match (principal.tenant, named) {
         (Some(own), None) => Ok(own),
         (Some(own), Some(name)) => match meta.tenant_by_name(name) {

@@ -35,6 +35,8 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
+    /// The metadata (tenants, keys, settings, catalogue, access lists, abuse table).
+    pub meta: Arc<streamtally_store::Meta>,
     pub enricher: Arc<Enricher>,
     pub config: Arc<ServerConfig>,
     pub abuse: Arc<AbuseGuard>,
@@ -61,6 +63,7 @@ impl AppState {
         let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
         let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
         AppState {
+            meta: pipeline.store().meta().clone(),
             streams: Arc::default(),
             live_share: Arc::default(),
             queries: Arc::new(QueryGate::new(config.readers.queries_per_tenant)),

@@ -531,7 +531,7 @@ impl EmbeddedStore {
     /// Opens the data folder, creating it if needed, and takes its lock.
     pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
         fs::create_dir_all(root).map_err(io_err(root))?;
-        crate::meta::keep_private(root, 0o700).map_err(io_err(root))?;
+        streamtally_meta::keep_private(root, 0o700).map_err(io_err(root))?;
         let lock_path = root.join("streamtally.lock");
         let lock = fs::OpenOptions::new()
             .create(true)

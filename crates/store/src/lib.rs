@@ -21,11 +21,10 @@
 mod arrow_rows;
 mod embedded;
 pub mod format;
-mod meta;
 mod partition;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
-pub use meta::{AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
+pub use streamtally_meta::{AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
 
 use streamtally_query::{Answer, MetricsQuery, QueryError, Select, Table};
 

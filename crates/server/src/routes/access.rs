@@ -56,7 +56,7 @@ pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantPara
 pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
     let entries = parse_code_list(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let n = state.pipeline.store().meta().upsert_access_codes(tenant, &entries)?;
+    let n = state.meta.upsert_access_codes(tenant, &entries)?;
     state.access.invalidate(tenant);
     Ok(Json(json!({ "listed": n })))
 }
@@ -95,7 +95,7 @@ pub struct RevokeParams {
 /// `POST /api/v1/access/secret`: makes (or replaces) the SecureID secret.
 pub async fn post_secret(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
-    let secret = state.pipeline.store().meta().rotate_access_secret(tenant)?;
+    let secret = state.meta.rotate_access_secret(tenant)?;
     state.access.invalidate(tenant);
     Ok(Json(json!({ "secret": secret })))
 }
@@ -146,7 +146,7 @@ async fn decide(
             tracing::debug!(%reason, content_id, "access refused");
             state.abuse.access_failed(ip, tenant);
             let day = format_ts(now)[..10].to_string();
-            let meta = state.pipeline.store().meta().clone();
+            let meta = state.meta.clone();
             let content = content_id.to_string();
             tokio::task::spawn_blocking(move || meta.count_access_failure(tenant, &content, &day))
                 .await
@@ -262,7 +262,7 @@ pub async fn get_failures(State(state): State<AppState>, Query(p): Query<Failure
     let to = p.to.unwrap_or(today);
     // Days as YYYY-MM-DD; a longer time is cut to its date (by characters: it is user input).
     let day = |s: &str| s.chars().take(10).collect::<String>();
-    let rows = state.pipeline.store().meta().access_failures(tenant, &day(&from), &day(&to))?;
+    let rows = state.meta.access_failures(tenant, &day(&from), &day(&to))?;
     Ok(Json(json!({ "failures": rows })))
 }
 

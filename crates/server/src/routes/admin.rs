@@ -25,7 +25,7 @@ fn settings_json(pairs: Vec<(&'static str, String)>) -> Value {
 pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
-    Ok(Json(settings_json(state.pipeline.store().meta().settings(tenant)?.to_pairs())))
+    Ok(Json(settings_json(state.meta.settings(tenant)?.to_pairs())))
 }
 
 /// Body: a JSON object of settings to change, e.g. `{"view_window": "2h"}`.
@@ -49,7 +49,7 @@ pub async fn put_settings(
             Ok((k, text))
         })
         .collect::<Result<_, _>>()?;
-    let settings = state.pipeline.store().meta().update_settings(tenant, &pairs)?;
+    let settings = state.meta.update_settings(tenant, &pairs)?;
     state.pipeline.tenants().invalidate(tenant);
     Ok(Json(settings_json(settings.to_pairs())))
 }
@@ -57,7 +57,7 @@ pub async fn put_settings(
 pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
-    Ok(Json(json!({ "contents": state.pipeline.store().meta().contents(tenant)? })))
+    Ok(Json(json!({ "contents": state.meta.contents(tenant)? })))
 }
 
 /// Body: NDJSON (or a JSON array) of catalogue entries; all or nothing.
@@ -74,7 +74,7 @@ pub async fn put_contents(State(state): State<AppState>, Query(t): Query<TenantP
             .map(|(i, l)| serde_json::from_str(l).map_err(|e| ApiError::BadRequest(format!("line {}: {e}", i + 1))))
             .collect::<Result<_, _>>()?
     };
-    let n = state.pipeline.store().meta().upsert_contents(tenant, &contents)?;
+    let n = state.meta.upsert_contents(tenant, &contents)?;
     Ok(Json(json!({ "upserted": n })))
 }
 
@@ -88,7 +88,7 @@ async fn superuser(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
 
 pub async fn get_tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     superuser(&state, &headers).await?;
-    Ok(Json(json!({ "tenants": state.pipeline.store().meta().tenants()? })))
+    Ok(Json(json!({ "tenants": state.meta.tenants()? })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,7 +102,7 @@ pub async fn post_tenant(
     crate::extract::Json(body): crate::extract::Json<NewTenant>,
 ) -> Result<Response, ApiError> {
     superuser(&state, &headers).await?;
-    let tenant = state.pipeline.store().meta().create_tenant(&body.name)?;
+    let tenant = state.meta.create_tenant(&body.name)?;
     Ok((StatusCode::CREATED, Json(json!(tenant))).into_response())
 }
 
@@ -115,7 +115,7 @@ pub struct NewKey {
 pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
-    Ok(Json(json!({ "keys": state.pipeline.store().meta().keys(Some(tenant))? })))
+    Ok(Json(json!({ "keys": state.meta.keys(Some(tenant))? })))
 }
 
 /// `DELETE /api/v1/keys/{key_id}`: revokes one of the tenant's keys at once.
@@ -127,7 +127,7 @@ pub async fn delete_key(
 ) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
-    if !state.pipeline.store().meta().revoke_key(Some(tenant), &key_id)? {
+    if !state.meta.revoke_key(Some(tenant), &key_id)? {
         return Err(ApiError::NotFound(format!("the tenant has no key `{}`", crate::error::shorten(&key_id))));
     }
     Ok(Json(json!({ "revoked": key_id })))
@@ -143,7 +143,7 @@ pub async fn post_key(
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
     let role = Role::parse(&body.role)?;
-    let meta = state.pipeline.store().meta().clone();
+    let meta = state.meta.clone();
     let key = tokio::task::spawn_blocking(move || meta.create_key(Some(tenant), role))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -187,5 +187,5 @@ pub async fn get_abuse(State(state): State<AppState>, Query(t): Query<TenantPara
         (None, None) => None,
         _ => Some(tenant_of(&state, &principal, t.tenant.as_deref())?),
     };
-    Ok(Json(json!({ "blocked": state.pipeline.store().meta().abuse_blocks(tenant)? })))
+    Ok(Json(json!({ "blocked": state.meta.abuse_blocks(tenant)? })))
 }

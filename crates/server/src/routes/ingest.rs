@@ -108,7 +108,7 @@ pub async fn post_events(
         state.access.first_failure(tenant, playback.as_deref().unwrap_or(""), content, day)
     });
     if !failed.is_empty() {
-        let meta = state.pipeline.store().meta().clone();
+        let meta = state.meta.clone();
         tokio::task::spawn_blocking(move || {
             failed
                 .into_iter()

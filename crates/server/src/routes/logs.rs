@@ -81,7 +81,7 @@ pub async fn get_imported(State(state): State<AppState>, Query(p): Query<Importe
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     let file = file_key(&p.file)?;
-    let bytes = state.pipeline.store().meta().imported_bytes(tenant, file)?;
+    let bytes = state.meta.imported_bytes(tenant, file)?;
     Ok(Json(json!({ "file": file, "imported_bytes": bytes })))
 }
 
@@ -120,7 +120,7 @@ pub async fn post_logs(
                 importing: state.importing.clone(),
                 key,
             };
-            let imported = state.pipeline.store().meta().imported_bytes(tenant, &file)?;
+            let imported = state.meta.imported_bytes(tenant, &file)?;
             let end = offset.saturating_add(body.len() as u64);
             if end <= imported {
                 return Ok((
@@ -174,7 +174,7 @@ pub async fn post_logs(
     }
     // The requests are durable: the file is taken up to the chunk's end.
     if let Some((_guard, file, end)) = &chunk_of_file {
-        state.pipeline.store().meta().set_imported_bytes(tenant, file, *end)?;
+        state.meta.set_imported_bytes(tenant, file, *end)?;
     }
     let metrics = state.pipeline.metrics();
     metrics.events_accepted.inc_by(accepted as u64);

@@ -1,0 +1,112 @@
+//! The content catalogue (spec §1).
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+use streamtally_model::{ContentKind, Media, TenantId};
+
+use crate::{Meta, MetaError};
+
+/// A catalogue entry (spec §1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    pub content_id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub media: Option<String>,
+    #[serde(default)]
+    pub duration: Option<f64>,
+    #[serde(default)]
+    pub bitrate: Option<f64>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub show: Option<String>,
+    #[serde(default)]
+    pub producer: Option<String>,
+    #[serde(default)]
+    pub distributor: Option<String>,
+}
+
+impl Content {
+    pub fn validate(&self) -> Result<(), MetaError> {
+        let bad = |reason: &str| MetaError::BadContent {
+            content_id: self.content_id.clone(),
+            reason: reason.to_string(),
+        };
+        if self.content_id.trim().is_empty() {
+            return Err(bad("content_id is required"));
+        }
+        if let Some(k) = &self.kind {
+            ContentKind::parse(k).ok_or_else(|| bad("kind must be live, vod or dar"))?;
+        }
+        if let Some(m) = &self.media {
+            Media::parse(m).ok_or_else(|| bad("media must be video or audio"))?;
+        }
+        for (name, v) in [("duration", self.duration), ("bitrate", self.bitrate)] {
+            if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                return Err(bad(&format!("{name} must be a number of at least 0")));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Meta {
+    /// Inserts or replaces catalogue entries; all are validated before any is written.
+    pub fn upsert_contents(&self, tenant: TenantId, contents: &[Content]) -> Result<usize, MetaError> {
+        for c in contents {
+            c.validate()?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for c in contents {
+            tx.execute(
+                "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = excluded.title, kind = excluded.kind, media = excluded.media,
+                   duration = excluded.duration, bitrate = excluded.bitrate, category = excluded.category, show = excluded.show,
+                   producer = excluded.producer, distributor = excluded.distributor",
+                params![
+                    tenant,
+                    c.content_id,
+                    c.title,
+                    c.kind,
+                    c.media,
+                    c.duration,
+                    c.bitrate,
+                    c.category,
+                    c.show,
+                    c.producer,
+                    c.distributor
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(contents.len())
+    }
+
+    pub fn contents(&self, tenant: TenantId) -> Result<Vec<Content>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT content_id, title, kind, media, duration, bitrate, category, show, producer, distributor FROM contents WHERE tenant_id = ?1 ORDER BY content_id",
+        )?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok(Content {
+                content_id: r.get(0)?,
+                title: r.get(1)?,
+                kind: r.get(2)?,
+                media: r.get(3)?,
+                duration: r.get(4)?,
+                bitrate: r.get(5)?,
+                category: r.get(6)?,
+                show: r.get(7)?,
+                producer: r.get(8)?,
+                distributor: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

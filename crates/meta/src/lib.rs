@@ -1,0 +1,125 @@
+//! Metadata: who the tenants are and what they configured — tenants and their
+//! device-hashing secrets, API keys, settings, the content catalogue, access
+//! lists and SecureID secrets, the abuse table and the import ledger. SQLite
+//! in the data folder (one file, `meta.sqlite`), safe to use from the CLI while
+//! a server runs on the same folder. One module per table group; counted facts
+//! live elsewhere (the store).
+
+mod abuse;
+mod access;
+mod contents;
+mod keys;
+mod ledger;
+mod schema;
+mod settings;
+mod tenants;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use rusqlite::Connection;
+use streamtally_model::SettingsError;
+
+pub use abuse::AbuseBlock;
+pub use access::AccessFailures;
+pub use contents::Content;
+pub use keys::{ApiKey, KeyInfo, Principal, Role};
+pub use schema::SCHEMA_VERSION;
+pub use tenants::Tenant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("metadata database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("tenant `{0}` does not exist")]
+    NoTenant(String),
+    #[error("tenant `{0}` exists already")]
+    TenantExists(String),
+    #[error("tenant name `{0}` is not valid: use 1-63 of a-z, 0-9, - and _, starting with a letter or digit")]
+    BadTenantName(String),
+    #[error("unknown role `{0}` (ingest, read or admin)")]
+    BadRole(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("content `{content_id}`: {reason}")]
+    BadContent { content_id: String, reason: String },
+    #[error("key hashing failed: {0}")]
+    Hash(String),
+    #[error("metadata file: {0}")]
+    Io(String),
+    #[error("the metadata schema is version {0}, written by a newer streamtally; run the newer release, or restore a backup made for this one")]
+    NewerSchema(u32),
+}
+
+/// The metadata of one data folder; opened once and shared.
+pub struct Meta {
+    conn: Mutex<Connection>,
+    /// Keys verified lately, by the digest of what was presented.
+    key_cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
+}
+
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Makes `path` readable by its owner only (`mode` 0700 or 0600), when it is
+/// not already: the data folder holds every tenant's secrets. Folders made by
+/// older releases (0755, files 0644) are tightened when opened.
+pub fn keep_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+impl Meta {
+    pub fn open(path: &Path) -> Result<Meta, MetaError> {
+        if let Some(folder) = path.parent().filter(|p| p.is_dir()) {
+            keep_private(folder, 0o700).map_err(|e| MetaError::Io(format!("{}: {e}", folder.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        for file in [path.to_path_buf(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
+            if file.exists() {
+                keep_private(&file, 0o600).map_err(|e| MetaError::Io(format!("{}: {e}", file.display())))?;
+            }
+        }
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > schema::SCHEMA_VERSION {
+            return Err(MetaError::NewerSchema(version));
+        }
+        conn.execute_batch(schema::SCHEMA)?;
+        // Version 0 (releases before versions): blocks per address and reason.
+        schema::migrate_abuse_blocks(&conn)?;
+        conn.pragma_update(None, "user_version", schema::SCHEMA_VERSION)?;
+        Ok(Meta {
+            conn: Mutex::new(conn),
+            key_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,56 @@
+//! The tables, and the migrations of folders written by older releases.
+
+use rusqlite::Connection;
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, device_secret BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_id TEXT PRIMARY KEY, tenant_id INTEGER REFERENCES tenants(id), role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS settings (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tenant_id, key));
+-- The one place raw IP addresses are kept (spec §8): blocked clients, pruned after abuse_retention.
+-- One row per address, reason and tenant (0: no tenant known), so each tenant sees its own blocks.
+CREATE TABLE IF NOT EXISTS blocked_clients (
+  ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL,
+  hits INTEGER NOT NULL, PRIMARY KEY (ip, reason, tenant_id));
+CREATE TABLE IF NOT EXISTS contents (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
+  duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
+  PRIMARY KEY (tenant_id, content_id));
+-- Access lists (spec §6). Revoked codes stay, so their tokens and SecureIDs stay refused.
+CREATE TABLE IF NOT EXISTS access_codes (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), code TEXT NOT NULL, note TEXT, expires_at INTEGER,
+  revoked_at INTEGER, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, code));
+CREATE TABLE IF NOT EXISTS access_secrets (
+  tenant_id INTEGER PRIMARY KEY REFERENCES tenants(id), secret TEXT NOT NULL, created_at INTEGER NOT NULL);
+-- Log imports: how far each file (known by a hash of its first bytes) was imported.
+CREATE TABLE IF NOT EXISTS imports (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), file_key TEXT NOT NULL, imported_bytes INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, file_key));
+-- Failed access checks per content and UTC day; no code, no address.
+CREATE TABLE IF NOT EXISTS access_failures (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, content_id, day));
+";
+
+/// The metadata schema this release writes (`PRAGMA user_version`); see
+/// `format.rs` for the folder's format and what opening an older one does.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Folders of earlier releases kept blocks per address and reason only.
+pub(crate) fn migrate_abuse_blocks(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'abuse_blocks'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO blocked_clients SELECT ip, reason, COALESCE(tenant_id, 0), first_at, last_at, hits FROM abuse_blocks;
+             DROP TABLE abuse_blocks;",
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Tenants, each with the secret its device keys are hashed with.
+
+use rand::RngCore;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use streamtally_model::TenantId;
+
+use crate::{now_secs, Meta, MetaError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+pub(crate) fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+impl Meta {
+    pub fn create_tenant(&self, name: &str) -> Result<Tenant, MetaError> {
+        if !valid_tenant_name(name) {
+            return Err(MetaError::BadTenantName(name.to_string()));
+        }
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let created_at = now_secs();
+        let conn = self.conn();
+        match conn.execute(
+            "INSERT INTO tenants (name, created_at, device_secret) VALUES (?1, ?2, ?3)",
+            params![name, created_at, &secret[..]],
+        ) {
+            Ok(_) => Ok(Tenant {
+                id: conn.last_insert_rowid(),
+                name: name.to_string(),
+                created_at,
+            }),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(MetaError::TenantExists(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn tenants(&self) -> Result<Vec<Tenant>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, name, created_at FROM tenants ORDER BY id")?;
+        let rows = stmt.query_map([], tenant_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn tenant_by_name(&self, name: &str) -> Result<Tenant, MetaError> {
+        self.conn()
+            .query_row("SELECT id, name, created_at FROM tenants WHERE name = ?1", [name], tenant_row)
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(name.to_string()))
+    }
+
+    pub fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, MetaError> {
+        self.conn()
+            .query_row("SELECT id, name, created_at FROM tenants WHERE id = ?1", [id], tenant_row)
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(id.to_string()))
+    }
+
+    /// The tenant's device-hashing secret (never leaves the server).
+    pub fn device_secret(&self, tenant: TenantId) -> Result<[u8; 32], MetaError> {
+        let blob: Vec<u8> = self
+            .conn()
+            .query_row("SELECT device_secret FROM tenants WHERE id = ?1", [tenant], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| MetaError::NoTenant(tenant.to_string()))?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&blob[..32.min(blob.len())]);
+        Ok(out)
+    }
+}

@@ -1,0 +1,152 @@
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::Argon2;
+use rusqlite::{params, Connection};
+use streamtally_access::AccessEntry;
+
+use crate::keys::FAST_HASH_PREFIX;
+use crate::*;
+
+#[test]
+fn access_codes_secrets_and_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    let t = meta.create_tenant("cme").unwrap().id;
+    meta.upsert_access_codes(t, &[AccessEntry::new("A-1001"), AccessEntry::new("A-1002")]).unwrap();
+    meta.revoke_access_codes(t, &["A-1002".into(), "sid-9".into()], 5).unwrap();
+    let codes = meta.access_codes(t).unwrap();
+    assert_eq!(
+        codes.iter().map(|c| (c.code.as_str(), c.revoked_at)).collect::<Vec<_>>(),
+        [("A-1001", None), ("A-1002", Some(5)), ("sid-9", Some(5))]
+    );
+    // Listing a revoked code again restores it.
+    meta.upsert_access_codes(t, &[AccessEntry::new("A-1002")]).unwrap();
+    assert_eq!(meta.access_codes(t).unwrap()[1].revoked_at, None);
+    assert_eq!(meta.access_secret(t).unwrap(), None);
+    let s1 = meta.rotate_access_secret(t).unwrap();
+    assert_eq!(meta.access_secret(t).unwrap().as_deref(), Some(s1.as_str()));
+    assert_ne!(meta.rotate_access_secret(t).unwrap(), s1);
+    meta.count_access_failure(t, "L", "2026-03-02").unwrap();
+    meta.count_access_failure(t, "L", "2026-03-02").unwrap();
+    let f = meta.access_failures(t, "2026-03-01", "2026-03-02").unwrap();
+    assert_eq!(
+        f,
+        vec![AccessFailures {
+            content_id: "L".into(),
+            day: "2026-03-02".into(),
+            failed: 2
+        }]
+    );
+}
+
+#[test]
+fn tenants_keys_settings_and_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    let a = meta.create_tenant("acme").unwrap();
+    assert!(matches!(meta.create_tenant("acme"), Err(MetaError::TenantExists(_))));
+    assert!(matches!(meta.create_tenant("Bad Name"), Err(MetaError::BadTenantName(_))));
+    let key = meta.create_key(Some(a.id), Role::Read).unwrap();
+    let p = meta.verify_key(&key.key).unwrap().unwrap();
+    assert_eq!((p.tenant, p.role), (Some(a.id), Role::Read));
+    assert_eq!(meta.verify_key(&format!("{}x", key.key)).unwrap(), None);
+    assert_eq!(meta.verify_key("st_read_nothing_here").unwrap(), None);
+    // Stored hashed: the secret is nowhere in the database.
+    let secret = key.key.rsplit('_').next().unwrap().to_string();
+    let hashes: Vec<String> = meta
+        .conn()
+        .prepare("SELECT secret_hash FROM api_keys")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with(FAST_HASH_PREFIX)));
+    meta.ensure_admin_key("operator-chosen-key").unwrap();
+    assert_eq!(meta.verify_key("operator-chosen-key").unwrap().unwrap().tenant, None);
+    let s = meta.update_settings(a.id, &[("view_window".into(), "2h".into())]).unwrap();
+    assert_eq!(meta.settings(a.id).unwrap(), s);
+    assert!(meta.update_settings(a.id, &[("view_window".into(), "soon".into())]).is_err());
+    meta.upsert_contents(
+        a.id,
+        &[Content {
+            content_id: "A".into(),
+            kind: Some("live".into()),
+            ..Content::default()
+        }],
+    )
+    .unwrap();
+    assert!(meta
+        .upsert_contents(
+            a.id,
+            &[Content {
+                content_id: "B".into(),
+                kind: Some("film".into()),
+                ..Content::default()
+            }]
+        )
+        .is_err());
+    assert_eq!(meta.contents(a.id).unwrap().len(), 1);
+    meta.record_abuse("198.51.100.9", "rate limit per IP", None, 3).unwrap();
+    meta.record_abuse("198.51.100.9", "rate limit per IP", Some(a.id), 2).unwrap();
+    meta.record_abuse("198.51.100.9", "rate limit per IP", Some(a.id), 4).unwrap();
+    // Each tenant sees its own blocks; the server administrator sees all.
+    assert_eq!(meta.abuse_blocks(None).unwrap().len(), 2);
+    let own = meta.abuse_blocks(Some(a.id)).unwrap();
+    assert_eq!((own.len(), own[0].hits, own[0].tenant_id), (1, 6, Some(a.id)));
+    assert_eq!(meta.abuse_blocks(Some(a.id + 1)).unwrap().len(), 0);
+    assert_eq!(meta.prune_abuse(Some(a.id), now_secs() + 1).unwrap(), 1);
+    assert_eq!(meta.prune_abuse(None, now_secs() + 1).unwrap(), 1);
+    assert!(meta.abuse_blocks(None).unwrap().is_empty());
+}
+
+#[test]
+fn a_schema_of_a_newer_release_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.sqlite");
+    drop(Meta::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let e = Meta::open(&path).err().expect("a newer schema opened");
+    assert!(e.to_string().contains("written by a newer streamtally"), "{e}");
+}
+
+#[test]
+fn blocks_of_an_older_folder_are_kept_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE abuse_blocks (ip TEXT NOT NULL, reason TEXT NOT NULL, tenant_id INTEGER, first_at INTEGER NOT NULL,
+               last_at INTEGER NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (ip, reason));
+             INSERT INTO abuse_blocks VALUES ('192.0.2.1', 'rate limit per IP', NULL, 1, 2, 7);",
+        )
+        .unwrap();
+    }
+    let meta = Meta::open(&path).unwrap();
+    let blocks = meta.abuse_blocks(None).unwrap();
+    assert_eq!((blocks.len(), blocks[0].hits, blocks[0].tenant_id), (1, 7, None));
+}
+
+#[test]
+fn a_key_hashed_by_an_older_release_still_works_and_is_rehashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    let a = meta.create_tenant("acme").unwrap();
+    let key = meta.create_key(Some(a.id), Role::Ingest).unwrap();
+    let secret = key.key.rsplit('_').next().unwrap();
+    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    let argon = Argon2::default().hash_password(secret.as_bytes(), &salt).unwrap().to_string();
+    meta.conn()
+        .execute("UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2", params![argon, key.key_id])
+        .unwrap();
+    assert!(meta.verify_key(&key.key).unwrap().is_some());
+    let stored: String = meta
+        .conn()
+        .query_row("SELECT secret_hash FROM api_keys WHERE key_id = ?1", [&key.key_id], |r| r.get(0))
+        .unwrap();
+    assert!(stored.starts_with(FAST_HASH_PREFIX), "{stored}");
+    assert!(meta.verify_key(&format!("{}0", key.key)).unwrap().is_none());
+}
