@@ -22,6 +22,13 @@ pub struct TenantContext {
 }
 
 impl TenantContext {
+    /// How many of `requests` each log filter keeps from the audience under
+    /// this tenant's settings (the engine's own rules, `unify::exclusions`),
+    /// for a push reply or an import summary before the engine counted them.
+    pub fn exclusions<'a>(&self, requests: impl IntoIterator<Item = &'a streamtally_model::EnrichedRequest>) -> streamtally_unify::Exclusions {
+        streamtally_unify::exclusions(requests, &streamtally_unify::EngineSettings::from(&self.settings))
+    }
+
     /// The oldest input time that can still be counted exactly, given the
     /// tenant's clock (spec §8a); `None` before its first input.
     pub fn oldest_countable(&self, clock: Option<Micros>) -> Option<Micros> {

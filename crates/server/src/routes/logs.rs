@@ -23,7 +23,6 @@ use serde_json::json;
 use streamtally_enrich::LogContext;
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_store::Role;
-use streamtally_unify::{exclusions, EngineSettings};
 
 use crate::auth::client_ip;
 use crate::auth::{authenticate, ingest_key, tenant_of};
@@ -163,7 +162,7 @@ pub async fn post_logs(
         state.enricher.read_log_lines(&mut parser, &body, 1, &log_ctx)
     };
     batch.fill_zone_pop(p.zone.as_deref(), p.pop.as_deref());
-    let excluded = exclusions(&batch.requests, &EngineSettings::from(&ctx.settings));
+    let excluded = ctx.exclusions(&batch.requests);
     let accepted = batch.requests.len();
     if accepted > 0 {
         state
