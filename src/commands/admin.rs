@@ -12,7 +12,7 @@ use crate::DataArg;
 
 pub fn meta(data: &DataArg) -> anyhow::Result<Meta> {
     std::fs::create_dir_all(&data.data).with_context(|| format!("cannot create {}", data.data.display()))?;
-    Ok(Meta::open(&data.data.join("meta.sqlite"))?)
+    Ok(Meta::open(&streamtally_store::DataFolder::new(&data.data).meta_file())?)
 }
 
 #[derive(Subcommand)]

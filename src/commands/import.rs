@@ -160,7 +160,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             };
             let pipeline = match open_serving(&args.data.data, config) {
                 Ok(p) => p,
-                Err(e) if e.to_string().contains("in use") => {
+                Err(e @ streamtally_pipeline::PipelineError::Store(streamtally_store::StoreError::Locked { .. })) => {
                     bail!("{e}\n(a server runs on this folder: import into it with --server http://HOST:PORT --key INGEST_KEY)")
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot open {}", args.data.data.display())),

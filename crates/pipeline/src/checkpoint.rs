@@ -9,12 +9,12 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use streamtally_store::{EmbeddedStore, Sealed};
+use streamtally_store::{DataFolder, EmbeddedStore, Sealed};
 use streamtally_unify::Engine;
 use streamtally_wal::Wal;
 
@@ -26,10 +26,6 @@ const MAGIC: &[u8; 8] = b"STSNAP3\n";
 /// The previous shape, upgraded when read.
 const MAGIC_V2: &[u8; 8] = b"STSNAP2\n";
 
-fn snapshot_path(root: &Path) -> PathBuf {
-    root.join("state").join("engine.snapshot")
-}
-
 fn snap_err(path: &Path, reason: impl ToString) -> PipelineError {
     PipelineError::Snapshot {
         path: path.display().to_string(),
@@ -38,8 +34,8 @@ fn snap_err(path: &Path, reason: impl ToString) -> PipelineError {
 }
 
 /// The last snapshot: its WAL position and engine, or (0, empty) when none.
-pub fn load(root: &Path) -> Result<(u64, Engine), PipelineError> {
-    let path = snapshot_path(root);
+pub fn load(folder: &DataFolder) -> Result<(u64, Engine), PipelineError> {
+    let path = folder.engine_snapshot();
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Engine::new())),
@@ -63,9 +59,9 @@ pub fn load(root: &Path) -> Result<(u64, Engine), PipelineError> {
     Ok((lsn, engine))
 }
 
-fn save(root: &Path, lsn: u64, body: &[u8]) -> Result<(), PipelineError> {
-    let path = snapshot_path(root);
-    let dir = root.join("state");
+fn save(folder: &DataFolder, lsn: u64, body: &[u8]) -> Result<(), PipelineError> {
+    let path = folder.engine_snapshot();
+    let dir = folder.state_dir();
     fs::create_dir_all(&dir).map_err(|e| snap_err(&dir, e))?;
     let mut bytes = Vec::with_capacity(body.len() + 20);
     bytes.extend_from_slice(MAGIC);
@@ -92,7 +88,7 @@ pub struct Job {
 /// the engine, both as of `upto` (everything counted so far).
 pub fn begin(store: &EmbeddedStore, engine: &Engine, upto: u64) -> Result<Job, PipelineError> {
     let started = Instant::now();
-    let snapshot = engine.snapshot().map_err(|e| snap_err(&snapshot_path(store.root()), e))?;
+    let snapshot = engine.snapshot().map_err(|e| snap_err(&store.folder().engine_snapshot(), e))?;
     Ok(Job {
         upto,
         sealed: store.seal(),
@@ -111,7 +107,7 @@ pub fn finish(store: &EmbeddedStore, wal: &Mutex<Wal>, mut job: Job, progress: &
         Ok(stats) => stats,
         Err(e) => return Err((e.into(), job)),
     };
-    if let Err(e) = save(store.root(), upto, &job.snapshot) {
+    if let Err(e) = save(store.folder(), upto, &job.snapshot) {
         return Err((e, job));
     }
     if let Err(e) = wal.lock().unwrap_or_else(|p| p.into_inner()).remove_through(upto) {

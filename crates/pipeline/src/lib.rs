@@ -15,7 +15,7 @@ mod legacy;
 mod metrics;
 mod tenants;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -328,10 +328,6 @@ pub struct Pipeline {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-fn wal_dir(root: &Path) -> PathBuf {
-    root.join("wal")
-}
-
 /// Facts borrow the record they come from, so their vector cannot outlive
 /// one; its memory can: an empty vector handed on to the next record keeps
 /// its allocation (a collect into a type of the same layout reuses it), and
@@ -410,7 +406,7 @@ fn apply_record(
 /// Loads the last snapshot and replays the WAL after it into `store` (memory).
 /// Returns the engine and the last LSN seen.
 fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<u8>)>, metrics: &PipelineMetrics) -> Result<(Engine, u64, u64), PipelineError> {
-    let (snapshot_lsn, mut engine) = checkpoint::load(store.root())?;
+    let (snapshot_lsn, mut engine) = checkpoint::load(store.folder())?;
     let mut last = snapshot_lsn;
     let started = Instant::now();
     let mut replayed = 0usize;
@@ -439,8 +435,8 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
 /// the files do not hold yet; nothing on disk changes.
 pub fn replay_read_only(store: &EmbeddedStore) -> Result<u64, PipelineError> {
     let tenants = Tenants::new(store.meta().clone());
-    let (snapshot_lsn, _) = checkpoint::load(store.root())?;
-    let records = streamtally_wal::read_dir_after(&wal_dir(store.root()), snapshot_lsn)?;
+    let (snapshot_lsn, _) = checkpoint::load(store.folder())?;
+    let records = streamtally_wal::read_dir_after(&store.folder().wal_dir(), snapshot_lsn)?;
     let (_, _, last) = recover(store, &tenants, records, &PipelineMetrics::default())?;
     Ok(last)
 }
@@ -450,8 +446,8 @@ impl Pipeline {
     pub fn start(store: Arc<EmbeddedStore>, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
         let metrics = Arc::new(PipelineMetrics::default());
         let tenants = Arc::new(Tenants::new(store.meta().clone()));
-        let (snapshot_lsn, _) = checkpoint::load(store.root())?;
-        let wal = Wal::open(&wal_dir(store.root()), snapshot_lsn)?;
+        let (snapshot_lsn, _) = checkpoint::load(store.folder())?;
+        let wal = Wal::open(&store.folder().wal_dir(), snapshot_lsn)?;
         let records = wal.read_after(snapshot_lsn)?;
         let (mut engine, _, _) = recover(&store, &tenants, records, &metrics)?;
         for (tenant, clock) in engine.clocks() {

@@ -25,7 +25,7 @@ use streamtally_query::{DataFusion, Select, Table};
 
 use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
 use crate::partition::Partition;
-use crate::{io_err, BoxFuture, FactStore, Meta, StoreError};
+use crate::{io_err, BoxFuture, DataFolder, FactStore, Meta, StoreError};
 
 /// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;
@@ -514,7 +514,7 @@ struct SealedTables {
 }
 
 pub struct EmbeddedStore {
-    root: PathBuf,
+    folder: DataFolder,
     meta: Arc<Meta>,
     mode: OpenMode,
     /// Each tenant's tables behind a lock of its own: one tenant's
@@ -532,7 +532,8 @@ impl EmbeddedStore {
     pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
         fs::create_dir_all(root).map_err(io_err(root))?;
         streamtally_meta::keep_private(root, 0o700).map_err(io_err(root))?;
-        let lock_path = root.join("streamtally.lock");
+        let folder = DataFolder::new(root);
+        let lock_path = folder.lock_file();
         let lock = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -552,9 +553,9 @@ impl EmbeddedStore {
             let _ = (&lock).write_all(format!("held by streamtally pid {}", std::process::id()).as_bytes());
         }
         let format = crate::format::check(root)?;
-        let meta = Arc::new(Meta::open(&root.join("meta.sqlite"))?);
+        let meta = Arc::new(Meta::open(&folder.meta_file())?);
         let store = EmbeddedStore {
-            root: root.to_path_buf(),
+            folder,
             meta,
             mode,
             tenants: Mutex::new(HashMap::new()),
@@ -573,8 +574,8 @@ impl EmbeddedStore {
         &self.meta
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    pub fn folder(&self) -> &DataFolder {
+        &self.folder
     }
 
     /// Seals every table's in-memory tail for [`EmbeddedStore::write_sealed`].
@@ -695,7 +696,7 @@ impl EmbeddedStore {
             match tenants.entry(tenant) {
                 std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    let dir = self.root.join("tenants").join(tenant.to_string());
+                    let dir = self.folder.tenant_dir(tenant);
                     let clean = self.mode == OpenMode::Serve;
                     let tables = TenantTables {
                         facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,

@@ -14,21 +14,21 @@
 use std::fs;
 use std::path::Path;
 
-use crate::{io_err, OpenMode, StoreError};
+use crate::{io_err, DataFolder, OpenMode, StoreError};
 
 /// The format this release writes.
 pub const FORMAT: u32 = 2;
-const FILE: &str = "FORMAT";
 
 /// The format of the folder at `root`: `None` for a new (empty) folder.
 pub fn read(root: &Path) -> Result<Option<u32>, StoreError> {
-    let path = root.join(FILE);
+    let folder = DataFolder::new(root);
+    let path = folder.format_file();
     match fs::read_to_string(&path) {
         Ok(text) => text.trim().parse().map(Some).map_err(|_| StoreError::Format {
             path: path.display().to_string(),
             reason: format!("`{}` is not a format number", text.trim().chars().take(20).collect::<String>()),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(root.join("meta.sqlite").exists().then_some(1)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(folder.meta_file().exists().then_some(1)),
         Err(e) => Err(io_err(&path)(e)),
     }
 }
@@ -55,7 +55,7 @@ pub fn mark(root: &Path, mode: OpenMode, found: Option<u32>) -> Result<(), Store
         if let Some(old) = found {
             tracing::info!(from = old, to = FORMAT, folder = %root.display(), "upgraded the data folder's format");
         }
-        let path = root.join(FILE);
+        let path = DataFolder::new(root).format_file();
         fs::write(&path, format!("{FORMAT}\n")).map_err(io_err(&path))?;
     }
     Ok(())
@@ -75,7 +75,7 @@ mod tests {
         // A folder of the last release: data, but no FORMAT file.
         let old = dir.path().join("old");
         drop(EmbeddedStore::open(&old, OpenMode::Serve).unwrap());
-        fs::remove_file(old.join(FILE)).unwrap();
+        fs::remove_file(DataFolder::new(&old).format_file()).unwrap();
         assert_eq!(read(&old).unwrap(), Some(1));
         // Read-only opening upgrades nothing.
         drop(EmbeddedStore::open(&old, OpenMode::ReadOnly).unwrap());
@@ -83,7 +83,7 @@ mod tests {
         drop(EmbeddedStore::open(&old, OpenMode::Serve).unwrap());
         assert_eq!(read(&old).unwrap(), Some(FORMAT));
         // A later release's folder is refused, saying what to do.
-        fs::write(old.join(FILE), "99\n").unwrap();
+        fs::write(DataFolder::new(&old).format_file(), "99\n").unwrap();
         let e = EmbeddedStore::open(&old, OpenMode::Serve).err().expect("a newer folder opened");
         assert!(e.to_string().contains("format 99, written by a newer streamtally"), "{e}");
         assert_eq!(read(&old).unwrap(), Some(99));

@@ -1,15 +1,17 @@
-//! Storage: facts and raw events as Parquet files queried with DataFusion, and
-//! metadata (tenants, keys, settings, catalogue) in SQLite.
+//! Storage: facts and raw events as Parquet files queried with DataFusion; it
+//! opens the folder's metadata (`streamtally-meta`) and hands it out. Every
+//! path of a data folder comes from [`DataFolder`].
 //!
 //! Layout of a data folder:
 //! ```text
 //! DATA/
+//!   FORMAT                      the folder's format version (`format.rs`)
 //!   streamtally.lock            held by the process that owns the folder
-//!   meta.sqlite                 tenants, API keys (hashed), settings, catalogue
+//!   meta.sqlite                 metadata (`streamtally-meta`)
 //!   wal/                        the write-ahead log (owned by the pipeline)
 //!   state/                      counting-engine snapshots (owned by the pipeline)
 //!   tenants/<id>/<table>/manifest.json
-//!   tenants/<id>/<table>/day=YYYY-MM-DD/<lsn>-<n>.parquet
+//!   tenants/<id>/<table>/day=YYYY-MM-DD/<lsn>-<n>.parquet   (older days: month=, year=)
 //! ```
 //! A table's manifest (replaced by atomic rename) lists its live files and the
 //! WAL position its files cover; rows at or below it are never appended again,
@@ -20,10 +22,12 @@
 
 mod arrow_rows;
 mod embedded;
+mod folder;
 pub mod format;
 mod partition;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
+pub use folder::DataFolder;
 pub use streamtally_meta::{AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
 
 use streamtally_query::{Answer, MetricsQuery, QueryError, Select, Table};
