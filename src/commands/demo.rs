@@ -189,7 +189,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         checkpoint_interval: Duration::from_secs(5),
     };
     let (pipeline, admin_key) = crate::commands::serve::open(&args)?;
-    let meta = pipeline.store().meta().clone();
+    let meta = pipeline.meta().clone();
     let tenant = match meta.tenant_by_name(TENANT) {
         Ok(t) => t,
         Err(_) => meta.create_tenant(TENANT)?,

@@ -34,7 +34,9 @@ pub fn run(args: EraseArgs) -> anyhow::Result<()> {
         (_, _, Some(c)) => Subject::AccessCode(c),
         _ => anyhow::bail!("name one of --user-id, --device-id, --access-code"),
     };
-    let pipeline = Pipeline::start(std::sync::Arc::new(store), PipelineConfig::default())?;
+    let meta = store.meta().clone();
+    let folder = store.folder().clone();
+    let pipeline = Pipeline::start(std::sync::Arc::new(store), meta, folder, PipelineConfig::default())?;
     let runtime = tokio::runtime::Runtime::new()?;
     let erased = runtime.block_on(pipeline.erase(tenant.id, subject));
     pipeline.shutdown();

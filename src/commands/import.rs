@@ -165,7 +165,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot open {}", args.data.data.display())),
             };
-            let meta = pipeline.store().meta().clone();
+            let meta = pipeline.meta().clone();
             let t = meta.tenant_by_name(&args.tenant)?;
             let tenant = pipeline.tenants().get(t.id).context("the tenant's settings cannot be read")?;
             let bitrates = meta.contents(t.id)?.into_iter().filter_map(|c| c.bitrate.map(|b| (c.content_id, b))).collect();
@@ -341,7 +341,7 @@ fn open_for_import(
     let first_line = head.iter().position(|b| *b == b'\n').map(|i| &head[..=i]).unwrap_or(&head);
     let file_key = blake3::hash(first_line).to_hex().to_string();
     let (done_before, tenant_id) = match sink {
-        Sink::Local { pipeline, tenant, .. } if path.is_some() => (pipeline.store().meta().imported_bytes(tenant.id, &file_key)?, Some(tenant.id)),
+        Sink::Local { pipeline, tenant, .. } if path.is_some() => (pipeline.meta().imported_bytes(tenant.id, &file_key)?, Some(tenant.id)),
         Sink::Remote { agent, url, key } if path.is_some() => (imported_on_server(agent, url, key, &file_key)?, None),
         _ => (0, None),
     };
@@ -409,7 +409,7 @@ fn import_one(
             }
             if let Sink::Local { pipeline, .. } = sink {
                 if let Some(t) = tenant_id {
-                    pipeline.store().meta().set_imported_bytes(t, &file_key, upto)?;
+                    pipeline.meta().set_imported_bytes(t, &file_key, upto)?;
                 }
             }
         }

@@ -51,7 +51,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         other => other.with_context(|| format!("cannot open {}", args.data.data.display()))?,
     };
     // Acknowledged input that is only in the WAL yet is counted too.
-    streamtally_pipeline::replay_read_only(&store)?;
+    streamtally_pipeline::replay_read_only(&store, store.meta().clone(), store.folder())?;
     let tenant = store.meta().tenant_by_name(&args.tenant)?;
     let runtime = tokio::runtime::Runtime::new()?;
     if args.what == "attendance" {

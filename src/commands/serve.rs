@@ -33,7 +33,7 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
         ..PipelineConfig::default()
     };
     let pipeline = open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?;
-    let meta = pipeline.store().meta().clone();
+    let meta = pipeline.meta().clone();
     let mut new_key = None;
     if let Ok(key) = std::env::var("STREAMTALLY_ADMIN_KEY") {
         meta.ensure_admin_key(key.trim())?;

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use streamtally_store::{DataFolder, EmbeddedStore, Sealed};
+use streamtally_store::{Checkpoint, DataFolder, FactStore};
 use streamtally_unify::Engine;
 use streamtally_wal::Wal;
 
@@ -79,19 +79,19 @@ fn save(folder: &DataFolder, lsn: u64, body: &[u8]) -> Result<(), PipelineError>
 /// A checkpoint begun on the engine thread: what to write, and the engine at `upto`.
 pub struct Job {
     pub upto: u64,
-    sealed: Sealed,
+    sealed: Checkpoint,
     snapshot: Vec<u8>,
     started: Instant,
 }
 
 /// The quick half, on the engine thread: seals the store's memory and encodes
 /// the engine, both as of `upto` (everything counted so far).
-pub fn begin(store: &EmbeddedStore, engine: &Engine, upto: u64) -> Result<Job, PipelineError> {
+pub fn begin(store: &dyn FactStore, folder: &DataFolder, engine: &Engine, upto: u64) -> Result<Job, PipelineError> {
     let started = Instant::now();
-    let snapshot = engine.snapshot().map_err(|e| snap_err(&store.folder().engine_snapshot(), e))?;
+    let snapshot = engine.snapshot().map_err(|e| snap_err(&folder.engine_snapshot(), e))?;
     Ok(Job {
         upto,
-        sealed: store.seal(),
+        sealed: store.begin_checkpoint(),
         snapshot,
         started,
     })
@@ -101,13 +101,20 @@ pub fn begin(store: &EmbeddedStore, engine: &Engine, upto: u64) -> Result<Job, P
 /// On an error the job comes back, to be tried again (jobs go in order).
 // The job rides back in the error so that nothing is copied on success; errors are rare.
 #[allow(clippy::result_large_err)]
-pub fn finish(store: &EmbeddedStore, wal: &Mutex<Wal>, mut job: Job, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), (PipelineError, Job)> {
+pub fn finish(
+    store: &dyn FactStore,
+    folder: &DataFolder,
+    wal: &Mutex<Wal>,
+    mut job: Job,
+    progress: &Progress,
+    metrics: &PipelineMetrics,
+) -> Result<(), (PipelineError, Job)> {
     let upto = job.upto;
-    let stats = match store.write_sealed(&mut job.sealed, upto) {
+    let stats = match store.finish_checkpoint(&mut job.sealed, upto) {
         Ok(stats) => stats,
         Err(e) => return Err((e.into(), job)),
     };
-    if let Err(e) = save(store.folder(), upto, &job.snapshot) {
+    if let Err(e) = save(folder, upto, &job.snapshot) {
         return Err((e, job));
     }
     if let Err(e) = wal.lock().unwrap_or_else(|p| p.into_inner()).remove_through(upto) {
@@ -129,6 +136,14 @@ pub fn finish(store: &EmbeddedStore, wal: &Mutex<Wal>, mut job: Job, progress: &
 }
 
 /// Both halves at once (recovery, before the threads start).
-pub fn run(store: &EmbeddedStore, engine: &Engine, wal: &Mutex<Wal>, upto: u64, progress: &Progress, metrics: &PipelineMetrics) -> Result<(), PipelineError> {
-    finish(store, wal, begin(store, engine, upto)?, progress, metrics).map_err(|(e, _)| e)
+pub fn run(
+    store: &dyn FactStore,
+    folder: &DataFolder,
+    engine: &Engine,
+    wal: &Mutex<Wal>,
+    upto: u64,
+    progress: &Progress,
+    metrics: &PipelineMetrics,
+) -> Result<(), PipelineError> {
+    finish(store, folder, wal, begin(store, folder, engine, upto)?, progress, metrics).map_err(|(e, _)| e)
 }

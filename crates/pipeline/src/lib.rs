@@ -16,14 +16,14 @@ mod metrics;
 mod tenants;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use streamtally_model::{EnrichedEvent, EnrichedRequest, Fact, Micros, Settings, TenantId};
-use streamtally_store::{EmbeddedStore, Erased, FactStore, OpenMode, StoreError, Subject};
+use streamtally_store::{DataFolder, EmbeddedStore, Erased, FactStore, Meta, OpenMode, StoreError, Subject};
 use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
@@ -219,7 +219,8 @@ struct CheckpointWork {
 /// Once the engine is gone, a failing one is left to the WAL and the next start.
 fn checkpointer(
     rx: std_mpsc::Receiver<CheckpointWork>,
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn FactStore>,
+    folder: DataFolder,
     wal: Arc<Mutex<Wal>>,
     progress: Arc<Progress>,
     metrics: Arc<PipelineMetrics>,
@@ -231,7 +232,7 @@ fn checkpointer(
         };
         let mut attempts = 0;
         loop {
-            match checkpoint::finish(&store, &wal, job, &progress, &metrics) {
+            match checkpoint::finish(&*store, &folder, &wal, job, &progress, &metrics) {
                 Ok(()) => {
                     if let Some(done) = done.take() {
                         let _ = done.send(Ok(()));
@@ -263,17 +264,21 @@ struct Checkpoints {
     tx: std_mpsc::SyncSender<CheckpointWork>,
     /// The WAL position the last begun checkpoint covers.
     begun_upto: u64,
+    folder: DataFolder,
+    /// Set when the store refused facts: no checkpoint may then cover their
+    /// records, so the WAL keeps them for the next start to count again.
+    store_failed: Arc<AtomicBool>,
 }
 
 impl Checkpoints {
     /// Begins a checkpoint of everything counted and hands it over; waits only
     /// while the previous one is still queued.
-    fn begin(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+    fn begin(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
         self.hand_over(store, engine, applied, None)
     }
 
     /// Begins a checkpoint and waits until it and every one before it are finished.
-    fn complete(&mut self, store: &EmbeddedStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+    fn complete(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
         let (done, finished) = std_mpsc::sync_channel(1);
         self.hand_over(store, engine, applied, Some(done))?;
         match finished.recv() {
@@ -285,12 +290,17 @@ impl Checkpoints {
 
     fn hand_over(
         &mut self,
-        store: &EmbeddedStore,
+        store: &dyn FactStore,
         engine: &Engine,
         applied: u64,
         done: Option<std_mpsc::SyncSender<Result<(), String>>>,
     ) -> Result<(), PipelineError> {
-        let job = checkpoint::begin(store, engine, applied)?;
+        if self.store_failed.load(Ordering::SeqCst) {
+            return Err(PipelineError::NotDurable(
+                "the store refused facts; the WAL keeps their inputs until a restart counts them again".into(),
+            ));
+        }
+        let job = checkpoint::begin(store, &self.folder, engine, applied)?;
         self.begun_upto = applied;
         self.tx.send(CheckpointWork { job, done }).map_err(|_| PipelineError::Closed)
     }
@@ -299,7 +309,7 @@ impl Checkpoints {
 /// Flushes everything counted, erases the subject from files and memory, and
 /// drops the WAL segments (and replaced files) that still hold its events.
 fn erase_now(
-    store: &EmbeddedStore,
+    store: &dyn FactStore,
     engine: &Engine,
     checkpoints: &mut Checkpoints,
     wal: &Mutex<Wal>,
@@ -310,7 +320,7 @@ fn erase_now(
     let applied = progress.applied_lsn.load(Ordering::SeqCst);
     checkpoints.complete(store, engine, applied)?;
     let erased = store.erase(tenant, subject)?;
-    store.delete_replaced_files();
+    store.collect_garbage();
     let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
     wal.seal_active()?;
     wal.remove_through(applied)?;
@@ -324,7 +334,9 @@ pub struct Pipeline {
     progress: Arc<Progress>,
     metrics: Arc<PipelineMetrics>,
     tenants: Arc<Tenants>,
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn FactStore>,
+    meta: Arc<Meta>,
+    folder: DataFolder,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -372,12 +384,14 @@ struct ApplyScratch {
     /// The memory facts are gathered in, kept from record to record.
     facts: Vec<Fact<'static>>,
     settings: RecordSettings,
+    /// Set when the store refused facts or events (see [`Checkpoints`]).
+    store_failed: Arc<AtomicBool>,
 }
 
 /// Applies one decoded record to the engine and the store.
 fn apply_record(
     engine: &mut Engine,
-    store: &EmbeddedStore,
+    store: &dyn FactStore,
     tenants: &Tenants,
     lsn: u64,
     record: WalRecord,
@@ -393,20 +407,32 @@ fn apply_record(
         tracing::warn!(tenant = record.tenant, lsn, late, "inputs older than allowed_lateness were not counted");
     }
     metrics.facts_emitted.inc_by(facts.len() as u64);
-    store.append_facts(record.tenant, &facts);
+    if let Err(e) = store.append_facts(record.tenant, &facts) {
+        scratch.store_failed.store(true, Ordering::SeqCst);
+        tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused facts; checkpoints stop so the WAL keeps their inputs");
+    }
     scratch.facts = recycle(facts);
     if let Some(clock) = engine.clock(record.tenant) {
         tenants.set_clock(record.tenant, clock);
     }
     if settings.store_raw_events {
-        store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect());
+        if let Err(e) = store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect()) {
+            scratch.store_failed.store(true, Ordering::SeqCst);
+            tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused raw events; checkpoints stop so the WAL keeps them");
+        }
     }
 }
 
 /// Loads the last snapshot and replays the WAL after it into `store` (memory).
 /// Returns the engine and the last LSN seen.
-fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<u8>)>, metrics: &PipelineMetrics) -> Result<(Engine, u64, u64), PipelineError> {
-    let (snapshot_lsn, mut engine) = checkpoint::load(store.folder())?;
+fn recover(
+    store: &dyn FactStore,
+    folder: &DataFolder,
+    tenants: &Tenants,
+    wal_records: Vec<(u64, Vec<u8>)>,
+    metrics: &PipelineMetrics,
+) -> Result<(Engine, u64, u64), PipelineError> {
+    let (snapshot_lsn, mut engine) = checkpoint::load(folder)?;
     let mut last = snapshot_lsn;
     let started = Instant::now();
     let mut replayed = 0usize;
@@ -416,6 +442,11 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
             continue;
         }
         apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics, &mut scratch);
+        if scratch.store_failed.load(Ordering::SeqCst) {
+            return Err(PipelineError::NotDurable(format!(
+                "the store refused the facts of WAL record {lsn} while replaying"
+            )));
+        }
         last = lsn;
         replayed += 1;
     }
@@ -433,23 +464,24 @@ fn recover(store: &EmbeddedStore, tenants: &Tenants, wal_records: Vec<(u64, Vec<
 
 /// Offline readers (`report`): the store's memory gets every acknowledged row
 /// the files do not hold yet; nothing on disk changes.
-pub fn replay_read_only(store: &EmbeddedStore) -> Result<u64, PipelineError> {
-    let tenants = Tenants::new(store.meta().clone());
-    let (snapshot_lsn, _) = checkpoint::load(store.folder())?;
-    let records = streamtally_wal::read_dir_after(&store.folder().wal_dir(), snapshot_lsn)?;
-    let (_, _, last) = recover(store, &tenants, records, &PipelineMetrics::default())?;
+pub fn replay_read_only(store: &dyn FactStore, meta: Arc<Meta>, folder: &DataFolder) -> Result<u64, PipelineError> {
+    let tenants = Tenants::new(meta);
+    let (snapshot_lsn, _) = checkpoint::load(folder)?;
+    let records = streamtally_wal::read_dir_after(&folder.wal_dir(), snapshot_lsn)?;
+    let (_, _, last) = recover(store, folder, &tenants, records, &PipelineMetrics::default())?;
     Ok(last)
 }
 
 impl Pipeline {
     /// Recovers and starts the pipeline on a store opened with [`OpenMode::Serve`].
-    pub fn start(store: Arc<EmbeddedStore>, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
+    /// `folder` holds the WAL and the engine snapshots; `meta` the tenants and their settings.
+    pub fn start(store: Arc<dyn FactStore>, meta: Arc<Meta>, folder: DataFolder, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
         let metrics = Arc::new(PipelineMetrics::default());
-        let tenants = Arc::new(Tenants::new(store.meta().clone()));
-        let (snapshot_lsn, _) = checkpoint::load(store.folder())?;
-        let wal = Wal::open(&store.folder().wal_dir(), snapshot_lsn)?;
+        let tenants = Arc::new(Tenants::new(meta.clone()));
+        let (snapshot_lsn, _) = checkpoint::load(&folder)?;
+        let wal = Wal::open(&folder.wal_dir(), snapshot_lsn)?;
         let records = wal.read_after(snapshot_lsn)?;
-        let (mut engine, _, _) = recover(&store, &tenants, records, &metrics)?;
+        let (mut engine, _, _) = recover(&*store, &folder, &tenants, records, &metrics)?;
         for (tenant, clock) in engine.clocks() {
             tenants.set_clock(tenant, clock);
         }
@@ -459,7 +491,8 @@ impl Pipeline {
         progress.applied_lsn.store(last, Ordering::SeqCst);
         let wal = Arc::new(Mutex::new(wal));
         // Make the replayed tail durable in files right away.
-        checkpoint::run(&store, &engine, &wal, last, &progress, &metrics)?;
+        checkpoint::run(&*store, &folder, &engine, &wal, last, &progress, &metrics)?;
+        let store_failed = Arc::new(AtomicBool::new(false));
 
         let (submit_tx, submit_rx) = mpsc::channel::<Submission>(1024);
         // Durable records waiting to be counted. Small on purpose: when counting
@@ -471,10 +504,10 @@ impl Pipeline {
         // files unless they fall two checkpoints behind.
         let (checkpoint_tx, checkpoint_rx) = std_mpsc::sync_channel::<CheckpointWork>(1);
         let checkpoint_thread = {
-            let (store, wal, progress, metrics) = (store.clone(), wal.clone(), progress.clone(), metrics.clone());
+            let (store, folder, wal, progress, metrics) = (store.clone(), folder.clone(), wal.clone(), progress.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name("checkpoint".into())
-                .spawn(move || checkpointer(checkpoint_rx, store, wal, progress, metrics))
+                .spawn(move || checkpointer(checkpoint_rx, store, folder, wal, progress, metrics))
                 .map_err(|e| PipelineError::NotDurable(e.to_string()))?
         };
         let writer = {
@@ -485,7 +518,8 @@ impl Pipeline {
                 .map_err(|e| PipelineError::NotDurable(e.to_string()))?
         };
         let counter = {
-            let (store, tenants, progress, metrics) = (store.clone(), tenants.clone(), progress.clone(), metrics.clone());
+            let (store, meta, tenants, progress, metrics) = (store.clone(), meta.clone(), tenants.clone(), progress.clone(), metrics.clone());
+            let (folder, store_failed) = (folder.clone(), store_failed.clone());
             std::thread::Builder::new()
                 .name("engine".into())
                 .spawn(move || {
@@ -493,9 +527,14 @@ impl Pipeline {
                     let mut checkpoints = Checkpoints {
                         tx: checkpoint_tx,
                         begun_upto: last,
+                        folder,
+                        store_failed: store_failed.clone(),
                     };
                     let mut last_retention: Option<Instant> = None;
-                    let mut scratch = ApplyScratch::default();
+                    let mut scratch = ApplyScratch {
+                        store_failed: store_failed.clone(),
+                        ..ApplyScratch::default()
+                    };
                     loop {
                         let next = apply_rx.recv_timeout(Duration::from_millis(200));
                         let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
@@ -507,12 +546,12 @@ impl Pipeline {
                         while let Some(item) = work.take() {
                             match item {
                                 Work::Record(lsn, record) => {
-                                    apply_record(&mut engine, &store, &tenants, lsn, record, &metrics, &mut scratch);
+                                    apply_record(&mut engine, &*store, &tenants, lsn, record, &metrics, &mut scratch);
                                     progress.applied_lsn.store(lsn, Ordering::SeqCst);
                                 }
                                 Work::Erase { tenant, subject, reply } => {
                                     let _ =
-                                        reply.send(erase_now(&store, &engine, &mut checkpoints, &wal, tenant, &subject, &progress).map_err(|e| e.to_string()));
+                                        reply.send(erase_now(&*store, &engine, &mut checkpoints, &wal, tenant, &subject, &progress).map_err(|e| e.to_string()));
                                     last_checkpoint = Instant::now();
                                 }
                             }
@@ -527,9 +566,9 @@ impl Pipeline {
                         if closed || (due && applied > checkpoints.begun_upto) {
                             // At shutdown, wait until everything is in files.
                             let begun = if closed {
-                                checkpoints.complete(&store, &engine, applied)
+                                checkpoints.complete(&*store, &engine, applied)
                             } else {
-                                checkpoints.begin(&store, &engine, applied)
+                                checkpoints.begin(&*store, &engine, applied)
                             };
                             if let Err(e) = begun {
                                 // Nothing is lost: the WAL still holds every record; try again later.
@@ -539,8 +578,8 @@ impl Pipeline {
                         }
                         if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
                             // Retention rewrites files: the checkpoints begun are finished first.
-                            match checkpoints.complete(&store, &engine, applied) {
-                                Ok(()) => apply_retention(&store, &tenants),
+                            match checkpoints.complete(&*store, &engine, applied) {
+                                Ok(()) => apply_retention(&*store, &meta, &tenants),
                                 Err(e) => tracing::error!(error = %e, "checkpoint before retention failed; retention waits"),
                             }
                             last_retention = Some(Instant::now());
@@ -559,12 +598,24 @@ impl Pipeline {
             metrics,
             tenants,
             store,
+            meta,
+            folder,
             threads: Mutex::new(vec![writer, counter, checkpoint_thread]),
         })
     }
 
-    pub fn store(&self) -> &Arc<EmbeddedStore> {
+    pub fn store(&self) -> &Arc<dyn FactStore> {
         &self.store
+    }
+
+    /// The metadata: tenants, keys, settings, catalogue, access lists.
+    pub fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    /// The data folder: the WAL and the engine snapshots.
+    pub fn folder(&self) -> &DataFolder {
+        &self.folder
     }
 
     pub fn tenants(&self) -> &Arc<Tenants> {
@@ -647,18 +698,18 @@ impl Pipeline {
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// Drops the days older than each tenant's retention (0 keeps everything).
-fn apply_retention(store: &EmbeddedStore, tenants: &Tenants) {
-    let Ok(all) = store.meta().tenants() else { return };
+fn apply_retention(store: &dyn FactStore, meta: &Meta, tenants: &Tenants) {
+    let Ok(all) = meta.tenants() else { return };
     let today = chrono::Utc::now().date_naive();
     let default_cutoff = chrono::Utc::now().timestamp() - streamtally_model::Settings::default().abuse_retention.as_secs() as i64;
-    if let Err(e) = store.meta().prune_abuse(None, default_cutoff) {
+    if let Err(e) = meta.prune_abuse(None, default_cutoff) {
         tracing::warn!(error = %e, "cannot prune the abuse audit table");
     }
     for t in all {
         let Some(ctx) = tenants.get(t.id) else { continue };
         // Blocked clients' addresses go after the tenant's abuse_retention.
         let cutoff = chrono::Utc::now().timestamp() - ctx.settings.abuse_retention.as_secs() as i64;
-        if let Err(e) = store.meta().prune_abuse(Some(t.id), cutoff) {
+        if let Err(e) = meta.prune_abuse(Some(t.id), cutoff) {
             tracing::warn!(error = %e, "cannot prune the abuse audit table");
         }
         if ctx.settings.retention_days == 0 {
@@ -724,7 +775,8 @@ fn wal_writer(
 /// Opens a store for serving and starts its pipeline.
 pub fn open_serving(root: &Path, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
     let store = Arc::new(EmbeddedStore::open(root, OpenMode::Serve)?);
-    Pipeline::start(store, config)
+    let meta = store.meta().clone();
+    Pipeline::start(store, meta, DataFolder::new(root), config)
 }
 
 #[cfg(test)]

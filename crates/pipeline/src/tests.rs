@@ -75,7 +75,7 @@ fn run(cuts: &[usize], restart_at: Option<usize>, checkpoint_every: Duration) ->
         checkpoint_rows: 1_000_000,
     };
     let mut p = open_serving(dir.path(), config.clone()).unwrap();
-    let tenant = p.store().meta().create_tenant("t").unwrap().id;
+    let tenant = p.meta().create_tenant("t").unwrap().id;
     let all = events();
     let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (all.len() + 1)).collect();
     bounds.push(0);
@@ -179,4 +179,84 @@ fn recycled_fact_vectors_keep_their_memory() {
     assert!(back.is_empty());
     assert!(back.capacity() >= 1000);
     assert_eq!(back.as_ptr() as usize, at, "the same memory, not a new allocation");
+}
+
+/// A store that refuses facts once told to: what a remote store does when it
+/// is unreachable.
+struct Refusing {
+    inner: EmbeddedStore,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl FactStore for Refusing {
+    fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) -> Result<(), StoreError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(StoreError::ReadOnly);
+        }
+        self.inner.append_facts(tenant, facts)
+    }
+    fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) -> Result<(), StoreError> {
+        self.inner.append_events(tenant, events)
+    }
+    fn begin_checkpoint(&self) -> streamtally_store::Checkpoint {
+        self.inner.begin_checkpoint()
+    }
+    fn finish_checkpoint(&self, c: &mut streamtally_store::Checkpoint, upto: u64) -> Result<streamtally_store::FlushStats, StoreError> {
+        self.inner.finish_checkpoint(c, upto)
+    }
+    fn pending_rows(&self) -> usize {
+        FactStore::pending_rows(&self.inner)
+    }
+    fn collect_garbage(&self) {
+        self.inner.collect_garbage()
+    }
+    fn close(&self) {
+        FactStore::close(&self.inner)
+    }
+    fn select<'a>(
+        &'a self,
+        tenant: TenantId,
+        q: &'a dyn streamtally_query::Select,
+    ) -> streamtally_store::BoxFuture<'a, Result<Vec<streamtally_query::Table>, StoreError>> {
+        self.inner.select(tenant, q)
+    }
+    fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
+        self.inner.erase(tenant, subject)
+    }
+    fn apply_retention(&self, tenant: TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError> {
+        self.inner.apply_retention(tenant, keep_from_day)
+    }
+}
+
+#[test]
+fn facts_a_store_refused_are_counted_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = PipelineConfig {
+        checkpoint_interval: Duration::from_millis(20),
+        checkpoint_rows: 1_000_000,
+    };
+    let start = |refuse: bool| {
+        let inner = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+        let meta = inner.meta().clone();
+        let store = Arc::new(Refusing {
+            inner,
+            refuse: std::sync::atomic::AtomicBool::new(refuse),
+        });
+        Pipeline::start(store, meta, DataFolder::new(dir.path()), config.clone()).unwrap()
+    };
+    let expected = run(&[], None, Duration::from_millis(20));
+    let p = start(true);
+    let tenant = p.meta().create_tenant("t").unwrap().id;
+    let ctx = p.tenants().get(tenant).unwrap();
+    runtime().block_on(p.submit(&ctx, events())).unwrap();
+    wait_applied(&p);
+    std::thread::sleep(Duration::from_millis(200));
+    // No checkpoint covered the refused facts: the WAL still holds their inputs.
+    assert_eq!(p.progress().checkpoint_lsn.load(Ordering::SeqCst), 0);
+    p.shutdown();
+    drop(p);
+    let p = start(false);
+    wait_applied(&p);
+    assert_eq!(answer(&p, tenant), expected);
+    p.shutdown();
 }

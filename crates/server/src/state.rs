@@ -60,10 +60,10 @@ pub type FilesUnderImport = Arc<std::sync::Mutex<std::collections::HashSet<(stre
 
 impl AppState {
     pub fn new(pipeline: Arc<Pipeline>, enricher: Enricher, config: ServerConfig) -> AppState {
-        let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.store().meta().clone()));
-        let access = Arc::new(AccessLists::new(pipeline.store().meta().clone()));
+        let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.meta().clone()));
+        let access = Arc::new(AccessLists::new(pipeline.meta().clone()));
         AppState {
-            meta: pipeline.store().meta().clone(),
+            meta: pipeline.meta().clone(),
             streams: Arc::default(),
             live_share: Arc::default(),
             queries: Arc::new(QueryGate::new(config.readers.queries_per_tenant)),

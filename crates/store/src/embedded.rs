@@ -25,7 +25,7 @@ use streamtally_query::{DataFusion, Select, Table};
 
 use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
 use crate::partition::Partition;
-use crate::{io_err, BoxFuture, DataFolder, FactStore, Meta, StoreError};
+use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, StoreError};
 
 /// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;
@@ -843,21 +843,31 @@ fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArra
 }
 
 impl FactStore for EmbeddedStore {
-    fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) {
-        if let Err(e) = self.with_tenant(tenant, |t| {
+    fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |t| {
             t.facts.append(facts);
             Ok(())
-        }) {
-            tracing::error!(tenant, error = %e, "cannot open the tenant's tables; facts kept out of the store until restart replays them");
-        }
+        })
     }
 
-    fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) {
-        if let Err(e) = self.with_tenant(tenant, |t| {
+    fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |t| {
             t.events.append(&events);
             Ok(())
-        }) {
-            tracing::error!(tenant, error = %e, "cannot open the tenant's tables; events kept out of the store until restart replays them");
+        })
+    }
+
+    fn begin_checkpoint(&self) -> Checkpoint {
+        Checkpoint(Box::new(self.seal()))
+    }
+
+    fn finish_checkpoint(&self, checkpoint: &mut Checkpoint, upto_lsn: u64) -> Result<FlushStats, StoreError> {
+        match checkpoint.0.downcast_mut::<Sealed>() {
+            Some(sealed) => self.write_sealed(sealed, upto_lsn),
+            None => Err(StoreError::Manifest {
+                path: self.folder.root().display().to_string(),
+                reason: "a checkpoint begun by another store".into(),
+            }),
         }
     }
 
@@ -867,6 +877,18 @@ impl FactStore for EmbeddedStore {
         }
         let mut sealed = self.seal();
         self.write_sealed(&mut sealed, upto_lsn)
+    }
+
+    fn pending_rows(&self) -> usize {
+        EmbeddedStore::pending_rows(self)
+    }
+
+    fn collect_garbage(&self) {
+        self.delete_replaced_files();
+    }
+
+    fn close(&self) {
+        EmbeddedStore::close(self);
     }
 
     fn select<'a>(&'a self, tenant: TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {

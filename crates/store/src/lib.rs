@@ -65,16 +65,40 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> S
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// What a checkpoint took from a store's memory, until it is durable: each
+/// backend's own (the embedded store's sealed Arrow batches).
+pub struct Checkpoint(pub Box<dyn std::any::Any + Send>);
+
 /// The storage interface every backend implements: the embedded store today,
-/// ClickHouse when scaling out.
+/// ClickHouse when scaling out. The pipeline, its checkpoint thread, the
+/// server and the CLI use the store only through it.
+///
+/// The checkpoint protocol: [`FactStore::begin_checkpoint`] takes what was
+/// appended so far (cheap: it stays queryable, appends go on);
+/// [`FactStore::finish_checkpoint`] makes it durable and records the WAL
+/// position it covers. Checkpoints are finished in the order they were
+/// begun; a failed one is finished again with the same [`Checkpoint`].
 pub trait FactStore: Send + Sync {
     /// Adds facts produced by the engine; facts at or below the durable WAL
     /// position of their table are ignored (they are stored already).
-    fn append_facts(&self, tenant: streamtally_model::TenantId, facts: &[streamtally_model::Fact<'_>]);
+    fn append_facts(&self, tenant: streamtally_model::TenantId, facts: &[streamtally_model::Fact<'_>]) -> Result<(), StoreError>;
     /// Adds enriched raw events with their WAL positions.
-    fn append_events(&self, tenant: streamtally_model::TenantId, events: Vec<(u64, streamtally_model::EnrichedEvent)>);
+    fn append_events(&self, tenant: streamtally_model::TenantId, events: Vec<(u64, streamtally_model::EnrichedEvent)>) -> Result<(), StoreError>;
+    /// Begins a checkpoint of everything appended so far.
+    fn begin_checkpoint(&self) -> Checkpoint;
+    /// Makes a begun checkpoint durable, recording `upto_lsn` as covered.
+    fn finish_checkpoint(&self, checkpoint: &mut Checkpoint, upto_lsn: u64) -> Result<FlushStats, StoreError>;
     /// Makes everything appended so far durable, recording `upto_lsn` as covered.
-    fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError>;
+    fn flush(&self, upto_lsn: u64) -> Result<FlushStats, StoreError> {
+        let mut checkpoint = self.begin_checkpoint();
+        self.finish_checkpoint(&mut checkpoint, upto_lsn)
+    }
+    /// Rows appended and not yet in a finished checkpoint.
+    fn pending_rows(&self) -> usize;
+    /// Removes what rewrites replaced (after queries that may read it ended).
+    fn collect_garbage(&self);
+    /// Called once, when the pipeline stops.
+    fn close(&self);
     /// Runs a question's statements over one tenant's facts: one table each.
     fn select<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>>;
     /// Answers a metrics query for one tenant.

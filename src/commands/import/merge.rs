@@ -143,7 +143,7 @@ fn record(streams: &mut [Stream], sink: &Sink) -> anyhow::Result<()> {
     let Sink::Local { pipeline, tenant, .. } = sink else { return Ok(()) };
     for s in streams {
         if s.sent_to > s.recorded {
-            pipeline.store().meta().set_imported_bytes(tenant.id, &s.opened.file_key, s.sent_to)?;
+            pipeline.meta().set_imported_bytes(tenant.id, &s.opened.file_key, s.sent_to)?;
             s.recorded = s.sent_to;
         }
     }

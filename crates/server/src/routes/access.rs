@@ -35,9 +35,7 @@ async fn admin_tenant(state: &AppState, headers: &HeaderMap, tenant: Option<&str
 pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
     let codes: Vec<Value> = state
-        .pipeline
-        .store()
-        .meta()
+        .meta
         .access_codes(tenant)?
         .into_iter()
         .map(|e| {
@@ -77,11 +75,7 @@ pub async fn delete_codes(State(state): State<AppState>, Query(p): Query<RevokeP
     if codes.is_empty() {
         return Err(ApiError::BadRequest("name the codes to revoke in the body or with ?code=".into()));
     }
-    let n = state
-        .pipeline
-        .store()
-        .meta()
-        .revoke_access_codes(tenant, &codes, chrono::Utc::now().timestamp_micros())?;
+    let n = state.meta.revoke_access_codes(tenant, &codes, chrono::Utc::now().timestamp_micros())?;
     state.access.invalidate(tenant);
     Ok(Json(json!({ "revoked": n })))
 }

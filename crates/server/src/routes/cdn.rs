@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use streamtally_query::{cdn_answer, parse_tz, CdnQuery};
-use streamtally_store::{FactStore, Role};
+use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use streamtally_model::{parse_ts, Micros, TenantId};
 use streamtally_query::{format_in_tz, live_details, parse_tz, LiveDetail, LiveQuery, MINUTE};
-use streamtally_store::{FactStore, Role};
+use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};

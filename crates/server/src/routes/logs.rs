@@ -145,9 +145,7 @@ pub async fn post_logs(
         }
     };
     let bitrates: HashMap<String, f64> = state
-        .pipeline
-        .store()
-        .meta()
+        .meta
         .contents(tenant)?
         .into_iter()
         .filter_map(|c| c.bitrate.map(|b| (c.content_id, b)))

@@ -40,15 +40,17 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
     let b = store.meta().create_tenant("b").unwrap().id;
-    store.append_facts(
-        a,
-        &[
-            fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1),
-            fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1),
-        ],
-    );
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]);
-    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]);
+    store
+        .append_facts(
+            a,
+            &[
+                fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1),
+                fact(FactKind::Time, "2026-03-02T09:10:10Z", 1, "A", 1),
+            ],
+        )
+        .unwrap();
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:10:00Z", 2, "B", 2)]).unwrap();
+    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 9, "A", 3)]).unwrap();
     let before = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
     assert_eq!(total(&before, 0), Cell::Int(2));
     assert_eq!(total(&before, 1), Cell::Float(10.0));
@@ -60,7 +62,7 @@ async fn memory_and_files_answer_alike_and_tenants_are_apart() {
     let after = store.query(a, &q("starts,time,devices", Some("day"))).await.unwrap();
     assert_eq!(before, after);
     // Replayed rows at or below the manifest's WAL position are not taken again.
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]).unwrap();
     assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(2));
     let other = store.query(b, &q("starts", None)).await.unwrap();
     assert_eq!(total(&other, 0), Cell::Int(1));
@@ -78,11 +80,11 @@ async fn sealed_rows_are_read_while_written_and_written_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]).unwrap();
     let mut first = store.seal();
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:20:00Z", 2, "A", 2)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:20:00Z", 2, "A", 2)]).unwrap();
     let mut second = store.seal();
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:00:00Z", 3, "B", 3)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:00:00Z", 3, "B", 3)]).unwrap();
     // Sealed rows are still answered from memory while their files are written.
     assert_eq!(starts(&store, a).await, Cell::Int(3));
     assert_eq!(store.pending_rows(), 1, "only the unsealed row waits for a seal");
@@ -92,7 +94,7 @@ async fn sealed_rows_are_read_while_written_and_written_in_order() {
     assert_eq!(store.write_sealed(&mut second, 2).unwrap().rows, 1);
     assert_eq!(starts(&store, a).await, Cell::Int(3));
     // A replay of what the files cover adds nothing; the unsealed row is still in memory.
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:20:00Z", 2, "A", 2)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:20:00Z", 2, "A", 2)]).unwrap();
     assert_eq!(starts(&store, a).await, Cell::Int(3));
     drop(store);
     // Only what was written survives without the WAL: the third row was never sealed.
@@ -115,15 +117,17 @@ async fn erasure_and_retention_rewrite_through_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
-    store.append_facts(
-        a,
-        &[
-            fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
-            fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1),
-        ],
-    );
+    store
+        .append_facts(
+            a,
+            &[
+                fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
+                fact(FactKind::Start, "2026-03-02T09:00:00Z", 2, "A", 1),
+            ],
+        )
+        .unwrap();
     store.flush(1).unwrap();
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-03T09:00:00Z", 1, "A", 2)]).unwrap();
     let erased = store.erase(a, &Subject::UserId("u1".into())).unwrap();
     assert_eq!(erased.facts, 2);
     assert_eq!(total(&store.query(a, &q("starts", None)).await.unwrap(), 0), Cell::Int(1));
@@ -140,7 +144,7 @@ async fn many_small_files_of_a_day_are_compacted_without_changing_answers() {
     let a = store.meta().create_tenant("a").unwrap().id;
     let mut compacted = 0;
     for i in 0..COMPACT_AT_FILES as u64 {
-        store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:00:00Z", i, "A", i + 1)]);
+        store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:00:00Z", i, "A", i + 1)]).unwrap();
         compacted += store.flush(i + 1).unwrap().files_compacted;
     }
     assert_eq!(compacted, COMPACT_AT_FILES);
@@ -159,7 +163,7 @@ async fn days_follow_the_time_zone() {
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
     // 23:30 UTC on 2 March is 00:30 on 3 March in Berlin.
-    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T23:30:00Z", 1, "A", 1)]);
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T23:30:00Z", 1, "A", 1)]).unwrap();
     let berlin = MetricsQuery::parse("2026-03-01", "2026-03-04", "starts", Some("day"), None, Some("Europe/Berlin")).unwrap();
     let answer = store.query(a, &berlin).await.unwrap();
     assert_eq!(answer.to_json()["rows"][0]["day"], "2026-03-03T00:00:00+01:00");
@@ -172,13 +176,15 @@ async fn retention_cuts_inside_a_shared_month_folder() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
     let a = store.meta().create_tenant("a").unwrap().id;
-    store.append_facts(
-        a,
-        &[
-            fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
-            fact(FactKind::Start, "2026-03-20T09:00:00Z", 2, "A", 1),
-        ],
-    );
+    store
+        .append_facts(
+            a,
+            &[
+                fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1),
+                fact(FactKind::Start, "2026-03-20T09:00:00Z", 2, "A", 1),
+            ],
+        )
+        .unwrap();
     // Both days are months old: one folder, month=2026-03.
     assert_eq!(store.flush(1).unwrap().files_written, 1);
     assert_eq!(store.apply_retention(a, NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()).unwrap(), 1);
@@ -193,7 +199,7 @@ fn one_tenant_held_does_not_hold_up_another_tenants_query() {
     let store = Arc::new(EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap());
     let a = store.meta().create_tenant("a").unwrap().id;
     let b = store.meta().create_tenant("b").unwrap().id;
-    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]);
+    store.append_facts(b, &[fact(FactKind::Start, "2026-03-02T09:10:00Z", 1, "A", 1)]).unwrap();
     // While tenant a's tables are held (as its compaction or erasure holds
     // them), tenant b's query is answered.
     let answered = store
