@@ -25,6 +25,7 @@ mod embedded;
 mod folder;
 pub mod format;
 mod partition;
+pub mod suite;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use folder::DataFolder;

@@ -216,3 +216,14 @@ fn one_tenant_held_does_not_hold_up_another_tenants_query() {
         .unwrap();
     assert_eq!(answered, Some(Cell::Int(1)), "tenant b's query waited for tenant a");
 }
+
+#[tokio::test]
+async fn the_storage_suite_holds_for_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+        let meta = store.meta().clone();
+        (Arc::new(store) as Arc<dyn FactStore>, meta)
+    };
+    crate::suite::run_all(&open).await;
+}

@@ -1,0 +1,134 @@
+//! The storage suite: what every [`FactStore`] backend must do, written once
+//! and run against each (the embedded store's tests run it; a ClickHouse
+//! backend runs the same functions). Each check makes tenants of its own, so
+//! all of them may share one store.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use streamtally_model::{parse_ts, ClientFamily, DeviceKey, Fact, FactKind, Geo, Source, TenantId};
+use streamtally_query::{Cell, MetricsQuery};
+
+use crate::{FactStore, Meta, Subject};
+
+/// Opens the backend under test on the same data each time it is called
+/// (after the previous one was dropped), with its metadata.
+pub type Opener<'a> = dyn Fn() -> (Arc<dyn FactStore>, Arc<Meta>) + 'a;
+
+const USERS: [&str; 3] = ["u0", "u1", "u2"];
+
+fn start(ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static> {
+    Fact {
+        kind: FactKind::Start,
+        ts: parse_ts(ts).unwrap_or_default(),
+        value: 1.0,
+        device_key: DeviceKey(device),
+        content_id: Some(content),
+        playback_id: None,
+        source: Source::Player,
+        property: "web",
+        content_kind: None,
+        media: None,
+        referrer_host: None,
+        client: &ClientFamily::UNKNOWN,
+        geo: &Geo::UNKNOWN,
+        user_id: Some(USERS[(device % 3) as usize]),
+        access_code: None,
+        served: None,
+        lsn,
+    }
+}
+
+async fn starts(store: &dyn FactStore, tenant: TenantId, from: &str, to: &str) -> i64 {
+    let q = MetricsQuery::parse(from, to, "starts", None, None, None).expect("a valid query");
+    let answer = store.query(tenant, &q).await.expect("the query runs");
+    match answer.totals.rows.first().and_then(|r| r.first()) {
+        Some(Cell::Int(n)) => *n,
+        other => panic!("starts total is {other:?}"),
+    }
+}
+
+fn tenant(meta: &Meta, name: &str) -> TenantId {
+    meta.create_tenant(name).expect("a new tenant").id
+}
+
+/// Appended facts are answered before and after a checkpoint, alike.
+pub async fn appended_facts_are_answered_before_and_after_a_checkpoint(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let t = tenant(&meta, "suite-append");
+    let facts = [start("2026-03-02T09:00:00Z", 1, "A", 1), start("2026-03-03T09:00:00Z", 2, "B", 2)];
+    store.append_facts(t, &facts).unwrap();
+    assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 2);
+    let mut checkpoint = store.begin_checkpoint();
+    // Appends go on while a checkpoint is under way.
+    store.append_facts(t, &[start("2026-03-03T10:00:00Z", 3, "B", 3)]).unwrap();
+    store.finish_checkpoint(&mut checkpoint, 2).unwrap();
+    assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 3);
+    assert_eq!(starts(&*store, t, "2026-03-03", "2026-03-04").await, 2);
+}
+
+/// What a checkpoint covered survives reopening; what was replayed at or
+/// below the covered position is not taken twice.
+pub async fn checkpointed_facts_survive_reopening_and_replays_count_once(open: &Opener<'_>) {
+    let t = {
+        let (store, meta) = open();
+        let t = tenant(&meta, "suite-durable");
+        store.append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 10)]).unwrap();
+        store.flush(10).unwrap();
+        store.close();
+        t
+    };
+    let (store, _) = open();
+    // A restart replays the WAL from before the checkpoint: the same fact again.
+    store.append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 10)]).unwrap();
+    assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 1);
+}
+
+/// A tenant never sees another's facts.
+pub async fn tenants_are_apart(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let (a, b) = (tenant(&meta, "suite-apart-a"), tenant(&meta, "suite-apart-b"));
+    store.append_facts(a, &[start("2026-03-02T09:00:00Z", 1, "A", 20)]).unwrap();
+    store
+        .append_facts(b, &[start("2026-03-02T09:00:00Z", 1, "A", 21), start("2026-03-02T10:00:00Z", 2, "A", 21)])
+        .unwrap();
+    store.flush(21).unwrap();
+    assert_eq!(starts(&*store, a, "2026-03-01", "2026-03-04").await, 1);
+    assert_eq!(starts(&*store, b, "2026-03-01", "2026-03-04").await, 2);
+}
+
+/// Erasing a subject removes its facts from memory and files, and only its.
+pub async fn erasure_removes_the_subjects_facts_only(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let t = tenant(&meta, "suite-erase");
+    // Devices 1 and 4 are user u1; device 2 is u2.
+    store
+        .append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 30), start("2026-03-02T09:00:00Z", 2, "A", 30)])
+        .unwrap();
+    store.flush(30).unwrap();
+    store.append_facts(t, &[start("2026-03-02T10:00:00Z", 4, "A", 31)]).unwrap();
+    let erased = store.erase(t, &Subject::UserId("u1".into())).unwrap();
+    assert_eq!(erased.facts, 2);
+    assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 1);
+}
+
+/// Retention drops the days before its cut and keeps the rest.
+pub async fn retention_drops_the_days_before_the_cut(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let t = tenant(&meta, "suite-retention");
+    store
+        .append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 40), start("2026-03-20T09:00:00Z", 2, "A", 40)])
+        .unwrap();
+    store.flush(40).unwrap();
+    store.apply_retention(t, NaiveDate::from_ymd_opt(2026, 3, 10).unwrap_or_default()).unwrap();
+    assert_eq!(starts(&*store, t, "2026-03-01", "2026-04-01").await, 1);
+}
+
+/// Every check of the suite, in turn.
+pub async fn run_all(open: &Opener<'_>) {
+    appended_facts_are_answered_before_and_after_a_checkpoint(open).await;
+    checkpointed_facts_survive_reopening_and_replays_count_once(open).await;
+    tenants_are_apart(open).await;
+    erasure_removes_the_subjects_facts_only(open).await;
+    retention_drops_the_days_before_the_cut(open).await;
+}
