@@ -10,11 +10,12 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::Ordering;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use streamtally_store::{Checkpoint, DataFolder, FactStore};
+use streamtally_model::TenantId;
+use streamtally_store::{Checkpoint, DataFolder, Erased, FactStore, Subject};
 use streamtally_unify::Engine;
 use streamtally_wal::Wal;
 
@@ -146,4 +147,128 @@ pub fn run(
     metrics: &PipelineMetrics,
 ) -> Result<(), PipelineError> {
     finish(store, folder, wal, begin(store, folder, engine, upto)?, progress, metrics).map_err(|(e, _)| e)
+}
+
+// The checkpoint thread, and the engine thread's side of it.
+
+/// Work for the checkpoint thread: a begun checkpoint, and whom to tell when
+/// it is finished (erasure, retention and shutdown wait for that).
+pub(crate) struct CheckpointWork {
+    pub(crate) job: Job,
+    pub(crate) done: Option<std_mpsc::SyncSender<Result<(), String>>>,
+}
+
+/// Finishes checkpoints in the order they were begun. A failed one is tried
+/// again, every second, before any later one (the WAL still holds everything it
+/// covers); whoever waits for it hears of the failure after three attempts.
+/// Once the engine is gone, a failing one is left to the WAL and the next start.
+pub(crate) fn checkpointer(
+    rx: std_mpsc::Receiver<CheckpointWork>,
+    store: Arc<dyn FactStore>,
+    folder: DataFolder,
+    wal: Arc<Mutex<Wal>>,
+    progress: Arc<Progress>,
+    metrics: Arc<PipelineMetrics>,
+) {
+    let mut queued: std::collections::VecDeque<CheckpointWork> = std::collections::VecDeque::new();
+    loop {
+        let Some(CheckpointWork { mut job, mut done }) = queued.pop_front().or_else(|| rx.recv().ok()) else {
+            return;
+        };
+        let mut attempts = 0;
+        loop {
+            match finish(&*store, &folder, &wal, job, &progress, &metrics) {
+                Ok(()) => {
+                    if let Some(done) = done.take() {
+                        let _ = done.send(Ok(()));
+                    }
+                    break;
+                }
+                Err((e, again)) => {
+                    attempts += 1;
+                    tracing::error!(error = %e, attempts, "checkpoint failed; will retry");
+                    job = again;
+                    if attempts >= 3 {
+                        if let Some(done) = done.take() {
+                            let _ = done.send(Err(e.to_string()));
+                        }
+                    }
+                    match rx.recv_timeout(Duration::from_secs(1)) {
+                        Ok(later) => queued.push_back(later),
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The engine thread's side of checkpointing.
+pub(crate) struct Checkpoints {
+    pub(crate) tx: std_mpsc::SyncSender<CheckpointWork>,
+    /// The WAL position the last begun checkpoint covers.
+    pub(crate) begun_upto: u64,
+    pub(crate) folder: DataFolder,
+    /// Set when the store refused facts: no checkpoint may then cover their
+    /// records, so the WAL keeps them for the next start to count again.
+    pub(crate) store_failed: Arc<AtomicBool>,
+}
+
+impl Checkpoints {
+    /// Begins a checkpoint of everything counted and hands it over; waits only
+    /// while the previous one is still queued.
+    pub(crate) fn begin(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+        self.hand_over(store, engine, applied, None)
+    }
+
+    /// Begins a checkpoint and waits until it and every one before it are finished.
+    pub(crate) fn complete(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
+        let (done, finished) = std_mpsc::sync_channel(1);
+        self.hand_over(store, engine, applied, Some(done))?;
+        match finished.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
+            Err(_) => Err(PipelineError::Closed),
+        }
+    }
+
+    fn hand_over(
+        &mut self,
+        store: &dyn FactStore,
+        engine: &Engine,
+        applied: u64,
+        done: Option<std_mpsc::SyncSender<Result<(), String>>>,
+    ) -> Result<(), PipelineError> {
+        if self.store_failed.load(Ordering::SeqCst) {
+            return Err(PipelineError::NotDurable(
+                "the store refused facts; the WAL keeps their inputs until a restart counts them again".into(),
+            ));
+        }
+        let job = begin(store, &self.folder, engine, applied)?;
+        self.begun_upto = applied;
+        self.tx.send(CheckpointWork { job, done }).map_err(|_| PipelineError::Closed)
+    }
+}
+
+/// Flushes everything counted, erases the subject from files and memory, and
+/// drops the WAL segments (and replaced files) that still hold its events.
+pub(crate) fn erase_now(
+    store: &dyn FactStore,
+    engine: &Engine,
+    checkpoints: &mut Checkpoints,
+    wal: &Mutex<Wal>,
+    tenant: TenantId,
+    subject: &Subject,
+    progress: &Progress,
+) -> Result<Erased, PipelineError> {
+    let applied = progress.applied_lsn.load(Ordering::SeqCst);
+    checkpoints.complete(store, engine, applied)?;
+    let erased = store.erase(tenant, subject)?;
+    store.collect_garbage();
+    let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
+    wal.seal_active()?;
+    wal.remove_through(applied)?;
+    tracing::info!(tenant, facts = erased.facts, events = erased.events, "erased a subject");
+    Ok(erased)
 }

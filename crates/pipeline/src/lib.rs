@@ -13,7 +13,10 @@
 mod checkpoint;
 mod legacy;
 mod metrics;
+mod record;
+mod retention;
 mod tenants;
+mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,8 +31,12 @@ use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
 
+use checkpoint::{checkpointer, erase_now, CheckpointWork, Checkpoints};
 pub use metrics::PipelineMetrics;
+pub use record::WalRecord;
+use retention::{apply_retention, RETENTION_EVERY};
 pub use tenants::{TenantContext, Tenants};
+use writer::wal_writer;
 
 /// A queued record's promise: [`Ticket::wait`] returns its LSN once it is durable.
 pub struct Ticket(oneshot::Receiver<Result<u64, String>>);
@@ -67,100 +74,6 @@ pub enum PipelineError {
     Closed,
     #[error("the write-ahead log could not take the batch: {0}")]
     NotDurable(String),
-}
-
-/// One WAL record: a batch of one tenant's enriched inputs, with what they
-/// were accepted under, so a replay counts them exactly as the live run did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WalRecord {
-    pub tenant: TenantId,
-    /// When the batch was accepted (record version 3 on): the counting clock
-    /// never runs more than an hour ahead of it (spec §8a).
-    pub received_at: Micros,
-    /// The tenant's settings in force when the batch was accepted, as text
-    /// pairs (record version 3 on; empty: the settings at hand when counted).
-    /// Pairs rather than a struct, so a setting added later still decodes.
-    pub settings: Vec<(String, String)>,
-    pub events: Vec<EnrichedEvent>,
-    /// Enriched log requests (record version 2 on).
-    pub requests: Vec<EnrichedRequest>,
-}
-
-/// Version 1 records held player events only.
-#[derive(Deserialize)]
-struct WalRecordV1 {
-    tenant: TenantId,
-    events: Vec<EnrichedEvent>,
-}
-
-/// Version 2 records: events and log requests, without receive time or settings.
-#[derive(Deserialize)]
-struct WalRecordV2 {
-    tenant: TenantId,
-    events: Vec<EnrichedEvent>,
-    requests: Vec<legacy::EnrichedRequestV2>,
-}
-
-/// First byte of every WAL record: the encoding is not self-describing, so new
-/// record kinds (log requests…) get a new version instead of breaking old logs.
-const WAL_RECORD_V1: u8 = 1;
-const WAL_RECORD_V2: u8 = 2;
-const WAL_RECORD_V3: u8 = 3;
-
-/// Records older than version 3 say nothing of when they were received.
-const RECEIVED_UNKNOWN: Micros = Micros::MAX;
-
-impl WalRecord {
-    /// A record of inputs accepted now under `ctx`'s settings.
-    pub fn accepted(ctx: &TenantContext, events: Vec<EnrichedEvent>, requests: Vec<EnrichedRequest>) -> WalRecord {
-        WalRecord {
-            tenant: ctx.id,
-            received_at: chrono::Utc::now().timestamp_micros(),
-            settings: ctx.settings_pairs.clone(),
-            events,
-            requests,
-        }
-    }
-
-    pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
-        // About what an enriched input takes encoded; growing by doubling copies megabytes per record.
-        let mut out = Vec::with_capacity(512 + 128 * (self.events.len() + self.requests.len()));
-        out.push(WAL_RECORD_V3);
-        postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
-        Ok(out)
-    }
-    pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
-        let bad = |e: postcard::Error| PipelineError::BadRecord { lsn, reason: e.to_string() };
-        match bytes.split_first() {
-            Some((&WAL_RECORD_V3, body)) => postcard::from_bytes(body).map_err(bad),
-            Some((&WAL_RECORD_V2, body)) => postcard::from_bytes::<WalRecordV2>(body)
-                .map(|v2| WalRecord {
-                    tenant: v2.tenant,
-                    received_at: RECEIVED_UNKNOWN,
-                    settings: Vec::new(),
-                    events: v2.events,
-                    requests: v2.requests.into_iter().map(Into::into).collect(),
-                })
-                .map_err(bad),
-            Some((&WAL_RECORD_V1, body)) => postcard::from_bytes::<WalRecordV1>(body)
-                .map(|v1| WalRecord {
-                    tenant: v1.tenant,
-                    received_at: RECEIVED_UNKNOWN,
-                    settings: Vec::new(),
-                    events: v1.events,
-                    requests: Vec::new(),
-                })
-                .map_err(bad),
-            Some((v, _)) => Err(PipelineError::BadRecord {
-                lsn,
-                reason: format!("unknown record version {v}; written by a newer streamtally?"),
-            }),
-            None => Err(PipelineError::BadRecord {
-                lsn,
-                reason: "empty record".into(),
-            }),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -204,128 +117,6 @@ enum Work {
         subject: Subject,
         reply: oneshot::Sender<Result<Erased, String>>,
     },
-}
-
-/// Work for the checkpoint thread: a begun checkpoint, and whom to tell when
-/// it is finished (erasure, retention and shutdown wait for that).
-struct CheckpointWork {
-    job: checkpoint::Job,
-    done: Option<std_mpsc::SyncSender<Result<(), String>>>,
-}
-
-/// Finishes checkpoints in the order they were begun. A failed one is tried
-/// again, every second, before any later one (the WAL still holds everything it
-/// covers); whoever waits for it hears of the failure after three attempts.
-/// Once the engine is gone, a failing one is left to the WAL and the next start.
-fn checkpointer(
-    rx: std_mpsc::Receiver<CheckpointWork>,
-    store: Arc<dyn FactStore>,
-    folder: DataFolder,
-    wal: Arc<Mutex<Wal>>,
-    progress: Arc<Progress>,
-    metrics: Arc<PipelineMetrics>,
-) {
-    let mut queued: std::collections::VecDeque<CheckpointWork> = std::collections::VecDeque::new();
-    loop {
-        let Some(CheckpointWork { mut job, mut done }) = queued.pop_front().or_else(|| rx.recv().ok()) else {
-            return;
-        };
-        let mut attempts = 0;
-        loop {
-            match checkpoint::finish(&*store, &folder, &wal, job, &progress, &metrics) {
-                Ok(()) => {
-                    if let Some(done) = done.take() {
-                        let _ = done.send(Ok(()));
-                    }
-                    break;
-                }
-                Err((e, again)) => {
-                    attempts += 1;
-                    tracing::error!(error = %e, attempts, "checkpoint failed; will retry");
-                    job = again;
-                    if attempts >= 3 {
-                        if let Some(done) = done.take() {
-                            let _ = done.send(Err(e.to_string()));
-                        }
-                    }
-                    match rx.recv_timeout(Duration::from_secs(1)) {
-                        Ok(later) => queued.push_back(later),
-                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The engine thread's side of checkpointing.
-struct Checkpoints {
-    tx: std_mpsc::SyncSender<CheckpointWork>,
-    /// The WAL position the last begun checkpoint covers.
-    begun_upto: u64,
-    folder: DataFolder,
-    /// Set when the store refused facts: no checkpoint may then cover their
-    /// records, so the WAL keeps them for the next start to count again.
-    store_failed: Arc<AtomicBool>,
-}
-
-impl Checkpoints {
-    /// Begins a checkpoint of everything counted and hands it over; waits only
-    /// while the previous one is still queued.
-    fn begin(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
-        self.hand_over(store, engine, applied, None)
-    }
-
-    /// Begins a checkpoint and waits until it and every one before it are finished.
-    fn complete(&mut self, store: &dyn FactStore, engine: &Engine, applied: u64) -> Result<(), PipelineError> {
-        let (done, finished) = std_mpsc::sync_channel(1);
-        self.hand_over(store, engine, applied, Some(done))?;
-        match finished.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(PipelineError::NotDurable(e)),
-            Err(_) => Err(PipelineError::Closed),
-        }
-    }
-
-    fn hand_over(
-        &mut self,
-        store: &dyn FactStore,
-        engine: &Engine,
-        applied: u64,
-        done: Option<std_mpsc::SyncSender<Result<(), String>>>,
-    ) -> Result<(), PipelineError> {
-        if self.store_failed.load(Ordering::SeqCst) {
-            return Err(PipelineError::NotDurable(
-                "the store refused facts; the WAL keeps their inputs until a restart counts them again".into(),
-            ));
-        }
-        let job = checkpoint::begin(store, &self.folder, engine, applied)?;
-        self.begun_upto = applied;
-        self.tx.send(CheckpointWork { job, done }).map_err(|_| PipelineError::Closed)
-    }
-}
-
-/// Flushes everything counted, erases the subject from files and memory, and
-/// drops the WAL segments (and replaced files) that still hold its events.
-fn erase_now(
-    store: &dyn FactStore,
-    engine: &Engine,
-    checkpoints: &mut Checkpoints,
-    wal: &Mutex<Wal>,
-    tenant: TenantId,
-    subject: &Subject,
-    progress: &Progress,
-) -> Result<Erased, PipelineError> {
-    let applied = progress.applied_lsn.load(Ordering::SeqCst);
-    checkpoints.complete(store, engine, applied)?;
-    let erased = store.erase(tenant, subject)?;
-    store.collect_garbage();
-    let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
-    wal.seal_active()?;
-    wal.remove_through(applied)?;
-    tracing::info!(tenant, facts = erased.facts, events = erased.events, "erased a subject");
-    Ok(erased)
 }
 
 pub struct Pipeline {
@@ -691,84 +482,6 @@ impl Pipeline {
             let _ = t.join();
         }
         self.store.close();
-    }
-}
-
-/// How often each tenant's `retention_days` is enforced.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-
-/// Drops the days older than each tenant's retention (0 keeps everything).
-fn apply_retention(store: &dyn FactStore, meta: &Meta, tenants: &Tenants) {
-    let Ok(all) = meta.tenants() else { return };
-    let today = chrono::Utc::now().date_naive();
-    let default_cutoff = chrono::Utc::now().timestamp() - streamtally_model::Settings::default().abuse_retention.as_secs() as i64;
-    if let Err(e) = meta.prune_abuse(None, default_cutoff) {
-        tracing::warn!(error = %e, "cannot prune the abuse audit table");
-    }
-    for t in all {
-        let Some(ctx) = tenants.get(t.id) else { continue };
-        // Blocked clients' addresses go after the tenant's abuse_retention.
-        let cutoff = chrono::Utc::now().timestamp() - ctx.settings.abuse_retention.as_secs() as i64;
-        if let Err(e) = meta.prune_abuse(Some(t.id), cutoff) {
-            tracing::warn!(error = %e, "cannot prune the abuse audit table");
-        }
-        if ctx.settings.retention_days == 0 {
-            continue;
-        }
-        let keep_from = today - chrono::Days::new(u64::from(ctx.settings.retention_days));
-        match store.apply_retention(t.id, keep_from) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(tenant = %t.name, files = n, %keep_from, "retention dropped old days"),
-            Err(e) => tracing::warn!(tenant = %t.name, error = %e, "retention failed; will retry"),
-        }
-    }
-}
-
-fn wal_writer(
-    mut rx: mpsc::Receiver<Submission>,
-    apply: std_mpsc::SyncSender<Work>,
-    wal: Arc<Mutex<Wal>>,
-    progress: Arc<Progress>,
-    metrics: Arc<PipelineMetrics>,
-) {
-    while let Some(first) = rx.blocking_recv() {
-        // Group commit: everything already waiting goes into the same fsync.
-        let mut group = vec![first];
-        while group.len() < 4096 {
-            match rx.try_recv() {
-                Ok(s) => group.push(s),
-                Err(_) => break,
-            }
-        }
-        let started = Instant::now();
-        let result = {
-            let mut wal = wal.lock().unwrap_or_else(|p| p.into_inner());
-            let payloads: Vec<&[u8]> = group.iter().map(|s| s.bytes.as_slice()).collect();
-            wal.append(&payloads)
-        };
-        metrics.wal_append_seconds.observe(started.elapsed().as_secs_f64());
-        match result {
-            Ok(first_lsn) => {
-                let n = group.len() as u64;
-                progress.durable_lsn.store(first_lsn + n - 1, Ordering::SeqCst);
-                metrics.wal_records.inc_by(n);
-                for (i, s) in group.into_iter().enumerate() {
-                    let lsn = first_lsn + i as u64;
-                    // Queued for counting before the sender hears of it, so a later
-                    // erasure request is always behind it.
-                    if apply.send(Work::Record(lsn, s.record)).is_err() {
-                        return;
-                    }
-                    let _ = s.ack.send(Ok(lsn));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "WAL append failed; the batch is refused");
-                for s in group {
-                    let _ = s.ack.send(Err(e.to_string()));
-                }
-            }
-        }
     }
 }
 
