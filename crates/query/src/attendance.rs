@@ -4,11 +4,11 @@
 //! Never which parts of the content were watched.
 
 use chrono_tz::Tz;
-use streamtally_model::Micros;
+use streamtally_model::{Micros, TenantId};
 
 use crate::model::parse_range;
 use crate::select::{Scope, Select};
-use crate::sql::{param, time_range};
+use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,9 +45,9 @@ impl Select for AttendanceQuery {
         }
     }
 
-    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
         let mut params = Vec::new();
-        let mut wheres = time_range(self.from, self.to, dialect).to_vec();
+        let mut wheres = scope_filter(tenant, self.from, self.to, dialect);
         wheres.extend(["f.kind = 'attended'".to_string(), "f.access_code IS NOT NULL".to_string()]);
         if let Some(c) = &self.content_id {
             wheres.push(format!("f.content_id = {}", param(dialect, &mut params, c)));
@@ -102,10 +102,10 @@ mod tests {
     #[test]
     fn codes_and_contents_are_parameters_and_days_are_zoned() {
         let q = AttendanceQuery::parse("2026-03-01", "2026-03-03", Some("L"), Some("A' OR 1=1"), "Europe/Berlin".parse().unwrap()).unwrap();
-        let s = &q.statements(&DataFusion)[0];
+        let s = &q.statements(1, &DataFusion)[0];
         assert_eq!(s.params, vec!["L".to_string(), "A' OR 1=1".to_string()]);
         assert!(s.text.contains("Europe/Berlin") && s.text.contains("f.kind = 'attended'"), "{}", s.text);
-        let ch = &q.statements(&ClickHouse)[0];
+        let ch = &q.statements(1, &ClickHouse)[0];
         assert!(ch.text.contains("toUnixTimestamp64Micro(f.ts)"), "{}", ch.text);
     }
 }

@@ -2,11 +2,11 @@
 //! (or hour, day) and by zone, POP, status class or cache status.
 
 use chrono_tz::Tz;
-use streamtally_model::Micros;
+use streamtally_model::{Micros, TenantId};
 
 use crate::model::parse_range;
 use crate::select::{Scope, Select};
-use crate::sql::{param, time_range};
+use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 
 /// Cache statuses counted as hits and as misses (nginx, CloudFront, Cloudflare spellings).
@@ -106,7 +106,7 @@ impl CdnQuery {
         })
     }
 
-    fn sql(&self, dialect: &dyn Dialect, grouped: bool) -> Sql {
+    fn sql(&self, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
         let mut params = Vec::new();
         let groups: &[CdnGroup] = if grouped { &self.group_by } else { &[] };
         let mut select: Vec<String> = groups.iter().map(|g| format!("{} AS \"{}\"", g.expr(self.tz, dialect), g.name())).collect();
@@ -130,7 +130,7 @@ impl CdnQuery {
             format!("{} AS status_4xx", class(400)),
             format!("{} AS status_5xx", class(500)),
         ]);
-        let mut wheres = time_range(self.from, self.to, dialect).to_vec();
+        let mut wheres = scope_filter(tenant, self.from, self.to, dialect);
         wheres.extend(["f.kind = 'request'".to_string()]);
         if let Some(z) = &self.zone {
             wheres.push(format!("f.zone = {}", param(dialect, &mut params, z)));
@@ -165,8 +165,8 @@ impl Select for CdnQuery {
     }
 
     /// The grouped rows, then the totals.
-    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
-        vec![self.sql(dialect, true), self.sql(dialect, false)]
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        vec![self.sql(tenant, dialect, true), self.sql(tenant, dialect, false)]
     }
 }
 
@@ -218,10 +218,10 @@ mod tests {
             Tz::UTC,
         )
         .unwrap();
-        let s = &q.statements(&DataFusion)[0];
+        let s = &q.statements(1, &DataFusion)[0];
         assert!(s.text.contains("/ 300000000) * 300000000"), "{}", s.text);
         assert_eq!(s.params, vec!["media.example.org".to_string()]);
-        assert!(q.statements(&ClickHouse)[0].text.contains("toStartOfInterval(f.ts, INTERVAL 300 SECOND"));
+        assert!(q.statements(1, &ClickHouse)[0].text.contains("toStartOfInterval(f.ts, INTERVAL 300 SECOND"));
         assert!(CdnQuery::parse("2026-03-02", "2026-03-03", Some("browser"), None, None, Tz::UTC).is_err());
     }
 }

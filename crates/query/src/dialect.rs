@@ -2,6 +2,8 @@
 
 use chrono_tz::Tz;
 
+use streamtally_model::TenantId;
+
 use crate::TimeUnit;
 
 pub trait Dialect {
@@ -19,6 +21,10 @@ pub trait Dialect {
     fn epoch_micros(&self, column: &str) -> String;
     /// The start of the `seconds`-long bucket (from the epoch) holding `column`, an instant.
     fn fixed_bucket(&self, column: &str, seconds: i64) -> String;
+    /// The condition keeping one tenant's rows of the table `alias`, for
+    /// engines whose tables hold every tenant's (`None`: the engine is handed
+    /// one tenant's rows only, as the embedded store's per-tenant files are).
+    fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String>;
 }
 
 /// Apache DataFusion, the embedded engine.
@@ -55,6 +61,9 @@ impl Dialect for DataFusion {
         let us = seconds * 1_000_000;
         format!("arrow_cast((arrow_cast({column}, 'Int64') / {us}) * {us}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
     }
+    fn tenant_condition(&self, _alias: &str, _tenant: TenantId) -> Option<String> {
+        None
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -88,5 +97,8 @@ impl Dialect for ClickHouse {
     }
     fn fixed_bucket(&self, column: &str, seconds: i64) -> String {
         format!("toStartOfInterval({column}, INTERVAL {seconds} SECOND, 'UTC')")
+    }
+    fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String> {
+        Some(format!("{alias}.tenant_id = {tenant}"))
     }
 }

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 use serde_json::{json, Value};
-use streamtally_model::{Micros, MICROS_PER_SEC};
+use streamtally_model::{Micros, TenantId, MICROS_PER_SEC};
 
 use crate::answer::format_in_tz;
 use crate::model::{parse_filters, parse_range};
 use crate::select::{Scope, Select};
-use crate::sql::{filter_clauses, param, time_range};
+use crate::sql::{catalogue_join, filter_clauses, param, scope_filter};
 use crate::{Cell, Dialect, Filter, QueryError, Sql, Table};
 
 pub const MINUTE: Micros = 60 * MICROS_PER_SEC;
@@ -54,8 +54,8 @@ impl LiveQuery {
         }
     }
 
-    fn wheres(&self, kinds: &str, dialect: &dyn Dialect, params: &mut Vec<String>) -> String {
-        let mut w = time_range(self.from, self.to, dialect).to_vec();
+    fn wheres(&self, tenant: TenantId, kinds: &str, dialect: &dyn Dialect, params: &mut Vec<String>) -> String {
+        let mut w = scope_filter(tenant, self.from, self.to, dialect);
         w.extend([format!("f.kind IN ({kinds})")]);
         if let Some(c) = &self.content_id {
             w.push(format!("f.content_id = {}", param(dialect, params, c)));
@@ -81,14 +81,10 @@ impl Select for LiveQuery {
 
     /// Viewers per content and minute; then per content its distinct viewers,
     /// watch time and title.
-    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
-        let from = format!(
-            "FROM {} AS f LEFT JOIN {} AS c ON c.content_id = f.content_id",
-            dialect.facts_table(),
-            dialect.contents_table()
-        );
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        let from = format!("FROM {} AS f{}", dialect.facts_table(), catalogue_join(tenant, dialect));
         let mut params = Vec::new();
-        let wheres = self.wheres("'active'", dialect, &mut params);
+        let wheres = self.wheres(tenant, "'active'", dialect, &mut params);
         let series = Sql {
             text: format!(
                 "SELECT f.content_id AS content_id, f.ts AS minute, COUNT(DISTINCT f.device_key) AS viewers {from} WHERE {wheres} GROUP BY 1, 2 ORDER BY 1, 2"
@@ -97,7 +93,7 @@ impl Select for LiveQuery {
             columns: vec!["content_id".into(), "minute".into(), "viewers".into()],
         };
         let mut params = Vec::new();
-        let wheres = self.wheres("'active', 'time'", dialect, &mut params);
+        let wheres = self.wheres(tenant, "'active', 'time'", dialect, &mut params);
         let totals = Sql {
             text: format!(
                 "SELECT f.content_id AS content_id, \
@@ -272,12 +268,12 @@ mod tests {
     #[test]
     fn sql_counts_distinct_devices_and_binds_values() {
         let q = LiveQuery::parse("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", Some("L' --"), Some("country:DE")).unwrap();
-        let s = q.statements(&DataFusion);
+        let s = q.statements(1, &DataFusion);
         assert!(s[0].text.contains("COUNT(DISTINCT f.device_key)"), "{}", s[0].text);
         assert!(s[0].text.contains("f.content_id = $1") && s[0].text.contains("f.country IN ($2)"));
         assert_eq!(s[0].params, vec!["L' --".to_string(), "DE".to_string()]);
         assert!(!s[0].text.contains("'live'"), "one named content needs no kind");
-        let overview = LiveQuery::recent(0, 5).statements(&ClickHouse);
+        let overview = LiveQuery::recent(0, 5).statements(1, &ClickHouse);
         assert!(overview[0].text.contains("COALESCE(f.content_kind, c.kind) = 'live'"));
     }
 }

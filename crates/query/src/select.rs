@@ -2,7 +2,7 @@
 //! and writes its SQL for any [`Dialect`]. Every query of the product — metrics,
 //! live, attendance — is one, so a backend implements one method to answer all.
 
-use streamtally_model::Micros;
+use streamtally_model::{Micros, TenantId};
 
 use crate::{metrics_sql, Dialect, MetricsQuery, Sql};
 
@@ -18,7 +18,7 @@ pub struct Scope {
 pub trait Select: Sync {
     fn scope(&self) -> Scope;
     /// The statements to run, in order; the store answers one table per statement.
-    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql>;
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql>;
 }
 
 impl Select for MetricsQuery {
@@ -31,7 +31,42 @@ impl Select for MetricsQuery {
     }
 
     /// The grouped rows, then the totals.
-    fn statements(&self, dialect: &dyn Dialect) -> Vec<Sql> {
-        vec![metrics_sql(self, dialect, true), metrics_sql(self, dialect, false)]
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        vec![metrics_sql(self, tenant, dialect, true), metrics_sql(self, tenant, dialect, false)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono_tz::Tz;
+
+    use super::*;
+    use crate::{AttendanceQuery, CdnQuery, ClickHouse, DataFusion, LiveQuery};
+
+    /// One of each question, the catalogue joined where it can be.
+    fn questions() -> Vec<Box<dyn Select>> {
+        vec![
+            Box::new(MetricsQuery::parse("2026-03-01", "2026-03-02", "starts,users", Some("day,title"), Some("category:news"), None).unwrap()),
+            Box::new(LiveQuery::recent(1_772_445_600_000_000, 5)),
+            Box::new(CdnQuery::parse("2026-03-01", "2026-03-02", Some("zone"), None, None, Tz::UTC).unwrap()),
+            Box::new(AttendanceQuery::parse("2026-03-01", "2026-03-02", None, None, Tz::UTC).unwrap()),
+        ]
+    }
+
+    #[test]
+    fn shared_tables_get_the_tenant_in_every_statement() {
+        for q in questions() {
+            for sql in q.statements(7, &ClickHouse) {
+                assert!(sql.text.contains("f.tenant_id = 7"), "{}", sql.text);
+                if sql.text.contains("AS c ON") {
+                    assert!(sql.text.contains("c.tenant_id = 7"), "{}", sql.text);
+                }
+                assert!(!sql.text.contains("tenant_id = 8"));
+            }
+            // The embedded engine is handed one tenant's files only.
+            for sql in q.statements(7, &DataFusion) {
+                assert!(!sql.text.contains("tenant_id"), "{}", sql.text);
+            }
+        }
     }
 }

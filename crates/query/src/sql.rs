@@ -2,6 +2,8 @@
 
 use chrono_tz::Tz;
 
+use streamtally_model::TenantId;
+
 use crate::{Dialect, Dimension, Filter, Metric, MetricsQuery};
 
 /// Catalogue columns, as the `contents` table holds them.
@@ -94,9 +96,18 @@ pub(crate) fn filter_clauses(filters: &[Filter], dialect: &dyn Dialect, params: 
         .collect()
 }
 
-/// The two conditions keeping facts with `from <= ts < to`.
-pub(crate) fn time_range(from: streamtally_model::Micros, to: streamtally_model::Micros, dialect: &dyn Dialect) -> [String; 2] {
-    [format!("f.ts >= {}", dialect.timestamp(from)), format!("f.ts < {}", dialect.timestamp(to))]
+/// The conditions keeping one tenant's facts with `from <= ts < to`: every
+/// statement starts from these.
+pub(crate) fn scope_filter(tenant: TenantId, from: streamtally_model::Micros, to: streamtally_model::Micros, dialect: &dyn Dialect) -> Vec<String> {
+    let mut w: Vec<String> = dialect.tenant_condition("f", tenant).into_iter().collect();
+    w.extend([format!("f.ts >= {}", dialect.timestamp(from)), format!("f.ts < {}", dialect.timestamp(to))]);
+    w
+}
+
+/// The catalogue of the facts' tenant, joined on the content.
+pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String {
+    let tenant = dialect.tenant_condition("c", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
+    format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id{tenant}", dialect.contents_table())
 }
 
 /// Binds `value` as the next parameter and returns its placeholder.
@@ -106,7 +117,7 @@ pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str
 }
 
 /// The SQL answering `q`; with `grouped = false`, the totals row (no group keys).
-pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sql {
+pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
     let mut params = Vec::new();
     let mut columns = Vec::new();
     let mut select = Vec::new();
@@ -123,13 +134,13 @@ pub fn metrics_sql(q: &MetricsQuery, dialect: &dyn Dialect, grouped: bool) -> Sq
     kinds.sort_unstable();
     kinds.dedup();
     let kind_list = kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
-    let mut wheres = time_range(q.from, q.to, dialect).to_vec();
+    let mut wheres = scope_filter(tenant, q.from, q.to, dialect);
     wheres.push(format!("f.kind IN ({kind_list})"));
     wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
     let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
     let catalogue = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue());
     if catalogue {
-        text.push_str(&format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id", dialect.contents_table()));
+        text.push_str(&catalogue_join(tenant, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
     if !group_by.is_empty() {
@@ -155,14 +166,14 @@ mod tests {
             Some("Europe/Berlin"),
         )
         .unwrap();
-        let sql = metrics_sql(&q, &DataFusion, true);
+        let sql = metrics_sql(&q, 1, &DataFusion, true);
         assert!(!sql.text.contains("OR '1'"), "{}", sql.text);
         assert_eq!(sql.params, vec!["x' OR '1'='1".to_string()]);
         assert!(sql.text.contains("f.property IN ($1)"));
         assert!(sql.text.contains("LEFT JOIN contents AS c"));
         assert!(sql.text.contains("Europe/Berlin"));
         assert_eq!(sql.columns, vec!["day", "category", "starts", "devices"]);
-        let totals = metrics_sql(&q, &DataFusion, false);
+        let totals = metrics_sql(&q, 1, &DataFusion, false);
         assert!(!totals.text.contains("GROUP BY"));
         assert!(!totals.text.contains("LEFT JOIN"));
     }
@@ -170,7 +181,7 @@ mod tests {
     #[test]
     fn the_clickhouse_dialect_differs_only_in_its_pieces() {
         let q = MetricsQuery::parse("2026-03-02", "2026-03-03", "time", Some("hour"), Some("content_id:A"), None).unwrap();
-        let sql = metrics_sql(&q, &ClickHouse, true);
+        let sql = metrics_sql(&q, 1, &ClickHouse, true);
         assert!(sql.text.contains("toStartOfHour(toTimeZone(f.ts, 'UTC'))"), "{}", sql.text);
         assert!(sql.text.contains("f.content_id IN ({p1:String})"));
         assert!(sql.text.contains("fromUnixTimestamp64Micro("));

@@ -362,7 +362,7 @@ impl EmbeddedStore {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
         }
         let mut tables = Vec::new();
-        for sql in q.statements(&DataFusion) {
+        for sql in q.statements(tenant, &DataFusion) {
             let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
             let batches = ctx.sql(&sql.text).await?.with_param_values(params)?.collect().await?;
             tables.push(batches_to_table(&sql.columns, &batches)?);
