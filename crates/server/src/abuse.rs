@@ -102,6 +102,9 @@ fn refused_for<K: std::hash::Hash + Eq>(windows: &Mutex<HashMap<K, FailureWindow
     }
 }
 
+/// Keys remembered per address as having authenticated from it.
+const TRUSTED_KEYS_PER_IP: usize = 64;
+
 /// A blocked client is written to the audit table at most this often.
 const RECORD_EVERY: Duration = Duration::from_secs(10);
 
@@ -119,6 +122,9 @@ pub struct AbuseGuard {
     /// Per IP: failed authentications.
     auth_failures: Mutex<HashMap<IpAddr, FailureWindow>>,
     max_auth_failures: u32,
+    /// Per IP, the keys (by digest) that authenticated from it lately and
+    /// when: while the address is over its failure budget they still may.
+    trusted: Mutex<HashMap<IpAddr, HashMap<[u8; 32], Instant>>>,
     meta: Arc<Meta>,
 }
 
@@ -141,6 +147,7 @@ impl AbuseGuard {
             max_failures: limits.access_failures.max(1),
             auth_failures: Mutex::new(HashMap::new()),
             max_auth_failures: limits.auth_failures.max(1),
+            trusted: Mutex::new(HashMap::new()),
             meta,
         }
     }
@@ -238,6 +245,30 @@ impl AbuseGuard {
         count_failure(&self.auth_failures, ip);
     }
 
+    /// Notes that the key with `digest` authenticated from `ip`.
+    pub fn trust(&self, ip: IpAddr, digest: [u8; 32]) {
+        let mut trusted = self.trusted.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = trusted.entry(ip).or_default();
+        // A crowd shares a few keys; an address cycling through thousands is
+        // not a crowd, and its oldest are forgotten.
+        if keys.len() >= TRUSTED_KEYS_PER_IP && !keys.contains_key(&digest) {
+            if let Some(oldest) = keys.iter().min_by_key(|(_, at)| **at).map(|(d, _)| *d) {
+                keys.remove(&oldest);
+            }
+        }
+        keys.insert(digest, Instant::now());
+    }
+
+    /// Whether the key with `digest` authenticated from `ip` within the failure window.
+    pub fn trusted(&self, ip: IpAddr, digest: &[u8; 32]) -> bool {
+        self.trusted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ip)
+            .and_then(|keys| keys.get(digest))
+            .is_some_and(|at| at.elapsed() < FAILURE_WINDOW)
+    }
+
     /// Counts a block; writes it (with the hits since the last write) now and then.
     fn record(&self, ip: IpAddr, reason: &'static str, tenant: Option<TenantId>) {
         let hits = {
@@ -282,5 +313,42 @@ impl AbuseGuard {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
+        self.trusted.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, keys| {
+            keys.retain(|_, at| at.elapsed() < FAILURE_WINDOW);
+            !keys.is_empty()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(limits: RateLimits) -> AbuseGuard {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("streamtally-abuse-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        AbuseGuard::new(limits, Arc::new(Meta::open(&dir.join("meta.sqlite")).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn keys_that_worked_from_an_address_pass_its_lockout_and_others_do_not() {
+        let g = guard(RateLimits {
+            auth_failures: 3,
+            ..RateLimits::default()
+        });
+        let (ip, other): (IpAddr, IpAddr) = ("203.0.113.9".parse().unwrap(), "203.0.113.10".parse().unwrap());
+        g.trust(ip, [1; 32]);
+        for _ in 0..3 {
+            g.auth_failed(ip);
+        }
+        assert!(matches!(g.check_auth_ip(ip), Err(ApiError::TooManyRequests { .. })));
+        assert!(g.check_auth_ip(other).is_ok());
+        assert!(g.trusted(ip, &[1; 32]));
+        assert!(!g.trusted(ip, &[2; 32]));
+        assert!(!g.trusted(other, &[1; 32]));
     }
 }
