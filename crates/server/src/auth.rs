@@ -20,7 +20,7 @@ tokio::task_local! {
 
 /// The client's address: the peer, or with `--trust-forwarded-for` the first
 /// address of `X-Forwarded-For`.
-pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if state.config.trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
@@ -39,6 +39,20 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpA
 pub async fn client_scope(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
     let ip = client_ip(&state, request.headers(), peer);
     CLIENT.scope(ip, next.run(request)).await
+}
+
+/// The client's address as [`client_scope`] found it, for handlers: worked
+/// out once per request.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        CLIENT
+            .try_with(|ip| ClientIp(*ip))
+            .map_err(|_| ApiError::Internal("the client address is known only inside `client_scope`".into()))
+    }
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<String> {

@@ -1,11 +1,11 @@
 //! Access codes (spec §6): the list (admin), the SecureID secret (admin), the
 //! player's check, and the nginx `auth_request` endpoint (ingest key).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use streamtally_model::RequestKind;
 use streamtally_model::{format_ts, TenantId, MICROS_PER_SEC};
 use streamtally_store::Role;
 
-use crate::auth::client_ip;
+use crate::auth::ClientIp;
 use crate::auth::{authenticate, bearer, ingest_key, tenant_of};
 use crate::{ApiError, AppState};
 
@@ -154,12 +154,11 @@ async fn decide(
 /// playback token, or 403 `{"allowed": false}`.
 pub async fn post_check(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Query(p): Query<CheckParams>,
     headers: HeaderMap,
     crate::extract::Json(body): crate::extract::Json<CheckBody>,
 ) -> Result<Response, ApiError> {
-    let ip = client_ip(&state, &headers, peer);
     state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
@@ -208,13 +207,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 /// `token=` arguments and its folder), from `X-Access-Code` / `X-Playback-Token`
 /// / `X-Content-Id` headers, or from this URL's own arguments. Answers 200
 /// (with `X-Playback-Token` when a code was checked), 403, or 401.
-pub async fn get_auth(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(p): Query<AuthParams>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let ip = client_ip(&state, &headers, peer);
+pub async fn get_auth(State(state): State<AppState>, ClientIp(ip): ClientIp, Query(p): Query<AuthParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;

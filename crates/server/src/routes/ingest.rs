@@ -1,10 +1,8 @@
 //! `POST /api/v1/events`: the HTTP beacon source.
 
-use std::net::SocketAddr;
-
 use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +12,7 @@ use streamtally_enrich::{ClientContext, EnrichOptions};
 use streamtally_parse::parse_event_batch;
 use streamtally_store::Role;
 
-use crate::auth::{authenticate, tenant_of};
+use crate::auth::{authenticate, tenant_of, ClientIp};
 use crate::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -39,12 +37,11 @@ fn client_of(user_agent: Option<&str>, batch: &streamtally_parse::ParsedBatch) -
 
 pub async fn post_events(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Query(params): Query<IngestParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let ip = crate::auth::client_ip(&state, &headers, peer);
     state.abuse.check_ip(ip)?;
     let key = crate::auth::ingest_key(&headers, params.key.clone());
     let principal = authenticate(&state, key, Role::Ingest).await?;

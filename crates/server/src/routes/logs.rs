@@ -10,11 +10,10 @@
 //! says where to resume.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,7 +23,7 @@ use streamtally_enrich::LogContext;
 use streamtally_parse::log::{LogFormat, LogParser};
 use streamtally_store::Role;
 
-use crate::auth::client_ip;
+use crate::auth::ClientIp;
 use crate::auth::{authenticate, ingest_key, tenant_of};
 use crate::{ApiError, AppState};
 
@@ -86,12 +85,12 @@ pub async fn get_imported(State(state): State<AppState>, Query(p): Query<Importe
 
 pub async fn post_logs(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Query(p): Query<LogParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    state.abuse.check_ip(client_ip(&state, &headers, peer))?;
+    state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     let ctx = state
