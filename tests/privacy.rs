@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use support::*;
 
 fn lists_dir() -> String {
-    let shared = std::env::var_os("STREAMTALLY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let shared = std::env::var_os("STREAMTALLY_SHARED").map(PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../shared")
+    });
     shared.join("data/opawg-user-agents-v2").display().to_string()
 }
 

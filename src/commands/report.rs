@@ -1,8 +1,8 @@
 //! `streamtally report`: the query API's answers, offline.
 
 use anyhow::Context;
-use streamtally_query::{attendance_answer, Answer, AttendanceQuery, Metric, MetricsQuery};
-use streamtally_store::{EmbeddedStore, FactStore, OpenMode, StoreError};
+use streamtally_query::{attendance_answer, Answer, Ask, AttendanceQuery, Metric, MetricsQuery};
+use streamtally_store::{EmbeddedStore, OpenMode, StoreError};
 
 use crate::DataArg;
 
@@ -57,7 +57,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     if args.what == "attendance" {
         let tz = store.meta().settings(tenant.id)?.tz();
         let q = AttendanceQuery::parse(&args.from, &args.to, args.content_id.as_deref(), args.access_code.as_deref(), tz)?;
-        let answer = attendance_answer(runtime.block_on(store.select(tenant.id, &q))?, tz);
+        let answer = attendance_answer(runtime.block_on(store.ask(tenant.id, &q))?, tz);
         print_answer(&answer, &args.format)?;
         return Ok(());
     }

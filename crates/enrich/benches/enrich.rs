@@ -12,7 +12,9 @@ use streamtally_enrich::{device_key, Classifier, DeviceSecret, UaLists};
 fn opawg() -> PathBuf {
     std::env::var_os("STREAMTALLY_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../../shared")
+        })
         .join("data/opawg-user-agents-v2")
 }
 

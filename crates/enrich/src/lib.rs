@@ -8,6 +8,7 @@
 
 mod device;
 mod geo;
+mod log_batch;
 mod playlists;
 mod request;
 mod ua;
@@ -16,8 +17,9 @@ use std::net::IpAddr;
 
 pub use device::{device_id_key, device_key, DeviceSecret};
 pub use geo::{GeoDb, GeoError};
+pub use log_batch::{LogBatch, LogContext, SegmentLength, TimeBounds, REJECT_EXAMPLES};
 pub use playlists::{PlaylistError, SegmentDurations};
-pub use request::{content_of, request_kind, LogBatch, LogContext, SegmentLength, TimeBounds, REJECT_EXAMPLES};
+pub use request::{content_of, request_kind};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};
 

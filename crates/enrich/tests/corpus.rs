@@ -16,9 +16,9 @@ use streamtally_enrich::{Classifier, UaLists};
 /// The OPAWG lists, as `serve --ua-lists` loads them (the crawler patterns
 /// apply beside them).
 fn lists() -> UaLists {
-    let shared = std::env::var_os("STREAMTALLY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = std::env::var_os("STREAMTALLY_SHARED").map(PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../../shared")
+    });
     UaLists::load(&shared.join("data/opawg-user-agents-v2")).unwrap()
 }
 

@@ -7,9 +7,9 @@ use serde_json::Value;
 use streamtally_enrich::{Classifier, UaLists};
 
 fn lists_dir() -> PathBuf {
-    let shared = std::env::var_os("STREAMTALLY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = std::env::var_os("STREAMTALLY_SHARED").map(PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../../shared")
+    });
     let dir = shared.join("data/opawg-user-agents-v2");
     assert!(
         dir.join("src/bots.json").exists(),

@@ -11,6 +11,7 @@
 //! rows its manifests already cover, so nothing is lost or counted twice.
 
 mod checkpoint;
+mod counting;
 mod legacy;
 mod metrics;
 mod record;
@@ -25,16 +26,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamtally_model::{EnrichedEvent, EnrichedRequest, Fact, Micros, Settings, TenantId};
+use streamtally_model::{EnrichedEvent, EnrichedRequest, Micros, TenantId};
 use streamtally_store::{DataFolder, EmbeddedStore, Erased, FactStore, Meta, OpenMode, StoreError, Subject};
-use streamtally_unify::{Engine, EngineSettings};
 use streamtally_wal::{Wal, WalError};
 use tokio::sync::{mpsc, oneshot};
 
-use checkpoint::{checkpointer, erase_now, CheckpointWork, Checkpoints};
+use checkpoint::{checkpointer, CheckpointWork, Checkpoints};
+use counting::{recover, ApplyScratch, EngineThread};
 pub use metrics::PipelineMetrics;
 pub use record::WalRecord;
-use retention::{apply_retention, RETENTION_EVERY};
 pub use tenants::{TenantContext, Tenants};
 use writer::wal_writer;
 
@@ -131,128 +131,6 @@ pub struct Pipeline {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Facts borrow the record they come from, so their vector cannot outlive
-/// one; its memory can: an empty vector handed on to the next record keeps
-/// its allocation (a collect into a type of the same layout reuses it), and
-/// pushing facts then touches no fresh pages.
-fn recycle<'b>(mut facts: Vec<Fact<'_>>) -> Vec<Fact<'b>> {
-    facts.clear();
-    // `filter_map` is what changes the lifetime: `filter` would keep the type.
-    #[allow(clippy::unnecessary_filter_map)]
-    facts.into_iter().filter_map(|_| None).collect()
-}
-
-/// The settings each record names, parsed once per change rather than per record.
-#[derive(Default)]
-struct RecordSettings {
-    parsed: std::collections::HashMap<TenantId, (Vec<(String, String)>, Settings)>,
-}
-
-impl RecordSettings {
-    /// The settings `record` was accepted under; for records that name none
-    /// (older versions), the tenant's current ones.
-    fn of(&mut self, record: &WalRecord, tenants: &Tenants) -> Settings {
-        if record.settings.is_empty() {
-            return tenants.get(record.tenant).map(|c| c.settings.clone()).unwrap_or_default();
-        }
-        if let Some((pairs, settings)) = self.parsed.get(&record.tenant) {
-            if *pairs == record.settings {
-                return settings.clone();
-            }
-        }
-        let settings = Settings::from_pairs(record.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap_or_else(|e| {
-            tracing::warn!(tenant = record.tenant, error = %e, "a WAL record's settings are invalid; using defaults");
-            Settings::default()
-        });
-        self.parsed.insert(record.tenant, (record.settings.clone(), settings.clone()));
-        settings
-    }
-}
-
-/// Where the engine thread keeps what applying records needs between records.
-#[derive(Default)]
-struct ApplyScratch {
-    /// The memory facts are gathered in, kept from record to record.
-    facts: Vec<Fact<'static>>,
-    settings: RecordSettings,
-    /// Set when the store refused facts or events (see [`Checkpoints`]).
-    store_failed: Arc<AtomicBool>,
-}
-
-/// Applies one decoded record to the engine and the store.
-fn apply_record(
-    engine: &mut Engine,
-    store: &dyn FactStore,
-    tenants: &Tenants,
-    lsn: u64,
-    record: WalRecord,
-    metrics: &PipelineMetrics,
-    scratch: &mut ApplyScratch,
-) {
-    let settings = scratch.settings.of(&record, tenants);
-    engine.set_settings(record.tenant, EngineSettings::from(&settings));
-    let mut facts = recycle(std::mem::take(&mut scratch.facts));
-    let excluded = engine.apply_record(record.tenant, lsn, record.received_at, &record.events, &record.requests, &mut facts);
-    if let Some(late) = excluded.get(streamtally_unify::Dropped::Late.as_str()) {
-        metrics.inputs_late.inc_by(*late);
-        tracing::warn!(tenant = record.tenant, lsn, late, "inputs older than allowed_lateness were not counted");
-    }
-    metrics.facts_emitted.inc_by(facts.len() as u64);
-    if let Err(e) = store.append_facts(record.tenant, &facts) {
-        scratch.store_failed.store(true, Ordering::SeqCst);
-        tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused facts; checkpoints stop so the WAL keeps their inputs");
-    }
-    scratch.facts = recycle(facts);
-    if let Some(clock) = engine.clock(record.tenant) {
-        tenants.set_clock(record.tenant, clock);
-    }
-    if settings.store_raw_events {
-        if let Err(e) = store.append_events(record.tenant, record.events.into_iter().map(|e| (lsn, e)).collect()) {
-            scratch.store_failed.store(true, Ordering::SeqCst);
-            tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused raw events; checkpoints stop so the WAL keeps them");
-        }
-    }
-}
-
-/// Loads the last snapshot and replays the WAL after it into `store` (memory).
-/// Returns the engine and the last LSN seen.
-fn recover(
-    store: &dyn FactStore,
-    folder: &DataFolder,
-    tenants: &Tenants,
-    wal_records: Vec<(u64, Vec<u8>)>,
-    metrics: &PipelineMetrics,
-) -> Result<(Engine, u64, u64), PipelineError> {
-    let (snapshot_lsn, mut engine) = checkpoint::load(folder)?;
-    let mut last = snapshot_lsn;
-    let started = Instant::now();
-    let mut replayed = 0usize;
-    let mut scratch = ApplyScratch::default();
-    for (lsn, bytes) in wal_records {
-        if lsn <= snapshot_lsn {
-            continue;
-        }
-        apply_record(&mut engine, store, tenants, lsn, WalRecord::decode(lsn, &bytes)?, metrics, &mut scratch);
-        if scratch.store_failed.load(Ordering::SeqCst) {
-            return Err(PipelineError::NotDurable(format!(
-                "the store refused the facts of WAL record {lsn} while replaying"
-            )));
-        }
-        last = lsn;
-        replayed += 1;
-    }
-    if replayed > 0 {
-        tracing::info!(
-            records = replayed,
-            from_lsn = snapshot_lsn,
-            to_lsn = last,
-            ms = started.elapsed().as_millis() as u64,
-            "replayed the WAL"
-        );
-    }
-    Ok((engine, snapshot_lsn, last))
-}
-
 /// Offline readers (`report`): the store's memory gets every acknowledged row
 /// the files do not hold yet; nothing on disk changes.
 pub fn replay_read_only(store: &dyn FactStore, meta: Arc<Meta>, folder: &DataFolder) -> Result<u64, PipelineError> {
@@ -272,7 +150,7 @@ impl Pipeline {
         let (snapshot_lsn, _) = checkpoint::load(&folder)?;
         let wal = Wal::open(&folder.wal_dir(), snapshot_lsn)?;
         let records = wal.read_after(snapshot_lsn)?;
-        let (mut engine, _, _) = recover(&*store, &folder, &tenants, records, &metrics)?;
+        let (engine, _, _) = recover(&*store, &folder, &tenants, records, &metrics)?;
         for (tenant, clock) in engine.clocks() {
             tenants.set_clock(tenant, clock);
         }
@@ -310,75 +188,31 @@ impl Pipeline {
         };
         let counter = {
             let (store, meta, tenants, progress, metrics) = (store.clone(), meta.clone(), tenants.clone(), progress.clone(), metrics.clone());
-            let (folder, store_failed) = (folder.clone(), store_failed.clone());
+            let (folder, store_failed, wal) = (folder.clone(), store_failed.clone(), wal.clone());
             std::thread::Builder::new()
                 .name("engine".into())
                 .spawn(move || {
-                    let mut last_checkpoint = Instant::now();
-                    let mut checkpoints = Checkpoints {
-                        tx: checkpoint_tx,
-                        begun_upto: last,
-                        folder,
-                        store_failed: store_failed.clone(),
-                    };
-                    let mut last_retention: Option<Instant> = None;
-                    let mut scratch = ApplyScratch {
-                        store_failed: store_failed.clone(),
-                        ..ApplyScratch::default()
-                    };
-                    loop {
-                        let next = apply_rx.recv_timeout(Duration::from_millis(200));
-                        let closed = matches!(next, Err(std_mpsc::RecvTimeoutError::Disconnected));
-                        let mut work = next.ok();
-                        // Take whatever else is queued before looking at the clock, but
-                        // not forever: under sustained load a checkpoint must still come
-                        // when it is due, or memory would hold every fact since the last.
-                        let turn = Instant::now();
-                        while let Some(item) = work.take() {
-                            match item {
-                                Work::Record(lsn, record) => {
-                                    apply_record(&mut engine, &*store, &tenants, lsn, record, &metrics, &mut scratch);
-                                    progress.applied_lsn.store(lsn, Ordering::SeqCst);
-                                }
-                                Work::Erase { tenant, subject, reply } => {
-                                    let _ =
-                                        reply.send(erase_now(&*store, &engine, &mut checkpoints, &wal, tenant, &subject, &progress).map_err(|e| e.to_string()));
-                                    last_checkpoint = Instant::now();
-                                }
-                            }
-                            if turn.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows {
-                                break;
-                            }
-                            work = apply_rx.try_recv().ok();
-                        }
-                        metrics.state_keys.set(engine.state_keys() as i64);
-                        let applied = progress.applied_lsn.load(Ordering::SeqCst);
-                        let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows;
-                        if closed || (due && applied > checkpoints.begun_upto) {
-                            // At shutdown, wait until everything is in files.
-                            let begun = if closed {
-                                checkpoints.complete(&*store, &engine, applied)
-                            } else {
-                                checkpoints.begin(&*store, &engine, applied)
-                            };
-                            if let Err(e) = begun {
-                                // Nothing is lost: the WAL still holds every record; try again later.
-                                tracing::error!(error = %e, "checkpoint failed; will retry");
-                            }
-                            last_checkpoint = Instant::now();
-                        }
-                        if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
-                            // Retention rewrites files: the checkpoints begun are finished first.
-                            match checkpoints.complete(&*store, &engine, applied) {
-                                Ok(()) => apply_retention(&*store, &meta, &tenants),
-                                Err(e) => tracing::error!(error = %e, "checkpoint before retention failed; retention waits"),
-                            }
-                            last_retention = Some(Instant::now());
-                        }
-                        if closed {
-                            break;
-                        }
+                    EngineThread {
+                        engine,
+                        store,
+                        meta,
+                        tenants,
+                        progress,
+                        metrics,
+                        wal,
+                        config,
+                        checkpoints: Checkpoints {
+                            tx: checkpoint_tx,
+                            begun_upto: last,
+                            folder,
+                            store_failed: store_failed.clone(),
+                        },
+                        scratch: ApplyScratch {
+                            store_failed,
+                            ..ApplyScratch::default()
+                        },
                     }
+                    .run(apply_rx)
                 })
                 .map_err(|e| PipelineError::NotDurable(e.to_string()))?
         };

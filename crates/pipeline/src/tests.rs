@@ -4,9 +4,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent};
-use streamtally_query::{Answer, MetricsQuery};
+use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, Geo, PlayerEvent};
+use streamtally_query::{Answer, Ask, MetricsQuery};
 
+use super::counting::recycle;
 use super::*;
 
 fn events() -> Vec<EnrichedEvent> {
@@ -213,12 +214,16 @@ impl FactStore for Refusing {
     fn close(&self) {
         FactStore::close(&self.inner)
     }
+    fn dialect(&self) -> streamtally_store::SqlDialect {
+        self.inner.dialect()
+    }
     fn select<'a>(
         &'a self,
         tenant: TenantId,
-        q: &'a dyn streamtally_query::Select,
-    ) -> streamtally_store::BoxFuture<'a, Result<Vec<streamtally_query::Table>, StoreError>> {
-        self.inner.select(tenant, q)
+        scope: streamtally_store::Scope,
+        statements: &'a [streamtally_store::Sql],
+    ) -> streamtally_store::BoxFuture<'a, Result<Vec<streamtally_store::Table>, StoreError>> {
+        self.inner.select(tenant, scope, statements)
     }
     fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
         self.inner.erase(tenant, subject)

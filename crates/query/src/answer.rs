@@ -5,35 +5,27 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value};
 use streamtally_model::Micros;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    Text(String),
-    Int(i64),
-    Float(f64),
-    /// An instant (a time bucket's start), shown in the query's time zone.
-    Time(Micros),
+pub use streamtally_store::{Cell, Table};
+
+/// A cell as text (CSV, terminal).
+fn render(cell: &Cell, tz: Tz) -> String {
+    match cell {
+        Cell::Null => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Float(f) => f.to_string(),
+        Cell::Time(us) => format_in_tz(*us, tz),
+    }
 }
 
-impl Cell {
-    fn render(&self, tz: Tz) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::Text(s) => s.clone(),
-            Cell::Int(i) => i.to_string(),
-            Cell::Float(f) => f.to_string(),
-            Cell::Time(us) => format_in_tz(*us, tz),
-        }
-    }
-
-    fn to_json(&self, tz: Tz) -> Value {
-        match self {
-            Cell::Null => Value::Null,
-            Cell::Text(s) => Value::String(s.clone()),
-            Cell::Int(i) => Value::from(*i),
-            Cell::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
-            Cell::Time(us) => Value::String(format_in_tz(*us, tz)),
-        }
+/// A cell as a JSON value.
+fn to_json(cell: &Cell, tz: Tz) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::Text(s) => Value::String(s.clone()),
+        Cell::Int(i) => Value::from(*i),
+        Cell::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        Cell::Time(us) => Value::String(format_in_tz(*us, tz)),
     }
 }
 
@@ -46,12 +38,6 @@ pub fn format_in_tz(us: Micros, tz: Tz) -> String {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         None => streamtally_model::format_ts(us),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Table {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Cell>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +56,7 @@ impl Answer {
             .map(|row| {
                 let mut obj = Map::new();
                 for (c, cell) in table.columns.iter().zip(row) {
-                    obj.insert(c.clone(), cell.to_json(tz));
+                    obj.insert(c.clone(), to_json(cell, tz));
                 }
                 Value::Object(obj)
             })
@@ -89,7 +75,7 @@ impl Answer {
         out.push_str(&self.rows.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
         out.push('\n');
         for row in &self.rows.rows {
-            out.push_str(&row.iter().map(|c| csv_field(&c.render(self.tz))).collect::<Vec<_>>().join(","));
+            out.push_str(&row.iter().map(|c| csv_field(&render(c, self.tz))).collect::<Vec<_>>().join(","));
             out.push('\n');
         }
         out
@@ -98,7 +84,7 @@ impl Answer {
     /// Aligned text columns, for a terminal.
     pub fn to_table(&self) -> String {
         let cells: Vec<Vec<String>> = std::iter::once(self.rows.columns.clone())
-            .chain(self.rows.rows.iter().map(|r| r.iter().map(|c| c.render(self.tz)).collect()))
+            .chain(self.rows.rows.iter().map(|r| r.iter().map(|c| render(c, self.tz)).collect()))
             .collect();
         let widths: Vec<usize> = (0..self.rows.columns.len())
             .map(|i| cells.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))

@@ -7,9 +7,9 @@ use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
 use crate::model::parse_range;
-use crate::select::{Scope, Select};
 use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
+use crate::{Scope, Select};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttendanceQuery {

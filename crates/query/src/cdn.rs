@@ -5,9 +5,9 @@ use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
 use crate::model::parse_range;
-use crate::select::{Scope, Select};
 use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
+use crate::{Scope, Select};
 
 /// Cache statuses counted as hits and as misses (nginx, CloudFront, Cloudflare spellings).
 pub const HIT_STATUSES: [&str; 4] = ["HIT", "STALE", "UPDATING", "REVALIDATED"];

@@ -3,6 +3,7 @@
 use chrono_tz::Tz;
 
 use streamtally_model::TenantId;
+use streamtally_store::SqlDialect;
 
 use crate::TimeUnit;
 
@@ -25,6 +26,14 @@ pub trait Dialect {
     /// engines whose tables hold every tenant's (`None`: the engine is handed
     /// one tenant's rows only, as the embedded store's per-tenant files are).
     fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String>;
+}
+
+/// The SQL pieces of the dialect a store speaks.
+pub fn dialect_of(kind: SqlDialect) -> &'static dyn Dialect {
+    match kind {
+        SqlDialect::DataFusion => &DataFusion,
+        SqlDialect::ClickHouse => &ClickHouse,
+    }
 }
 
 /// Apache DataFusion, the embedded engine.

@@ -4,9 +4,11 @@
 //! SQL is generated here and nowhere else. A [`Dialect`] supplies the few
 //! engine-specific pieces (time buckets in a time zone, placeholders, table
 //! names); the embedded store runs the DataFusion dialect, a ClickHouse store
-//! will run the ClickHouse one. This crate executes nothing.
+//! will run the ClickHouse one. This crate executes nothing itself: [`Ask`]
+//! hands a question's statements to the storage seam, the step before it.
 
 mod answer;
+mod ask;
 mod attendance;
 mod cdn;
 mod dialect;
@@ -16,10 +18,12 @@ mod select;
 mod sql;
 
 pub use answer::{format_in_tz, Answer, Cell, Table};
+pub use ask::Ask;
 pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
 pub use cdn::{cdn_answer, CdnGroup, CdnQuery, CDN_METRICS, HIT_STATUSES, MISS_STATUSES};
-pub use dialect::{ClickHouse, DataFusion, Dialect};
+pub use dialect::{dialect_of, ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
-pub use select::{Scope, Select};
-pub use sql::{metrics_sql, Sql, CONTENT_COLUMNS};
+pub use select::Select;
+pub use sql::metrics_sql;
+pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS};

@@ -13,9 +13,9 @@ use streamtally_model::{Micros, TenantId, MICROS_PER_SEC};
 
 use crate::answer::format_in_tz;
 use crate::model::{parse_filters, parse_range};
-use crate::select::{Scope, Select};
 use crate::sql::{catalogue_join, filter_clauses, param, scope_filter};
 use crate::{Cell, Dialect, Filter, QueryError, Sql, Table};
+use crate::{Scope, Select};
 
 pub const MINUTE: Micros = 60 * MICROS_PER_SEC;
 

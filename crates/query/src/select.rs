@@ -1,19 +1,12 @@
-//! What a store runs: a question that knows the rows it reads (its [`Scope`])
+//! A question asked of a store: it knows the rows it reads (its [`Scope`])
 //! and writes its SQL for any [`Dialect`]. Every query of the product — metrics,
-//! live, attendance — is one, so a backend implements one method to answer all.
+//! live, attendance, CDN — is one, so a backend runs statements and knows no
+//! question.
 
-use streamtally_model::{Micros, TenantId};
+use streamtally_model::TenantId;
+use streamtally_store::{Scope, Sql};
 
-use crate::{metrics_sql, Dialect, MetricsQuery, Sql};
-
-/// The facts a question reads: one tenant's rows with `from <= ts < to`, and
-/// whether the catalogue (`contents`) must be there to join.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Scope {
-    pub from: Micros,
-    pub to: Micros,
-    pub catalogue: bool,
-}
+use crate::{metrics_sql, Dialect, MetricsQuery};
 
 pub trait Select: Sync {
     fn scope(&self) -> Scope;

@@ -4,30 +4,9 @@ use chrono_tz::Tz;
 
 use streamtally_model::TenantId;
 
+use streamtally_store::Sql;
+
 use crate::{Dialect, Dimension, Filter, Metric, MetricsQuery};
-
-/// Catalogue columns, as the `contents` table holds them.
-pub const CONTENT_COLUMNS: [&str; 10] = [
-    "content_id",
-    "title",
-    "kind",
-    "media",
-    "duration",
-    "bitrate",
-    "category",
-    "show",
-    "producer",
-    "distributor",
-];
-
-/// SQL text with its string parameters (filter values never enter the text).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sql {
-    pub text: String,
-    pub params: Vec<String>,
-    /// Output columns: the group keys, then the metrics.
-    pub columns: Vec<String>,
-}
 
 pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> String {
     match d {

@@ -82,7 +82,6 @@ impl From<MetaError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Query(q) => q.into(),
             StoreError::Meta(m) => m.into(),
             other => ApiError::Internal(other.to_string()),
         }

@@ -2,13 +2,13 @@
 
 use std::sync::{Arc, OnceLock};
 
+use crate::{Cell, Table};
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, UInt64Array,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use streamtally_model::{EnrichedEvent, Fact};
-use streamtally_query::{Cell, Table};
 
 use crate::StoreError;
 

@@ -11,22 +11,20 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::ScalarValue;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
 use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{micros_to_datetime, DeviceKey, EnrichedEvent, Fact, Micros, TenantId};
-use streamtally_query::{DataFusion, Select, Table};
 
-use crate::arrow_rows::{batches_to_table, events_batch, facts_batch, facts_schema};
+use crate::arrow_rows::{events_batch, facts_batch};
 use crate::partition::Partition;
-use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, StoreError};
+use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, Scope, Sql, SqlDialect, StoreError, Table};
 
+mod select;
 mod table;
 use table::*;
 
@@ -336,76 +334,6 @@ impl EmbeddedStore {
     pub fn close(&self) {
         self.delete_replaced_files();
     }
-
-    async fn run_select(&self, tenant: TenantId, q: &dyn Select) -> Result<Vec<Table>, StoreError> {
-        let scope = q.scope();
-        let (files, mem) = self.with_tenant(tenant, |t| {
-            let mem = t.facts.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
-            Ok((t.facts.files_between(scope.from, scope.to), mem))
-        })?;
-        let config = SessionConfig::new()
-            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
-            .with_target_partitions(2);
-        let ctx = SessionContext::new_with_config(config);
-        let mut facts = if mem.is_empty() {
-            ctx.read_batch(facts_batch(&[])?)?
-        } else {
-            ctx.read_batches(mem)?
-        };
-        if !files.is_empty() {
-            let schema = facts_schema();
-            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
-            facts = disk.union(facts)?;
-        }
-        ctx.register_table("facts", facts.into_view())?;
-        if scope.catalogue {
-            ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
-        }
-        let mut tables = Vec::new();
-        for sql in q.statements(tenant, &DataFusion) {
-            let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
-            let batches = ctx.sql(&sql.text).await?.with_param_values(params)?.collect().await?;
-            tables.push(batches_to_table(&sql.columns, &batches)?);
-        }
-        Ok(tables)
-    }
-}
-
-fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {
-    use datafusion::arrow::array::{ArrayRef, Float64Array};
-    let s = |f: &dyn Fn(&crate::Content) -> Option<&str>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<StringArray>()) };
-    let n = |f: &dyn Fn(&crate::Content) -> Option<f64>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<Float64Array>()) };
-    let schema = Arc::new(Schema::new(
-        streamtally_query::CONTENT_COLUMNS
-            .iter()
-            .map(|c| {
-                Field::new(
-                    *c,
-                    if matches!(*c, "duration" | "bitrate") {
-                        DataType::Float64
-                    } else {
-                        DataType::Utf8
-                    },
-                    *c != "content_id",
-                )
-            })
-            .collect::<Vec<_>>(),
-    ));
-    Ok(RecordBatch::try_new(
-        schema,
-        vec![
-            s(&|c| Some(c.content_id.as_str())),
-            s(&|c| c.title.as_deref()),
-            s(&|c| c.kind.as_deref()),
-            s(&|c| c.media.as_deref()),
-            n(&|c| c.duration),
-            n(&|c| c.bitrate),
-            s(&|c| c.category.as_deref()),
-            s(&|c| c.show.as_deref()),
-            s(&|c| c.producer.as_deref()),
-            s(&|c| c.distributor.as_deref()),
-        ],
-    )?)
 }
 
 /// A mask keeping the rows whose column `name` is not `value` (nulls are kept).
@@ -476,8 +404,12 @@ impl FactStore for EmbeddedStore {
         EmbeddedStore::close(self);
     }
 
-    fn select<'a>(&'a self, tenant: TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
-        Box::pin(self.run_select(tenant, q))
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::DataFusion
+    }
+
+    fn select<'a>(&'a self, tenant: TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
+        Box::pin(self.run_select(tenant, scope, statements))
     }
 
     fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {

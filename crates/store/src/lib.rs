@@ -25,13 +25,12 @@ mod embedded;
 mod folder;
 pub mod format;
 mod partition;
-pub mod suite;
+mod statement;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use folder::DataFolder;
+pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS};
 pub use streamtally_meta::{AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
-
-use streamtally_query::{Answer, MetricsQuery, QueryError, Select, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,8 +48,6 @@ pub enum StoreError {
     Manifest { path: String, reason: String },
     #[error(transparent)]
     Meta(#[from] MetaError),
-    #[error(transparent)]
-    Query(#[from] QueryError),
     #[error("the store was opened read-only")]
     ReadOnly,
     #[error("the data folder {path} cannot be opened: {reason}")]
@@ -100,17 +97,11 @@ pub trait FactStore: Send + Sync {
     fn collect_garbage(&self);
     /// Called once, when the pipeline stops.
     fn close(&self);
-    /// Runs a question's statements over one tenant's facts: one table each.
-    fn select<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>>;
-    /// Answers a metrics query for one tenant.
-    fn query<'a>(&'a self, tenant: streamtally_model::TenantId, q: &'a MetricsQuery) -> BoxFuture<'a, Result<Answer, StoreError>> {
-        Box::pin(async move {
-            let mut tables = self.select(tenant, q).await?;
-            let totals = tables.pop().unwrap_or_default();
-            let rows = tables.pop().unwrap_or_default();
-            Ok(Answer { rows, totals, tz: q.tz })
-        })
-    }
+    /// The SQL this backend runs.
+    fn dialect(&self) -> SqlDialect;
+    /// Runs statements (in [`FactStore::dialect`]) over one tenant's rows of
+    /// `scope`: one table each, in order. The query model writes them.
+    fn select<'a>(&'a self, tenant: streamtally_model::TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>>;
     /// Deletes every fact and raw event of a subject.
     fn erase(&self, tenant: streamtally_model::TenantId, subject: &Subject) -> Result<Erased, StoreError>;
     /// Drops the days before `keep_from_day` (UTC date), returns files removed.

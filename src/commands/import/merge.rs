@@ -9,10 +9,10 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use streamtally_model::EnrichedRequest;
-use streamtally_parse::log::LogFormat;
-use streamtally_unify::EngineSettings;
+use streamtally_source::{next_chunk, Input, OpenedFile, Sink, Tally};
 
-use super::{next_chunk, open_for_import, read_locally, ImportArgs, Opened, Progress, Sink, Tally, CHUNK};
+use super::local::{LocalReader, LocalSink, CHUNK};
+use super::Progress;
 
 /// Requests handed to the WAL in one record at most.
 const BATCH: usize = 50_000;
@@ -22,8 +22,8 @@ const MIN_CHUNK: usize = 256 * 1024;
 /// One file being merged.
 struct Stream {
     name: String,
-    opened: Opened,
-    line_no: usize,
+    opened: OpenedFile,
+    reader: LocalReader,
     eof: bool,
     /// Requests read and not yet sent, in the file's order, each with the
     /// file position just past its line.
@@ -37,7 +37,7 @@ struct Stream {
 
 impl Stream {
     /// Reads chunks until a request is queued or the file ends.
-    fn fill(&mut self, args: &ImportArgs, sink: &Sink, settings: &EngineSettings, chunk: usize, tally: &mut Tally) {
+    fn fill(&mut self, sink: &LocalSink, chunk: usize, tally: &mut Tally) {
         let mut buf = Vec::with_capacity(chunk + 64 * 1024);
         while self.queue.is_empty() && !self.eof {
             buf.clear();
@@ -58,7 +58,7 @@ impl Stream {
             if buf.is_empty() {
                 continue;
             }
-            let batch = read_locally(&buf, &mut self.opened.parser, &mut self.line_no, &self.name, args, sink, settings, tally);
+            let batch = sink.read(&mut self.reader, &buf, tally);
             let start = self.opened.position;
             self.opened.position += buf.len() as u64;
             tally.bytes += buf.len() as u64;
@@ -79,40 +79,37 @@ impl Stream {
 }
 
 /// Imports `paths` (files, not standard input) into the data folder, merged by time.
-pub(super) fn import_merged(
-    paths: &[PathBuf],
-    format: Option<LogFormat>,
-    args: &ImportArgs,
-    sink: &Sink,
-    progress: &Progress,
-    tally: &mut Tally,
-) -> anyhow::Result<()> {
-    let Sink::Local { pipeline, tenant, .. } = sink else {
-        anyhow::bail!("merging files by time is for imports into a data folder");
-    };
-    let settings = EngineSettings::from(&tenant.settings);
+pub(super) fn import_merged(paths: &[PathBuf], sink: &LocalSink, progress: &Progress, tally: &mut Tally) -> anyhow::Result<()> {
     // Memory holds a chunk of every file: share the usual chunk among them.
     let chunk = (CHUNK / paths.len()).max(MIN_CHUNK);
+    let imported = |key: &str| sink.imported_bytes(key);
     let mut streams = Vec::new();
     for path in paths {
         tally.files += 1;
         let name = path.display().to_string();
-        match open_for_import(Some(path), format.clone(), args, sink, progress, tally) {
-            Ok(opened) => streams.push(Stream {
-                name,
-                recorded: opened.position,
-                sent_to: opened.position,
-                opened,
-                line_no: 1,
-                eof: false,
-                queue: VecDeque::new(),
-            }),
-            Err(e) => tally.file_errors.push(format!("{name}: {e:#}")),
+        let opened = OpenedFile::open(&Input::File(path.clone()), progress.counter(), &imported)
+            .and_then(|opened| Ok((sink.reader(&name, &opened.head, None)?, opened)));
+        match opened {
+            Ok((reader, opened)) => {
+                if opened.done_before > 0 {
+                    tally.files_done_before += 1;
+                }
+                streams.push(Stream {
+                    name,
+                    recorded: opened.position,
+                    sent_to: opened.position,
+                    opened,
+                    reader,
+                    eof: false,
+                    queue: VecDeque::new(),
+                })
+            }
+            Err(e) => tally.file_errors.push(format!("{name}: {e}")),
         }
     }
     loop {
         for s in &mut streams {
-            s.fill(args, sink, &settings, chunk, tally);
+            s.fill(sink, chunk, tally);
         }
         // Every file is known up to the last request it has queued: requests
         // up to the earliest of those can go, in time order.
@@ -129,7 +126,7 @@ pub(super) fn import_merged(
             }
         }
         if !batch.is_empty() {
-            pipeline.queue_requests_blocking(tenant, batch)?.wait()?;
+            sink.pipeline.queue_requests_blocking(&sink.tenant, batch)?.wait()?;
         }
         record(&mut streams, sink)?;
         progress.lines(tally.lines);
@@ -139,11 +136,10 @@ pub(super) fn import_merged(
 }
 
 /// Moves each file's ledger position to what is durable of it.
-fn record(streams: &mut [Stream], sink: &Sink) -> anyhow::Result<()> {
-    let Sink::Local { pipeline, tenant, .. } = sink else { return Ok(()) };
+fn record(streams: &mut [Stream], sink: &LocalSink) -> anyhow::Result<()> {
     for s in streams {
         if s.sent_to > s.recorded {
-            pipeline.meta().set_imported_bytes(tenant.id, &s.opened.file_key, s.sent_to)?;
+            sink.taken(&s.opened.key, s.sent_to)?;
             s.recorded = s.sent_to;
         }
     }

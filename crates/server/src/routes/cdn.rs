@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use streamtally_query::{cdn_answer, parse_tz, CdnQuery};
+use streamtally_query::{cdn_answer, parse_tz, Ask, CdnQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -34,10 +34,7 @@ pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, 
     let to = p.to.unwrap_or_else(|| now.to_rfc3339());
     let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
     let q = CdnQuery::parse(&from, &to, p.group_by.as_deref(), p.zone.as_deref(), p.pop.as_deref(), tz)?;
-    let tables = state
-        .queries
-        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
-        .await?;
+    let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let answer = cdn_answer(tables, tz);
     super::answer_response(&answer, p.format.as_deref(), &headers)
 }

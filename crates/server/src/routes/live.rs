@@ -15,7 +15,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamtally_model::{parse_ts, Micros, TenantId};
-use streamtally_query::{format_in_tz, live_details, parse_tz, LiveDetail, LiveQuery, MINUTE};
+use streamtally_query::{format_in_tz, live_details, parse_tz, Ask, LiveDetail, LiveQuery, MINUTE};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -69,10 +69,7 @@ fn instant(s: Option<&str>, field: &'static str) -> Result<Option<Micros>, ApiEr
 /// The live contents of the last minutes with the viewers of `at`'s minute.
 async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minutes: i64) -> Result<Value, ApiError> {
     let q = LiveQuery::recent(at, minutes);
-    let tables = state
-        .queries
-        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
-        .await?;
+    let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let minute = at.div_euclid(MINUTE) * MINUTE;
     let mut contents: Vec<(i64, Value)> = live_details(&tables)
         .into_iter()
@@ -164,10 +161,7 @@ fn range(p: &RangeParams) -> (String, String) {
 async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeParams) -> Result<Option<LiveDetail>, ApiError> {
     let (from, to) = range(p);
     let q = LiveQuery::parse(&from, &to, Some(content_id), p.filter.as_deref())?;
-    let tables = state
-        .queries
-        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
-        .await?;
+    let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     Ok(live_details(&tables).into_iter().next())
 }
 
@@ -206,10 +200,7 @@ pub async fn get_overview(State(state): State<AppState>, Query(p): Query<RangePa
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (from, to) = range(&p);
     let q = LiveQuery::parse(&from, &to, None, p.filter.as_deref())?;
-    let tables = state
-        .queries
-        .run(tenant, async { Ok(state.pipeline.store().select(tenant, &q).await?) })
-        .await?;
+    let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let mut details = live_details(&tables);
     let sort = p.sort.as_deref().unwrap_or("peak");
     let key = |d: &LiveDetail| -> f64 {

@@ -6,8 +6,9 @@
 //! `file` (a key of its first line) and each chunk's `offset`: the server
 //! remembers how far each file was taken, answers a chunk it already has with
 //! `200` and `"duplicate": true` instead of counting it again, and refuses a
-//! chunk that would leave a gap (`409`). `GET /api/v1/logs/imported?file=`
-//! says where to resume.
+//! chunk that would leave a gap (`409`) — the ledger's rule of
+//! `streamtally-source`, whose [`PushReply`] is the answer's shape.
+//! `GET /api/v1/logs/imported?file=` says where to resume.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use streamtally_enrich::LogContext;
 use streamtally_parse::log::{LogFormat, LogParser};
+use streamtally_source::{place_chunk, LineError, Placement, PushReply, MAX_FILE_KEY};
 use streamtally_store::Role;
 
 use crate::auth::ClientIp;
@@ -42,9 +44,6 @@ pub struct LogParams {
     file: Option<String>,
     offset: Option<u64>,
 }
-
-/// Longest file key taken (the importer sends 64 hex digits).
-const MAX_FILE_KEY: usize = 128;
 
 fn file_key(file: &str) -> Result<&str, ApiError> {
     if file.is_empty() || file.len() > MAX_FILE_KEY {
@@ -119,20 +118,22 @@ pub async fn post_logs(
                 key,
             };
             let imported = state.meta.imported_bytes(tenant, &file)?;
-            let end = offset.saturating_add(body.len() as u64);
-            if end <= imported {
-                return Ok((
-                    StatusCode::OK,
-                    Json(json!({ "duplicate": true, "imported_bytes": imported, "accepted": 0, "rejected": 0, "skipped": 0 })),
-                )
-                    .into_response());
+            match place_chunk(imported, offset, body.len() as u64) {
+                Placement::Duplicate => {
+                    let reply = PushReply {
+                        duplicate: true,
+                        imported_bytes: Some(imported),
+                        ..PushReply::default()
+                    };
+                    return Ok((StatusCode::OK, Json(reply)).into_response());
+                }
+                Placement::Gap => {
+                    return Err(ApiError::Conflict(format!(
+                        "this file was imported up to byte {imported}; send it from there (this chunk begins at {offset})"
+                    )))
+                }
+                Placement::Take { end } => Some((guard, file, end)),
             }
-            if offset != imported {
-                return Err(ApiError::Conflict(format!(
-                    "this file was imported up to byte {imported}; send it from there (this chunk begins at {offset})"
-                )));
-            }
-            Some((guard, file, end))
         }
         None => None,
     };
@@ -175,14 +176,22 @@ pub async fn post_logs(
     let metrics = state.pipeline.metrics();
     metrics.events_accepted.inc_by(accepted as u64);
     metrics.events_rejected.inc_by(batch.rejected as u64);
-    let errors: Vec<_> = batch.first_rejects.iter().map(|(line, why, _)| json!({ "line": line, "error": why })).collect();
-    let mut answer = json!({ "format": parser.format().name(), "accepted": accepted, "rejected": batch.rejected, "repaired": batch.repaired, "skipped": batch.skipped, "excluded": excluded, "errors": errors });
+    let mut reply = PushReply {
+        format: Some(parser.format().name()),
+        accepted: accepted as u64,
+        rejected: batch.rejected as u64,
+        repaired: batch.repaired as u64,
+        skipped: batch.skipped as u64,
+        excluded: excluded.into_iter().map(|(why, n)| (why.to_string(), n)).collect(),
+        errors: batch.first_rejects.into_iter().map(|(line, error, _)| LineError { line, error }).collect(),
+        ..PushReply::default()
+    };
     let status = if accepted == 0 && batch.rejected > 0 {
         // A refusal says so in a message, as every other refusal does.
-        answer["error"] = json!(format!("all {} lines were rejected", batch.rejected));
+        reply.error = Some(format!("all {} lines were rejected", batch.rejected));
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(answer)).into_response())
+    Ok((status, Json(reply)).into_response())
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use streamtally_query::{Metric, MetricsQuery};
+use streamtally_query::{Ask, Metric, MetricsQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};

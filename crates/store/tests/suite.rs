@@ -1,19 +1,19 @@
 //! The storage suite: what every [`FactStore`] backend must do, written once
-//! and run against each (the embedded store's tests run it; a ClickHouse
-//! backend runs the same functions). Each check makes tenants of its own, so
-//! all of them may share one store.
+//! and run against each — the embedded store here; a ClickHouse backend adds
+//! its opener beside it. Questions are asked through the query model, so each
+//! backend is checked with the SQL of its own dialect. Each check makes
+//! tenants of its own, so all of them may share one store.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use streamtally_model::{parse_ts, ClientFamily, DeviceKey, Fact, FactKind, Geo, Source, TenantId};
-use streamtally_query::{Cell, MetricsQuery};
-
-use crate::{FactStore, Meta, Subject};
+use streamtally_query::{Ask, Cell, MetricsQuery};
+use streamtally_store::{EmbeddedStore, FactStore, Meta, OpenMode, Subject};
 
 /// Opens the backend under test on the same data each time it is called
 /// (after the previous one was dropped), with its metadata.
-pub type Opener<'a> = dyn Fn() -> (Arc<dyn FactStore>, Arc<Meta>) + 'a;
+type Opener<'a> = dyn Fn() -> (Arc<dyn FactStore>, Arc<Meta>) + 'a;
 
 const USERS: [&str; 3] = ["u0", "u1", "u2"];
 
@@ -53,7 +53,7 @@ fn tenant(meta: &Meta, name: &str) -> TenantId {
 }
 
 /// Appended facts are answered before and after a checkpoint, alike.
-pub async fn appended_facts_are_answered_before_and_after_a_checkpoint(open: &Opener<'_>) {
+async fn appended_facts_are_answered_before_and_after_a_checkpoint(open: &Opener<'_>) {
     let (store, meta) = open();
     let t = tenant(&meta, "suite-append");
     let facts = [start("2026-03-02T09:00:00Z", 1, "A", 1), start("2026-03-03T09:00:00Z", 2, "B", 2)];
@@ -69,7 +69,7 @@ pub async fn appended_facts_are_answered_before_and_after_a_checkpoint(open: &Op
 
 /// What a checkpoint covered survives reopening; what was replayed at or
 /// below the covered position is not taken twice.
-pub async fn checkpointed_facts_survive_reopening_and_replays_count_once(open: &Opener<'_>) {
+async fn checkpointed_facts_survive_reopening_and_replays_count_once(open: &Opener<'_>) {
     let t = {
         let (store, meta) = open();
         let t = tenant(&meta, "suite-durable");
@@ -85,7 +85,7 @@ pub async fn checkpointed_facts_survive_reopening_and_replays_count_once(open: &
 }
 
 /// A tenant never sees another's facts.
-pub async fn tenants_are_apart(open: &Opener<'_>) {
+async fn tenants_are_apart(open: &Opener<'_>) {
     let (store, meta) = open();
     let (a, b) = (tenant(&meta, "suite-apart-a"), tenant(&meta, "suite-apart-b"));
     store.append_facts(a, &[start("2026-03-02T09:00:00Z", 1, "A", 20)]).unwrap();
@@ -98,7 +98,7 @@ pub async fn tenants_are_apart(open: &Opener<'_>) {
 }
 
 /// Erasing a subject removes its facts from memory and files, and only its.
-pub async fn erasure_removes_the_subjects_facts_only(open: &Opener<'_>) {
+async fn erasure_removes_the_subjects_facts_only(open: &Opener<'_>) {
     let (store, meta) = open();
     let t = tenant(&meta, "suite-erase");
     // Devices 1 and 4 are user u1; device 2 is u2.
@@ -113,7 +113,7 @@ pub async fn erasure_removes_the_subjects_facts_only(open: &Opener<'_>) {
 }
 
 /// Retention drops the days before its cut and keeps the rest.
-pub async fn retention_drops_the_days_before_the_cut(open: &Opener<'_>) {
+async fn retention_drops_the_days_before_the_cut(open: &Opener<'_>) {
     let (store, meta) = open();
     let t = tenant(&meta, "suite-retention");
     store
@@ -124,11 +124,36 @@ pub async fn retention_drops_the_days_before_the_cut(open: &Opener<'_>) {
     assert_eq!(starts(&*store, t, "2026-03-01", "2026-04-01").await, 1);
 }
 
+/// Days and hours are cut in the asked time zone, not in UTC.
+async fn buckets_follow_the_time_zone(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let t = tenant(&meta, "suite-zone");
+    // 23:30 UTC on 2 March is 00:30 on 3 March in Berlin.
+    store.append_facts(t, &[start("2026-03-02T23:30:00Z", 1, "A", 50)]).unwrap();
+    let day = |tz| MetricsQuery::parse("2026-03-01", "2026-03-04", "starts", Some("day"), None, tz).expect("a valid query");
+    let berlin = store.query(t, &day(Some("Europe/Berlin"))).await.unwrap();
+    assert_eq!(berlin.to_json()["rows"][0]["day"], "2026-03-03T00:00:00+01:00");
+    let utc = store.query(t, &day(None)).await.unwrap();
+    assert_eq!(utc.to_json()["rows"][0]["day"], "2026-03-02T00:00:00Z");
+}
+
 /// Every check of the suite, in turn.
-pub async fn run_all(open: &Opener<'_>) {
+async fn run_all(open: &Opener<'_>) {
     appended_facts_are_answered_before_and_after_a_checkpoint(open).await;
     checkpointed_facts_survive_reopening_and_replays_count_once(open).await;
     tenants_are_apart(open).await;
     erasure_removes_the_subjects_facts_only(open).await;
     retention_drops_the_days_before_the_cut(open).await;
+    buckets_follow_the_time_zone(open).await;
+}
+
+#[tokio::test]
+async fn the_storage_suite_holds_for_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+        let meta = store.meta().clone();
+        (Arc::new(store) as Arc<dyn FactStore>, meta)
+    };
+    run_all(&open).await;
 }

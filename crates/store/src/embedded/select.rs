@@ -1,0 +1,88 @@
+//! The embedded store's answer to [`crate::FactStore::select`]: one tenant's
+//! files of the scope's days and its in-memory rows, read as one table
+//! `facts` by DataFusion (with the catalogue as `contents` when asked), and
+//! each statement run over them.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use streamtally_model::TenantId;
+
+use super::table::between;
+use super::EmbeddedStore;
+use crate::arrow_rows::{batches_to_table, facts_batch, facts_schema};
+use crate::{Scope, Sql, StoreError, Table};
+
+impl EmbeddedStore {
+    pub(crate) async fn run_select(&self, tenant: TenantId, scope: Scope, statements: &[Sql]) -> Result<Vec<Table>, StoreError> {
+        let (files, mem) = self.with_tenant(tenant, |t| {
+            let mem = t.facts.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
+            Ok((t.facts.files_between(scope.from, scope.to), mem))
+        })?;
+        let config = SessionConfig::new()
+            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+            .with_target_partitions(2);
+        let ctx = SessionContext::new_with_config(config);
+        let mut facts = if mem.is_empty() {
+            ctx.read_batch(facts_batch(&[])?)?
+        } else {
+            ctx.read_batches(mem)?
+        };
+        if !files.is_empty() {
+            let schema = facts_schema();
+            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
+            facts = disk.union(facts)?;
+        }
+        ctx.register_table("facts", facts.into_view())?;
+        if scope.catalogue {
+            ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
+        }
+        let mut tables = Vec::new();
+        for sql in statements {
+            let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
+            let batches = ctx.sql(&sql.text).await?.with_param_values(params)?.collect().await?;
+            tables.push(batches_to_table(&sql.columns, &batches)?);
+        }
+        Ok(tables)
+    }
+}
+
+fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {
+    use datafusion::arrow::array::{ArrayRef, Float64Array};
+    let s = |f: &dyn Fn(&crate::Content) -> Option<&str>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<StringArray>()) };
+    let n = |f: &dyn Fn(&crate::Content) -> Option<f64>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<Float64Array>()) };
+    let schema = Arc::new(Schema::new(
+        crate::CONTENT_COLUMNS
+            .iter()
+            .map(|c| {
+                Field::new(
+                    *c,
+                    if matches!(*c, "duration" | "bitrate") {
+                        DataType::Float64
+                    } else {
+                        DataType::Utf8
+                    },
+                    *c != "content_id",
+                )
+            })
+            .collect::<Vec<_>>(),
+    ));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            s(&|c| Some(c.content_id.as_str())),
+            s(&|c| c.title.as_deref()),
+            s(&|c| c.kind.as_deref()),
+            s(&|c| c.media.as_deref()),
+            n(&|c| c.duration),
+            n(&|c| c.bitrate),
+            s(&|c| c.category.as_deref()),
+            s(&|c| c.show.as_deref()),
+            s(&|c| c.producer.as_deref()),
+            s(&|c| c.distributor.as_deref()),
+        ],
+    )?)
+}

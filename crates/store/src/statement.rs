@@ -1,0 +1,65 @@
+//! What a store is asked and what it answers: statements in the store's SQL
+//! dialect over one tenant's rows of a [`Scope`], answered as [`Table`]s of
+//! [`Cell`]s. The query model (`streamtally-query`, the next step) writes the
+//! statements; a store only runs them, so it knows no question's meaning.
+
+use streamtally_model::Micros;
+
+/// The rows a question reads: one tenant's facts with `from <= ts < to`, and
+/// whether the catalogue (`contents`, [`CONTENT_COLUMNS`]) must be there to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    pub from: Micros,
+    pub to: Micros,
+    pub catalogue: bool,
+}
+
+/// SQL text with its string parameters (filter values never enter the text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<String>,
+    /// Output columns, in order: the answer's [`Table::columns`].
+    pub columns: Vec<String>,
+}
+
+/// The SQL a backend speaks; the query model writes each statement in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlDialect {
+    /// Apache DataFusion, the embedded store's engine.
+    DataFusion,
+    /// ClickHouse, the scale-out store: tables shared by every tenant.
+    ClickHouse,
+}
+
+/// Catalogue columns, as the `contents` table a statement joins holds them.
+pub const CONTENT_COLUMNS: [&str; 10] = [
+    "content_id",
+    "title",
+    "kind",
+    "media",
+    "duration",
+    "bitrate",
+    "category",
+    "show",
+    "producer",
+    "distributor",
+];
+
+/// One value of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    /// An instant (a time bucket's start), shown in the query's time zone.
+    Time(Micros),
+}
+
+/// One statement's answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
