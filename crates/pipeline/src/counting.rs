@@ -155,19 +155,7 @@ pub(crate) struct EngineThread {
 impl EngineThread {
     /// Counts until the WAL writer and every control sender are gone, then
     /// completes a last checkpoint.
-    pub fn run(self, apply_rx: std_mpsc::Receiver<Work>) {
-        let EngineThread {
-            mut engine,
-            store,
-            meta,
-            tenants,
-            progress,
-            metrics,
-            wal,
-            config,
-            mut checkpoints,
-            mut scratch,
-        } = self;
+    pub fn run(mut self, apply_rx: std_mpsc::Receiver<Work>) {
         let mut last_checkpoint = Instant::now();
         let mut last_retention: Option<Instant> = None;
         loop {
@@ -181,28 +169,31 @@ impl EngineThread {
             while let Some(item) = work.take() {
                 match item {
                     Work::Record(lsn, record) => {
-                        apply_record(&mut engine, &*store, &tenants, lsn, record, &metrics, &mut scratch);
-                        progress.applied_lsn.store(lsn, Ordering::SeqCst);
+                        apply_record(&mut self.engine, &*self.store, &self.tenants, lsn, record, &self.metrics, &mut self.scratch);
+                        self.progress.applied_lsn.store(lsn, Ordering::SeqCst);
                     }
                     Work::Erase { tenant, subject, reply } => {
-                        let _ = reply.send(erase_now(&*store, &engine, &mut checkpoints, &wal, tenant, &subject, &progress).map_err(|e| e.to_string()));
+                        let _ = reply.send(
+                            erase_now(&*self.store, &self.engine, &mut self.checkpoints, &self.wal, tenant, &subject, &self.progress)
+                                .map_err(|e| e.to_string()),
+                        );
                         last_checkpoint = Instant::now();
                     }
                 }
-                if turn.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows {
+                if turn.elapsed() >= self.config.checkpoint_interval || self.store.pending_rows() >= self.config.checkpoint_rows {
                     break;
                 }
                 work = apply_rx.try_recv().ok();
             }
-            metrics.state_keys.set(engine.state_keys() as i64);
-            let applied = progress.applied_lsn.load(Ordering::SeqCst);
-            let due = last_checkpoint.elapsed() >= config.checkpoint_interval || store.pending_rows() >= config.checkpoint_rows;
-            if closed || (due && applied > checkpoints.begun_upto) {
+            self.metrics.state_keys.set(self.engine.state_keys() as i64);
+            let applied = self.progress.applied_lsn.load(Ordering::SeqCst);
+            let due = last_checkpoint.elapsed() >= self.config.checkpoint_interval || self.store.pending_rows() >= self.config.checkpoint_rows;
+            if closed || (due && applied > self.checkpoints.begun_upto) {
                 // At shutdown, wait until everything is in files.
                 let begun = if closed {
-                    checkpoints.complete(&*store, &engine, applied)
+                    self.checkpoints.complete(&*self.store, &self.engine, applied)
                 } else {
-                    checkpoints.begin(&*store, &engine, applied)
+                    self.checkpoints.begin(&*self.store, &self.engine, applied)
                 };
                 if let Err(e) = begun {
                     // Nothing is lost: the WAL still holds every record; try again later.
@@ -211,9 +202,9 @@ impl EngineThread {
                 last_checkpoint = Instant::now();
             }
             if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
-                // Retention rewrites files: the checkpoints begun are finished first.
-                match checkpoints.complete(&*store, &engine, applied) {
-                    Ok(()) => apply_retention(&*store, &meta, &tenants),
+                // Retention rewrites files: the self.checkpoints begun are finished first.
+                match self.checkpoints.complete(&*self.store, &self.engine, applied) {
+                    Ok(()) => apply_retention(&*self.store, &self.meta, &self.tenants),
                     Err(e) => tracing::error!(error = %e, "checkpoint before retention failed; retention waits"),
                 }
                 last_retention = Some(Instant::now());
