@@ -50,7 +50,21 @@ pub struct ParsedBatch {
     positions: Vec<usize>,
 }
 
+/// The properties of events from the product's own SDK that name none (spec §1).
+pub const SDK_VIDEO_PROPERTY: &str = "streamtally-video";
+pub const SDK_AUDIO_PROPERTY: &str = "streamtally-audio";
+
 impl ParsedBatch {
+    /// Spec §1's precedence for a batch sent by the product's own SDK (which
+    /// sends a property only when configured): an event that names no
+    /// property gets `streamtally-video` or `streamtally-audio`.
+    pub fn default_to_sdk_property(&mut self) {
+        for e in self.events.iter_mut().filter(|e| e.property.is_none()) {
+            let audio = e.media == Some(streamtally_model::Media::Audio);
+            e.property = Some(if audio { SDK_AUDIO_PROPERTY } else { SDK_VIDEO_PROPERTY }.to_string());
+        }
+    }
+
     /// Refuses the events dated before `oldest` (spec §8a: input older than
     /// the lateness window cannot be counted exactly), each with `why`.
     pub fn refuse_before(&mut self, oldest: Micros, why: &str) {

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access/auth", get(routes::access::get_auth))
         .route("/api/v1/access/failures", get(routes::access::get_failures))
         .route("/api/v1/attendance", get(routes::attendance::get_attendance))
+        .route("/sdk/streamtally.js", get(routes::sdk::get_sdk))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
         .fallback(routes::ops::not_found)

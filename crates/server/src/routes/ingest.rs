@@ -21,6 +21,9 @@ pub struct IngestParams {
     key: Option<String>,
     sent_at: Option<String>,
     tenant: Option<String>,
+    /// Set by the product's own SDK (`/sdk/streamtally.js`): its events get
+    /// the SDK's property when they name none (spec §1).
+    sdk: Option<String>,
 }
 
 /// Which player a batch comes from, for the abuse guard: its User-Agent and
@@ -56,6 +59,9 @@ pub async fn post_events(
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let mut parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.abuse.check_client(ip, client_of(user_agent, &parsed), tenant)?;
+    if params.sdk.is_some() {
+        parsed.default_to_sdk_property();
+    }
     parsed.refuse_before(ctx.settings.earliest_micros(), &ctx.settings.too_early_reason());
     if let Some(oldest) = ctx.oldest_countable(state.pipeline.tenants().clock(tenant)) {
         parsed.refuse_before(oldest, &ctx.settings.too_late_reason(oldest));

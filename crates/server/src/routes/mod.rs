@@ -7,6 +7,7 @@ pub mod live;
 pub mod logs;
 pub mod ops;
 pub mod query;
+pub mod sdk;
 
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
