@@ -72,6 +72,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain (PEM, the server's first).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
     #[arg(long)]
     pub trust_forwarded_for: bool,

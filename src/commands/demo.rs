@@ -166,6 +166,8 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let args = ServeArgs {
         data: DataArg { data },
         listen,
+        tls_cert: None,
+        tls_key: None,
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
         enrich: EnrichArgs::default(),
@@ -212,6 +214,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
             if let Some(k) = admin_key {
                 println!("server administrator key (shown once): {k}");
             }
+            println!("dashboard: open {base}/ and sign in with the read key above");
             println!("live numbers (refresh after a minute):");
             println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/metrics?group_by=minute,content_kind&metrics=views,users,starts,streams,time'");
             println!("  curl -H 'Authorization: Bearer {read}' '{base}/api/v1/live'");

@@ -117,7 +117,13 @@ pub async fn serve_until_signal(
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let enricher = enricher(&args.enrich)?;
     let (pipeline, new_key) = open(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(streamtally_server::tls::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
+        tls,
         max_body_bytes: args.max_body_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
         rate_limits: streamtally_server::RateLimits {
@@ -146,10 +152,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve_until_signal(pipeline, enricher, args.listen, config, |addr| {
-        println!("streamtally listening on http://{addr}");
+        println!("streamtally listening on {scheme}://{addr}");
         if let Some(key) = new_key {
             println!("server administrator key (shown once, keep it safe): {key}");
-            println!("create a tenant:  curl -X POST -H 'Authorization: Bearer {key}' -d '{{\"name\":\"acme\"}}' -H 'Content-Type: application/json' http://{addr}/api/v1/tenants");
+            println!("create a tenant:  curl -X POST -H 'Authorization: Bearer {key}' -d '{{\"name\":\"acme\"}}' -H 'Content-Type: application/json' {scheme}://{addr}/api/v1/tenants");
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();

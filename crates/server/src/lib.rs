@@ -7,12 +7,14 @@ mod abuse;
 mod access;
 mod auth;
 mod body_limit;
+pub mod dashboard;
 mod error;
 mod extract;
 mod listener;
 mod readers;
 mod routes;
 mod state;
+pub mod tls;
 
 use std::future::Future;
 
@@ -70,12 +72,15 @@ pub fn router(state: AppState) -> Router {
         .route("/sdk/streamtally.js", get(routes::sdk::get_sdk))
         .route("/healthz", get(routes::ops::healthz))
         .route("/metrics", get(routes::ops::prometheus))
+        .merge(dashboard::routes())
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         // Extractors refuse bodies over 2 MB by default: raise that to the configured limit
         // (`body_limit::read_body` has answered larger bodies with 413 already).
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(body_limits, body_limit::read_body))
+        // A signed-in dashboard's API reads carry its session's key.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), dashboard::session_reads))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_scope))
         .layer(cors)
         .with_state(state)
@@ -99,7 +104,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
         closing.send_replace(true);
     };
     let limits = state.config.connections;
-    let served = listener::serve(listener, router(state), limits, shutdown).await;
+    let tls = state.config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let served = listener::serve(listener, router(state), limits, tls, shutdown).await;
     housekeeping.abort();
     served
 }

@@ -9,7 +9,9 @@
 //! - a body within [`ConnectionLimits::body_timeout`] (`body_limit.rs`);
 //! - past [`ConnectionLimits::max_connections`] in total, or
 //!   [`ConnectionLimits::max_connections_per_ip`] from one peer address, a new
-//!   connection is answered `503` and closed at once.
+//!   connection is answered `503` and closed at once;
+//! - with TLS, the handshake within the header timeout too; then HTTP/2 when
+//!   the client chose it (ALPN), else HTTP/1.1.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -21,9 +23,11 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +106,13 @@ async fn refuse(mut stream: TcpStream, why: &'static str) {
 }
 
 /// Accepts connections until `shutdown` resolves, then lets open ones finish.
-pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let open = Arc::new(Mutex::new(Open::default()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every connection task holds a receiver; `closed()` resolves once all are gone.
@@ -130,6 +140,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let tls = tls.clone();
         let mut stop = stop_rx.clone();
         let done = done_rx.clone();
         tokio::spawn(async move {
@@ -138,19 +149,23 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(app.oneshot(request.map(axum::body::Body::new)).await.unwrap_or_else(|e| match e {})) }
             });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-            let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "connection ended");
+            let mut http1 = hyper::server::conn::http1::Builder::new();
+            http1.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+            match tls {
+                None => drive(http1.serve_connection(TokioIo::new(stream), service), &mut stop).await,
+                Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                            http2.timer(TokioTimer::new());
+                            drive(http2.serve_connection(TokioIo::new(stream), service), &mut stop).await
+                        } else {
+                            drive(http1.serve_connection(TokioIo::new(stream), service), &mut stop).await
+                        }
                     }
-                }
-                _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.as_mut().await;
-                }
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                },
             }
             drop((slot, done));
         });
@@ -159,4 +174,25 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
     drop(done_rx);
     done_tx.closed().await;
     Ok(())
+}
+
+/// Serves one connection until it ends, or shuts it down gracefully when the
+/// server stops (requests under way finish).
+async fn drive<C>(conn: C, stop: &mut tokio::sync::watch::Receiver<bool>)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        }
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.as_mut().await;
+        }
+    }
 }

@@ -17,6 +17,8 @@ pub struct ServerConfig {
     pub rate_limits: RateLimits,
     pub connections: ConnectionLimits,
     pub readers: ReaderLimits,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this configuration (`tls.rs`).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -27,6 +29,7 @@ impl Default for ServerConfig {
             rate_limits: RateLimits::default(),
             connections: ConnectionLimits::default(),
             readers: ReaderLimits::default(),
+            tls: None,
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct AppState {
     pub live_share: Arc<LiveShare>,
     /// Queries of each tenant, a few at a time.
     pub queries: Arc<QueryGate>,
+    /// Signed-in dashboard browsers (`dashboard/session.rs`).
+    pub sessions: Arc<crate::dashboard::Sessions>,
 }
 
 /// (tenant, file key) of the files a chunk is being taken of.
@@ -63,6 +68,7 @@ impl AppState {
         let abuse = Arc::new(AbuseGuard::new(config.rate_limits, pipeline.meta().clone()));
         let access = Arc::new(AccessLists::new(pipeline.meta().clone()));
         AppState {
+            sessions: Arc::default(),
             meta: pipeline.meta().clone(),
             streams: Arc::default(),
             live_share: Arc::default(),

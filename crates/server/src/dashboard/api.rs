@@ -1,0 +1,49 @@
+//! How a dashboard page reads its numbers: by asking the server's own API
+//! (the same router, handlers and checks every client meets) with the
+//! session's key. There is no private way in.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::AppState;
+
+/// What the API answered: a status and the body's text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The API's own message when it refused.
+    pub fn error(&self) -> Option<String> {
+        (!self.status.is_success()).then(|| self.json()["error"].as_str().map(str::to_string).unwrap_or_else(|| self.status.to_string()))
+    }
+}
+
+/// `GET path_and_query` on the API, as the session's key.
+pub async fn get(state: &AppState, peer: SocketAddr, key: &str, path_and_query: &str) -> Answer {
+    let mut request = Request::get(path_and_query)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap_or_default();
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = match crate::router(state.clone()).oneshot(request).await {
+        Ok(r) => r,
+        Err(e) => match e {},
+    };
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+    Answer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}

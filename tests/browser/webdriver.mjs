@@ -1,0 +1,49 @@
+// A small WebDriver client (W3C protocol over HTTP, as chromedriver speaks
+// it): enough to sign in, click, type, read the page and take screenshots.
+
+export class Browser {
+  constructor(driver, id) { this.driver = driver; this.id = id; }
+
+  static async open(driver, binary) {
+    const caps = {
+      capabilities: {
+        alwaysMatch: {
+          browserName: "chrome",
+          "goog:chromeOptions": { binary, args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100"] },
+          "goog:loggingPrefs": { browser: "ALL" },
+        },
+      },
+    };
+    const r = await call(driver, "POST", "/session", caps);
+    return new Browser(driver, r.sessionId);
+  }
+
+  cmd(method, path, body) { return call(this.driver, method, `/session/${this.id}${path}`, body); }
+  async go(url) { await this.cmd("POST", "/url", { url }); await this.settled(); }
+  async url() { return this.cmd("GET", "/url"); }
+  async run(script, ...args) { return this.cmd("POST", "/execute/async", { script: `const done = arguments[arguments.length - 1]; Promise.resolve((async () => { ${script} })()).then(done, (e) => done({ error: String(e) }));`, args }); }
+  async find(css) {
+    const r = await this.cmd("POST", "/element", { using: "css selector", value: css });
+    return Object.values(r)[0];
+  }
+  async type(css, text) { const e = await this.find(css); await this.cmd("POST", `/element/${e}/clear`, {}); await this.cmd("POST", `/element/${e}/value`, { text }); }
+  async click(css) { const e = await this.find(css); await this.cmd("POST", `/element/${e}/click`, {}); await this.settled(); }
+  async settled() {
+    for (let i = 0; i < 100; i++) {
+      const state = await this.cmd("POST", "/execute/sync", { script: "return document.readyState", args: [] });
+      if (state === "complete") return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** Console messages since the last call (chromedriver's log endpoint). */
+  async console() { return this.cmd("POST", "/se/log", { type: "browser" }).catch(() => []); }
+  async screenshot() { return Buffer.from(await this.cmd("GET", "/screenshot"), "base64"); }
+  async close() { await this.cmd("DELETE", "").catch(() => {}); }
+}
+
+async function call(driver, method, path, body) {
+  const r = await fetch(driver + path, { method, headers: { "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const v = await r.json();
+  if (v.value && v.value.error) throw new Error(`${method} ${path}: ${v.value.error}: ${v.value.message}`);
+  return v.value;
+}

@@ -1,0 +1,248 @@
+//! The dashboard through the real server: signing in with a key (CSRF
+//! checked, cookies `HttpOnly` and `SameSite=Strict`), every page loading,
+//! and the numbers a page shows being the API's answer to the same question
+//! — for the range, a filter and a changed range; its CSV links are the API's
+//! CSV; a session reads the API but never changes anything; signing out and
+//! revoking the key end it.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+
+/// A browser without redirects followed, so each answer can be looked at.
+fn browser() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn call(server: &Server, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Reply {
+    let mut b = ureq::http::Request::builder().method(method).uri(server.url(path));
+    if !cookie.is_empty() {
+        b = b.header("Cookie", cookie);
+    }
+    let r = match form {
+        Some(body) => browser().run(
+            b.header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body.as_bytes().to_vec())
+                .unwrap(),
+        ),
+        None => browser().run(b.body(()).unwrap()),
+    };
+    let mut r = r.unwrap();
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    Reply {
+        status: r.status().as_u16(),
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+        headers,
+    }
+}
+
+/// `name=value` of a `Set-Cookie` header.
+fn cookie_of(r: &Reply, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.clone())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Signs in with `key`; returns the session cookie and the page's CSRF token.
+fn sign_in(server: &Server, key: &str) -> (String, Reply) {
+    let form = call(server, "GET", "/signin", "", None);
+    assert_eq!(form.status, 200);
+    let csrf_cookie = cookie_of(&form, "st_csrf").unwrap();
+    let csrf = hidden(&form.body, "csrf");
+    let jar = csrf_cookie.split(';').next().unwrap().to_string();
+    let body = format!("csrf={csrf}&key={}", url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>());
+    let r = call(server, "POST", "/signin", &jar, Some(&body));
+    let session = cookie_of(&r, "st_session")
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    (session, r)
+}
+
+/// The value of a tile of the overview.
+fn tile(html: &str, label: &str) -> String {
+    let marker = format!("<span class=\"label\">{label}</span><span class=\"value\">");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no tile {label}")) + marker.len();
+    html[at..].split('<').next().unwrap().to_string()
+}
+
+fn seed(server: &Server, keys: &TenantKeys) {
+    let events = json!([
+        ev("play", &at("10:00:00"), "p1", "news"),
+        playing(&at("10:01:00"), "p1", "news", 60.0),
+        { "type": "play", "ts": at("11:00:00"), "playback_id": "p2", "content_id": "film", "property": "web" },
+        { "type": "playing", "ts": at("11:00:30"), "playback_id": "p2", "content_id": "film", "property": "web", "duration": 30.0 },
+    ]);
+    server.post_events(&keys.ingest, "198.51.100.7", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", &events);
+    server.post_events(
+        &keys.ingest,
+        "198.51.100.8",
+        "Mozilla/5.0 (Macintosh) Safari/605.1.15",
+        &json!([ev("play", &at("12:00:00"), "p3", "news")]),
+    );
+    server.wait_idle();
+}
+
+#[test]
+fn signing_in_sets_a_strict_httponly_session_and_checks_csrf() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    // Without the form's token the sign-in is refused.
+    let r = call(&server, "POST", "/signin", "", Some(&format!("csrf=forged&key={}", keys.read)));
+    assert_eq!(r.status, 403);
+    assert!(cookie_of(&r, "st_session").is_none());
+    let (session, r) = sign_in(&server, &keys.read);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let set = cookie_of(&r, "st_session").unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(!set.contains("Secure"), "Secure only over TLS: {set}");
+    // A wrong key is told why.
+    let (none, r) = sign_in(&server, "st_nonsense");
+    assert!(none.is_empty());
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("not valid"), "{}", r.body);
+    // An ingest key cannot read, so it cannot sign in either.
+    let (none, r) = sign_in(&server, &keys.ingest);
+    assert!(none.is_empty() && r.status == 401, "{}", r.status);
+    // Pages need a session.
+    assert_eq!(call(&server, "GET", "/overview", "", None).status, 303);
+    assert_eq!(call(&server, "GET", "/overview", &session, None).status, 200);
+    server.stop();
+}
+
+#[test]
+fn the_overview_shows_the_apis_numbers_for_its_range_filter_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    seed(&server, &keys);
+    let (session, _) = sign_in(&server, &keys.read);
+    let view = "range=custom&from=2026-03-02&to=2026-03-02";
+    let page = call(&server, "GET", &format!("/overview?{view}"), &session, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let api = server.metrics(&keys.read, "from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z");
+    assert_eq!(tile(&page.body, "Starts"), api["totals"]["starts"].to_string());
+    assert_eq!(tile(&page.body, "Starts"), "3");
+    assert_eq!(tile(&page.body, "Devices"), api["totals"]["devices"].to_string());
+    assert_eq!(tile(&page.body, "Time"), "1 min 30 s");
+    // A filter: the same question with `filter=`.
+    let web = call(&server, "GET", &format!("/overview?{view}&property=web"), &session, None);
+    let api_web = server.metrics(&keys.read, "from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z&filter=property:web");
+    assert_eq!(tile(&web.body, "Starts"), api_web["totals"]["starts"].to_string());
+    assert_eq!(tile(&web.body, "Starts"), "1");
+    // Another range: the day before has nothing, and says what to do.
+    let before = call(&server, "GET", "/overview?range=custom&from=2026-03-01&to=2026-03-01", &session, None);
+    assert_eq!(tile(&before.body, "Starts"), "0");
+    assert!(before.body.contains("No events yet"), "empty state");
+    // The top contents table lists what the API lists.
+    assert!(page.body.contains("<th scope=\"row\">news</th><td>2</td>"), "top contents");
+    // Each CSV link is the API's own CSV for the same question.
+    let href = page
+        .body
+        .split("class=\"csv\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(href.starts_with("/api/v1/metrics?"), "{href}");
+    let csv = call(&server, "GET", &href, &session, None);
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let same = server.get(&href, &keys.read);
+    assert_eq!(csv.body, same.body);
+    assert!(csv.body.starts_with("hour,starts,streams,devices,time"), "{}", csv.body);
+    server.stop();
+}
+
+#[test]
+fn every_page_loads_and_a_session_only_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    seed(&server, &keys);
+    let (session, _) = sign_in(&server, &keys.admin);
+    for page in [
+        "/overview",
+        "/live",
+        "/monthly",
+        "/cdn",
+        "/attendance",
+        "/live?range=custom&from=2026-03-02&to=2026-03-02&item=news",
+    ] {
+        let r = call(&server, "GET", page, &session, None);
+        assert_eq!(r.status, 200, "{page}: {}", r.body);
+        assert!(r.body.starts_with("<!doctype html>") && r.body.contains("</html>"), "{page}");
+        assert!(r.body.len() < 300 * 1024, "{page} weighs {} bytes", r.body.len());
+    }
+    for asset in ["/assets/app.css", "/assets/app.js"] {
+        assert_eq!(call(&server, "GET", asset, "", None).status, 200, "{asset}");
+    }
+    // The API takes the session for reads…
+    let r = call(&server, "GET", "/api/v1/metrics?from=2026-03-02&to=2026-03-03&metrics=starts", &session, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["totals"]["starts"], 3);
+    // …and never for a change: a cookie alone cannot post, put or delete.
+    let r = server.request(
+        "POST",
+        "/api/v1/keys",
+        &[("Cookie", &session), ("Content-Type", "application/json")],
+        r#"{"role":"read"}"#,
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    server.stop();
+}
+
+#[test]
+fn signing_out_needs_the_pages_token_and_a_revoked_key_ends_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    let (session, _) = sign_in(&server, &keys.read);
+    let page = call(&server, "GET", "/overview", &session, None);
+    let csrf = hidden(&page.body, "csrf");
+    assert_eq!(call(&server, "POST", "/signout", &session, Some("csrf=forged")).status, 403);
+    assert_eq!(
+        call(&server, "GET", "/overview", &session, None).status,
+        200,
+        "a forged sign-out changes nothing"
+    );
+    let r = call(&server, "POST", "/signout", &session, Some(&format!("csrf={csrf}")));
+    assert_eq!(r.status, 303);
+    assert_eq!(call(&server, "GET", "/overview", &session, None).status, 303, "signed out");
+    // Revoking the key ends a session made with it at once.
+    let (session, _) = sign_in(&server, &keys.read);
+    assert_eq!(call(&server, "GET", "/overview", &session, None).status, 200);
+    let listed = server.get(&format!("/api/v1/keys?tenant={}", keys.name), &keys.admin).json();
+    let id = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "read")
+        .map(|k| k["key_id"].as_str().unwrap().to_string())
+        .unwrap();
+    let r = server.request(
+        "DELETE",
+        &format!("/api/v1/keys/{id}"),
+        &[("Authorization", &format!("Bearer {}", keys.admin))],
+        "",
+    );
+    assert!(r.status == 200 || r.status == 204, "{}", r.body);
+    assert_eq!(call(&server, "GET", "/overview", &session, None).status, 303, "the revoked key's session ended");
+    server.stop();
+}
