@@ -81,6 +81,18 @@ fn https_speaks_http2_and_http1_and_takes_beacons() {
     let beacon = server.url(&format!("/api/v1/events?key={keys}"));
     let (version, status) = curl(&cert, &["--http2", "-H", "Content-Type: text/plain", "--data-binary", events], &beacon);
     assert_eq!((version.as_str(), status.as_str()), ("2", "202"));
+    // Over TLS the dashboard's cookies are `Secure`.
+    let head = Command::new("curl")
+        .args(["--silent", "--include", "--cacert", &cert_s])
+        .arg(server.url("/signin"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_lowercase();
+    let cookie = head.lines().find(|l| l.starts_with("set-cookie:")).unwrap_or_default().to_string();
+    assert!(
+        cookie.contains("; secure") && cookie.contains("httponly") && cookie.contains("samesite=strict"),
+        "{cookie}"
+    );
     // A client that does not speak TLS gets nothing in the clear.
     let plain = server.base.replace("https://", "http://");
     let (_, status) = curl(&cert, &[], &format!("{plain}/healthz"));

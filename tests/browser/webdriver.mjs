@@ -4,12 +4,13 @@
 export class Browser {
   constructor(driver, id) { this.driver = driver; this.id = id; }
 
-  static async open(driver, binary) {
+  /** A headless Chromium; `userAgent` replaces HeadlessChrome's (which the bot rules refuse). */
+  static async open(driver, binary, userAgent) {
     const caps = {
       capabilities: {
         alwaysMatch: {
           browserName: "chrome",
-          "goog:chromeOptions": { binary, args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100"] },
+          "goog:chromeOptions": { binary, args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100", "--autoplay-policy=no-user-gesture-required"].concat(userAgent ? [`--user-agent=${userAgent}`] : []) },
           "goog:loggingPrefs": { browser: "ALL" },
         },
       },
