@@ -7,98 +7,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::nginx::{free_port, run, start_nginx, tool};
 use support::*;
 
 const LOG_FORMAT: &str =
     r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_range" $request_time"#;
 const PODCAST_APP: &str = "AppleCoreMedia/1.0.0.21E230 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)";
-
-fn tool(name: &str, candidates: &[&str]) -> PathBuf {
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{name} is needed for this test; ./scripts/test installs it"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    /// SIGTERM to the master stops its workers too (SIGKILL would orphan them).
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// nginx on `port` serving `www`; `locations` go into its server block.
-fn start_nginx(dir: &Path, www: &Path, port: u16, locations: &str) -> Nginx {
-    let conf = dir.join("nginx.conf");
-    let tmp = dir.join("nginx-tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            r#"daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; audio/mpeg mp3; }}
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-  log_format st '{LOG_FORMAT}';
-  access_log {log} st;
-  server {{ listen 127.0.0.1:{port}; root {www}; {locations} }}
-}}
-"#,
-            tmp = tmp.display(),
-            log = dir.join("access.log").display(),
-            www = www.display(),
-        ),
-    )
-    .unwrap();
-    let nginx = tool("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"]);
-    let child = Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(&tmp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Nginx(child)
-}
 
 /// curl: the status and the body bytes received.
 fn curl(args: &[&str], url: &str) -> (u16, u64) {
@@ -152,7 +69,7 @@ fn a_real_nginx_log_of_real_clients() {
     assert!(mp3 > 500_000 && segments.len() >= 5, "mp3 {mp3} bytes, {} segments", segments.len());
 
     let port = free_port();
-    let nginx = start_nginx(dir.path(), &www, port, "");
+    let nginx = start_nginx(dir.path(), &www, port, LOG_FORMAT, "");
     let base = format!("http://127.0.0.1:{port}");
     let e = format!("{base}/podcast/E.mp3");
     // The podcast app: a probe, two ranges of one listen, a whole download, a HEAD, a missing episode.
@@ -299,7 +216,7 @@ fn nginx_auth_request_lets_only_valid_codes_watch() {
         key = t.ingest
     );
     let port = free_port();
-    let _nginx = start_nginx(dir.path(), &www, port, &locations);
+    let _nginx = start_nginx(dir.path(), &www, port, LOG_FORMAT, &locations);
     let base = format!("http://127.0.0.1:{port}");
     let get = |path: &str| -> (u16, Option<String>) {
         let out = run(Command::new("curl")

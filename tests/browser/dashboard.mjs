@@ -30,6 +30,9 @@ try {
       errors: logs.filter((l) => l.level === "SEVERE").map((l) => l.message),
       failed: await failed(),
       tables: await b.run("return document.querySelectorAll('table').length"),
+      // What the browser measured: the HTML's answer time and the page's weight.
+      html_ms: await b.run("const n = performance.getEntriesByType('navigation')[0]; return Math.round(n.responseEnd - n.requestStart)"),
+      bytes: await b.run("return performance.getEntriesByType('navigation')[0].transferSize + performance.getEntriesByType('resource').reduce((s, e) => s + e.transferSize, 0)"),
       live_updated: page === "live" ? await b.run("return document.querySelector('[data-live]').getAttribute('data-updated') !== null") : undefined,
     };
     writeFileSync(`${out}/${page}.png`, await b.screenshot());

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod live_sim;
+pub mod nginx;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

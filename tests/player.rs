@@ -1,0 +1,174 @@
+//! A real player in a real browser: hls.js (from the npm registry) in
+//! headless Chromium plays an HLS stream that ffmpeg made from a test
+//! pattern, served by a real nginx. With the SDK attached, the API then
+//! shows one start, one stream and the seconds played (±1 s), and the live
+//! figure shows the viewer; with the SDK off and hls.js's CMCD on, the nginx
+//! log imported gives the same start and the time within ±2 s (spec §3: CMCD
+//! requests with a session id count the durations of distinct media objects).
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::nginx::{free_port, run, start_nginx, tool};
+use support::*;
+
+const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+/// Seconds the player is left to play.
+const PLAY: u64 = 8;
+
+struct Driver(Child, String);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver runs (the test command installs chromium-driver)");
+    let driver = Driver(child, format!("http://127.0.0.1:{port}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if agent().get(&format!("{}/status", driver.1)).call().is_ok_and(|r| r.status() == 200) {
+            return driver;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("chromedriver did not start");
+}
+
+/// The page: hls.js playing the pattern, with the SDK (`key`) or with CMCD.
+fn page(server: &str, key: Option<&str>) -> String {
+    let (sdk, hls) = match key {
+        Some(key) => (
+            format!(
+                r#"window.tracker = streamtally.track(video, {{ hls, key: "{key}", endpoint: "{server}/api/v1/events", contentId: "pattern", contentKind: "live" }});"#
+            ),
+            "{}".to_string(),
+        ),
+        // A short buffer: what is fetched is close to what is played.
+        None => (
+            String::new(),
+            r#"{ cmcd: { sessionId: "e2e-cmcd", contentId: "pattern" }, maxBufferLength: 1, maxMaxBufferLength: 2, backBufferLength: 0 }"#.to_string(),
+        ),
+    };
+    format!(
+        r#"<!doctype html><html><body><video id="v" muted playsinline width="320" height="180"></video>
+<script src="/hls.min.js"></script><script src="{server}/sdk/streamtally.js"></script>
+<script>
+window.playerErrors = [];
+const video = document.getElementById("v");
+const hls = new Hls({hls});
+hls.on(Hls.Events.ERROR, (_, d) => window.playerErrors.push(d.details));
+{sdk}
+hls.loadSource("/vod/pattern/index.m3u8");
+hls.attachMedia(video);
+hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+</script></body></html>"#
+    )
+}
+
+fn play(driver: &Driver, url: &str, png: &std::path::Path) -> f64 {
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()));
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/player.mjs"))
+        .args([&driver.1, url, &PLAY.to_string()])
+        .arg(png)
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "the player run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("{v}");
+    v["played"].as_f64().unwrap()
+}
+
+#[test]
+fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
+    let ffmpeg = tool("ffmpeg", &["/usr/bin/ffmpeg"]);
+    let testdata = std::path::PathBuf::from(std::env::var("STREAMTALLY_TESTDATA").expect("STREAMTALLY_TESTDATA (set by the test command)"));
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("vod/pattern")).unwrap();
+    // 30 s of a test pattern, H.264 in 1 s segments.
+    run(Command::new(&ffmpeg)
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-t", "30"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+            "-sc_threshold",
+            "0",
+        ])
+        .args(["-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_playlist_type", "vod"])
+        .arg(www.join("vod/pattern/index.m3u8")));
+    std::fs::copy(testdata.join("node_modules/hls.js/dist/hls.min.js"), www.join("hls.min.js")).unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let sdk = server.tenant("sdk");
+    let cmcd = server.tenant("cmcd");
+    std::fs::write(www.join("sdk.html"), page(&server.base, Some(&sdk.ingest))).unwrap();
+    std::fs::write(www.join("cmcd.html"), page(&server.base, None)).unwrap();
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), &www, port, LOG_FORMAT, "");
+    let driver = chromedriver();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target".into());
+    let shots = target.join("artifacts/player");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // The SDK on hls.js.
+    let played = play(&driver, &format!("http://127.0.0.1:{port}/sdk.html"), &shots.join("sdk.png"));
+    let today = chrono::Utc::now().date_naive();
+    let range = format!("from={}&to={}", today.pred_opt().unwrap(), today.succ_opt().unwrap().succ_opt().unwrap());
+    let m = server.metrics(&sdk.read, &format!("{range}&metrics=starts,streams,time"));
+    assert_eq!(m["totals"]["starts"], 1, "{m}");
+    assert_eq!(m["totals"]["streams"], 1, "{m}");
+    let time = m["totals"]["time"].as_f64().unwrap();
+    println!("SDK: time {time} s, played {played} s");
+    assert!((time - played).abs() <= 1.0, "time {time} s, played {played} s");
+    let live = server.get("/api/v1/live", &sdk.read).json();
+    assert_eq!(live["viewers"], 1, "{live}");
+
+    // CMCD from hls.js, no SDK: the nginx log of this run only, imported.
+    let log = dir.path().join("access.log");
+    std::fs::File::create(&log).unwrap();
+    let played = play(&driver, &format!("http://127.0.0.1:{port}/cmcd.html"), &shots.join("cmcd.png"));
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(lines.contains("CMCD="), "hls.js sent CMCD: {lines}");
+    run(Command::new(bin())
+        .args([
+            "import",
+            "--tenant",
+            "cmcd",
+            "--server",
+            &server.base,
+            "--key",
+            &cmcd.ingest,
+            "--format",
+            "nginx",
+            "--log-format",
+            LOG_FORMAT,
+        ])
+        .arg(&log));
+    let m = server.metrics(&cmcd.read, &format!("{range}&metrics=starts,time"));
+    assert_eq!(m["totals"]["starts"], 1, "{m}");
+    let time = m["totals"]["time"].as_f64().unwrap();
+    println!("CMCD: time {time} s, played {played} s");
+    assert!((time - played).abs() <= 2.0, "time {time} s from CMCD, played {played} s");
+    server.stop();
+}
