@@ -246,3 +246,28 @@ fn signing_out_needs_the_pages_token_and_a_revoked_key_ends_its_sessions() {
     assert_eq!(call(&server, "GET", "/overview", &session, None).status, 303, "the revoked key's session ended");
     server.stop();
 }
+
+#[test]
+fn an_admin_changes_settings_through_the_api_and_a_reader_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    let (admin, _) = sign_in(&server, &keys.admin);
+    let page = call(&server, "GET", "/settings", &admin, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"s_view_window\""), "every setting has a field");
+    let csrf = hidden(&page.body, "csrf");
+    assert_eq!(call(&server, "POST", "/settings", &admin, Some("csrf=forged&s_view_window=2h")).status, 403);
+    let saved = call(&server, "POST", "/settings", &admin, Some(&format!("csrf={csrf}&s_view_window=2h")));
+    assert!(saved.body.contains("Saved: view_window."), "{}", saved.body);
+    assert_eq!(server.get("/api/v1/settings", &keys.admin).json()["view_window"], "2h");
+    // The API's own range check answers a bad value.
+    let refused = call(&server, "POST", "/settings", &admin, Some(&format!("csrf={csrf}&s_view_window=1000000000days")));
+    assert!(refused.body.contains("Not saved"), "{}", refused.body);
+    assert_eq!(server.get("/api/v1/settings", &keys.admin).json()["view_window"], "2h");
+    // A read key's session sees why it cannot.
+    let (reader, _) = sign_in(&server, &keys.read);
+    let page = call(&server, "GET", "/settings", &reader, None);
+    assert!(page.body.contains("admin key"), "{}", page.body);
+    server.stop();
+}

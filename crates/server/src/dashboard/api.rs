@@ -31,10 +31,20 @@ impl Answer {
 
 /// `GET path_and_query` on the API, as the session's key.
 pub async fn get(state: &AppState, peer: SocketAddr, key: &str, path_and_query: &str) -> Answer {
-    let mut request = Request::get(path_and_query)
-        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-        .body(Body::empty())
-        .unwrap_or_default();
+    send(state, peer, key, "GET", path_and_query, None).await
+}
+
+/// A request to the API as the session's key, with a JSON body if given.
+pub async fn send(state: &AppState, peer: SocketAddr, key: &str, method: &str, path_and_query: &str, json: Option<String>) -> Answer {
+    let builder = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"));
+    let mut request = match json {
+        Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body)),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap_or_default();
     request.extensions_mut().insert(ConnectInfo(peer));
     let response = match crate::router(state.clone()).oneshot(request).await {
         Ok(r) => r,

@@ -55,12 +55,13 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-pub const PAGES: [(&str, &str); 5] = [
+pub const PAGES: [(&str, &str); 6] = [
     ("overview", "Overview"),
     ("live", "Live"),
     ("monthly", "Monthly"),
     ("cdn", "CDN"),
     ("attendance", "Attendance"),
+    ("settings", "Settings"),
 ];
 
 /// The page around `body`: navigation, the view form, sign-out.

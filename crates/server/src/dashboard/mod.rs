@@ -10,6 +10,7 @@ mod chart;
 mod html;
 mod pages;
 mod session;
+mod settings;
 mod view;
 
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/monthly", get(pages::monthly))
         .route("/cdn", get(pages::cdn))
         .route("/attendance", get(pages::attendance))
+        .route("/settings", get(settings::show).post(settings::change))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
 }
@@ -85,7 +87,7 @@ fn signin_page(state: &AppState, error: Option<&str>, status: StatusCode) -> Res
 }
 
 /// A form body's fields.
-fn form(body: &Bytes) -> std::collections::HashMap<String, String> {
+pub(crate) fn form(body: &Bytes) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
