@@ -59,12 +59,21 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
         p
     };
     let borrow = |p: &Vec<(&'static str, String)>| p.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
-    let now_q = ask(&from, &to, &all, None);
-    let current = page.api("/api/v1/metrics", &pairs(&borrow(&now_q))).await;
+    let unit = days.unit();
+    let (now_q, before_q) = (ask(&from, &to, &all, None), ask(&pfrom, &pto, &all, None));
+    let series_q = ask(&from, &to, "starts,streams,devices,time", Some(unit));
+    let (now_p, before_p, series_p) = (borrow(&now_q), borrow(&before_q), borrow(&series_q));
+    let (now_a, before_a, series_a) = (pairs(&now_p), pairs(&before_p), pairs(&series_p));
+    // The totals, the period before and the series, asked together.
+    let (current, before, series) = futures_util::join!(
+        page.api("/api/v1/metrics", &now_a),
+        page.api("/api/v1/metrics", &before_a),
+        page.api("/api/v1/metrics", &series_a)
+    );
     if let Some(e) = current.error() {
         return page.render("Overview", "overview", &html::refused(&e));
     }
-    let before = page.api("/api/v1/metrics", &pairs(&borrow(&ask(&pfrom, &pto, &all, None)))).await.json();
+    let (before, series) = (before.json(), series.json());
     let current = current.json();
     let totals = &current["totals"];
     let tiles: Vec<(&str, String, Option<f64>)> = METRICS
@@ -82,9 +91,6 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
             "add the player snippet to your pages: <code>&lt;script src=\"/sdk/streamtally.js\"&gt;&lt;/script&gt;</code> and <code>streamtally.track(video, {key: \"INGEST_KEY\", contentId: \"…\"})</code>, or import your CDN logs with <code>streamtally import</code>.",
         ));
     }
-    let unit = days.unit();
-    let series_q = ask(&from, &to, "starts,streams,devices,time", Some(unit));
-    let series = page.api("/api/v1/metrics", &pairs(&borrow(&series_q))).await.json();
     let series_rows = fill(rows(&series), unit, &days.buckets(unit));
     let labels: Vec<String> = series_rows.iter().map(|r| cell(&r[unit])).collect();
     let line = |m: &str| series_rows.iter().map(|r| num(&r[m])).collect::<Vec<f64>>();
@@ -107,17 +113,20 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
     ));
     body.push_str(&csv_link("/api/v1/metrics", &pairs(&borrow(&series_q)), &page.tenant_param));
     body.push_str("</section><section class=\"tops\">");
-    for (dim, title) in [
+    let tops = [
         ("content_id", "Top contents"),
         ("property", "Properties"),
         ("referrer_host", "Referrers"),
         ("country", "Countries"),
         ("device_type", "Device types"),
         ("app", "Apps"),
-    ] {
-        let q = ask(&from, &to, "starts,time,devices", Some(dim));
-        let answer = page.api("/api/v1/metrics", &pairs(&borrow(&q))).await.json();
-        let mut top = rows(&answer);
+    ];
+    let questions: Vec<Vec<(&'static str, String)>> = tops.iter().map(|(dim, _)| ask(&from, &to, "starts,time,devices", Some(dim))).collect();
+    let asked: Vec<Vec<(&str, &str)>> = questions.iter().map(|q| pairs(q)).collect();
+    // Asked together: the API runs a few of a tenant's questions at a time.
+    let answers = futures_util::future::join_all(asked.iter().map(|q| page.api("/api/v1/metrics", q))).await;
+    for (((dim, title), q), answer) in tops.iter().zip(&asked).zip(answers) {
+        let mut top = rows(&answer.json());
         top.sort_by(|a, b| num(&b["starts"]).total_cmp(&num(&a["starts"])));
         top.truncate(10);
         body.push_str(&format!("<div><h2>{}</h2>", esc(title)));
@@ -126,7 +135,7 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
             &[(dim, "Name"), ("starts", "Starts"), ("time", "Time (s)"), ("devices", "Devices")],
             &top,
         ));
-        body.push_str(&csv_link("/api/v1/metrics", &pairs(&borrow(&q)), &page.tenant_param));
+        body.push_str(&csv_link("/api/v1/metrics", q, &page.tenant_param));
         body.push_str("</div>");
     }
     body.push_str("</section>");
