@@ -80,13 +80,12 @@ fn tile(html: &str, label: &str) -> String {
 }
 
 fn seed(server: &Server, keys: &TenantKeys) {
-    let events = json!([
-        ev("play", &at("10:00:00"), "p1", "news"),
-        playing(&at("10:01:00"), "p1", "news", 60.0),
-        { "type": "play", "ts": at("11:00:00"), "playback_id": "p2", "content_id": "film", "property": "web" },
-        { "type": "playing", "ts": at("11:00:30"), "playback_id": "p2", "content_id": "film", "property": "web", "duration": 30.0 },
-    ]);
-    server.post_events(&keys.ingest, "198.51.100.7", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", &events);
+    server.post_events(
+        &keys.ingest,
+        "198.51.100.7",
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        &support::browser::two_playbacks(),
+    );
     server.post_events(
         &keys.ingest,
         "198.51.100.8",

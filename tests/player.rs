@@ -8,43 +8,16 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use support::browser::{artifacts, chromedriver, Driver};
 use support::nginx::{free_port, run, start_nginx, tool};
 use support::*;
 
 const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 /// Seconds the player is left to play.
 const PLAY: u64 = 8;
-
-struct Driver(Child, String);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromedriver() -> Driver {
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver runs (the test command installs chromium-driver)");
-    let driver = Driver(child, format!("http://127.0.0.1:{port}"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if agent().get(&format!("{}/status", driver.1)).call().is_ok_and(|r| r.status() == 200) {
-            return driver;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("chromedriver did not start");
-}
 
 /// The page: hls.js playing the pattern, with the SDK (`key`) or with CMCD.
 fn page(server: &str, key: Option<&str>) -> String {
@@ -124,11 +97,7 @@ fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
     let port = free_port();
     let _nginx = start_nginx(dir.path(), &www, port, LOG_FORMAT, "");
     let driver = chromedriver();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "target".into());
-    let shots = target.join("artifacts/player");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = artifacts("player");
 
     // The SDK on hls.js.
     let played = play(&driver, &format!("http://127.0.0.1:{port}/sdk.html"), &shots.join("sdk.png"));

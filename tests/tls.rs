@@ -44,7 +44,8 @@ fn https_speaks_http2_and_http1_and_takes_beacons() {
     assert_eq!(curl(&cert, &["--http2"], &healthz), ("2".into(), "200".into()));
     assert_eq!(curl(&cert, &["--http1.1"], &healthz), ("1.1".into(), "200".into()));
     // A beacon over HTTPS (HTTP/2), as a browser on an HTTPS page sends it.
-    let keys = {
+    // The tenant and its ingest key, made over HTTPS too.
+    let admin = |path: &str, body: &str| -> serde_json::Value {
         let r = Command::new("curl")
             .args([
                 "--silent",
@@ -55,28 +56,15 @@ fn https_speaks_http2_and_http1_and_takes_beacons() {
                 "-H",
                 &format!("Authorization: Bearer {ADMIN_KEY}"),
             ])
-            .args(["-H", "Content-Type: application/json", "-d", r#"{"name":"tls"}"#])
-            .arg(server.url("/api/v1/tenants"))
+            .args(["-H", "Content-Type: application/json", "-d", body])
+            .arg(server.url(path))
             .output()
             .unwrap();
         assert!(r.status.success());
-        let r = Command::new("curl")
-            .args([
-                "--silent",
-                "--cacert",
-                &cert_s,
-                "-X",
-                "POST",
-                "-H",
-                &format!("Authorization: Bearer {ADMIN_KEY}"),
-            ])
-            .args(["-H", "Content-Type: application/json", "-d", r#"{"role":"ingest"}"#])
-            .arg(server.url("/api/v1/keys?tenant=tls"))
-            .output()
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-        v["key"].as_str().unwrap().to_string()
+        serde_json::from_slice(&r.stdout).unwrap()
     };
+    admin("/api/v1/tenants", r#"{"name":"tls"}"#);
+    let keys = admin("/api/v1/keys?tenant=tls", r#"{"role":"ingest"}"#)["key"].as_str().unwrap().to_string();
     let events = r#"[{"type":"play","ts":"2026-03-02T10:00:00Z","playback_id":"p","content_id":"V"}]"#;
     let beacon = server.url(&format!("/api/v1/events?key={keys}"));
     let (version, status) = curl(&cert, &["--http2", "-H", "Content-Type: text/plain", "--data-binary", events], &beacon);

@@ -2,6 +2,7 @@
 //! talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod live_sim;
 pub mod nginx;
 
