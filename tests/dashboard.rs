@@ -270,3 +270,32 @@ fn an_admin_changes_settings_through_the_api_and_a_reader_cannot() {
     assert!(page.body.contains("admin key"), "{}", page.body);
     server.stop();
 }
+
+#[test]
+fn the_server_administrator_switches_between_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let a = server.tenant("alpha");
+    let _b = server.tenant("beta");
+    server.post_events(
+        &a.ingest,
+        "198.51.100.7",
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        &support::browser::two_playbacks(),
+    );
+    server.wait_idle();
+    let (session, r) = sign_in(&server, ADMIN_KEY);
+    assert_eq!(r.header("location"), Some("/overview?tenant=alpha"));
+    let view = "range=custom&from=2026-03-02&to=2026-03-02";
+    let alpha = call(&server, "GET", &format!("/overview?{view}&tenant=alpha"), &session, None);
+    assert!(alpha.body.contains("<option value=\"beta\">beta</option>"), "the tenant menu");
+    assert_eq!(tile(&alpha.body, "Starts"), "2");
+    let beta = call(&server, "GET", &format!("/overview?{view}&tenant=beta"), &session, None);
+    assert_eq!(tile(&beta.body, "Starts"), "0");
+    // A tenant's own key has no menu, and cannot name another tenant.
+    let (own, _) = sign_in(&server, &a.read);
+    let page = call(&server, "GET", "/overview", &own, None);
+    assert!(!page.body.contains("name=\"tenant\""), "no menu for a tenant's key");
+    assert_eq!(call(&server, "GET", "/overview?tenant=beta", &own, None).status, 404);
+    server.stop();
+}

@@ -64,9 +64,22 @@ pub const PAGES: [(&str, &str); 6] = [
     ("settings", "Settings"),
 ];
 
-/// The page around `body`: navigation, the view form, sign-out.
-pub fn layout(title: &str, page: &str, view: &ViewParams, csrf: &str, body: &str) -> String {
+/// The page around `body`: navigation, the tenant menu of the server
+/// administrator, the view form, sign-out.
+pub fn layout(title: &str, page: &str, view: &ViewParams, csrf: &str, tenants: &[String], body: &str) -> String {
     let mut nav = String::new();
+    let mut menu = String::new();
+    if !tenants.is_empty() {
+        let _ = write!(
+            menu,
+            "<form method=\"get\" action=\"/{page}\" class=\"tenant\"><label>Tenant <select name=\"tenant\">"
+        );
+        for t in tenants {
+            let sel = if view.tenant.as_deref() == Some(t.as_str()) { " selected" } else { "" };
+            let _ = write!(menu, "<option value=\"{v}\"{sel}>{v}</option>", v = esc(t));
+        }
+        menu.push_str("</select></label><button>Switch</button></form>");
+    }
     let qs = view.query_string();
     for (slug, name) in PAGES {
         let current = if slug == page { " aria-current=\"page\"" } else { "" };
@@ -76,7 +89,7 @@ pub fn layout(title: &str, page: &str, view: &ViewParams, csrf: &str, body: &str
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>{title} · streamtally</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
-<body><header><strong class=\"brand\">streamtally</strong><nav>{nav}</nav>\
+<body><header><strong class=\"brand\">streamtally</strong><nav>{nav}</nav>{menu}\
 <form method=\"post\" action=\"/signout\" class=\"signout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Sign out</button></form></header>\
 {form}<main><h1>{title}</h1>{body}</main><script src=\"/assets/app.js\" defer></script></body></html>",
         title = esc(title),

@@ -155,6 +155,8 @@ pub(crate) struct Page {
     pub today: chrono::NaiveDate,
     /// `&tenant=…` for the server administrator, else empty.
     pub tenant_param: String,
+    /// The tenants the server administrator can switch between (none for a tenant's key).
+    pub tenants: Vec<String>,
 }
 
 impl Page {
@@ -178,6 +180,13 @@ impl Page {
             (None, Some(t)) => format!("&tenant={}", url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()),
             _ => String::new(),
         };
+        let tenants = match principal.tenant {
+            Some(_) => Vec::new(),
+            None => api::get(&state, peer, &session.key, "/api/v1/tenants").await.json()["tenants"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t["name"].as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        };
         Ok(Page {
             state,
             peer,
@@ -187,6 +196,7 @@ impl Page {
             tz,
             today,
             tenant_param,
+            tenants,
         })
     }
 
@@ -204,7 +214,7 @@ impl Page {
     }
 
     fn render(&self, title: &str, page: &str, body: &str) -> Response {
-        Html(html::layout(title, page, &self.view, &self.csrf, body)).into_response()
+        Html(html::layout(title, page, &self.view, &self.csrf, &self.tenants, body)).into_response()
     }
 }
 
