@@ -189,6 +189,20 @@ fn every_page_loads_and_a_session_only_reads() {
         assert!(r.body.starts_with("<!doctype html>") && r.body.contains("</html>"), "{page}");
         assert!(r.body.len() < 300 * 1024, "{page} weighs {} bytes", r.body.len());
     }
+    // The default monthly view (a year) keeps the other pages' default range in its links.
+    let monthly = call(&server, "GET", "/monthly", &session, None);
+    let overview = monthly
+        .body
+        .split("<a href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(overview.starts_with("/overview?"), "{overview}");
+    let r = call(&server, "GET", &overview, &session, None);
+    assert!(!r.body.contains("class=\"error\""), "{overview}: {}", r.body);
     for asset in ["/assets/app.css", "/assets/app.js"] {
         assert_eq!(call(&server, "GET", asset, "", None).status, 200, "{asset}");
     }

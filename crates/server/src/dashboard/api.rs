@@ -7,10 +7,9 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
+use axum::Router;
 use serde_json::Value;
 use tower::ServiceExt;
-
-use crate::AppState;
 
 /// What the API answered: a status and the body's text.
 pub struct Answer {
@@ -29,13 +28,13 @@ impl Answer {
     }
 }
 
-/// `GET path_and_query` on the API, as the session's key.
-pub async fn get(state: &AppState, peer: SocketAddr, key: &str, path_and_query: &str) -> Answer {
-    send(state, peer, key, "GET", path_and_query, None).await
+/// `GET path_and_query` on the API (`router`, the server's own), as the session's key.
+pub async fn get(router: &Router, peer: SocketAddr, key: &str, path_and_query: &str) -> Answer {
+    send(router, peer, key, "GET", path_and_query, None).await
 }
 
 /// A request to the API as the session's key, with a JSON body if given.
-pub async fn send(state: &AppState, peer: SocketAddr, key: &str, method: &str, path_and_query: &str, json: Option<String>) -> Answer {
+pub async fn send(router: &Router, peer: SocketAddr, key: &str, method: &str, path_and_query: &str, json: Option<String>) -> Answer {
     let builder = Request::builder()
         .method(method)
         .uri(path_and_query)
@@ -46,7 +45,7 @@ pub async fn send(state: &AppState, peer: SocketAddr, key: &str, method: &str, p
     }
     .unwrap_or_default();
     request.extensions_mut().insert(ConnectInfo(peer));
-    let response = match crate::router(state.clone()).oneshot(request).await {
+    let response = match router.clone().oneshot(request).await {
         Ok(r) => r,
         Err(e) => match e {},
     };

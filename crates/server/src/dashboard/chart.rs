@@ -102,9 +102,10 @@ pub fn bars(title: &str, items: &[(String, f64)]) -> String {
 
 /// A time bucket's label without its zone, and a long text cut.
 fn short(label: &str) -> &str {
-    if label.len() >= 16 && label.as_bytes().get(10) == Some(&b'T') {
-        // 2026-03-02T10:00:00+01:00 → 2026-03-02 (days) or 03-02T10:00 (hours).
-        return if &label[11..16] == "00:00" { &label[..10] } else { &label[5..16] };
+    // 2026-03-02T10:00:00+01:00 → 2026-03-02 (days) or 03-02T10:00 (hours).
+    // (`get`, not indexing: a POP or cache status from a log may be any text.)
+    if let (Some(b'T'), Some(clock), Some(day), Some(hour)) = (label.as_bytes().get(10), label.get(11..16), label.get(..10), label.get(5..16)) {
+        return if clock == "00:00" { day } else { hour };
     }
     match label.char_indices().nth(24) {
         Some((i, _)) => &label[..i],
@@ -123,5 +124,7 @@ mod tests {
         assert!(svg.contains("<title>2026-03-02T00:00:00Z: 5 starts</title>"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(bars("Countries", &[("<DE>".into(), 2.0)]).contains("&lt;DE&gt;: 2"));
+        // Any text from a log: no cut inside a character.
+        assert!(bars("POPs", &[("pop-lisbonTabcdé-x".into(), 1.0)]).contains("pop-lisbonTabcdé-x: 1"));
     }
 }

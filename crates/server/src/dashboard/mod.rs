@@ -146,7 +146,8 @@ async fn signout(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 /// What every page needs: the session, where the browser is, the view and
 /// the tenant's zone and today.
 pub(crate) struct Page {
-    pub state: AppState,
+    /// The server's own router, built once per page for all its API questions.
+    pub router: Router,
     pub peer: SocketAddr,
     pub key: String,
     pub csrf: String,
@@ -180,15 +181,16 @@ impl Page {
             (None, Some(t)) => format!("&tenant={}", url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>()),
             _ => String::new(),
         };
+        let router = crate::router(state.clone());
         let tenants = match principal.tenant {
             Some(_) => Vec::new(),
-            None => api::get(&state, peer, &session.key, "/api/v1/tenants").await.json()["tenants"]
+            None => api::get(&router, peer, &session.key, "/api/v1/tenants").await.json()["tenants"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t["name"].as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
         };
         Ok(Page {
-            state,
+            router,
             peer,
             key: session.key,
             csrf: session.csrf,
@@ -201,16 +203,8 @@ impl Page {
     }
 
     async fn api(&self, path: &str, params: &[(&str, &str)]) -> api::Answer {
-        // The serializer is not `Send`: it must be gone before the await.
-        let query = {
-            let mut q = url::form_urlencoded::Serializer::new(String::new());
-            for (k, v) in params {
-                q.append_pair(k, v);
-            }
-            q.finish()
-        };
-        let url = format!("{path}?{query}{}", self.tenant_param);
-        api::get(&self.state, self.peer, &self.key, &url).await
+        let url = format!("{path}?{}{}", encode(params), self.tenant_param);
+        api::get(&self.router, self.peer, &self.key, &url).await
     }
 
     fn render(&self, title: &str, page: &str, body: &str) -> Response {
@@ -221,13 +215,19 @@ impl Page {
 /// A link to the same question as CSV, answered by the API itself (the
 /// session's cookie authorises reads).
 pub(crate) fn csv_link(path: &str, params: &[(&str, &str)], tenant_param: &str) -> String {
+    let query = encode(&[params, &[("format", "csv")]].concat());
+    format!(
+        "<a class=\"csv\" href=\"{}\" download>Download CSV</a>",
+        esc(&format!("{path}?{query}{tenant_param}"))
+    )
+}
+
+/// `k=v&…`, form-encoded. (A plain function: the encoder is not `Send`, so
+/// it never lives across an await.)
+fn encode(params: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         q.append_pair(k, v);
     }
-    q.append_pair("format", "csv");
-    format!(
-        "<a class=\"csv\" href=\"{}\" download>Download CSV</a>",
-        esc(&format!("{path}?{}{tenant_param}", q.finish()))
-    )
+    q.finish()
 }

@@ -4,6 +4,7 @@
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use chrono::Datelike;
 use serde_json::Value;
 use std::net::SocketAddr;
 
@@ -58,12 +59,10 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
         }
         p
     };
-    let borrow = |p: &Vec<(&'static str, String)>| p.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
     let unit = days.unit();
     let (now_q, before_q) = (ask(&from, &to, &all, None), ask(&pfrom, &pto, &all, None));
     let series_q = ask(&from, &to, "starts,streams,devices,time", Some(unit));
-    let (now_p, before_p, series_p) = (borrow(&now_q), borrow(&before_q), borrow(&series_q));
-    let (now_a, before_a, series_a) = (pairs(&now_p), pairs(&before_p), pairs(&series_p));
+    let (now_a, before_a, series_a) = (pairs(&now_q), pairs(&before_q), pairs(&series_q));
     // The totals, the period before and the series, asked together.
     let (current, before, series) = futures_util::join!(
         page.api("/api/v1/metrics", &now_a),
@@ -111,7 +110,7 @@ pub async fn overview(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
         ],
         &series_rows,
     ));
-    body.push_str(&csv_link("/api/v1/metrics", &pairs(&borrow(&series_q)), &page.tenant_param));
+    body.push_str(&csv_link("/api/v1/metrics", &series_a, &page.tenant_param));
     body.push_str("</section><section class=\"tops\">");
     let tops = [
         ("content_id", "Top contents"),
@@ -226,11 +225,7 @@ pub async fn live(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, 
         body.push_str(&csv_link(&path, &[("from", &from), ("to", &to)], &page.tenant_param));
         body.push_str("</section>");
     }
-    let mut broadcasts = past["contents"].as_array().cloned().unwrap_or_default();
-    for b in &mut broadcasts {
-        let id = b["content_id"].as_str().unwrap_or("").to_string();
-        b["content_id"] = Value::String(id);
-    }
+    let broadcasts = past["contents"].as_array().cloned().unwrap_or_default();
     body.push_str("<section><h2>Broadcasts of the range</h2>");
     body.push_str(&html::table(
         "Broadcasts of the range (click a heading to sort)",
@@ -263,27 +258,20 @@ pub async fn live(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, 
 
 /// One row per month: requests and data volume (CDN), starts, streams, time,
 /// devices and the average viewing time per start.
-pub async fn monthly(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, headers: HeaderMap, Query(mut view): Query<ViewParams>) -> Response {
-    if view.range.is_none() {
-        // A year by default: the months up to this one.
-        view.range = Some("custom".into());
-    }
+pub async fn monthly(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, headers: HeaderMap, Query(view): Query<ViewParams>) -> Response {
     let page = match Page::open(state, peer, &headers, view).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (first, last) = if page.view.preset() == "custom" && page.view.from.is_none() {
-        use chrono::Datelike;
-        let start = page.today.with_day(1).unwrap_or(page.today);
-        let year_ago = chrono::NaiveDate::from_ymd_opt(start.year() - 1, start.month(), 1).unwrap_or(start);
-        (year_ago + chrono::Duration::days(31), page.today)
+    let (first, last) = if page.view.range.is_none() {
+        // A year by default: this month and the eleven before.
+        (page.today.checked_sub_months(chrono::Months::new(11)).unwrap_or(page.today), page.today)
     } else {
         match page.view.days(page.today, page.tz) {
             Ok(d) => (d.first, d.last),
             Err(e) => return page.render("Monthly", "monthly", &html::refused(&e)),
         }
     };
-    use chrono::Datelike;
     let days = super::view::Days {
         first: first.with_day(1).unwrap_or(first),
         last,

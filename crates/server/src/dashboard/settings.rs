@@ -46,7 +46,15 @@ pub async fn change(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>
         "Nothing changed.".to_string()
     } else {
         let url = format!("/api/v1/settings?{}", page.tenant_param.trim_start_matches('&'));
-        let answer = api::send(&page.state, page.peer, &page.key, "PUT", &url, Some(Value::Object(changed.clone()).to_string())).await;
+        let answer = api::send(
+            &page.router,
+            page.peer,
+            &page.key,
+            "PUT",
+            &url,
+            Some(Value::Object(changed.clone()).to_string()),
+        )
+        .await;
         match answer.error() {
             Some(e) => format!("Not saved: {e}"),
             None => format!("Saved: {}.", changed.keys().cloned().collect::<Vec<_>>().join(", ")),
