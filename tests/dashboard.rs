@@ -8,69 +8,8 @@
 mod support;
 
 use serde_json::json;
+use support::forms::*;
 use support::*;
-
-/// A browser without redirects followed, so each answer can be looked at.
-fn browser() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn call(server: &Server, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Reply {
-    let mut b = ureq::http::Request::builder().method(method).uri(server.url(path));
-    if !cookie.is_empty() {
-        b = b.header("Cookie", cookie);
-    }
-    let r = match form {
-        Some(body) => browser().run(
-            b.header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body.as_bytes().to_vec())
-                .unwrap(),
-        ),
-        None => browser().run(b.body(()).unwrap()),
-    };
-    let mut r = r.unwrap();
-    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    Reply {
-        status: r.status().as_u16(),
-        body: r.body_mut().read_to_string().unwrap_or_default(),
-        headers,
-    }
-}
-
-/// `name=value` of a `Set-Cookie` header.
-fn cookie_of(r: &Reply, name: &str) -> Option<String> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, v)| v.clone())
-        .find(|v| v.starts_with(&format!("{name}=")))
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let at = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in with `key`; returns the session cookie and the page's CSRF token.
-fn sign_in(server: &Server, key: &str) -> (String, Reply) {
-    let form = call(server, "GET", "/signin", "", None);
-    assert_eq!(form.status, 200);
-    let csrf_cookie = cookie_of(&form, "st_csrf").unwrap();
-    let csrf = hidden(&form.body, "csrf");
-    let jar = csrf_cookie.split(';').next().unwrap().to_string();
-    let body = format!("csrf={csrf}&key={}", url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>());
-    let r = call(server, "POST", "/signin", &jar, Some(&body));
-    let session = cookie_of(&r, "st_session")
-        .map(|c| c.split(';').next().unwrap().to_string())
-        .unwrap_or_default();
-    (session, r)
-}
 
 /// The value of a tile of the overview.
 fn tile(html: &str, label: &str) -> String {
@@ -270,12 +209,27 @@ fn an_admin_changes_settings_through_the_api_and_a_reader_cannot() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("name=\"s_view_window\""), "every setting has a field");
     let csrf = hidden(&page.body, "csrf");
-    assert_eq!(call(&server, "POST", "/settings", &admin, Some("csrf=forged&s_view_window=2h")).status, 403);
-    let saved = call(&server, "POST", "/settings", &admin, Some(&format!("csrf={csrf}&s_view_window=2h")));
+    assert_eq!(
+        call(&server, "POST", "/settings", &admin, Some("csrf=forged&action=settings&s_view_window=2h")).status,
+        403
+    );
+    let saved = call(
+        &server,
+        "POST",
+        "/settings",
+        &admin,
+        Some(&format!("csrf={csrf}&action=settings&s_view_window=2h")),
+    );
     assert!(saved.body.contains("Saved: view_window."), "{}", saved.body);
     assert_eq!(server.get("/api/v1/settings", &keys.admin).json()["view_window"], "2h");
     // The API's own range check answers a bad value.
-    let refused = call(&server, "POST", "/settings", &admin, Some(&format!("csrf={csrf}&s_view_window=1000000000days")));
+    let refused = call(
+        &server,
+        "POST",
+        "/settings",
+        &admin,
+        Some(&format!("csrf={csrf}&action=settings&s_view_window=1000000000days")),
+    );
     assert!(refused.body.contains("Not saved"), "{}", refused.body);
     assert_eq!(server.get("/api/v1/settings", &keys.admin).json()["view_window"], "2h");
     // A read key's session sees why it cannot.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod forms;
 pub mod live_sim;
 pub mod nginx;
 

@@ -1,5 +1,5 @@
 //! Metadata: who the tenants are and what they configured — tenants and their
-//! device-hashing secrets, API keys, settings, the content catalogue, access
+//! device-hashing secrets, API keys, staff accounts, settings, the content catalogue, access
 //! lists and SecureID secrets, the abuse table and the import ledger. SQLite
 //! in the data folder (one file, `meta.sqlite`), safe to use from the CLI while
 //! a server runs on the same folder. One module per table group; counted facts
@@ -7,6 +7,7 @@
 
 mod abuse;
 mod access;
+mod accounts;
 mod contents;
 mod keys;
 mod ledger;
@@ -27,6 +28,7 @@ use streamtally_model::SettingsError;
 
 pub use abuse::AbuseBlock;
 pub use access::AccessFailures;
+pub use accounts::{Account, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use contents::Content;
 pub use keys::{ApiKey, KeyInfo, Principal, Role};
 pub use schema::SCHEMA_VERSION;
@@ -48,6 +50,10 @@ pub enum MetaError {
     Settings(#[from] SettingsError),
     #[error("content `{content_id}`: {reason}")]
     BadContent { content_id: String, reason: String },
+    #[error("{0}")]
+    BadAccount(String),
+    #[error("`{0}` has an account already")]
+    AccountExists(String),
     #[error("key hashing failed: {0}")]
     Hash(String),
     #[error("metadata file: {0}")]

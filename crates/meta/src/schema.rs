@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS access_secrets (
 CREATE TABLE IF NOT EXISTS imports (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), file_key TEXT NOT NULL, imported_bytes INTEGER NOT NULL,
   updated_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, file_key));
+-- Staff accounts for the dashboard: an argon2id hash of the password, never the password.
+CREATE TABLE IF NOT EXISTS staff_accounts (
+  account_id TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id), email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_sign_in INTEGER);
 -- Failed access checks per content and UTC day; no code, no address.
 CREATE TABLE IF NOT EXISTS access_failures (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,

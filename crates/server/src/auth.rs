@@ -78,6 +78,21 @@ pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -
         .ok_or_else(|| ApiError::Unauthorized("an API key is required (Authorization: Bearer KEY)".into()))?;
     let meta = state.meta.clone();
     let ip = CLIENT.try_with(|ip| *ip).ok();
+    if key.starts_with(crate::dashboard::ACCOUNT_BEARER_PREFIX) {
+        // A staff account's dashboard session: valid while both live.
+        let account = state.sessions.account_of_bearer(&key);
+        let principal = match account {
+            Some(id) => meta.account_principal(&id)?,
+            None => None,
+        };
+        let Some(principal) = principal else {
+            if let Some(ip) = ip {
+                state.abuse.auth_failed(ip);
+            }
+            return Err(ApiError::Unauthorized("the session has ended; sign in again".into()));
+        };
+        return with_role(principal, needed);
+    }
     // Keys that worked from this address lately pass even while it is over
     // its failure budget: the players of a network beside a guesser.
     let digest = *blake3::hash(key.as_bytes()).as_bytes();
@@ -104,6 +119,11 @@ pub async fn authenticate(state: &AppState, key: Option<String>, needed: Role) -
     if let Some(ip) = ip {
         state.abuse.trust(ip, digest);
     }
+    with_role(principal, needed)
+}
+
+/// The principal if its role allows what is `needed`.
+fn with_role(principal: Principal, needed: Role) -> Result<Principal, ApiError> {
     if !principal.role.allows(needed) {
         let article = |r: Role| if r == Role::Ingest || r == Role::Admin { "an" } else { "a" };
         return Err(ApiError::Forbidden(format!(

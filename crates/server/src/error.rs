@@ -72,8 +72,10 @@ impl From<MetaError> for ApiError {
     fn from(e: MetaError) -> Self {
         match e {
             MetaError::NoTenant(_) => ApiError::NotFound(e.to_string()),
-            MetaError::TenantExists(_) => ApiError::Conflict(e.to_string()),
-            MetaError::BadTenantName(_) | MetaError::BadRole(_) | MetaError::Settings(_) | MetaError::BadContent { .. } => ApiError::BadRequest(e.to_string()),
+            MetaError::TenantExists(_) | MetaError::AccountExists(_) => ApiError::Conflict(e.to_string()),
+            MetaError::BadTenantName(_) | MetaError::BadRole(_) | MetaError::BadAccount(_) | MetaError::Settings(_) | MetaError::BadContent { .. } => {
+                ApiError::BadRequest(e.to_string())
+            }
             MetaError::Sql(_) | MetaError::Hash(_) | MetaError::Io(_) | MetaError::NewerSchema(_) => ApiError::Internal(e.to_string()),
         }
     }

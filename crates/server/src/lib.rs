@@ -11,6 +11,7 @@ pub mod dashboard;
 mod error;
 mod extract;
 mod listener;
+mod openapi;
 mod readers;
 mod routes;
 mod state;
@@ -20,9 +21,13 @@ use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method};
-use axum::routing::{get, post};
+use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use abuse::RateLimits;
 pub use error::ApiError;
@@ -40,38 +45,12 @@ pub fn router(state: AppState) -> Router {
         max_bytes: limit,
         timeout: state.config.connections.body_timeout,
     };
+    let (api, doc) = api_routes().split_for_parts();
+    // Written once: the document does not change while the server runs.
+    let doc: std::sync::Arc<str> = doc.to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")).into();
     Router::new()
-        .route("/api/v1/events", post(routes::ingest::post_events))
-        .route("/api/v1/logs", post(routes::logs::post_logs))
-        .route("/api/v1/logs/imported", get(routes::logs::get_imported))
-        .route("/api/v1/cdn", get(routes::cdn::get_cdn))
-        .route("/api/v1/metrics", get(routes::query::get_metrics))
-        .route("/api/v1/settings", get(routes::admin::get_settings).put(routes::admin::put_settings))
-        .route("/api/v1/contents", get(routes::admin::get_contents).put(routes::admin::put_contents))
-        .route("/api/v1/tenants", get(routes::admin::get_tenants).post(routes::admin::post_tenant))
-        .route("/api/v1/keys", get(routes::admin::get_keys).post(routes::admin::post_key))
-        .route("/api/v1/keys/{key_id}", axum::routing::delete(routes::admin::delete_key))
-        .route("/api/v1/subjects", axum::routing::delete(routes::admin::delete_subject))
-        .route("/api/v1/abuse", get(routes::admin::get_abuse))
-        .route("/api/v1/live", get(routes::live::get_live))
-        .route("/api/v1/live/stream", get(routes::live::get_stream))
-        .route("/api/v1/live/overview", get(routes::live::get_overview))
-        .route("/api/v1/live/{content_id}/concurrency", get(routes::live::get_concurrency))
-        .route("/api/v1/live/{content_id}/summary", get(routes::live::get_summary))
-        .route(
-            "/api/v1/access/codes",
-            get(routes::access::get_codes)
-                .put(routes::access::put_codes)
-                .delete(routes::access::delete_codes),
-        )
-        .route("/api/v1/access/secret", post(routes::access::post_secret))
-        .route("/api/v1/access/check", post(routes::access::post_check))
-        .route("/api/v1/access/auth", get(routes::access::get_auth))
-        .route("/api/v1/access/failures", get(routes::access::get_failures))
-        .route("/api/v1/attendance", get(routes::attendance::get_attendance))
-        .route("/sdk/streamtally.js", get(routes::sdk::get_sdk))
-        .route("/healthz", get(routes::ops::healthz))
-        .route("/metrics", get(routes::ops::prometheus))
+        .merge(api)
+        .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))
         .merge(dashboard::routes())
         .fallback(routes::ops::not_found)
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
@@ -84,6 +63,46 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_scope))
         .layer(cors)
         .with_state(state)
+}
+
+/// Every API route, each described by its handler's `#[utoipa::path]`: the
+/// router and the OpenAPI document come from this one list.
+fn api_routes() -> OpenApiRouter<AppState> {
+    use routes::*;
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(ingest::post_events))
+        .routes(routes!(logs::post_logs))
+        .routes(routes!(logs::get_imported))
+        .routes(routes!(cdn::get_cdn))
+        .routes(routes!(query::get_metrics))
+        .routes(routes!(admin::get_settings, admin::put_settings))
+        .routes(routes!(admin::get_contents, admin::put_contents))
+        .routes(routes!(admin::get_tenants, admin::post_tenant))
+        .routes(routes!(admin::get_keys, admin::post_key))
+        .routes(routes!(admin::delete_key))
+        .routes(routes!(accounts::get_accounts, accounts::post_account))
+        .routes(routes!(accounts::delete_account))
+        .routes(routes!(admin::delete_subject))
+        .routes(routes!(admin::get_abuse))
+        .routes(routes!(live::get_live))
+        .routes(routes!(live::get_stream))
+        .routes(routes!(live::get_overview))
+        .routes(routes!(live::get_concurrency))
+        .routes(routes!(live::get_summary))
+        .routes(routes!(access::get_codes, access::put_codes, access::delete_codes))
+        .routes(routes!(access::post_secret))
+        .routes(routes!(access::post_check))
+        .routes(routes!(access::get_auth))
+        .routes(routes!(access::get_failures))
+        .routes(routes!(attendance::get_attendance))
+        .routes(routes!(sdk::get_sdk))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::prometheus))
+}
+
+/// `GET /api/v1/openapi.json`: the document of [`api_routes`].
+async fn openapi_json(doc: std::sync::Arc<str>) -> axum::response::Response {
+    ([(header::CONTENT_TYPE, "application/json")], doc.to_string()).into_response()
 }
 
 /// Serves until `shutdown` resolves, then lets open requests finish.

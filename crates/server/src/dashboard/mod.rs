@@ -6,6 +6,7 @@
 //! isolation hold for the dashboard too.
 
 mod api;
+mod changes;
 mod chart;
 mod html;
 mod pages;
@@ -21,11 +22,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use streamtally_store::Role;
+use streamtally_store::{Principal, Role};
 
-pub use session::{session_reads, Sessions};
+pub use session::{session_reads, Sessions, ACCOUNT_BEARER_PREFIX};
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, ClientIp};
 use crate::AppState;
 use html::esc;
 use session::{cookie, random_token, same_token, session_of, set_cookie, CSRF_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
@@ -75,8 +76,13 @@ fn signin_page(state: &AppState, error: Option<&str>, status: StatusCode) -> Res
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>Sign in · streamtally</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body class=\"signin\"><main>\
 <h1>streamtally</h1>{error}<form method=\"post\" action=\"/signin\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-<label>API key (read or admin) <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required></label>\
-<button>Sign in</button></form><p class=\"hint\">A tenant's read or admin key, or the server administrator's key.</p></main></body></html>"
+<label>E-mail <input type=\"email\" name=\"email\" autocomplete=\"username\"></label>\
+<label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\
+<button name=\"with\" value=\"account\">Sign in</button></form>\
+<form method=\"post\" action=\"/signin\" class=\"with-key\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+<label>or an API key (read or admin) <input type=\"password\" name=\"key\" autocomplete=\"off\" required></label>\
+<button name=\"with\" value=\"key\">Sign in with the key</button></form>\
+<p class=\"hint\">A staff account made by your admin; or a tenant's read or admin key, or the server administrator's key.</p></main></body></html>"
     );
     let mut response = (status, Html(page)).into_response();
     response.headers_mut().insert(
@@ -91,19 +97,28 @@ pub(crate) fn form(body: &Bytes) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-async fn signin(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn signin(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
     let fields = form(&body);
     let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
     let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_token(sent, &expected) {
         return signin_page(&state, Some("The form expired; please sign in again."), StatusCode::FORBIDDEN);
     }
-    let key = fields.get("key").map(|k| k.trim().to_string()).unwrap_or_default();
-    let principal = match authenticate(&state, Some(key.clone()), Role::Read).await {
-        Ok(p) => p,
-        Err(e) => return signin_page(&state, Some(&e.to_string()), StatusCode::UNAUTHORIZED),
+    let email = fields.get("email").map(|e| e.trim().to_string()).unwrap_or_default();
+    let (token, principal) = if email.is_empty() {
+        let key = fields.get("key").map(|k| k.trim().to_string()).unwrap_or_default();
+        let principal = match authenticate(&state, Some(key.clone()), Role::Read).await {
+            Ok(p) => p,
+            Err(e) => return signin_page(&state, Some(&e.to_string()), StatusCode::UNAUTHORIZED),
+        };
+        (state.sessions.create(key).0, principal)
+    } else {
+        let password = fields.get("password").cloned().unwrap_or_default();
+        match account_signin(&state, ip, email, password).await {
+            Ok(signed_in) => signed_in,
+            Err((status, message)) => return signin_page(&state, Some(&message), status),
+        }
     };
-    let (token, _) = state.sessions.create(key);
     // The server administrator chooses a tenant first.
     let to = if principal.tenant.is_none() {
         match state.meta.tenants().ok().and_then(|t| t.into_iter().next()) {
@@ -121,6 +136,30 @@ async fn signin(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &token, SESSION_LIFETIME, secure(&state)));
     response
+}
+
+/// Checks an account's password, counting failures against the address as
+/// for wrong keys; a session of the account when it matches.
+async fn account_signin(state: &AppState, ip: std::net::IpAddr, email: String, password: String) -> Result<(String, Principal), (StatusCode, String)> {
+    if let Err(e) = state.abuse.check_auth_ip(ip) {
+        return Err((StatusCode::TOO_MANY_REQUESTS, e.to_string()));
+    }
+    let meta = state.meta.clone();
+    let verified = tokio::task::spawn_blocking(move || meta.verify_account(&email, &password)).await;
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, format!("The sign-in failed: {e}"));
+    let account = match verified.map_err(|e| internal(e.to_string()))?.map_err(|e| internal(e.to_string()))? {
+        Some(id) => id,
+        None => {
+            state.abuse.auth_failed(ip);
+            return Err((StatusCode::UNAUTHORIZED, "The e-mail address or the password is wrong.".into()));
+        }
+    };
+    let principal = state
+        .meta
+        .account_principal(&account)
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "The account was deleted.".to_string()))?;
+    Ok((state.sessions.create_for_account(account).0, principal))
 }
 
 async fn signout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -224,7 +263,7 @@ pub(crate) fn csv_link(path: &str, params: &[(&str, &str)], tenant_param: &str) 
 
 /// `k=v&…`, form-encoded. (A plain function: the encoder is not `Send`, so
 /// it never lives across an await.)
-fn encode(params: &[(&str, &str)]) -> String {
+pub(crate) fn encode(params: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         q.append_pair(k, v);

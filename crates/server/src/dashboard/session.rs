@@ -1,8 +1,10 @@
 //! Dashboard sessions: a signed-in browser holds a random token in an
 //! `HttpOnly`, `SameSite=Strict` cookie (`Secure` over TLS); the server keeps,
-//! in memory only, the API key it stands for. Every page and every API read a
-//! session makes is authenticated with that key, as any client's is — so a
-//! revoked key ends its sessions at once. Forms carry a CSRF token checked
+//! in memory only, the credential it stands for — the API key signed in
+//! with, or for a staff account a session bearer (`sts_…`) that the API
+//! accepts while the account exists. Every page and every API read a session
+//! makes is authenticated with that credential, as any client's is — so a
+//! revoked key or a deleted account ends its sessions at once. Forms carry a CSRF token checked
 //! against the session's (or, before sign-in, a cookie's: double submit).
 
 use std::collections::HashMap;
@@ -23,9 +25,15 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Sessions kept at most (the oldest go first).
 const MAX_SESSIONS: usize = 10_000;
 
+/// What a staff account's session presents to the API as its key.
+pub const ACCOUNT_BEARER_PREFIX: &str = "sts_";
+
 #[derive(Clone)]
 pub struct Session {
+    /// The bearer the session's API requests carry: an API key, or an account's session bearer.
     pub key: String,
+    /// The staff account signed in, if it was one.
+    pub account: Option<String>,
     pub csrf: String,
     pub signed_in: Instant,
 }
@@ -42,10 +50,21 @@ pub fn random_token() -> String {
 }
 
 impl Sessions {
+    /// A session of an API key.
     pub fn create(&self, key: String) -> (String, Session) {
+        self.insert(key, None)
+    }
+
+    /// A session of a staff account, with a fresh bearer for its API requests.
+    pub fn create_for_account(&self, account_id: String) -> (String, Session) {
+        self.insert(format!("{ACCOUNT_BEARER_PREFIX}{}", random_token()), Some(account_id))
+    }
+
+    fn insert(&self, key: String, account: Option<String>) -> (String, Session) {
         let token = random_token();
         let session = Session {
             key,
+            account,
             csrf: random_token(),
             signed_in: Instant::now(),
         };
@@ -67,6 +86,22 @@ impl Sessions {
 
     pub fn remove(&self, token: &str) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
+    }
+
+    /// The staff account whose live session presents `bearer`.
+    pub fn account_of_bearer(&self, bearer: &str) -> Option<String> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .find(|s| s.signed_in.elapsed() < SESSION_LIFETIME && same_token(&s.key, bearer))
+            .and_then(|s| s.account.clone())
+    }
+
+    /// Ends every session of a deleted account.
+    pub fn end_account(&self, account_id: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, s| s.account.as_deref() != Some(account_id));
     }
 }
 

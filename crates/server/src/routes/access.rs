@@ -21,8 +21,10 @@ use crate::auth::ClientIp;
 use crate::auth::{authenticate, bearer, ingest_key, tenant_of};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
 }
 
@@ -32,6 +34,15 @@ async fn admin_tenant(state: &AppState, headers: &HeaderMap, tenant: Option<&str
 }
 
 /// `GET /api/v1/access/codes`: the list with expiry and revocation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/access/codes",
+    tag = "access",
+    summary = "The access list (spec §6)",
+    params(TenantParam),
+    responses((status = 200, description = "The codes with expiry and revocation", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
     let codes: Vec<Value> = state
@@ -51,6 +62,16 @@ pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantPara
 }
 
 /// `PUT /api/v1/access/codes`: adds or updates codes, from JSON or CSV.
+#[utoipa::path(
+    put,
+    path = "/api/v1/access/codes",
+    tag = "access",
+    summary = "Add or update access codes",
+    params(TenantParam),
+    request_body(content = String, description = "JSON (array of codes or objects) or CSV `code,note,expires_at`", content_type = "application/json"),
+    responses((status = 200, description = "How many codes were stored", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
     let entries = parse_code_list(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -61,6 +82,16 @@ pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantPara
 
 /// `DELETE /api/v1/access/codes`: revokes the codes named in the body (same
 /// forms as PUT) or by `?code=`; tokens issued for them stop working too.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/access/codes",
+    tag = "access",
+    summary = "Revoke access codes (their tokens stop working)",
+    params(RevokeParams),
+    request_body(content = String, description = "Codes to revoke, as for PUT (or `?code=`)", content_type = "application/json"),
+    responses((status = 200, description = "How many were revoked", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn delete_codes(State(state): State<AppState>, Query(p): Query<RevokeParams>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, p.tenant.as_deref()).await?;
     let mut codes: Vec<String> = p.code.into_iter().collect();
@@ -80,13 +111,25 @@ pub async fn delete_codes(State(state): State<AppState>, Query(p): Query<RevokeP
     Ok(Json(json!({ "revoked": n })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RevokeParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// An access code.
     code: Option<String>,
 }
 
 /// `POST /api/v1/access/secret`: makes (or replaces) the SecureID secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/access/secret",
+    tag = "access",
+    summary = "Make or replace the SecureID secret",
+    params(TenantParam),
+    responses((status = 200, description = "The new secret", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn post_secret(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let tenant = admin_tenant(&state, &headers, t.tenant.as_deref()).await?;
     let secret = state.meta.rotate_access_secret(tenant)?;
@@ -94,14 +137,18 @@ pub async fn post_secret(State(state): State<AppState>, Query(t): Query<TenantPa
     Ok(Json(json!({ "secret": secret })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckParams {
+    /// The ingest key, for senders that cannot set headers.
     key: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CheckBody {
+    /// The content.
     content_id: String,
     /// A code or SecureID…
     code: Option<String>,
@@ -152,6 +199,16 @@ async fn decide(
 
 /// `POST /api/v1/access/check` `{"content_id", "code"|"token"}`: 200 with a
 /// playback token, or 403 `{"allowed": false}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/access/check",
+    tag = "access",
+    summary = "Check a code or token for a content; a playback token when allowed",
+    params(CheckParams),
+    request_body(content = CheckBody),
+    responses((status = 200, description = "Allowed, with a playback token", body = Object), (status = 403, description = "Not allowed (`allowed: false`) or a key without the role", body = crate::openapi::ErrorBody), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
+)]
 pub async fn post_check(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -169,12 +226,18 @@ pub async fn post_check(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthParams {
+    /// The ingest key, for senders that cannot set headers.
     key: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// The content.
     content_id: Option<String>,
+    /// An access code.
     code: Option<String>,
+    /// A playback token issued by `POST /api/v1/access/check`.
     token: Option<String>,
 }
 
@@ -207,6 +270,15 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 /// `token=` arguments and its folder), from `X-Access-Code` / `X-Playback-Token`
 /// / `X-Content-Id` headers, or from this URL's own arguments. Answers 200
 /// (with `X-Playback-Token` when a code was checked), 403, or 401.
+#[utoipa::path(
+    get,
+    path = "/api/v1/access/auth",
+    tag = "access",
+    summary = "For nginx `auth_request`: 200, 403 or 401",
+    params(AuthParams),
+    responses((status = 200, description = "Allowed (X-Playback-Token when a code was checked)"), (status = 403, description = "Not allowed", body = crate::openapi::ErrorBody), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
+)]
 pub async fn get_auth(State(state): State<AppState>, ClientIp(ip): ClientIp, Query(p): Query<AuthParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
@@ -233,14 +305,27 @@ pub async fn get_auth(State(state): State<AppState>, ClientIp(ip): ClientIp, Que
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FailureParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// Start of the range: an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     from: Option<String>,
+    /// End of the range (exclusive): an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     to: Option<String>,
 }
 
 /// `GET /api/v1/access/failures?from=DAY&to=DAY`: failed checks per content and day.
+#[utoipa::path(
+    get,
+    path = "/api/v1/access/failures",
+    tag = "access",
+    summary = "Failed access checks per content and day",
+    params(FailureParams),
+    responses((status = 200, description = "Failures per content and day", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_failures(State(state): State<AppState>, Query(p): Query<FailureParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;

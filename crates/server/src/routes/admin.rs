@@ -13,15 +13,26 @@ use streamtally_store::{Content, Role, Subject};
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
-    tenant: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
+    pub(crate) tenant: Option<String>,
 }
 
 fn settings_json(pairs: Vec<(&'static str, String)>) -> Value {
     Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings",
+    tag = "admin",
+    summary = "The tenant's counting settings",
+    params(TenantParam),
+    responses((status = 200, description = "Every setting with its value", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
@@ -29,6 +40,16 @@ pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantP
 }
 
 /// Body: a JSON object of settings to change, e.g. `{"view_window": "2h"}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings",
+    tag = "admin",
+    summary = "Change counting settings (each checked against its range)",
+    params(TenantParam),
+    request_body(content = Object, description = "Settings to change, e.g. `{\"view_window\": \"2h\"}`"),
+    responses((status = 200, description = "The settings after the change", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn put_settings(
     State(state): State<AppState>,
     Query(t): Query<TenantParam>,
@@ -54,6 +75,15 @@ pub async fn put_settings(
     Ok(Json(settings_json(settings.to_pairs())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contents",
+    tag = "admin",
+    summary = "The tenant's content catalogue",
+    params(TenantParam),
+    responses((status = 200, description = "The catalogue", body = Object), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
@@ -61,6 +91,16 @@ pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantP
 }
 
 /// Body: NDJSON (or a JSON array) of catalogue entries; all or nothing.
+#[utoipa::path(
+    put,
+    path = "/api/v1/contents",
+    tag = "admin",
+    summary = "Add or update catalogue entries (all or nothing)",
+    params(TenantParam),
+    request_body(content = String, description = "NDJSON or a JSON array of entries", content_type = "application/x-ndjson"),
+    responses((status = 200, description = "How many entries were stored", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn put_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
@@ -86,16 +126,33 @@ async fn superuser(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
     Ok(())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    tag = "admin",
+    summary = "Every tenant (server administrator)",
+    responses((status = 200, description = "The tenants", body = Object), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     superuser(&state, &headers).await?;
     Ok(Json(json!({ "tenants": state.meta.tenants()? })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewTenant {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    tag = "admin",
+    summary = "Create a tenant with its first admin key (server administrator)",
+    request_body(content = NewTenant),
+    responses((status = 201, description = "The tenant and its admin key (shown once)", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 409, description = "Exists already", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn post_tenant(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -106,12 +163,21 @@ pub async fn post_tenant(
     Ok((StatusCode::CREATED, Json(json!(tenant))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     role: String,
 }
 
 /// `GET /api/v1/keys`: the tenant's keys, without secrets.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "admin",
+    summary = "The tenant's API keys, without secrets",
+    params(TenantParam),
+    responses((status = 200, description = "The keys", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
@@ -119,6 +185,15 @@ pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam
 }
 
 /// `DELETE /api/v1/keys/{key_id}`: revokes one of the tenant's keys at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{key_id}",
+    tag = "admin",
+    summary = "Revoke an API key at once",
+    params(TenantParam, ("key_id" = String, Path, description = "The key's id")),
+    responses((status = 200, description = "Revoked", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn delete_key(
     State(state): State<AppState>,
     axum::extract::Path(key_id): axum::extract::Path<String>,
@@ -134,6 +209,16 @@ pub async fn delete_key(
 }
 
 /// Creates a key of the caller's tenant (or `?tenant=` for the administrator).
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "admin",
+    summary = "Create an API key (its secret is shown once)",
+    params(TenantParam),
+    request_body(content = NewKey),
+    responses((status = 201, description = "The new key", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn post_key(
     State(state): State<AppState>,
     Query(t): Query<TenantParam>,
@@ -150,15 +235,29 @@ pub async fn post_key(
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubjectParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// Erase everything of this user.
     user_id: Option<String>,
+    /// Erase everything of this device.
     device_id: Option<String>,
+    /// An access code (erasure: everything recorded with it; attendance: only this code).
     access_code: Option<String>,
 }
 
 /// `DELETE /api/v1/subjects?user_id=…|device_id=…|access_code=…`: erasure (spec §8).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/subjects",
+    tag = "admin",
+    summary = "Erase a user, device or access code (spec §8)",
+    params(SubjectParams),
+    responses((status = 200, description = "What was erased", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<SubjectParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
@@ -181,6 +280,15 @@ pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<Subje
 
 /// `GET /api/v1/abuse`: blocked clients (the server administrator sees all; a
 /// tenant admin those that used the tenant's keys).
+#[utoipa::path(
+    get,
+    path = "/api/v1/abuse",
+    tag = "admin",
+    summary = "Blocked clients",
+    params(TenantParam),
+    responses((status = 200, description = "The blocks", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_abuse(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Admin).await?;
     let tenant = match (principal.tenant, t.tenant.as_deref()) {

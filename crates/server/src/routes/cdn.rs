@@ -11,18 +11,36 @@ use streamtally_store::Role;
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CdnParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// Start of the range: an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     from: Option<String>,
+    /// End of the range (exclusive): an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     to: Option<String>,
+    /// Comma-separated dimensions or time buckets (hour, day, week, month, content_id, country, …).
     group_by: Option<String>,
+    /// Only this zone.
     zone: Option<String>,
+    /// The POP for lines that name none.
     pop: Option<String>,
+    /// IANA time zone for days and buckets (default: the tenant's `timezone` setting).
     tz: Option<String>,
+    /// Answer format: `json` (default) or `csv` (also chosen by `Accept: text/csv`).
     format: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/cdn",
+    tag = "cdn",
+    summary = "CDN traffic: requests, bytes, hit ratio, status and cache classes",
+    params(CdnParams),
+    responses((status = 200, description = "Rows and totals", content((crate::openapi::TableAnswer = "application/json"), (String = "text/csv"))), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;

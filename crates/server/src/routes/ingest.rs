@@ -15,11 +15,14 @@ use streamtally_store::Role;
 use crate::auth::{authenticate, tenant_of, ClientIp};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IngestParams {
     /// The ingest key, for senders that cannot set headers (`sendBeacon`).
     key: Option<String>,
+    /// The sender's clock when it sent the batch (RFC 3339), to correct skewed event times.
     sent_at: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
     /// Set by the product's own SDK (`/sdk/streamtally.js`): its events get
     /// the SDK's property when they name none (spec §1).
@@ -38,6 +41,16 @@ fn client_of(user_agent: Option<&str>, batch: &streamtally_parse::ParsedBatch) -
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or_default())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/events",
+    tag = "ingest",
+    summary = "Send player events (JSON, a JSON array or NDJSON); durable when answered",
+    params(IngestParams),
+    request_body(content = String, description = "Events as JSON, a JSON array or NDJSON (spec §1)", content_type = "application/json"),
+    responses((status = 202, description = "Accepted: durable", body = Object), (status = 400, description = "Some or all events were bad; the good ones are durable (per-event errors)", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -21,13 +21,16 @@ use streamtally_store::Role;
 use crate::auth::{authenticate, bearer, tenant_of};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
     /// The instant to report (default: now), e.g. to replay a past event.
     at: Option<String>,
     /// How many minutes back a content counts as live now (default 5).
     minutes: Option<i64>,
+    /// IANA time zone for days and buckets (default: the tenant's `timezone` setting).
     tz: Option<String>,
     /// Seconds between SSE pushes (default 5).
     interval: Option<u64>,
@@ -97,6 +100,15 @@ async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minute
 }
 
 /// `GET /api/v1/live`
+#[utoipa::path(
+    get,
+    path = "/api/v1/live",
+    tag = "live",
+    summary = "Live contents now, with current viewers",
+    params(LiveParams),
+    responses((status = 200, description = "Live contents", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (minutes, _) = minutes_and_interval(&p)?;
@@ -105,6 +117,15 @@ pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>
 }
 
 /// `GET /api/v1/live/stream`: `event: live` with the `GET /api/v1/live` figures every few seconds.
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/stream",
+    tag = "live",
+    summary = "Server-sent events: the live figures every few seconds",
+    params(LiveParams),
+    responses((status = 200, description = "`event: live` messages", content_type = "text/event-stream", body = String), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_stream(
     State(state): State<AppState>,
     Query(p): Query<LiveParams>,
@@ -139,14 +160,22 @@ pub async fn get_stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParams {
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// Start of the range: an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     from: Option<String>,
+    /// End of the range (exclusive): an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
     to: Option<String>,
+    /// Filters `dimension:value`, several joined by `,`.
     filter: Option<String>,
+    /// IANA time zone for days and buckets (default: the tenant's `timezone` setting).
     tz: Option<String>,
+    /// Sort by peak, average, viewers, watch_time, first_minute or content_id.
     sort: Option<String>,
+    /// `desc` (default) or `asc`.
     order: Option<String>,
 }
 
@@ -166,6 +195,15 @@ async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeP
 }
 
 /// `GET /api/v1/live/{content_id}/concurrency?from&to&filter`
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/{content_id}/concurrency",
+    tag = "live",
+    summary = "Viewers per minute of one live content",
+    params(RangeParams, ("content_id" = String, Path, description = "The live content")),
+    responses((status = 200, description = "Viewers per minute", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_concurrency(
     State(state): State<AppState>,
     Path(content_id): Path<String>,
@@ -182,6 +220,15 @@ pub async fn get_concurrency(
 }
 
 /// `GET /api/v1/live/{content_id}/summary?from&to&filter`
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/{content_id}/summary",
+    tag = "live",
+    summary = "Summary of one live content: peak, average, viewers, time",
+    params(RangeParams, ("content_id" = String, Path, description = "The live content")),
+    responses((status = 200, description = "The summary", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_summary(
     State(state): State<AppState>,
     Path(content_id): Path<String>,
@@ -196,6 +243,15 @@ pub async fn get_summary(
 }
 
 /// `GET /api/v1/live/overview?from&to&sort=peak|average|viewers|watch_time|first_minute|content_id&order=desc|asc`
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/overview",
+    tag = "live",
+    summary = "Live broadcasts of a range with peak and average viewers",
+    params(RangeParams),
+    responses((status = 200, description = "One row per broadcast", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("api_key" = [])),
+)]
 pub async fn get_overview(State(state): State<AppState>, Query(p): Query<RangeParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (from, to) = range(&p);

@@ -29,9 +29,12 @@ use crate::auth::ClientIp;
 use crate::auth::{authenticate, ingest_key, tenant_of};
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogParams {
+    /// The ingest key, for senders that cannot set headers.
     key: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
     /// combined, common, nginx, w3c, json, fastly, bunny, cloudflare (default: detected).
     format: Option<String>,
@@ -39,9 +42,11 @@ pub struct LogParams {
     log_format: Option<String>,
     /// Zone and POP for lines that do not name them.
     zone: Option<String>,
+    /// The POP for lines that name none.
     pop: Option<String>,
     /// The file these lines are a chunk of (its key), and where in it they begin.
     file: Option<String>,
+    /// Where in the file this chunk begins (bytes).
     offset: Option<u64>,
 }
 
@@ -66,14 +71,27 @@ impl Drop for ChunkOfFile {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportedParams {
+    /// The ingest key, for senders that cannot set headers.
     key: Option<String>,
+    /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
+    /// The key of the file (a hash of its first bytes, as `import` computes it).
     file: String,
 }
 
 /// `GET /api/v1/logs/imported?file=KEY`: how many bytes of the file were taken.
+#[utoipa::path(
+    get,
+    path = "/api/v1/logs/imported",
+    tag = "logs",
+    summary = "How many bytes of a log file were taken",
+    params(ImportedParams),
+    responses((status = 200, description = "The file's imported bytes", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
+)]
 pub async fn get_imported(State(state): State<AppState>, Query(p): Query<ImportedParams>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
@@ -82,6 +100,16 @@ pub async fn get_imported(State(state): State<AppState>, Query(p): Query<Importe
     Ok(Json(json!({ "file": file, "imported_bytes": bytes })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/logs",
+    tag = "logs",
+    summary = "Push CDN or streaming-server log lines",
+    params(LogParams),
+    request_body(content = String, description = "Log lines (any supported format), optionally gzip", content_type = "text/plain"),
+    responses((status = 200, description = "Lines taken, with per-line errors", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 409, description = "Exists already", body = crate::openapi::ErrorBody), (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
+)]
 pub async fn post_logs(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

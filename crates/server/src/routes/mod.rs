@@ -1,4 +1,5 @@
 pub mod access;
+pub mod accounts;
 pub mod admin;
 pub mod attendance;
 pub mod cdn;

@@ -10,6 +10,13 @@ use serde_json::json;
 
 use crate::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    summary = "Liveness, with ingest and counting progress",
+    responses((status = 200, description = "Up", body = Object)),
+)]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let p = state.pipeline.progress();
     Json(json!({
@@ -22,6 +29,13 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)),
+)]
 pub async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
     let text = state.pipeline.metrics().encode(state.pipeline.progress());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)

@@ -7,6 +7,13 @@ use axum::response::IntoResponse;
 /// The SDK as written: readable, and under its size limit gzipped (tested).
 pub const SDK: &str = include_str!("../../../../sdk/streamtally.js");
 
+#[utoipa::path(
+    get,
+    path = "/sdk/streamtally.js",
+    tag = "sdk",
+    summary = "The player SDK (JavaScript)",
+    responses((status = 200, description = "The SDK", content_type = "text/javascript", body = String)),
+)]
 pub async fn get_sdk() -> impl IntoResponse {
     (
         [
