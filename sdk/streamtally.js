@@ -247,12 +247,12 @@
       });
       hls.on(E.ERROR || "hlsError", function (_, d) { t.playerError(d.fatal, d.details || d.type); });
     },
-    /** dash.js. */
+    /** dash.js: v5 names the new representation; v4 its index in a list. */
     dashjs: function (player, t) {
       player.on("qualityChangeRendered", function (e) {
-        var list = player.getBitrateInfoListFor && player.getBitrateInfoListFor(e.mediaType);
-        var info = list && list[e.newQuality];
-        if (info && e.mediaType === "video") t.setBitrate(info.bitrate / 1000);
+        var rep = e.newRepresentation, list = !rep && player.getBitrateInfoListFor && player.getBitrateInfoListFor(e.mediaType);
+        var bps = rep ? rep.bandwidth : list && list[e.newQuality] && list[e.newQuality].bitrate;
+        if (bps && e.mediaType === "video") t.setBitrate(bps / 1000);
       });
       player.on("error", function (e) { t.playerError(true, e.error && (e.error.code || e.error)); });
     },

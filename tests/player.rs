@@ -11,8 +11,8 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::browser::{artifacts, chromedriver, Driver};
-use support::nginx::{free_port, run, start_nginx, tool};
+use support::browser::{artifacts, chromedriver, npm_file, play_for, Driver};
+use support::nginx::{free_port, run, start_nginx};
 use support::*;
 
 const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
@@ -51,44 +51,15 @@ hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 }
 
 fn play(driver: &Driver, url: &str, png: &std::path::Path) -> f64 {
-    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()));
-    let out = Command::new("node")
-        .arg(root.join("tests/browser/player.mjs"))
-        .args([&driver.1, url, &PLAY.to_string()])
-        .arg(png)
-        .output()
-        .expect("node runs");
-    assert!(out.status.success(), "the player run failed: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    println!("{v}");
-    v["played"].as_f64().unwrap()
+    play_for(driver, url, PLAY, png)["played"].as_f64().unwrap()
 }
 
 #[test]
 fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
-    let ffmpeg = tool("ffmpeg", &["/usr/bin/ffmpeg"]);
-    let testdata = std::path::PathBuf::from(std::env::var("STREAMTALLY_TESTDATA").expect("STREAMTALLY_TESTDATA (set by the test command)"));
     let dir = tempfile::tempdir().unwrap();
     let www = dir.path().join("www");
-    std::fs::create_dir_all(www.join("vod/pattern")).unwrap();
-    // 30 s of a test pattern, H.264 in 1 s segments.
-    run(Command::new(&ffmpeg)
-        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25", "-t", "30"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "25",
-            "-sc_threshold",
-            "0",
-        ])
-        .args(["-f", "hls", "-hls_time", "1", "-hls_list_size", "0", "-hls_playlist_type", "vod"])
-        .arg(www.join("vod/pattern/index.m3u8")));
-    std::fs::copy(testdata.join("node_modules/hls.js/dist/hls.min.js"), www.join("hls.min.js")).unwrap();
+    support::media::pattern_hls(&www.join("vod/pattern"));
+    std::fs::copy(npm_file("hls.js/dist/hls.min.js"), www.join("hls.min.js")).unwrap();
     let server = Server::start(&dir.path().join("data"), &[]);
     let sdk = server.tenant("sdk");
     let cmcd = server.tenant("cmcd");

@@ -1,5 +1,5 @@
-// A real player in a real browser: opens PAGE_URL (hls.js playing an HLS
-// stream, with or without the SDK), lets it play SECONDS, pauses it and
+// A real player in a real browser: opens PAGE_URL (a player library playing
+// a stream, with or without the SDK), lets it play SECONDS, pauses it and
 // stops the tracker, and prints how far the video played.
 //
 //   node tests/browser/player.mjs CHROMEDRIVER_URL PAGE_URL SECONDS OUT_PNG
@@ -16,15 +16,16 @@ try {
   // Until the first frame plays.
   const started = Date.now();
   for (;;) {
-    const t = await b.run("return document.getElementById('v').currentTime");
+    const t = await b.run("return document.querySelector('video').currentTime");
     if (t > 0) break;
     if (Date.now() - started > 20000) throw new Error("the video did not start: " + JSON.stringify(await b.run("return window.playerErrors || []")));
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
-  out.played = await b.run("const v = document.getElementById('v'); v.pause(); if (window.tracker) window.tracker.detach(); return v.currentTime");
+  out.played = await b.run("const v = document.querySelector('video'); v.pause(); if (window.tracker) window.tracker.detach(); return v.currentTime");
   // The last batch leaves with the detach; give it a moment to arrive.
   await new Promise((r) => setTimeout(r, 1500));
+  out.bitrates = await b.run("return window.bitrates || []");
   out.errors = (await b.console()).filter((l) => l.level === "SEVERE").map((l) => l.message);
   writeFileSync(png, await b.screenshot());
 } finally {

@@ -57,3 +57,29 @@ pub fn two_playbacks() -> serde_json::Value {
         { "type": "playing", "ts": at("11:00:30"), "playback_id": "p2", "content_id": "film", "property": "web", "duration": 30.0 },
     ])
 }
+
+/// Plays the page `url` for `seconds` from its first frame
+/// (`tests/browser/player.mjs`), saves its screenshot at `png`, and answers
+/// the run's report: `played` (the video's time), `bitrates` (what the page
+/// recorded), `errors` (the console's).
+pub fn play_for(driver: &Driver, url: &str, seconds: u64, png: &std::path::Path) -> serde_json::Value {
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()));
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/player.mjs"))
+        .args([&driver.1, url, &seconds.to_string()])
+        .arg(png)
+        .output()
+        .expect("node runs");
+    assert!(out.status.success(), "the player run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("{v}");
+    v
+}
+
+/// A file of an npm package the test command installed (`STREAMTALLY_TESTDATA`).
+pub fn npm_file(package_path: &str) -> std::path::PathBuf {
+    let testdata = std::env::var_os("STREAMTALLY_TESTDATA").expect("STREAMTALLY_TESTDATA (set by the test command)");
+    let file = std::path::PathBuf::from(testdata).join("node_modules").join(package_path);
+    assert!(file.exists(), "{} is missing; ./scripts/test installs it", file.display());
+    file
+}

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod forms;
 pub mod live_sim;
+pub mod media;
 pub mod nginx;
 
 use std::io::{BufRead, BufReader};
