@@ -209,6 +209,12 @@ enum Command {
         #[command(subcommand)]
         action: commands::admin::ContentsAction,
     },
+    /// The user directory: a tenant's registered users (names and demographics
+    /// stay in the metadata, never in facts).
+    Users {
+        #[command(subcommand)]
+        action: commands::users::UsersAction,
+    },
 }
 
 /// Every file streamtally makes is its user's only: the data folder holds
@@ -238,6 +244,7 @@ fn main() -> std::process::ExitCode {
         Command::Tenant { action } => commands::admin::tenant(action),
         Command::Key { action } => commands::admin::key(action),
         Command::Contents { action } => commands::admin::contents(action),
+        Command::Users { action } => commands::users::run(action),
         Command::Access { action } => commands::access::run(action),
     };
     match result {

@@ -1,9 +1,10 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver
 //! (chromedriver) by `tests/browser/dashboard.mjs`. Every page loads without
 //! a console error or a failed request and is saved as a screenshot (in
-//! `<target>/artifacts/dashboard/`); sign-in, a filter change, a date-range
-//! change and a CSV download are clicked through and checked against the
-//! API's answer to the same question; the live page takes the SSE stream.
+//! `<target>/artifacts/dashboard/`); sign-in with a staff account, a filter
+//! change, a date-range change, a drag that zooms the series and a CSV
+//! download are clicked through and checked against the API's answer to the
+//! same question; the live page takes the SSE stream.
 
 mod support;
 
@@ -20,6 +21,14 @@ fn every_page_works_in_chromium_and_shows_what_the_api_says() {
     let keys = server.tenant("browser");
     server.post_events(&keys.ingest, "198.51.100.7", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", &two_playbacks());
     server.wait_idle();
+    let (email, password) = ("staff@example.org", "a long enough password");
+    let made = server.send(
+        "POST",
+        "/api/v1/accounts",
+        &keys.admin,
+        &json!({ "email": email, "password": password, "role": "admin" }).to_string(),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
     let driver = chromedriver();
     let shots = artifacts("dashboard");
     let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()));
@@ -27,7 +36,7 @@ fn every_page_works_in_chromium_and_shows_what_the_api_says() {
         .arg(root.join("tests/browser/dashboard.mjs"))
         .args([&driver.1, &server.base, &keys.read])
         .arg(&shots)
-        .arg("2026-03-02")
+        .args(["2026-03-02", email, password])
         .output()
         .expect("node runs");
     assert!(out.status.success(), "the browser run failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -48,6 +57,10 @@ fn every_page_works_in_chromium_and_shows_what_the_api_says() {
     assert_eq!(checks["filter"]["page"], "1");
     assert!(checks["filter"]["url"].as_str().unwrap().contains("property=web"), "the filter is in the URL");
     assert_eq!(checks["csv"]["same"], true);
+    let width = |b: &serde_json::Value| b.as_str().unwrap().split(' ').nth(2).unwrap().parse::<f64>().unwrap();
+    let zoom = &checks["zoom"];
+    assert!(width(&zoom["zoomed"]) < width(&zoom["full"]) * 0.6, "a drag zooms the series: {zoom}");
+    assert_eq!(zoom["back"], zoom["full"], "a double-click goes back");
     assert!(run["signed_out_to"].as_str().unwrap().ends_with("/signin"));
     // The README's screenshot, made here when asked for.
     if std::env::var_os("STREAMTALLY_UPDATE_SCREENSHOT").is_some() {

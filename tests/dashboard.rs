@@ -121,6 +121,8 @@ fn every_page_loads_and_a_session_only_reads() {
         "/monthly",
         "/cdn",
         "/attendance",
+        "/audience",
+        "/settings",
         "/live?range=custom&from=2026-03-02&to=2026-03-02&item=news",
     ] {
         let r = call(&server, "GET", page, &session, None);

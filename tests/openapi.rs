@@ -37,7 +37,10 @@ fn operations(doc: &Value) -> BTreeSet<(String, String)> {
 
 /// A described path with its parameters filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{content_id}", "L").replace("{key_id}", "k1").replace("{account_id}", "a1")
+    path.replace("{content_id}", "L")
+        .replace("{key_id}", "k1")
+        .replace("{account_id}", "a1")
+        .replace("{user_id}", "u1")
 }
 
 #[test]

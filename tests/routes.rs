@@ -78,6 +78,22 @@ fn routes() -> Vec<Route> {
             r#"{"email":"made-by-the-table@example.org","password":"a long enough password","role":"read"}"#,
         ),
         r("DELETE", "/api/v1/accounts/{account}?tenant={tenant}", Needs::Admin, ""),
+        r(
+            "PUT",
+            "/api/v1/users?tenant={tenant}",
+            Needs::Admin,
+            r#"[{"user_id":"u-table","name":"Ana","registered_at":"2026-03-02T10:00:00Z"}]"#,
+        ),
+        r("GET", "/api/v1/users/u-table?tenant={tenant}", Needs::Admin, ""),
+        r("GET", "/api/v1/audience/lookups?tenant={tenant}", Needs::Admin, ""),
+        r(
+            "GET",
+            "/api/v1/audience/registrations?from=2026-03-01&to=2026-03-03&tenant={tenant}",
+            Needs::Read,
+            "",
+        ),
+        // After the look-up above, which needs the user.
+        r("DELETE", "/api/v1/users/u-table?tenant={tenant}", Needs::Admin, ""),
         r("DELETE", "/api/v1/subjects?device_id=d1&tenant={tenant}", Needs::Admin, ""),
         r("GET", "/api/v1/abuse?tenant={tenant}", Needs::Admin, ""),
         r("GET", "/api/v1/live?tenant={tenant}", Needs::Read, ""),
@@ -259,6 +275,7 @@ fn every_route_is_in_the_table() {
                 .unwrap()
                 .replace("{spare}", "{key_id}")
                 .replace("{account}", "{account_id}")
+                .replace("/u-table", "/{user_id}")
                 .replace("/L/", "/{content_id}/");
             (r.method.to_string(), path)
         })

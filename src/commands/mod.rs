@@ -6,6 +6,7 @@ pub mod explain;
 pub mod import;
 pub mod report;
 pub mod serve;
+pub mod users;
 
 use tracing_subscriber::EnvFilter;
 

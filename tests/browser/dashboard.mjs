@@ -1,27 +1,29 @@
-// Clicks through the dashboard in headless Chromium: sign-in, every page
-// (no console error, no failed request, a screenshot each), a filter change,
-// a date-range change and a CSV download, each checked against the API's
-// answer to the same question. Prints a JSON summary.
+// Clicks through the dashboard in headless Chromium: sign-in with a staff
+// account, every page (no console error, no failed request, a screenshot
+// each), a filter change, a date-range change, a drag to zoom the series and
+// a CSV download, each checked against the API's answer to the same
+// question (asked with READ_KEY). Prints a JSON summary.
 //
-//   node tests/browser/dashboard.mjs CHROMEDRIVER_URL BASE_URL READ_KEY OUT_DIR DAY
+//   node tests/browser/dashboard.mjs CHROMEDRIVER_URL BASE_URL READ_KEY OUT_DIR DAY EMAIL PASSWORD
 
 import { writeFileSync, mkdirSync } from "node:fs";
 import { Browser } from "./webdriver.mjs";
 
-const [driver, base, key, out, day] = process.argv.slice(2);
+const [driver, base, key, out, day, email, password] = process.argv.slice(2);
 mkdirSync(out, { recursive: true });
 const api = async (path) => (await fetch(base + path, { headers: { Authorization: `Bearer ${key}` } })).text();
 const summary = { pages: {}, checks: {} };
 const b = await Browser.open(driver, "/usr/bin/chromium");
 try {
   await b.go(`${base}/signin`);
-  await b.type("input[name=key]", key);
-  await b.click("form button");
+  await b.type("input[name=email]", email);
+  await b.type("input[name=password]", password);
+  await b.click("form button[value=account]");
   summary.signed_in_to = await b.url();
 
   const failed = () => b.run("return performance.getEntriesByType('resource').filter((e) => e.responseStatus >= 400).map((e) => e.name + ' ' + e.responseStatus)");
   const view = `range=custom&from=${day}&to=${day}`;
-  for (const page of ["overview", "live", "monthly", "cdn", "attendance"]) {
+  for (const page of ["overview", "live", "monthly", "cdn", "attendance", "audience", "settings"]) {
     await b.go(`${base}/${page}?${view}`);
     await new Promise((r) => setTimeout(r, page === "live" ? 6500 : 300));
     const logs = await b.console();
@@ -54,6 +56,14 @@ try {
   await b.type("form.view input[name=property]", "web");
   await b.click("form.view button");
   summary.checks.filter = { page: await tile("Starts"), api: String(await starts(range(day) + "&filter=property:web")), url: await b.url() };
+
+  // Dragging across the series zooms it (its viewBox narrows); a double-click goes back.
+  const box = "return document.querySelector('svg[data-zoom]').getAttribute('viewBox')";
+  const full = await b.run(box);
+  await b.drag("svg[data-zoom]", -150, 100);
+  const zoomed = await b.run(box);
+  await b.doubleClick("svg[data-zoom]");
+  summary.checks.zoom = { full, zoomed, back: await b.run(box) };
 
   // The CSV link, as the browser downloads it, against the API's CSV.
   const href = await b.run("return document.querySelector('a.csv').getAttribute('href')");

@@ -1,6 +1,9 @@
 // A small WebDriver client (W3C protocol over HTTP, as chromedriver speaks
 // it): enough to sign in, click, type, read the page and take screenshots.
 
+/** The W3C name of an element reference. */
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
 export class Browser {
   constructor(driver, id) { this.driver = driver; this.id = id; }
 
@@ -35,6 +38,25 @@ export class Browser {
       if (state === "complete") return;
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+  /** A mouse drag across an element, from and to x offsets from its centre. */
+  async drag(css, fromX, toX) {
+    const origin = { [ELEMENT]: await this.find(css) };
+    await this.pointer([
+      { type: "pointerMove", origin, x: fromX, y: 0 },
+      { type: "pointerDown", button: 0 },
+      { type: "pointerMove", origin, x: toX, y: 0, duration: 200 },
+      { type: "pointerUp", button: 0 },
+    ]);
+  }
+  async doubleClick(css) {
+    const origin = { [ELEMENT]: await this.find(css) };
+    const click = [{ type: "pointerDown", button: 0 }, { type: "pointerUp", button: 0 }];
+    await this.pointer([{ type: "pointerMove", origin, x: 0, y: 0 }, ...click, ...click]);
+  }
+  async pointer(actions) {
+    await this.cmd("POST", "/actions", { actions: [{ type: "pointer", id: "mouse", parameters: { pointerType: "mouse" }, actions }] });
+    await this.cmd("DELETE", "/actions");
   }
   /** Console messages since the last call (chromedriver's log endpoint). */
   async console() { return this.cmd("POST", "/se/log", { type: "browser" }).catch(() => []); }

@@ -1,5 +1,5 @@
 //! Metadata: who the tenants are and what they configured — tenants and their
-//! device-hashing secrets, API keys, staff accounts, settings, the content catalogue, access
+//! device-hashing secrets, API keys, staff accounts, the user directory, settings, the content catalogue, access
 //! lists and SecureID secrets, the abuse table and the import ledger. SQLite
 //! in the data folder (one file, `meta.sqlite`), safe to use from the CLI while
 //! a server runs on the same folder. One module per table group; counted facts
@@ -9,6 +9,7 @@ mod abuse;
 mod access;
 mod accounts;
 mod contents;
+mod directory;
 mod keys;
 mod ledger;
 mod schema;
@@ -30,6 +31,7 @@ pub use abuse::AbuseBlock;
 pub use access::AccessFailures;
 pub use accounts::{Account, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use contents::Content;
+pub use directory::Lookup;
 pub use keys::{ApiKey, KeyInfo, Principal, Role};
 pub use schema::SCHEMA_VERSION;
 pub use tenants::Tenant;

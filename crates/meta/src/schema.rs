@@ -33,6 +33,16 @@ CREATE TABLE IF NOT EXISTS imports (
 CREATE TABLE IF NOT EXISTS staff_accounts (
   account_id TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id), email TEXT NOT NULL UNIQUE COLLATE NOCASE,
   role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL, last_sign_in INTEGER);
+-- The user directory (issue 14): the tenant's registered users; only here, never in facts or events.
+CREATE TABLE IF NOT EXISTS user_directory (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), user_id TEXT NOT NULL, name TEXT, gender TEXT NOT NULL,
+  birth_date TEXT, birth_year INTEGER, age_range TEXT, country TEXT, region TEXT, city TEXT, registered_at INTEGER,
+  attributes TEXT, PRIMARY KEY (tenant_id, user_id));
+CREATE INDEX IF NOT EXISTS user_directory_registered ON user_directory (tenant_id, registered_at);
+-- Who looked at which registered user, and when.
+CREATE TABLE IF NOT EXISTS user_lookups (
+  tenant_id INTEGER NOT NULL REFERENCES tenants(id), at INTEGER NOT NULL, by_whom TEXT NOT NULL, user_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS user_lookups_at ON user_lookups (tenant_id, at);
 -- Failed access checks per content and UTC day; no code, no address.
 CREATE TABLE IF NOT EXISTS access_failures (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,

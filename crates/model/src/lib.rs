@@ -5,6 +5,7 @@
 
 mod event;
 mod fact;
+pub mod registered;
 mod request;
 mod settings;
 mod time;

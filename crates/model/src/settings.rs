@@ -63,6 +63,17 @@ pub struct Settings {
     /// read as milliseconds); set it earlier to backfill older logs.
     #[serde(default = "default_earliest")]
     pub earliest_input: chrono::NaiveDate,
+    /// The tenant's own country (ISO 3166 code): the audience's geography
+    /// shows its states and cities, every other country as `Other`.
+    #[serde(default)]
+    pub home_country: String,
+    /// Age ranges of the audience, e.g. `18-24,…,65+`.
+    #[serde(default = "default_age_ranges")]
+    pub age_ranges: String,
+}
+
+fn default_age_ranges() -> String {
+    crate::registered::AgeRanges::DEFAULT.to_string()
 }
 
 fn default_earliest() -> chrono::NaiveDate {
@@ -123,6 +134,8 @@ impl Default for Settings {
             allowed_lateness: default_lateness(),
             video_log_time: VideoLogTime::None,
             earliest_input: default_earliest(),
+            home_country: String::new(),
+            age_ranges: default_age_ranges(),
         }
     }
 }
@@ -159,7 +172,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 19] = [
+    pub const KEYS: [&'static str; 21] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -179,6 +192,8 @@ impl Settings {
         "allowed_lateness",
         "video_log_time",
         "earliest_input",
+        "home_country",
+        "age_ranges",
     ];
 
     /// Why an input dated before `oldest` (the tenant's clock less
@@ -204,6 +219,11 @@ impl Settings {
              to backfill older data, set earliest_input to an earlier date first",
             self.earliest_input
         )
+    }
+
+    /// The audience's age ranges (always valid: `set` checked them).
+    pub fn age_ranges(&self) -> crate::registered::AgeRanges {
+        crate::registered::AgeRanges::parse(&self.age_ranges).unwrap_or_default()
     }
 
     pub fn tz(&self) -> Tz {
@@ -301,6 +321,14 @@ impl Settings {
                 }
                 self.earliest_input = day;
             }
+            "home_country" => {
+                let code = value.trim().to_ascii_uppercase();
+                if !(code.is_empty() || code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())) {
+                    return Err(bad(format!("`{shown}` is not a two-letter country code such as BR (or empty)")));
+                }
+                self.home_country = code;
+            }
+            "age_ranges" => self.age_ranges = crate::registered::AgeRanges::parse(value).map_err(bad)?.to_string(),
             "attendance" => self.attendance = boolean(value)?,
             "store_raw_events" => self.store_raw_events = boolean(value)?,
             "bot_deny" => self.bot_deny = value.split(',').map(|w| w.trim().to_ascii_lowercase()).filter(|w| !w.is_empty()).collect(),
@@ -332,6 +360,8 @@ impl Settings {
             "attendance" => self.attendance.to_string(),
             "store_raw_events" => self.store_raw_events.to_string(),
             "bot_deny" => self.bot_deny.join(","),
+            "home_country" => self.home_country.clone(),
+            "age_ranges" => self.age_ranges.clone(),
             _ => return Err(SettingsError::UnknownKey(key.to_string())),
         })
     }

@@ -9,5 +9,6 @@
 
 mod event;
 pub mod log;
+pub mod users;
 
 pub use event::{parse_event_batch, BatchError, EventError, ParsedBatch, MAX_FUTURE_SKEW_US};

@@ -34,6 +34,14 @@ use tokio::sync::{mpsc, oneshot};
 use checkpoint::{checkpointer, CheckpointWork, Checkpoints};
 use counting::{recover, ApplyScratch, EngineThread};
 pub use metrics::PipelineMetrics;
+
+/// What an erasure removed: facts and raw events, and directory entries.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SubjectErased {
+    #[serde(flatten)]
+    pub stored: Erased,
+    pub directory_entries: u64,
+}
 pub use record::WalRecord;
 pub use tenants::{TenantContext, Tenants};
 use writer::wal_writer;
@@ -292,8 +300,26 @@ impl Pipeline {
     }
 
     /// Deletes every fact and raw event of a subject (spec §8), including what
-    /// was acknowledged but not yet counted when the request came.
-    pub async fn erase(&self, tenant: TenantId, subject: Subject) -> Result<Erased, PipelineError> {
+    /// was acknowledged but not yet counted when the request came; a user's
+    /// entry in the user directory goes too.
+    pub async fn erase(&self, tenant: TenantId, subject: Subject) -> Result<SubjectErased, PipelineError> {
+        let user = match &subject {
+            Subject::UserId(u) => Some(u.clone()),
+            _ => None,
+        };
+        let stored = self.erase_stored(tenant, subject).await?;
+        let directory_entries = match user {
+            Some(u) => u64::from(
+                self.meta
+                    .delete_registered_user(tenant, &u)
+                    .map_err(|e| PipelineError::NotDurable(e.to_string()))?,
+            ),
+            None => 0,
+        };
+        Ok(SubjectErased { stored, directory_entries })
+    }
+
+    async fn erase_stored(&self, tenant: TenantId, subject: Subject) -> Result<Erased, PipelineError> {
         let tx = self.control.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
         let (reply, done) = oneshot::channel();
         tokio::task::spawn_blocking(move || tx.send(Work::Erase { tenant, subject, reply }))

@@ -10,6 +10,7 @@
 mod answer;
 mod ask;
 mod attendance;
+mod audience;
 mod cdn;
 mod dialect;
 mod live;
@@ -20,6 +21,7 @@ mod sql;
 pub use answer::{format_in_tz, Answer, Cell, Table};
 pub use ask::Ask;
 pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
+pub use audience::{Registrations, RegistrationsQuery, REGISTRATION_PARTS};
 pub use cdn::{cdn_answer, CdnGroup, CdnQuery, CDN_METRICS, HIT_STATUSES, MISS_STATUSES};
 pub use dialect::{dialect_of, ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};

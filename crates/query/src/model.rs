@@ -25,6 +25,9 @@ pub enum QueryError {
     Repeated { param: &'static str, value: String },
     #[error("unknown CDN dimension `{shown}` (known: 5m, hour, day, zone, pop, status_class, cache_status)", shown = short(.0))]
     UnknownCdnDimension(String),
+    /// A question about the audience that cannot be answered as asked.
+    #[error("{0}")]
+    Audience(String),
 }
 
 /// A value quoted in an error, cut so that a huge parameter makes no huge answer.

@@ -24,13 +24,19 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
     pub max_bytes: usize,
+    /// The user directory's upload (`PUT /api/v1/users`) may be larger.
+    pub directory_bytes: usize,
     pub timeout: Duration,
 }
 
 /// Buffers the body up to `max_bytes`; a larger one is drained and refused,
 /// and one that does not arrive within `timeout` is answered `408`.
 pub async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
-    let limit = limits.max_bytes;
+    let limit = if request.uri().path() == "/api/v1/users" {
+        limits.directory_bytes
+    } else {
+        limits.max_bytes
+    };
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Some events of a batch were bad; the good ones are durable.
     #[error("{rejected} of {total} events were rejected", rejected = errors.len(), total = errors.len() + accepted)]
     BadEvents { accepted: usize, errors: Vec<EventError> },
+    /// Some rows of a directory upload were bad; the good ones are stored.
+    #[error("{rejected} of {total} rows were rejected", rejected = errors.len(), total = errors.len() + accepted)]
+    BadRows { accepted: usize, errors: Vec<serde_json::Value> },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -96,7 +99,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) | ApiError::BadEvents { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::BadEvents { .. } | ApiError::BadRows { .. } => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -108,6 +111,7 @@ impl IntoResponse for ApiError {
         };
         let body = match &self {
             ApiError::BadEvents { accepted, errors } => json!({ "error": self.to_string(), "accepted": accepted, "rejected": errors.len(), "errors": errors }),
+            ApiError::BadRows { accepted, errors } => json!({ "error": self.to_string(), "accepted": accepted, "rejected": errors.len(), "errors": errors }),
             // The detail (an engine's message, perhaps with SQL) goes to the
             // log only; the client gets an id to quote.
             ApiError::Internal(detail) => {

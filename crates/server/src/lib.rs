@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let body_limits = body_limit::BodyLimits {
         max_bytes: limit,
+        directory_bytes: routes::users::DIRECTORY_MAX_BYTES.max(limit),
         timeout: state.config.connections.body_timeout,
     };
     let (api, doc) = api_routes().split_for_parts();
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::ops::method_not_allowed)
         // Extractors refuse bodies over 2 MB by default: raise that to the configured limit
         // (`body_limit::read_body` has answered larger bodies with 413 already).
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(routes::users::DIRECTORY_MAX_BYTES.max(limit)))
         .layer(axum::middleware::from_fn_with_state(body_limits, body_limit::read_body))
         // A signed-in dashboard's API reads carry its session's key.
         .layer(axum::middleware::from_fn_with_state(state.clone(), dashboard::session_reads))
@@ -82,6 +83,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::delete_key))
         .routes(routes!(accounts::get_accounts, accounts::post_account))
         .routes(routes!(accounts::delete_account))
+        .routes(routes!(users::put_users))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(users::get_lookups))
+        .routes(routes!(users::get_registrations))
         .routes(routes!(admin::delete_subject))
         .routes(routes!(admin::get_abuse))
         .routes(routes!(live::get_live))

@@ -55,12 +55,13 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-pub const PAGES: [(&str, &str); 6] = [
+pub const PAGES: [(&str, &str); 7] = [
     ("overview", "Overview"),
     ("live", "Live"),
     ("monthly", "Monthly"),
     ("cdn", "CDN"),
     ("attendance", "Attendance"),
+    ("audience", "Audience"),
     ("settings", "Settings"),
 ];
 

@@ -6,6 +6,7 @@
 //! isolation hold for the dashboard too.
 
 mod api;
+mod audience;
 mod changes;
 mod chart;
 mod html;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/monthly", get(pages::monthly))
         .route("/cdn", get(pages::cdn))
         .route("/attendance", get(pages::attendance))
+        .route("/audience", get(audience::audience))
         .route("/settings", get(settings::show).post(settings::change))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

@@ -40,7 +40,13 @@ async fn admin_tenant(state: &AppState, headers: &HeaderMap, tenant: Option<&str
     tag = "access",
     summary = "The access list (spec §6)",
     params(TenantParam),
-    responses((status = 200, description = "The codes with expiry and revocation", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The codes with expiry and revocation", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -69,7 +75,13 @@ pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantPara
     summary = "Add or update access codes",
     params(TenantParam),
     request_body(content = String, description = "JSON (array of codes or objects) or CSV `code,note,expires_at`", content_type = "application/json"),
-    responses((status = 200, description = "How many codes were stored", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "How many codes were stored", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -89,7 +101,13 @@ pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantPara
     summary = "Revoke access codes (their tokens stop working)",
     params(RevokeParams),
     request_body(content = String, description = "Codes to revoke, as for PUT (or `?code=`)", content_type = "application/json"),
-    responses((status = 200, description = "How many were revoked", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "How many were revoked", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn delete_codes(State(state): State<AppState>, Query(p): Query<RevokeParams>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -127,7 +145,13 @@ pub struct RevokeParams {
     tag = "access",
     summary = "Make or replace the SecureID secret",
     params(TenantParam),
-    responses((status = 200, description = "The new secret", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The new secret", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn post_secret(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -206,7 +230,14 @@ async fn decide(
     summary = "Check a code or token for a content; a playback token when allowed",
     params(CheckParams),
     request_body(content = CheckBody),
-    responses((status = 200, description = "Allowed, with a playback token", body = Object), (status = 403, description = "Not allowed (`allowed: false`) or a key without the role", body = crate::openapi::ErrorBody), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Allowed, with a playback token", body = Object),
+        (status = 403, description = "Not allowed (`allowed: false`) or a key without the role", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
+    ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]
 pub async fn post_check(
@@ -276,7 +307,14 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     tag = "access",
     summary = "For nginx `auth_request`: 200, 403 or 401",
     params(AuthParams),
-    responses((status = 200, description = "Allowed (X-Playback-Token when a code was checked)"), (status = 403, description = "Not allowed", body = crate::openapi::ErrorBody), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Allowed (X-Playback-Token when a code was checked)"),
+        (status = 403, description = "Not allowed", body = crate::openapi::ErrorBody),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
+    ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]
 pub async fn get_auth(State(state): State<AppState>, ClientIp(ip): ClientIp, Query(p): Query<AuthParams>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -323,7 +361,14 @@ pub struct FailureParams {
     tag = "access",
     summary = "Failed access checks per content and day",
     params(FailureParams),
-    responses((status = 200, description = "Failures per content and day", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Failures per content and day", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_failures(State(state): State<AppState>, Query(p): Query<FailureParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

@@ -30,7 +30,13 @@ fn settings_json(pairs: Vec<(&'static str, String)>) -> Value {
     tag = "admin",
     summary = "The tenant's counting settings",
     params(TenantParam),
-    responses((status = 200, description = "Every setting with its value", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Every setting with its value", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -47,7 +53,13 @@ pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantP
     summary = "Change counting settings (each checked against its range)",
     params(TenantParam),
     request_body(content = Object, description = "Settings to change, e.g. `{\"view_window\": \"2h\"}`"),
-    responses((status = 200, description = "The settings after the change", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The settings after the change", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn put_settings(
@@ -81,7 +93,12 @@ pub async fn put_settings(
     tag = "admin",
     summary = "The tenant's content catalogue",
     params(TenantParam),
-    responses((status = 200, description = "The catalogue", body = Object), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The catalogue", body = Object),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -98,7 +115,13 @@ pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantP
     summary = "Add or update catalogue entries (all or nothing)",
     params(TenantParam),
     request_body(content = String, description = "NDJSON or a JSON array of entries", content_type = "application/x-ndjson"),
-    responses((status = 200, description = "How many entries were stored", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "How many entries were stored", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn put_contents(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap, body: Bytes) -> Result<Json<Value>, ApiError> {
@@ -131,7 +154,11 @@ async fn superuser(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
     path = "/api/v1/tenants",
     tag = "admin",
     summary = "Every tenant (server administrator)",
-    responses((status = 200, description = "The tenants", body = Object), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The tenants", body = Object),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_tenants(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -150,7 +177,13 @@ pub struct NewTenant {
     tag = "admin",
     summary = "Create a tenant with its first admin key (server administrator)",
     request_body(content = NewTenant),
-    responses((status = 201, description = "The tenant and its admin key (shown once)", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 409, description = "Exists already", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 201, description = "The tenant and its admin key (shown once)", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Exists already", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn post_tenant(
@@ -175,7 +208,13 @@ pub struct NewKey {
     tag = "admin",
     summary = "The tenant's API keys, without secrets",
     params(TenantParam),
-    responses((status = 200, description = "The keys", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The keys", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -191,7 +230,13 @@ pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam
     tag = "admin",
     summary = "Revoke an API key at once",
     params(TenantParam, ("key_id" = String, Path, description = "The key's id")),
-    responses((status = 200, description = "Revoked", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Revoked", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn delete_key(
@@ -216,7 +261,13 @@ pub async fn delete_key(
     summary = "Create an API key (its secret is shown once)",
     params(TenantParam),
     request_body(content = NewKey),
-    responses((status = 201, description = "The new key", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 201, description = "The new key", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn post_key(
@@ -255,7 +306,13 @@ pub struct SubjectParams {
     tag = "admin",
     summary = "Erase a user, device or access code (spec §8)",
     params(SubjectParams),
-    responses((status = 200, description = "What was erased", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "What was erased", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<SubjectParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -286,7 +343,13 @@ pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<Subje
     tag = "admin",
     summary = "Blocked clients",
     params(TenantParam),
-    responses((status = 200, description = "The blocks", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The blocks", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_abuse(State(state): State<AppState>, Query(t): Query<TenantParam>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

@@ -48,7 +48,15 @@ fn client_of(user_agent: Option<&str>, batch: &streamtally_parse::ParsedBatch) -
     summary = "Send player events (JSON, a JSON array or NDJSON); durable when answered",
     params(IngestParams),
     request_body(content = String, description = "Events as JSON, a JSON array or NDJSON (spec §1)", content_type = "application/json"),
-    responses((status = 202, description = "Accepted: durable", body = Object), (status = 400, description = "Some or all events were bad; the good ones are durable (per-event errors)", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 202, description = "Accepted: durable", body = Object),
+        (status = 400, description = "Some or all events were bad; the good ones are durable (per-event errors)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]
 pub async fn post_events(

@@ -106,7 +106,14 @@ async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minute
     tag = "live",
     summary = "Live contents now, with current viewers",
     params(LiveParams),
-    responses((status = 200, description = "Live contents", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Live contents", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -123,7 +130,14 @@ pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>
     tag = "live",
     summary = "Server-sent events: the live figures every few seconds",
     params(LiveParams),
-    responses((status = 200, description = "`event: live` messages", content_type = "text/event-stream", body = String), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "`event: live` messages", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_stream(
@@ -201,7 +215,14 @@ async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeP
     tag = "live",
     summary = "Viewers per minute of one live content",
     params(RangeParams, ("content_id" = String, Path, description = "The live content")),
-    responses((status = 200, description = "Viewers per minute", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Viewers per minute", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_concurrency(
@@ -226,7 +247,14 @@ pub async fn get_concurrency(
     tag = "live",
     summary = "Summary of one live content: peak, average, viewers, time",
     params(RangeParams, ("content_id" = String, Path, description = "The live content")),
-    responses((status = 200, description = "The summary", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The summary", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_summary(
@@ -249,7 +277,14 @@ pub async fn get_summary(
     tag = "live",
     summary = "Live broadcasts of a range with peak and average viewers",
     params(RangeParams),
-    responses((status = 200, description = "One row per broadcast", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "One row per broadcast", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("api_key" = [])),
 )]
 pub async fn get_overview(State(state): State<AppState>, Query(p): Query<RangeParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

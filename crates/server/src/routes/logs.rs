@@ -89,7 +89,13 @@ pub struct ImportedParams {
     tag = "logs",
     summary = "How many bytes of a log file were taken",
     params(ImportedParams),
-    responses((status = 200, description = "The file's imported bytes", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "The file's imported bytes", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+    ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]
 pub async fn get_imported(State(state): State<AppState>, Query(p): Query<ImportedParams>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
@@ -107,7 +113,16 @@ pub async fn get_imported(State(state): State<AppState>, Query(p): Query<Importe
     summary = "Push CDN or streaming-server log lines",
     params(LogParams),
     request_body(content = String, description = "Log lines (any supported format), optionally gzip", content_type = "text/plain"),
-    responses((status = 200, description = "Lines taken, with per-line errors", body = Object), (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody), (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody), (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody), (status = 409, description = "Exists already", body = crate::openapi::ErrorBody), (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody), (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody), (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody)),
+    responses(
+        (status = 200, description = "Lines taken, with per-line errors", body = Object),
+        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
+        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
+        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
+        (status = 409, description = "Exists already", body = crate::openapi::ErrorBody),
+        (status = 413, description = "The body is over the limit", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
+        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+    ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]
 pub async fn post_logs(

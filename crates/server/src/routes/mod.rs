@@ -9,6 +9,7 @@ pub mod logs;
 pub mod ops;
 pub mod query;
 pub mod sdk;
+pub mod users;
 
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
