@@ -107,6 +107,10 @@ pub struct EmbeddedStore {
     /// files or sealed rows (erasure, retention), which so wait for it.
     flushing: Mutex<()>,
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
+    /// DataFusion's runtime, shared by every query: its cache of Parquet
+    /// footers (checked against each file's size and time) spares a small
+    /// query the re-reading of every file's metadata.
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     _lock: File,
 }
 
@@ -143,6 +147,7 @@ impl EmbeddedStore {
             mode,
             tenants: Mutex::new(HashMap::new()),
             flushing: Mutex::new(()),
+            runtime: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
             graveyard: Mutex::new(Vec::new()),
             _lock: lock,
         };

@@ -25,7 +25,7 @@ impl EmbeddedStore {
         let config = SessionConfig::new()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .with_target_partitions(2);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
         let mut facts = if mem.is_empty() {
             ctx.read_batch(facts_batch(&[])?)?
         } else {
