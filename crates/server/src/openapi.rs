@@ -26,6 +26,61 @@ pub struct TableAnswer {
     pub totals: serde_json::Value,
 }
 
+/// The refusals of a route that reads with a key: bad input, no or a wrong
+/// key, too low a role, a tenant the key may not see, too busy.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // described, not built: `ApiError` answers these
+pub enum ReadRefusals {
+    /// Bad input: the message names it
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No key or a key that is not valid
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The key lacks the role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such tenant (or one the key may not see)
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Busy or closing; retry
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The refusals of an admin's route: as for reads, without `503`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum AdminRefusals {
+    /// Bad input: the message names it
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No key or a key that is not valid
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The key lacks the role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such tenant (or one the key may not see)
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The refusals of a route that takes no input but its key.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum KeyRefusals {
+    /// No key or a key that is not valid
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The key lacks the role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such tenant (or one the key may not see)
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -42,10 +42,7 @@ async fn admin_tenant(state: &AppState, headers: &HeaderMap, tenant: Option<&str
     params(TenantParam),
     responses(
         (status = 200, description = "The codes with expiry and revocation", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -77,10 +74,7 @@ pub async fn get_codes(State(state): State<AppState>, Query(t): Query<TenantPara
     request_body(content = String, description = "JSON (array of codes or objects) or CSV `code,note,expires_at`", content_type = "application/json"),
     responses(
         (status = 200, description = "How many codes were stored", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -103,10 +97,7 @@ pub async fn put_codes(State(state): State<AppState>, Query(t): Query<TenantPara
     request_body(content = String, description = "Codes to revoke, as for PUT (or `?code=`)", content_type = "application/json"),
     responses(
         (status = 200, description = "How many were revoked", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -147,10 +138,7 @@ pub struct RevokeParams {
     params(TenantParam),
     responses(
         (status = 200, description = "The new secret", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -363,11 +351,7 @@ pub struct FailureParams {
     params(FailureParams),
     responses(
         (status = 200, description = "Failures per content and day", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]

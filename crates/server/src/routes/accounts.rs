@@ -32,9 +32,7 @@ pub struct NewAccount {
     params(TenantParam),
     responses(
         (status = 200, description = "The accounts", body = Object),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::KeyRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -53,10 +51,7 @@ pub async fn get_accounts(State(state): State<AppState>, Query(t): Query<TenantP
     request_body(content = NewAccount),
     responses(
         (status = 201, description = "The account (without its password)", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
         (status = 409, description = "The e-mail address has an account already", body = crate::openapi::ErrorBody),
     ),
     security(("api_key" = [])),

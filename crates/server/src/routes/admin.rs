@@ -32,10 +32,7 @@ fn settings_json(pairs: Vec<(&'static str, String)>) -> Value {
     params(TenantParam),
     responses(
         (status = 200, description = "Every setting with its value", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -55,10 +52,7 @@ pub async fn get_settings(State(state): State<AppState>, Query(t): Query<TenantP
     request_body(content = Object, description = "Settings to change, e.g. `{\"view_window\": \"2h\"}`"),
     responses(
         (status = 200, description = "The settings after the change", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -95,9 +89,7 @@ pub async fn put_settings(
     params(TenantParam),
     responses(
         (status = 200, description = "The catalogue", body = Object),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::KeyRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -117,10 +109,7 @@ pub async fn get_contents(State(state): State<AppState>, Query(t): Query<TenantP
     request_body(content = String, description = "NDJSON or a JSON array of entries", content_type = "application/x-ndjson"),
     responses(
         (status = 200, description = "How many entries were stored", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -210,10 +199,7 @@ pub struct NewKey {
     params(TenantParam),
     responses(
         (status = 200, description = "The keys", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -232,10 +218,7 @@ pub async fn get_keys(State(state): State<AppState>, Query(t): Query<TenantParam
     params(TenantParam, ("key_id" = String, Path, description = "The key's id")),
     responses(
         (status = 200, description = "Revoked", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -263,10 +246,7 @@ pub async fn delete_key(
     request_body(content = NewKey),
     responses(
         (status = 201, description = "The new key", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -308,10 +288,7 @@ pub struct SubjectParams {
     params(SubjectParams),
     responses(
         (status = 200, description = "What was erased", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -345,10 +322,7 @@ pub async fn delete_subject(State(state): State<AppState>, Query(p): Query<Subje
     params(TenantParam),
     responses(
         (status = 200, description = "The blocks", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]

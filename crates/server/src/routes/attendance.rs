@@ -36,11 +36,7 @@ pub struct AttendanceParams {
     params(AttendanceParams),
     responses(
         (status = 200, description = "Rows and totals", content((crate::openapi::TableAnswer = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]

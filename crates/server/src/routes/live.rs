@@ -108,11 +108,7 @@ async fn live_now(state: &AppState, tenant: TenantId, tz: Tz, at: Micros, minute
     params(LiveParams),
     responses(
         (status = 200, description = "Live contents", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -132,10 +128,7 @@ pub async fn get_live(State(state): State<AppState>, Query(p): Query<LiveParams>
     params(LiveParams),
     responses(
         (status = 200, description = "`event: live` messages", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
         (status = 429, description = "Too many requests or failures; see Retry-After", body = crate::openapi::ErrorBody),
     ),
     security(("api_key" = [])),
@@ -217,11 +210,7 @@ async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeP
     params(RangeParams, ("content_id" = String, Path, description = "The live content")),
     responses(
         (status = 200, description = "Viewers per minute", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -249,11 +238,7 @@ pub async fn get_concurrency(
     params(RangeParams, ("content_id" = String, Path, description = "The live content")),
     responses(
         (status = 200, description = "The summary", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -279,11 +264,7 @@ pub async fn get_summary(
     params(RangeParams),
     responses(
         (status = 200, description = "One row per broadcast", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
-        (status = 503, description = "Busy or closing; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]

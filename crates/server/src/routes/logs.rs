@@ -91,10 +91,7 @@ pub struct ImportedParams {
     params(ImportedParams),
     responses(
         (status = 200, description = "The file's imported bytes", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("ingest_key" = []), ("ingest_query" = []), ("api_key" = [])),
 )]

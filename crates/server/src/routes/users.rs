@@ -32,9 +32,7 @@ pub const DIRECTORY_MAX_BYTES: usize = 64 * 1024 * 1024;
     responses(
         (status = 200, description = "Every row stored", body = Object),
         (status = 400, description = "Some rows refused (`errors: [{row, field, message}]`); the others are stored", body = Object),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::KeyRefusals,
         (status = 413, description = "The body is over 64 MiB", body = crate::openapi::ErrorBody),
     ),
     security(("api_key" = [])),
@@ -135,10 +133,7 @@ pub struct LookupParams {
     params(LookupParams),
     responses(
         (status = 200, description = "The latest look-ups, newest first", body = Object),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -179,10 +174,7 @@ pub struct RegistrationParams {
     params(RegistrationParams),
     responses(
         (status = 200, description = "The registrations", content((Object = "application/json"), (String = "text/csv"))),
-        (status = 400, description = "Bad input: the message names it", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such tenant (or one the key may not see)", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminRefusals,
     ),
     security(("api_key" = [])),
 )]
