@@ -61,6 +61,11 @@ fn every_page_works_in_chromium_and_shows_what_the_api_says() {
     let zoom = &checks["zoom"];
     assert!(width(&zoom["zoomed"]) < width(&zoom["full"]) * 0.6, "a drag zooms the series: {zoom}");
     assert_eq!(zoom["back"], zoom["full"], "a double-click goes back");
+    let phone = &run["phone"];
+    assert!(
+        phone["page"].as_u64().unwrap() <= phone["screen"].as_u64().unwrap(),
+        "the overview fits a phone: {phone}"
+    );
     assert!(run["signed_out_to"].as_str().unwrap().ends_with("/signin"));
     // The README's screenshot, made here when asked for.
     if std::env::var_os("STREAMTALLY_UPDATE_SCREENSHOT").is_some() {

@@ -40,6 +40,13 @@ try {
     writeFileSync(`${out}/${page}.png`, await b.screenshot());
   }
 
+  // On a phone: nothing wider than the screen (tables scroll inside themselves).
+  await b.resize(390, 844);
+  await b.go(`${base}/overview?${view}`);
+  summary.phone = await b.run("return { page: document.documentElement.scrollWidth, screen: window.innerWidth }");
+  writeFileSync(`${out}/overview-phone.png`, await b.screenshot());
+  await b.resize(1280, 1100);
+
   // The tile a page shows, and the API's total for the same question.
   const tile = (label) => b.run(`return [...document.querySelectorAll('.tile')].find((t) => t.querySelector('.label').textContent === ${JSON.stringify(label)}).querySelector('.value').textContent`);
   const starts = async (query) => JSON.parse(await api(`/api/v1/metrics?metrics=starts&${query}`)).totals.starts;

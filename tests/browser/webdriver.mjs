@@ -25,6 +25,7 @@ export class Browser {
   cmd(method, path, body) { return call(this.driver, method, `/session/${this.id}${path}`, body); }
   async go(url) { await this.cmd("POST", "/url", { url }); await this.settled(); }
   async url() { return this.cmd("GET", "/url"); }
+  async resize(width, height) { await this.cmd("POST", "/window/rect", { width, height }); }
   async run(script, ...args) { return this.cmd("POST", "/execute/async", { script: `const done = arguments[arguments.length - 1]; Promise.resolve((async () => { ${script} })()).then(done, (e) => done({ error: String(e) }));`, args }); }
   async find(css) {
     const r = await this.cmd("POST", "/element", { using: "css selector", value: css });

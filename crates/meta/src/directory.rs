@@ -110,12 +110,26 @@ impl Meta {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Removes a user's entry (erasure, or the tenant's own deletion); false when there was none.
+    /// Removes a user's entry (the tenant's own deletion); false when there was none.
     pub fn delete_registered_user(&self, tenant: TenantId, user_id: &str) -> Result<bool, MetaError> {
         let n = self
             .conn()
             .execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", params![tenant, user_id])?;
         Ok(n > 0)
+    }
+
+    /// Erasure (spec §8): the entry goes, and the look-ups of the user keep
+    /// who looked and when but no longer name the user. Entries removed.
+    pub fn erase_registered_user(&self, tenant: TenantId, user_id: &str) -> Result<u64, MetaError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", params![tenant, user_id])?;
+        tx.execute(
+            "UPDATE user_lookups SET user_id = '(erased)' WHERE tenant_id = ?1 AND user_id = ?2",
+            params![tenant, user_id],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
     }
 
     /// Notes that `by` looked at `user_id`.
@@ -185,5 +199,10 @@ mod tests {
         let seen: Vec<(String, String)> = meta.lookups(a, 10).unwrap().into_iter().map(|l| (l.by, l.user_id)).collect();
         assert_eq!(seen, [("account:x".to_string(), "u3".to_string()), ("key1".into(), "u1".into())]);
         assert!(meta.lookups(b, 10).unwrap().is_empty());
+        // Erased: the entry goes and the look-ups no longer name the user.
+        assert_eq!(meta.erase_registered_user(a, "u1").unwrap(), 1);
+        assert_eq!(meta.registered_user(a, "u1").unwrap(), None);
+        let seen: Vec<String> = meta.lookups(a, 10).unwrap().into_iter().map(|l| l.user_id).collect();
+        assert_eq!(seen, ["u3", "(erased)"]);
     }
 }

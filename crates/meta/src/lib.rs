@@ -113,6 +113,8 @@ impl Meta {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows (an erased user's name) are overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > schema::SCHEMA_VERSION {
             return Err(MetaError::NewerSchema(version));

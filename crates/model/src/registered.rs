@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::time::{micros_to_datetime, Micros};
@@ -69,11 +70,12 @@ pub struct RegisteredUser {
 }
 
 impl RegisteredUser {
-    /// Age in whole years when the user registered: from the birth date
-    /// exactly (a user turning 25 that day is 25); with only a birth year,
-    /// registration year − birth year (issue 14's rule).
-    pub fn age_at_registration(&self) -> Option<i32> {
-        let registered = micros_to_datetime(self.registered_at?).date_naive();
+    /// Age in whole years when the user registered, on the registration's
+    /// day in `tz`: from the birth date exactly (a user turning 25 that day
+    /// is 25); with only a birth year, registration year − birth year (issue
+    /// 14's rule).
+    pub fn age_at_registration(&self, tz: Tz) -> Option<i32> {
+        let registered = micros_to_datetime(self.registered_at?).with_timezone(&tz).date_naive();
         match &self.birth {
             Birth::Date(born) => registered.years_since(*born).map(|y| y as i32),
             Birth::Year(year) => Some(registered.year() - year),
@@ -134,11 +136,11 @@ impl AgeRanges {
 
     /// The range of a user at registration: by age, or the range the tenant
     /// gave; `unknown` when neither (or an age no range holds).
-    pub fn of(&self, user: &RegisteredUser) -> String {
+    pub fn of(&self, user: &RegisteredUser, tz: Tz) -> String {
         if let Birth::AgeRange(given) = &user.birth {
             return given.replace(' ', "");
         }
-        user.age_at_registration()
+        user.age_at_registration(tz)
             .and_then(|age| self.0.iter().find(|(lo, hi)| age >= *lo && hi.is_none_or(|h| age <= h)))
             .map(|r| AgeRanges::label(*r))
             .unwrap_or_else(|| "unknown".into())
@@ -181,10 +183,13 @@ mod tests {
     #[test]
     fn age_counts_whole_years_to_the_registration_day() {
         let born = NaiveDate::from_ymd_opt(2001, 3, 2).unwrap();
-        assert_eq!(user(Birth::Date(born), "2026-03-02T00:00:00Z").age_at_registration(), Some(25));
-        assert_eq!(user(Birth::Date(born), "2026-03-01T23:59:59Z").age_at_registration(), Some(24));
-        assert_eq!(user(Birth::Year(2001), "2026-01-01T00:00:00Z").age_at_registration(), Some(25));
-        assert_eq!(user(Birth::AgeRange("25-34".into()), "2026-01-01T00:00:00Z").age_at_registration(), None);
+        assert_eq!(user(Birth::Date(born), "2026-03-02T00:00:00Z").age_at_registration(Tz::UTC), Some(25));
+        assert_eq!(user(Birth::Date(born), "2026-03-01T23:59:59Z").age_at_registration(Tz::UTC), Some(24));
+        assert_eq!(user(Birth::Year(2001), "2026-01-01T00:00:00Z").age_at_registration(Tz::UTC), Some(25));
+        assert_eq!(user(Birth::AgeRange("25-34".into()), "2026-01-01T00:00:00Z").age_at_registration(Tz::UTC), None);
+        // The evening before the birthday in São Paulo is already the day in UTC.
+        let sp: Tz = "America/Sao_Paulo".parse().unwrap();
+        assert_eq!(user(Birth::Date(born), "2026-03-02T01:00:00Z").age_at_registration(sp), Some(24));
     }
 
     #[test]
@@ -193,12 +198,16 @@ mod tests {
         assert_eq!(ranges, AgeRanges::default());
         assert_eq!(ranges.to_string(), AgeRanges::DEFAULT);
         let born = NaiveDate::from_ymd_opt(2001, 3, 2).unwrap();
-        assert_eq!(ranges.of(&user(Birth::Date(born), "2026-03-02T00:00:00Z")), "25-34", "25 on the day");
-        assert_eq!(ranges.of(&user(Birth::Date(born), "2026-03-01T00:00:00Z")), "18-24");
-        assert_eq!(ranges.of(&user(Birth::Year(1950), "2026-03-01T00:00:00Z")), "65+");
-        assert_eq!(ranges.of(&user(Birth::Year(2015), "2026-03-01T00:00:00Z")), "unknown", "an age no range holds");
-        assert_eq!(ranges.of(&user(Birth::AgeRange("35 - 44".into()), "2026-03-01T00:00:00Z")), "35-44");
-        assert_eq!(ranges.of(&user(Birth::Unknown, "2026-03-01T00:00:00Z")), "unknown");
+        assert_eq!(ranges.of(&user(Birth::Date(born), "2026-03-02T00:00:00Z"), Tz::UTC), "25-34", "25 on the day");
+        assert_eq!(ranges.of(&user(Birth::Date(born), "2026-03-01T00:00:00Z"), Tz::UTC), "18-24");
+        assert_eq!(ranges.of(&user(Birth::Year(1950), "2026-03-01T00:00:00Z"), Tz::UTC), "65+");
+        assert_eq!(
+            ranges.of(&user(Birth::Year(2015), "2026-03-01T00:00:00Z"), Tz::UTC),
+            "unknown",
+            "an age no range holds"
+        );
+        assert_eq!(ranges.of(&user(Birth::AgeRange("35 - 44".into()), "2026-03-01T00:00:00Z"), Tz::UTC), "35-44");
+        assert_eq!(ranges.of(&user(Birth::Unknown, "2026-03-01T00:00:00Z"), Tz::UTC), "unknown");
         assert!(AgeRanges::parse("18-30,25-34").is_err());
         assert!(AgeRanges::parse("65+,70-80").is_err());
         assert!(AgeRanges::parse("young").is_err());

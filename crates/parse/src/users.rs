@@ -18,7 +18,8 @@ const MAX_TEXT: usize = 512;
 /// Why one row of a directory upload was refused.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowError {
-    /// The row: 1 for the first line, element or CSV record after the header.
+    /// The row: the line of NDJSON or CSV (the header is line 1), the
+    /// element of a JSON array (from 1).
     pub row: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -67,12 +68,27 @@ pub fn parse_users(body: &[u8]) -> Result<ParsedUsers, String> {
             }
         }
         Some(_) => {
-            let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+            let csv_text = text;
+            let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text.as_bytes());
             let header: Vec<String> = reader.headers().map_err(|e| format!("CSV header: {e}"))?.iter().map(str::to_string).collect();
             if !header.iter().any(|h| h == "user_id") {
                 return Err("the CSV header names no `user_id` column".into());
             }
             for (i, record) in reader.records().enumerate() {
+                // The file's line, as a spreadsheet shows it (blank lines and
+                // quoted breaks counted): from the record's byte offset.
+                let line = record
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.position())
+                    .and_then(|p| {
+                        // A record read after blank lines starts at them: skip them.
+                        let start = p.byte() as usize;
+                        let rest = csv_text.get(start..)?;
+                        csv_text.get(..start + rest.len() - rest.trim_start_matches(['\r', '\n']).len())
+                    })
+                    .map(|before| before.matches('\n').count() + 1)
+                    .unwrap_or(i + 2);
                 let fields = record.map_err(|e| (None, format!("CSV: {e}"))).map(|r| {
                     header
                         .iter()
@@ -81,7 +97,7 @@ pub fn parse_users(body: &[u8]) -> Result<ParsedUsers, String> {
                         .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
                         .collect()
                 });
-                take(i + 1, fields);
+                take(line, fields);
             }
         }
     }
@@ -203,6 +219,8 @@ mod tests {
         let json = br#"[{"user_id":"u1","name":"Ana","gender":"Female","birth_year":1990,"country":"br","state":"SP","city":"Campinas","registered_at":"2026-03-02","plan":"gold"}]"#;
         let ndjson = b"{\"user_id\":\"u1\",\"name\":\"Ana\",\"gender\":\"female\",\"birth_year\":\"1990\",\"country\":\"BR\",\"region\":\"SP\",\"city\":\"Campinas\",\"registered_at\":\"2026-03-02T00:00:00Z\",\"attributes\":{\"plan\":\"gold\"}}\n";
         let csv = b"user_id,name,gender,birth_year,country,state,city,registered_at,plan\nu1,Ana,female,1990,BR,SP,Campinas,2026-03-02,gold\n";
+        let bad_csv = parse_users(b"user_id,birth_year\nu1,1990\n\nu2,year\n").unwrap();
+        assert_eq!(bad_csv.errors[0].row, 4, "the file's line: {:?}", bad_csv.errors);
         let users: Vec<RegisteredUser> = [&json[..], &ndjson[..], &csv[..]]
             .iter()
             .map(|b| {

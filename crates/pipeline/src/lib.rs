@@ -309,11 +309,10 @@ impl Pipeline {
         };
         let stored = self.erase_stored(tenant, subject).await?;
         let directory_entries = match user {
-            Some(u) => u64::from(
-                self.meta
-                    .delete_registered_user(tenant, &u)
-                    .map_err(|e| PipelineError::NotDurable(e.to_string()))?,
-            ),
+            Some(u) => self
+                .meta
+                .erase_registered_user(tenant, &u)
+                .map_err(|e| PipelineError::NotDurable(e.to_string()))?,
             None => 0,
         };
         Ok(SubjectErased { stored, directory_entries })

@@ -29,22 +29,33 @@ pub struct RegistrationsQuery {
 /// Periods shown at most (a year of days, a few months of hours).
 pub const MAX_PERIODS: usize = 5_000;
 
-/// The label of the period holding `at`, and the start of the next.
+/// The first instant of local day `d`: its midnight, or where a clock
+/// change at midnight (Santiago, Cairo, Havana …) lets the day begin.
+fn start_of(tz: Tz, d: NaiveDate) -> Option<DateTime<Tz>> {
+    (0..24 * 4).find_map(|quarter| {
+        let local = d.and_hms_opt(quarter / 4, quarter % 4 * 15, 0)?;
+        tz.from_local_datetime(&local).earliest()
+    })
+}
+
+/// The label of the period holding `at`, and the start of the next (always
+/// after `at`). Hours carry their offset: when clocks go back, the repeated
+/// hour is a period of its own.
 fn period(at: DateTime<Tz>, unit: TimeUnit) -> (String, DateTime<Tz>) {
     let tz = at.timezone();
-    let midnight = |d: NaiveDate| tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest().unwrap_or(at);
+    let next_day = |d: NaiveDate| start_of(tz, d).filter(|n| *n > at).unwrap_or(at + Duration::days(1));
     match unit {
         TimeUnit::Minute | TimeUnit::Hour => {
             let start = at - Duration::minutes(at.minute() as i64) - Duration::seconds(at.second() as i64) - Duration::nanoseconds(at.nanosecond() as i64);
-            (start.format("%Y-%m-%dT%H:00").to_string(), start + Duration::hours(1))
+            (start.format("%Y-%m-%dT%H:00%:z").to_string(), start + Duration::hours(1))
         }
         TimeUnit::Day => {
             let day = at.date_naive();
-            (day.to_string(), midnight(day + Duration::days(1)))
+            (day.to_string(), next_day(day + Duration::days(1)))
         }
         TimeUnit::Week => {
             let monday = at.date_naive() - Duration::days(at.weekday().num_days_from_monday() as i64);
-            (monday.to_string(), midnight(monday + Duration::days(7)))
+            (monday.to_string(), next_day(monday + Duration::days(7)))
         }
         TimeUnit::Month => {
             let first = at.date_naive().with_day(1).unwrap_or(at.date_naive());
@@ -53,7 +64,7 @@ fn period(at: DateTime<Tz>, unit: TimeUnit) -> (String, DateTime<Tz>) {
             } else {
                 NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
             };
-            (first.format("%Y-%m").to_string(), midnight(next.unwrap_or(first)))
+            (first.format("%Y-%m").to_string(), next_day(next.unwrap_or(first)))
         }
     }
 }
@@ -118,10 +129,14 @@ impl RegistrationsQuery {
                 series[i].1[user.gender as usize] += 1;
             }
             *genders.entry(user.gender.as_str().to_string()).or_insert(0) += 1;
-            *ages.entry(self.age_ranges.of(user)).or_insert(0) += 1;
+            *ages.entry(self.age_ranges.of(user, self.tz)).or_insert(0) += 1;
             let country = user.country.clone().unwrap_or_else(|| "unknown".into());
             if !self.home_country.is_empty() {
-                if country == self.home_country {
+                if user.country.is_none() {
+                    // Not known to live elsewhere: unknown, not `Other`.
+                    *regions.entry("unknown".to_string()).or_insert(0) += 1;
+                    *cities.entry("unknown\u{0}unknown".to_string()).or_insert(0) += 1;
+                } else if country == self.home_country {
                     let region = user.region.clone().unwrap_or_else(|| "unknown".into());
                     let city = user.city.clone().unwrap_or_else(|| "unknown".into());
                     *cities.entry(format!("{city}\u{0}{region}")).or_insert(0) += 1;
@@ -309,6 +324,47 @@ mod tests {
         let totals: Vec<u64> = a["series"].as_array().unwrap().iter().map(|r| r["total"].as_u64().unwrap()).collect();
         assert_eq!(a["series"][0]["period"], "2026-03-01");
         assert_eq!(totals, [1, 1, 2, 0], "the range is 1 March 09:00 to 4 March 09:00 in Tokyo");
+    }
+
+    #[test]
+    fn a_clock_change_at_midnight_or_a_repeated_hour_loses_no_period() {
+        // Santiago moves its clocks from 00:00 to 01:00 on 6 September 2026.
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let mut q = query(TimeUnit::Day, santiago);
+        q.from = parse_ts("2026-09-05T12:00:00Z").unwrap();
+        q.to = parse_ts("2026-09-08T12:00:00Z").unwrap();
+        let days: Vec<String> = q.answer(&[]).unwrap().json["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["period"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(days, ["2026-09-05", "2026-09-06", "2026-09-07", "2026-09-08"]);
+        // Berlin repeats 02:00–03:00 on 25 October 2026: two periods, one registration each.
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let mut q = query(TimeUnit::Hour, berlin);
+        q.from = parse_ts("2026-10-24T23:00:00Z").unwrap();
+        q.to = parse_ts("2026-10-25T03:00:00Z").unwrap();
+        let users = [
+            user("a", Gender::Male, 1990, "DE", "BE", "Berlin", "2026-10-25T00:30:00Z"),
+            user("b", Gender::Male, 1990, "DE", "BE", "Berlin", "2026-10-25T01:30:00Z"),
+        ];
+        let a = q.answer(&users).unwrap().json;
+        let hours: Vec<(String, u64)> = a["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["period"].as_str().unwrap().to_string(), r["total"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            hours,
+            [
+                ("2026-10-25T01:00+02:00".to_string(), 0),
+                ("2026-10-25T02:00+02:00".to_string(), 1),
+                ("2026-10-25T02:00+01:00".to_string(), 1),
+                ("2026-10-25T03:00+01:00".to_string(), 0)
+            ]
+        );
     }
 
     #[test]

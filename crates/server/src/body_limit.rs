@@ -21,22 +21,29 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// How much a body may be, and how long it may take to arrive.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BodyLimits {
     pub max_bytes: usize,
     /// The user directory's upload (`PUT /api/v1/users`) may be larger.
     pub directory_bytes: usize,
+    /// Large uploads buffered at once: their memory is bounded, whoever
+    /// sends them (the key is checked only after the body is read).
+    pub directory_uploads: std::sync::Arc<tokio::sync::Semaphore>,
     pub timeout: Duration,
 }
 
 /// Buffers the body up to `max_bytes`; a larger one is drained and refused,
 /// and one that does not arrive within `timeout` is answered `408`.
 pub async fn read_body(State(limits): State<BodyLimits>, request: Request, next: Next) -> Response {
-    let limit = if request.uri().path() == "/api/v1/users" {
-        limits.directory_bytes
-    } else {
-        limits.max_bytes
+    let directory = request.uri().path() == "/api/v1/users";
+    let _upload = match directory {
+        true => match limits.directory_uploads.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return ApiError::Unavailable("another directory upload is being read; retry in a few seconds".into()).into_response(),
+        },
+        false => None,
     };
+    let limit = if directory { limits.directory_bytes } else { limits.max_bytes };
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)

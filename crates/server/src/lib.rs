@@ -44,11 +44,16 @@ pub fn router(state: AppState) -> Router {
     let body_limits = body_limit::BodyLimits {
         max_bytes: limit,
         directory_bytes: routes::users::DIRECTORY_MAX_BYTES.max(limit),
+        directory_uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(2)),
         timeout: state.config.connections.body_timeout,
     };
     let (api, doc) = api_routes().split_for_parts();
-    // Written once: the document does not change while the server runs.
-    let doc: std::sync::Arc<str> = doc.to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")).into();
+    // Written once: the document does not change while the server runs
+    // (the dashboard builds a router per page; it reuses the text).
+    static DOC: std::sync::OnceLock<std::sync::Arc<str>> = std::sync::OnceLock::new();
+    let doc = DOC
+        .get_or_init(|| doc.to_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")).into())
+        .clone();
     Router::new()
         .merge(api)
         .route("/api/v1/openapi.json", get(move || openapi_json(doc.clone())))

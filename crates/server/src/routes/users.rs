@@ -174,7 +174,7 @@ pub struct RegistrationParams {
     params(RegistrationParams),
     responses(
         (status = 200, description = "The registrations", content((Object = "application/json"), (String = "text/csv"))),
-        crate::openapi::AdminRefusals,
+        crate::openapi::ReadRefusals,
     ),
     security(("api_key" = [])),
 )]
