@@ -77,11 +77,19 @@ fn share(n: u64, total: u64) -> f64 {
     }
 }
 
+/// Counts largest first (then by key).
+fn by_count<K: Ord>(counts: BTreeMap<K, u64>) -> Vec<(K, u64)> {
+    let mut rows: Vec<(K, u64)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows
+}
+
 /// Counts of one label each, largest first (then by name).
 fn ranked(counts: BTreeMap<String, u64>, key: &str, total: u64) -> Vec<Value> {
-    let mut rows: Vec<(String, u64)> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    rows.into_iter().map(|(k, n)| json!({ key: k, "users": n, "share": share(n, total) })).collect()
+    by_count(counts)
+        .into_iter()
+        .map(|(k, n)| json!({ key: k, "users": n, "share": share(n, total) }))
+        .collect()
 }
 
 /// The answer: its parts as JSON, any one of them as CSV.
@@ -117,7 +125,7 @@ impl RegistrationsQuery {
         let mut ages: BTreeMap<String, u64> = self.age_ranges.labels().into_iter().map(|l| (l, 0)).collect();
         let mut countries = BTreeMap::new();
         let mut regions = BTreeMap::new();
-        let mut cities = BTreeMap::new();
+        let mut cities: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut total = 0u64;
         for user in users {
             let Some(registered) = user.registered_at.filter(|t| (self.from..self.to).contains(t)) else {
@@ -135,16 +143,16 @@ impl RegistrationsQuery {
                 if user.country.is_none() {
                     // Not known to live elsewhere: unknown, not `Other`.
                     *regions.entry("unknown".to_string()).or_insert(0) += 1;
-                    *cities.entry("unknown\u{0}unknown".to_string()).or_insert(0) += 1;
+                    *cities.entry(("unknown".into(), "unknown".into())).or_insert(0) += 1;
                 } else if country == self.home_country {
                     let region = user.region.clone().unwrap_or_else(|| "unknown".into());
                     let city = user.city.clone().unwrap_or_else(|| "unknown".into());
-                    *cities.entry(format!("{city}\u{0}{region}")).or_insert(0) += 1;
+                    *cities.entry((city, region.clone())).or_insert(0) += 1;
                     *regions.entry(region).or_insert(0) += 1;
                 } else {
                     // The source's rule: the home country in detail, every other as one.
                     *regions.entry("Other".to_string()).or_insert(0) += 1;
-                    *cities.entry("Other\u{0}Other".to_string()).or_insert(0) += 1;
+                    *cities.entry(("Other".into(), "Other".into())).or_insert(0) += 1;
                 }
             }
             *countries.entry(country).or_insert(0) += 1;
@@ -188,16 +196,10 @@ impl RegistrationsQuery {
                 .filter(|(l, _)| !labels.contains(l))
                 .map(|(l, n)| json!({ "age_range": l, "users": n, "share": share(*n, total) })),
         );
-        let cities: Vec<Value> = {
-            let mut rows: Vec<(String, u64)> = cities.into_iter().collect();
-            rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            rows.into_iter()
-                .map(|(k, n)| {
-                    let (city, region) = k.split_once('\u{0}').unwrap_or((&k, ""));
-                    json!({ "city": city, "region": region, "users": n, "share": share(n, total) })
-                })
-                .collect()
-        };
+        let cities: Vec<Value> = by_count(cities)
+            .into_iter()
+            .map(|((city, region), n)| json!({ "city": city, "region": region, "users": n, "share": share(n, total) }))
+            .collect();
         Ok(Registrations {
             json: json!({
                 "total": total,

@@ -81,6 +81,21 @@ pub enum KeyRefusals {
     NotFound(ErrorBody),
 }
 
+/// The refusals of a route about one registered user.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum UserRefusals {
+    /// No key or a key that is not valid
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The key lacks the role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such user in the directory
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

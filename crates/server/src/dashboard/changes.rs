@@ -15,7 +15,7 @@ pub async fn apply(page: &Page, fields: &HashMap<String, String>) -> String {
     match field("action").as_str() {
         "settings" => settings(page, fields).await,
         "key_create" => {
-            let answer = send(page, "POST", "/api/v1/keys", "", Some(json!({ "role": field("role") }))).await;
+            let answer = page.send("POST", "/api/v1/keys", &[], Some(json!({ "role": field("role") }))).await;
             match answer.error() {
                 Some(e) => format!("No key made: {e}"),
                 None => {
@@ -29,14 +29,14 @@ pub async fn apply(page: &Page, fields: &HashMap<String, String>) -> String {
                 }
             }
         }
-        "key_revoke" => outcome(send(page, "DELETE", &format!("/api/v1/keys/{id}"), "", None).await, "Revoked the key."),
+        "key_revoke" => outcome(page.send("DELETE", &format!("/api/v1/keys/{id}"), &[], None).await, "Revoked the key."),
         "account_create" => {
             let body = json!({ "email": field("email"), "password": fields.get("password").cloned().unwrap_or_default(), "role": field("role") });
-            let answer = send(page, "POST", "/api/v1/accounts", "", Some(body)).await;
+            let answer = page.send("POST", "/api/v1/accounts", &[], Some(body)).await;
             outcome(answer, &format!("Made the account of {}.", field("email")))
         }
         "account_delete" => outcome(
-            send(page, "DELETE", &format!("/api/v1/accounts/{id}"), "", None).await,
+            page.send("DELETE", &format!("/api/v1/accounts/{id}"), &[], None).await,
             "Deleted the account; its sessions have ended.",
         ),
         "codes_add" => {
@@ -60,12 +60,12 @@ pub async fn apply(page: &Page, fields: &HashMap<String, String>) -> String {
                 .collect();
             let n = entries.len();
             outcome(
-                send(page, "PUT", "/api/v1/access/codes", "", Some(Value::Array(entries))).await,
+                page.send("PUT", "/api/v1/access/codes", &[], Some(Value::Array(entries))).await,
                 &format!("Added {n} codes."),
             )
         }
         "code_revoke" => outcome(
-            send(page, "DELETE", "/api/v1/access/codes", &format!("code={id}"), None).await,
+            page.send("DELETE", "/api/v1/access/codes", &[("code", field("id").as_str())], None).await,
             "Revoked the code.",
         ),
         "erase" => {
@@ -73,8 +73,9 @@ pub async fn apply(page: &Page, fields: &HashMap<String, String>) -> String {
             if !["user_id", "device_id", "access_code"].contains(&subject.as_str()) || field("confirm") != "yes" {
                 return "Nothing erased: choose what to erase and confirm.".into();
             }
-            let query = super::encode(&[(subject.as_str(), field("value").as_str())]);
-            let answer = send(page, "DELETE", "/api/v1/subjects", &query, None).await;
+            let answer = page
+                .send("DELETE", "/api/v1/subjects", &[(subject.as_str(), field("value").as_str())], None)
+                .await;
             match answer.error() {
                 Some(e) => format!("Nothing erased: {e}"),
                 None => format!("Erased {} {}: {}", subject.replace('_', " "), field("value"), answer.json()["erased"]),
@@ -98,19 +99,11 @@ async fn settings(page: &Page, fields: &HashMap<String, String>) -> String {
     }
     let mut names: Vec<String> = changed.keys().cloned().collect();
     names.sort();
-    let answer = send(page, "PUT", "/api/v1/settings", "", Some(Value::Object(changed))).await;
+    let answer = page.send("PUT", "/api/v1/settings", &[], Some(Value::Object(changed))).await;
     match answer.error() {
         Some(e) => format!("Not saved: {e}"),
         None => format!("Saved: {}.", names.join(", ")),
     }
-}
-
-/// `method path?query` on the API for the page's tenant.
-async fn send(page: &Page, method: &str, path: &str, query: &str, body: Option<Value>) -> api::Answer {
-    let tenant = page.tenant_param.trim_start_matches('&');
-    let sep = if !query.is_empty() && !tenant.is_empty() { "&" } else { "" };
-    let url = format!("{path}?{query}{sep}{tenant}");
-    api::send(&page.router, page.peer, &page.key, method, &url, body.map(|b| b.to_string())).await
 }
 
 fn outcome(answer: api::Answer, done: &str) -> String {

@@ -164,9 +164,17 @@ pub fn tiles(items: &[(&str, String, Option<f64>)]) -> String {
 
 /// A table of API rows: the columns named, each with its header.
 pub fn table(caption: &str, columns: &[(&str, &str)], rows: &[Value]) -> String {
+    table_with(caption, columns, rows, None)
+}
+
+/// [`table`] with a last column of markup made per row (a form's button).
+pub fn table_with(caption: &str, columns: &[(&str, &str)], rows: &[Value], last: Option<&dyn Fn(&Value) -> String>) -> String {
     let mut out = format!("<table><caption>{}</caption><thead><tr>", esc(caption));
     for (_, header) in columns {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(header));
+    }
+    if last.is_some() {
+        out.push_str("<th scope=\"col\"></th>");
     }
     out.push_str("</tr></thead><tbody>");
     for row in rows {
@@ -178,6 +186,9 @@ pub fn table(caption: &str, columns: &[(&str, &str)], rows: &[Value]) -> String 
             } else {
                 let _ = write!(out, "<td>{text}</td>");
             }
+        }
+        if let Some(last) = last {
+            let _ = write!(out, "<td>{}</td>", last(row));
         }
         out.push_str("</tr>");
     }

@@ -244,8 +244,13 @@ impl Page {
     }
 
     async fn api(&self, path: &str, params: &[(&str, &str)]) -> api::Answer {
+        self.send("GET", path, params, None).await
+    }
+
+    /// `method path?params` on the API for the page's tenant, with a JSON body if given.
+    async fn send(&self, method: &str, path: &str, params: &[(&str, &str)], json: Option<serde_json::Value>) -> api::Answer {
         let url = format!("{path}?{}{}", encode(params), self.tenant_param);
-        api::get(&self.router, self.peer, &self.key, &url).await
+        api::send(&self.router, self.peer, &self.key, method, &url, json.map(|b| b.to_string())).await
     }
 
     fn render(&self, title: &str, page: &str, body: &str) -> Response {
@@ -265,7 +270,7 @@ pub(crate) fn csv_link(path: &str, params: &[(&str, &str)], tenant_param: &str) 
 
 /// `k=v&…`, form-encoded. (A plain function: the encoder is not `Send`, so
 /// it never lives across an await.)
-pub(crate) fn encode(params: &[(&str, &str)]) -> String {
+fn encode(params: &[(&str, &str)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         q.append_pair(k, v);

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::html::{self, cell, esc};
+use super::html::{self, esc};
 use super::session::same_token;
 use super::view::ViewParams;
 use super::{changes, form, Page};
@@ -51,34 +51,22 @@ fn action_form(page: &Page, action: &str, class: &str, inner: &str) -> String {
 }
 
 /// A table of API rows with one button per row (revoke, delete) posting
-/// `action` with the row's `id_field` as `id`.
+/// `action` with the row's `id_field` as `id`; none on a revoked row.
 fn table_with_button(page: &Page, caption: &str, columns: &[(&str, &str)], rows: &[Value], button: (&str, &str, &str)) -> String {
     let (action, id_field, label) = button;
-    let mut out = format!("<table><caption>{}</caption><thead><tr>", esc(caption));
-    for (_, header) in columns {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(header));
-    }
-    out.push_str("<th scope=\"col\"></th></tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for (i, (key, _)) in columns.iter().enumerate() {
-            let (open, close) = if i == 0 { ("th scope=\"row\"", "th") } else { ("td", "td") };
-            let _ = write!(out, "<{open}>{}</{close}>", esc(&cell(&row[*key])));
+    let form = |row: &Value| {
+        let done = row["revoked"].as_bool() == Some(true) || row["revoked"].is_string();
+        if done {
+            return String::new();
         }
         let id = row[id_field].as_str().unwrap_or("");
-        let done = row["revoked"].as_bool() == Some(true) || row["revoked"].is_string();
-        out.push_str("<td>");
-        if !done {
-            let inner = format!(
-                "<input type=\"hidden\" name=\"id\" value=\"{}\"><button class=\"small\">{label}</button>",
-                esc(id)
-            );
-            out.push_str(&action_form(page, action, "row", &inner));
-        }
-        out.push_str("</td></tr>");
-    }
-    out.push_str("</tbody></table>");
-    out
+        let inner = format!(
+            "<input type=\"hidden\" name=\"id\" value=\"{}\"><button class=\"small\">{label}</button>",
+            esc(id)
+        );
+        action_form(page, action, "row", &inner)
+    };
+    html::table_with(caption, columns, rows, Some(&form))
 }
 
 fn counting_settings(page: &Page, settings: &Value) -> String {

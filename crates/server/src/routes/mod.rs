@@ -15,19 +15,23 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use streamtally_query::Answer;
 
+/// Whether `format` asks for CSV (`csv`) or JSON (none, empty, `json`);
+/// another value is refused.
+pub fn csv_format(format: Option<&str>) -> Result<bool, crate::ApiError> {
+    match format {
+        None | Some("") | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(crate::ApiError::BadRequest(format!(
+            "unknown `format` `{}` (json or csv)",
+            crate::error::shorten(other)
+        ))),
+    }
+}
+
 /// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else
 /// JSON; another `format` is refused.
 pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Result<Response, crate::ApiError> {
-    match format {
-        None | Some("") | Some("json") | Some("csv") => {}
-        Some(other) => {
-            return Err(crate::ApiError::BadRequest(format!(
-                "unknown `format` `{}` (json or csv)",
-                crate::error::shorten(other)
-            )))
-        }
-    }
-    let wants_csv = format == Some("csv")
+    let wants_csv = csv_format(format)?
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())

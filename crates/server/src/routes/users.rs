@@ -64,9 +64,7 @@ pub async fn put_users(State(state): State<AppState>, Query(t): Query<TenantPara
     params(TenantParam, ("user_id" = String, Path, description = "The user")),
     responses(
         (status = 200, description = "The entry", body = Object),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such user in the directory", body = crate::openapi::ErrorBody),
+        crate::openapi::UserRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -96,9 +94,7 @@ fn no_user(user_id: &str) -> ApiError {
     params(TenantParam, ("user_id" = String, Path, description = "The user")),
     responses(
         (status = 200, description = "Removed", body = Object),
-        (status = 401, description = "No key or a key that is not valid", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The key lacks the role", body = crate::openapi::ErrorBody),
-        (status = 404, description = "No such user in the directory", body = crate::openapi::ErrorBody),
+        crate::openapi::UserRefusals,
     ),
     security(("api_key" = [])),
 )]
@@ -209,16 +205,9 @@ pub async fn get_registrations(State(state): State<AppState>, Query(p): Query<Re
     };
     let users = state.meta.registered_between(tenant, from, to)?;
     let answer = q.answer(&users)?;
-    match p.format.as_deref() {
-        None | Some("") | Some("json") => Ok(Json(answer.json).into_response()),
-        Some("csv") => Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            answer.to_csv(p.part.as_deref().unwrap_or("series"))?,
-        )
-            .into_response()),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "unknown `format` `{}` (json or csv)",
-            crate::error::shorten(other)
-        ))),
+    if super::csv_format(p.format.as_deref())? {
+        let csv = answer.to_csv(p.part.as_deref().unwrap_or("series"))?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
     }
+    Ok(Json(answer.json).into_response())
 }
