@@ -85,6 +85,12 @@ fn routes() -> Vec<Route> {
             r#"[{"user_id":"u-table","name":"Ana","registered_at":"2026-03-02T10:00:00Z"}]"#,
         ),
         r("GET", "/api/v1/users/u-table?tenant={tenant}", Needs::Admin, ""),
+        r(
+            "GET",
+            "/api/v1/users/u-table/activity?from=2026-03-01&to=2026-03-03&tenant={tenant}",
+            Needs::Admin,
+            "",
+        ),
         r("GET", "/api/v1/audience/lookups?tenant={tenant}", Needs::Admin, ""),
         r(
             "GET",

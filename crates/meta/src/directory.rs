@@ -110,6 +110,14 @@ impl Meta {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every user of the tenant (what a query grouping by the audience joins).
+    pub fn registered_users(&self, tenant: TenantId) -> Result<Vec<RegisteredUser>, MetaError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 ORDER BY user_id"))?;
+        let rows = stmt.query_map(params![tenant], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Removes a user's entry (the tenant's own deletion); false when there was none.
     pub fn delete_registered_user(&self, tenant: TenantId, user_id: &str) -> Result<bool, MetaError> {
         let n = self

@@ -84,6 +84,38 @@ impl RegisteredUser {
     }
 }
 
+/// Where a registered user lives, as the audience shows it (source 002's
+/// rule): the country; with a home country set, the region and city inside
+/// it, every other country's as `Other`; `unknown` for what is not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomePlace {
+    pub country: String,
+    /// `None` without a home country setting.
+    pub region: Option<String>,
+    pub city: Option<String>,
+}
+
+impl RegisteredUser {
+    pub fn home_place(&self, home_country: &str) -> HomePlace {
+        let unknown = || "unknown".to_string();
+        let country = self.country.clone().unwrap_or_else(unknown);
+        let (region, city) = if home_country.is_empty() {
+            (None, None)
+        } else if self.country.is_none() {
+            // Not known to live elsewhere: unknown, not `Other`.
+            (Some(unknown()), Some(unknown()))
+        } else if country == home_country {
+            (
+                Some(self.region.clone().unwrap_or_else(unknown)),
+                Some(self.city.clone().unwrap_or_else(unknown)),
+            )
+        } else {
+            (Some("Other".into()), Some("Other".into()))
+        };
+        HomePlace { country, region, city }
+    }
+}
+
 /// Age ranges for the audience (`age_ranges` setting): ascending, apart,
 /// the last perhaps open (`65+`).
 #[derive(Debug, Clone, PartialEq)]

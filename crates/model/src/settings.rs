@@ -45,6 +45,10 @@ pub struct Settings {
     pub attendance: bool,
     /// Keep the enriched raw events beside the facts.
     pub store_raw_events: bool,
+    /// Days of raw events kept (one user's activity reads them); 0 keeps
+    /// them as long as the facts.
+    #[serde(default = "default_raw_retention")]
+    pub raw_retention_days: u32,
     /// Extra bot words of this tenant (lower case): User-Agents containing one are bots.
     pub bot_deny: Vec<String>,
     /// Media seconds of one HLS/DASH segment when the request does not say (CMCD `d`).
@@ -70,6 +74,10 @@ pub struct Settings {
     /// Age ranges of the audience, e.g. `18-24,…,65+`.
     #[serde(default = "default_age_ranges")]
     pub age_ranges: String,
+}
+
+fn default_raw_retention() -> u32 {
+    90
 }
 
 fn default_age_ranges() -> String {
@@ -129,6 +137,7 @@ impl Default for Settings {
             retention_days: 0,
             attendance: false,
             store_raw_events: true,
+            raw_retention_days: default_raw_retention(),
             bot_deny: Vec::new(),
             segment_seconds: default_segment(),
             allowed_lateness: default_lateness(),
@@ -161,10 +170,11 @@ pub const DURATION_RANGES: [(&str, Duration, Duration); 10] = [
 ];
 
 /// The range of each number setting.
-pub const NUMBER_RANGES: [(&str, f64, f64); 3] = [
+pub const NUMBER_RANGES: [(&str, f64, f64); 4] = [
     ("default_audio_kbps", 8.0, 10_000.0),
     ("min_bytes", 1.0, 100_000_000.0),
     ("retention_days", 0.0, 36_500.0),
+    ("raw_retention_days", 0.0, 36_500.0),
 ];
 
 pub fn duration_micros(d: Duration) -> Micros {
@@ -172,7 +182,7 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 21] = [
+    pub const KEYS: [&'static str; 22] = [
         "start_window",
         "stream_min_player",
         "stream_min_audio",
@@ -187,6 +197,7 @@ impl Settings {
         "retention_days",
         "attendance",
         "store_raw_events",
+        "raw_retention_days",
         "bot_deny",
         "segment_seconds",
         "allowed_lateness",
@@ -305,6 +316,10 @@ impl Settings {
                 number(value, "a whole number of days")?;
                 self.retention_days = value.trim().parse().map_err(|_| bad(format!("`{shown}` is not a whole number of days")))?;
             }
+            "raw_retention_days" => {
+                number(value, "a whole number of days")?;
+                self.raw_retention_days = value.trim().parse().map_err(|_| bad(format!("`{shown}` is not a whole number of days")))?;
+            }
             "timezone" => {
                 value
                     .trim()
@@ -356,6 +371,7 @@ impl Settings {
             "default_audio_kbps" => self.default_audio_kbps.to_string(),
             "min_bytes" => self.min_bytes.to_string(),
             "retention_days" => self.retention_days.to_string(),
+            "raw_retention_days" => self.raw_retention_days.to_string(),
             "timezone" => self.timezone.clone(),
             "attendance" => self.attendance.to_string(),
             "store_raw_events" => self.store_raw_events.to_string(),

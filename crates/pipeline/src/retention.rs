@@ -21,14 +21,22 @@ pub(crate) fn apply_retention(store: &dyn FactStore, meta: &Meta, tenants: &Tena
         if let Err(e) = meta.prune_abuse(Some(t.id), cutoff) {
             tracing::warn!(error = %e, "cannot prune the abuse audit table");
         }
-        if ctx.settings.retention_days == 0 {
-            continue;
+        if ctx.settings.retention_days != 0 {
+            let keep_from = today - chrono::Days::new(u64::from(ctx.settings.retention_days));
+            match store.apply_retention(t.id, keep_from) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenant = %t.name, files = n, %keep_from, "retention dropped old days"),
+                Err(e) => tracing::warn!(tenant = %t.name, error = %e, "retention failed; will retry"),
+            }
         }
-        let keep_from = today - chrono::Days::new(u64::from(ctx.settings.retention_days));
-        match store.apply_retention(t.id, keep_from) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(tenant = %t.name, files = n, %keep_from, "retention dropped old days"),
-            Err(e) => tracing::warn!(tenant = %t.name, error = %e, "retention failed; will retry"),
+        // Raw events (one user's activity) usually go sooner than the facts.
+        if ctx.settings.raw_retention_days != 0 {
+            let keep_from = today - chrono::Days::new(u64::from(ctx.settings.raw_retention_days));
+            match store.apply_raw_retention(t.id, keep_from) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenant = %t.name, files = n, %keep_from, "raw retention dropped old days of raw events"),
+                Err(e) => tracing::warn!(tenant = %t.name, error = %e, "raw retention failed; will retry"),
+            }
         }
     }
 }

@@ -231,6 +231,9 @@ impl FactStore for Refusing {
     fn apply_retention(&self, tenant: TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError> {
         self.inner.apply_retention(tenant, keep_from_day)
     }
+    fn apply_raw_retention(&self, tenant: TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError> {
+        self.inner.apply_raw_retention(tenant, keep_from_day)
+    }
 }
 
 #[test]

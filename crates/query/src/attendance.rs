@@ -38,11 +38,7 @@ pub const ATTENDANCE_COLUMNS: [&str; 6] = ["access_code", "content_id", "day", "
 
 impl Select for AttendanceQuery {
     fn scope(&self) -> Scope {
-        Scope {
-            from: self.from,
-            to: self.to,
-            catalogue: false,
-        }
+        Scope::facts(self.from, self.to)
     }
 
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {

@@ -138,23 +138,12 @@ impl RegistrationsQuery {
             }
             *genders.entry(user.gender.as_str().to_string()).or_insert(0) += 1;
             *ages.entry(self.age_ranges.of(user, self.tz)).or_insert(0) += 1;
-            let country = user.country.clone().unwrap_or_else(|| "unknown".into());
-            if !self.home_country.is_empty() {
-                if user.country.is_none() {
-                    // Not known to live elsewhere: unknown, not `Other`.
-                    *regions.entry("unknown".to_string()).or_insert(0) += 1;
-                    *cities.entry(("unknown".into(), "unknown".into())).or_insert(0) += 1;
-                } else if country == self.home_country {
-                    let region = user.region.clone().unwrap_or_else(|| "unknown".into());
-                    let city = user.city.clone().unwrap_or_else(|| "unknown".into());
-                    *cities.entry((city, region.clone())).or_insert(0) += 1;
-                    *regions.entry(region).or_insert(0) += 1;
-                } else {
-                    // The source's rule: the home country in detail, every other as one.
-                    *regions.entry("Other".to_string()).or_insert(0) += 1;
-                    *cities.entry(("Other".into(), "Other".into())).or_insert(0) += 1;
-                }
+            let place = user.home_place(&self.home_country);
+            if let (Some(region), Some(city)) = (place.region, place.city) {
+                *cities.entry((city, region.clone())).or_insert(0) += 1;
+                *regions.entry(region).or_insert(0) += 1;
             }
+            let country = place.country;
             *countries.entry(country).or_insert(0) += 1;
         }
         let peak = series

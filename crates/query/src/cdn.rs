@@ -157,11 +157,7 @@ impl CdnQuery {
 
 impl Select for CdnQuery {
     fn scope(&self) -> Scope {
-        Scope {
-            from: self.from,
-            to: self.to,
-            catalogue: false,
-        }
+        Scope::facts(self.from, self.to)
     }
 
     /// The grouped rows, then the totals.

@@ -12,6 +12,10 @@ pub trait Dialect {
     fn facts_table(&self) -> &str;
     /// The catalogue table expression, holding one tenant's contents.
     fn contents_table(&self) -> &str;
+    /// The raw events table expression.
+    fn events_table(&self) -> &str;
+    /// The user directory as audience dimensions (`USER_COLUMNS`).
+    fn users_table(&self) -> &str;
     /// The start of `unit` containing `column`, in `tz` (an instant).
     fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String;
     /// A timestamp literal for microseconds since the epoch, UTC.
@@ -45,6 +49,12 @@ impl Dialect for DataFusion {
     }
     fn contents_table(&self) -> &str {
         "contents"
+    }
+    fn events_table(&self) -> &str {
+        "events"
+    }
+    fn users_table(&self) -> &str {
+        "users"
     }
     fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String {
         if tz == Tz::UTC {
@@ -84,6 +94,12 @@ impl Dialect for ClickHouse {
     }
     fn contents_table(&self) -> &str {
         "contents"
+    }
+    fn events_table(&self) -> &str {
+        "events"
+    }
+    fn users_table(&self) -> &str {
+        "users"
     }
     fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String {
         let f = match unit {

@@ -7,6 +7,7 @@
 //! will run the ClickHouse one. This crate executes nothing itself: [`Ask`]
 //! hands a question's statements to the storage seam, the step before it.
 
+mod activity;
 mod answer;
 mod ask;
 mod attendance;
@@ -18,6 +19,7 @@ mod model;
 mod select;
 mod sql;
 
+pub use activity::{ActivityQuery, UserTrace, EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE};
 pub use answer::{format_in_tz, Answer, Cell, Table};
 pub use ask::Ask;
 pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
@@ -28,4 +30,4 @@ pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
 pub use select::Select;
 pub use sql::metrics_sql;
-pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS};
+pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS, USER_COLUMNS};

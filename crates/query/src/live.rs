@@ -73,9 +73,8 @@ impl LiveQuery {
 impl Select for LiveQuery {
     fn scope(&self) -> Scope {
         Scope {
-            from: self.from,
-            to: self.to,
             catalogue: true,
+            ..Scope::facts(self.from, self.to)
         }
     }
 

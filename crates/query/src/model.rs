@@ -134,10 +134,16 @@ pub enum Dimension {
     Show,
     Producer,
     Distributor,
+    /// The registered user's, from the user directory (spec §8b).
+    Gender,
+    AgeRange,
+    HomeCountry,
+    HomeRegion,
+    HomeCity,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 23] = [
+    pub const ALL: [Dimension; 28] = [
         Dimension::Time(TimeUnit::Minute),
         Dimension::Time(TimeUnit::Hour),
         Dimension::Time(TimeUnit::Day),
@@ -161,6 +167,11 @@ impl Dimension {
         Dimension::Show,
         Dimension::Producer,
         Dimension::Distributor,
+        Dimension::Gender,
+        Dimension::AgeRange,
+        Dimension::HomeCountry,
+        Dimension::HomeRegion,
+        Dimension::HomeCity,
     ];
 
     pub fn name(self) -> &'static str {
@@ -184,6 +195,11 @@ impl Dimension {
             Dimension::Show => "show",
             Dimension::Producer => "producer",
             Dimension::Distributor => "distributor",
+            Dimension::Gender => "gender",
+            Dimension::AgeRange => "age_range",
+            Dimension::HomeCountry => "home_country",
+            Dimension::HomeRegion => "home_region",
+            Dimension::HomeCity => "home_city",
         }
     }
 
@@ -197,6 +213,14 @@ impl Dimension {
             .into_iter()
             .find(|d| d.name() == s)
             .ok_or_else(|| QueryError::UnknownDimension(s.to_string()))
+    }
+
+    /// Dimensions that come from the user directory need it joined in.
+    pub fn needs_directory(self) -> bool {
+        matches!(
+            self,
+            Dimension::Gender | Dimension::AgeRange | Dimension::HomeCountry | Dimension::HomeRegion | Dimension::HomeCity
+        )
     }
 
     /// Dimensions that come from the catalogue need it joined in.
@@ -232,7 +256,7 @@ fn list(s: &str) -> Vec<String> {
 }
 
 /// Queries cover 1970-01-01 to 2200-01-01 (no input is outside them).
-const QUERY_YEARS: (Micros, Micros) = (0, 7_258_118_400_000_000);
+pub(crate) const QUERY_YEARS: (Micros, Micros) = (0, 7_258_118_400_000_000);
 
 /// `from` and `to` (RFC 3339 or a date), `from` strictly first.
 pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError> {
@@ -315,10 +339,16 @@ impl MetricsQuery {
     }
 
     pub fn needs_catalogue(&self) -> bool {
-        self.group_by
-            .iter()
-            .chain(self.filters.iter().map(|f| &f.dimension))
-            .any(|d| d.needs_catalogue())
+        self.dimensions().any(|d| d.needs_catalogue())
+    }
+
+    pub fn needs_directory(&self) -> bool {
+        self.dimensions().any(|d| d.needs_directory())
+    }
+
+    /// Every dimension the query groups or filters by.
+    fn dimensions(&self) -> impl Iterator<Item = Dimension> + '_ {
+        self.group_by.iter().chain(self.filters.iter().map(|f| &f.dimension)).copied()
     }
 }
 

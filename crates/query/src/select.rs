@@ -17,9 +17,9 @@ pub trait Select: Sync {
 impl Select for MetricsQuery {
     fn scope(&self) -> Scope {
         Scope {
-            from: self.from,
-            to: self.to,
             catalogue: self.needs_catalogue(),
+            directory: self.needs_directory(),
+            ..Scope::facts(self.from, self.to)
         }
     }
 

@@ -30,14 +30,25 @@ pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> Str
         Dimension::Show => "c.show".into(),
         Dimension::Producer => "c.producer".into(),
         Dimension::Distributor => "c.distributor".into(),
+        // A fact of no user is no registered user's; a user the directory
+        // does not hold is one of unknown gender, age and place.
+        Dimension::Gender => registered("u.gender"),
+        Dimension::AgeRange => registered("u.age_range"),
+        Dimension::HomeCountry => registered("u.home_country"),
+        Dimension::HomeRegion => registered("u.home_region"),
+        Dimension::HomeCity => registered("u.home_city"),
     }
+}
+
+fn registered(column: &str) -> String {
+    format!("CASE WHEN f.user_id IS NULL THEN NULL ELSE COALESCE({column}, 'unknown') END")
 }
 
 fn count_of(kind: &str) -> String {
     format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)")
 }
 
-fn metric_expr(m: Metric) -> String {
+pub(crate) fn metric_expr(m: Metric) -> String {
     match m {
         Metric::Starts => count_of("start"),
         Metric::Streams => count_of("stream"),
@@ -89,6 +100,12 @@ pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String 
     format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id{tenant}", dialect.contents_table())
 }
 
+/// The user directory of the facts' tenant, joined on the user.
+pub(crate) fn directory_join(tenant: TenantId, dialect: &dyn Dialect) -> String {
+    let tenant = dialect.tenant_condition("u", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
+    format!(" LEFT JOIN {} AS u ON u.user_id = f.user_id{tenant}", dialect.users_table())
+}
+
 /// Binds `value` as the next parameter and returns its placeholder.
 pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str) -> String {
     params.push(value.to_string());
@@ -117,9 +134,12 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     wheres.push(format!("f.kind IN ({kind_list})"));
     wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
     let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
-    let catalogue = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension)).any(|d| d.needs_catalogue());
-    if catalogue {
+    let mut dimensions = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension));
+    if dimensions.clone().any(|d| d.needs_catalogue()) {
         text.push_str(&catalogue_join(tenant, dialect));
+    }
+    if dimensions.any(|d| d.needs_directory()) {
+        text.push_str(&directory_join(tenant, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
     if !group_by.is_empty() {

@@ -90,6 +90,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::delete_account))
         .routes(routes!(users::put_users))
         .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(activity::get_activity))
         .routes(routes!(users::get_lookups))
         .routes(routes!(users::get_registrations))
         .routes(routes!(admin::delete_subject))

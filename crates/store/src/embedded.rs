@@ -265,6 +265,25 @@ impl EmbeddedStore {
         Ok(())
     }
 
+    /// Drops the raw events' days before `keep_from_day`, and the facts' too
+    /// when `facts`; returns how many files went.
+    fn drop_days(&self, tenant: TenantId, keep_from_day: NaiveDate, facts: bool) -> Result<usize, StoreError> {
+        if self.mode == OpenMode::ReadOnly {
+            return Err(StoreError::ReadOnly);
+        }
+        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
+        let replaced = self.with_tenant(tenant, |t| {
+            let mut r = t.events.drop_days_before(keep_from_day)?;
+            if facts {
+                r.extend(t.facts.drop_days_before(keep_from_day)?);
+            }
+            Ok(r)
+        })?;
+        let n = replaced.len();
+        self.bury(replaced);
+        Ok(n)
+    }
+
     /// The map of tenants; held only to find or add one.
     fn lock_tenants(&self) -> MutexGuard<'_, HashMap<TenantId, Arc<Mutex<TenantTables>>>> {
         self.tenants.lock().unwrap_or_else(|p| p.into_inner())
@@ -441,18 +460,11 @@ impl FactStore for EmbeddedStore {
     }
 
     fn apply_retention(&self, tenant: TenantId, keep_from_day: NaiveDate) -> Result<usize, StoreError> {
-        if self.mode == OpenMode::ReadOnly {
-            return Err(StoreError::ReadOnly);
-        }
-        let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
-        let replaced = self.with_tenant(tenant, |t| {
-            let mut r = t.facts.drop_days_before(keep_from_day)?;
-            r.extend(t.events.drop_days_before(keep_from_day)?);
-            Ok(r)
-        })?;
-        let n = replaced.len();
-        self.bury(replaced);
-        Ok(n)
+        self.drop_days(tenant, keep_from_day, true)
+    }
+
+    fn apply_raw_retention(&self, tenant: TenantId, keep_from_day: NaiveDate) -> Result<usize, StoreError> {
+        self.drop_days(tenant, keep_from_day, false)
     }
 }
 

@@ -29,7 +29,7 @@ mod statement;
 
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use folder::DataFolder;
-pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS};
+pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS, USER_COLUMNS};
 pub use streamtally_meta::{AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -106,4 +106,6 @@ pub trait FactStore: Send + Sync {
     fn erase(&self, tenant: streamtally_model::TenantId, subject: &Subject) -> Result<Erased, StoreError>;
     /// Drops the days before `keep_from_day` (UTC date), returns files removed.
     fn apply_retention(&self, tenant: streamtally_model::TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError>;
+    /// Drops the raw events' days before `keep_from_day` (the facts stay).
+    fn apply_raw_retention(&self, tenant: streamtally_model::TenantId, keep_from_day: chrono::NaiveDate) -> Result<usize, StoreError>;
 }

@@ -6,13 +6,36 @@
 use streamtally_model::Micros;
 
 /// The rows a question reads: one tenant's facts with `from <= ts < to`, and
-/// whether the catalogue (`contents`, [`CONTENT_COLUMNS`]) must be there to join.
+/// whether the catalogue (`contents`, [`CONTENT_COLUMNS`]), the raw events of
+/// the same range (`events`) and the user directory (`users`,
+/// [`USER_COLUMNS`]) must be there too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
     pub from: Micros,
     pub to: Micros,
     pub catalogue: bool,
+    pub events: bool,
+    pub directory: bool,
 }
+
+impl Scope {
+    /// The facts of a range, nothing else.
+    pub fn facts(from: Micros, to: Micros) -> Scope {
+        Scope {
+            from,
+            to,
+            catalogue: false,
+            events: false,
+            directory: false,
+        }
+    }
+}
+
+/// The user directory's columns as statements join it (`users`): what the
+/// tenant told of each registered user, as audience dimensions. The age
+/// range is the user's at registration in the tenant's ranges and zone; a
+/// user outside the tenant's home country has `Other` as region and city.
+pub const USER_COLUMNS: [&str; 6] = ["user_id", "gender", "age_range", "home_country", "home_region", "home_city"];
 
 /// SQL text with its string parameters (filter values never enter the text).
 #[derive(Debug, Clone, PartialEq)]

@@ -43,7 +43,8 @@ pub async fn audience(State(state): State<AppState>, peer: ConnectInfo<SocketAdd
         Value::Null => "—".to_string(),
         p => format!("{} ({})", cell(&p["period"]), cell(&p["registrations"])),
     };
-    let mut body = html::tiles(&[("Registrations", total.to_string(), None), ("Peak period", peak, None)]);
+    let mut body = super::user::search_form(&page.view, "");
+    body.push_str(&html::tiles(&[("Registrations", total.to_string(), None), ("Peak period", peak, None)]));
     if total == 0 {
         body.push_str(&html::empty(
             "No registrations in this range",

@@ -13,6 +13,7 @@ mod html;
 mod pages;
 mod session;
 mod settings;
+mod user;
 mod view;
 
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cdn", get(pages::cdn))
         .route("/attendance", get(pages::attendance))
         .route("/audience", get(audience::audience))
+        .route("/audience/user", get(user::user))
         .route("/settings", get(settings::show).post(settings::change))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

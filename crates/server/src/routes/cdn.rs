@@ -51,9 +51,7 @@ pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, 
         Some(tz) => parse_tz(Some(tz))?,
         None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC),
     };
-    let now = chrono::Utc::now();
-    let to = p.to.unwrap_or_else(|| now.to_rfc3339());
-    let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
+    let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::hours(24));
     let q = CdnQuery::parse(&from, &to, p.group_by.as_deref(), p.zone.as_deref(), p.pop.as_deref(), tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let answer = cdn_answer(tables, tz);

@@ -1,5 +1,6 @@
 pub mod access;
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod attendance;
 pub mod cdn;
@@ -26,6 +27,15 @@ pub fn csv_format(format: Option<&str>) -> Result<bool, crate::ApiError> {
             crate::error::shorten(other)
         ))),
     }
+}
+
+/// The asked range, or by default the `span` up to now (RFC 3339 texts, as
+/// the query model parses them).
+pub fn range_or_recent(from: Option<String>, to: Option<String>, span: chrono::Duration) -> (String, String) {
+    let now = chrono::Utc::now();
+    let to = to.unwrap_or_else(|| now.to_rfc3339());
+    let from = from.unwrap_or_else(|| (now - span).to_rfc3339());
+    (from, to)
 }
 
 /// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else

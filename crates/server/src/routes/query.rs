@@ -49,9 +49,7 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     let settings = state.pipeline.tenants().get(tenant).map(|c| c.settings.timezone.clone());
     // Defaults: the last 24 hours, every metric, the tenant's time zone.
-    let now = chrono::Utc::now();
-    let to = p.to.unwrap_or_else(|| now.to_rfc3339());
-    let from = p.from.unwrap_or_else(|| (now - chrono::Duration::hours(24)).to_rfc3339());
+    let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::hours(24));
     let all = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
     let tz = p.tz.or(settings);
     let q = MetricsQuery::parse(

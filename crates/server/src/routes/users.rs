@@ -79,7 +79,10 @@ pub async fn get_user(
     // Recorded before answering: a look-up that fails later still happened.
     state.meta.record_lookup(tenant, &principal.key_id, &user_id)?;
     let user = state.meta.registered_user(tenant, &user_id)?.ok_or_else(|| no_user(&user_id))?;
-    Ok(Json(json!({ "user": user })))
+    // The last login: the latest `session_start` naming the user (spec §8b).
+    let (_, (_, last)) = super::activity::known(&state, tenant, &user_id).await?;
+    let tz = parse_tz(Some(&state.meta.settings(tenant)?.timezone))?;
+    Ok(Json(json!({ "user": user, "last_login": super::activity::last_login(last, tz) })))
 }
 
 fn no_user(user_id: &str) -> ApiError {
@@ -178,9 +181,7 @@ pub async fn get_registrations(State(state): State<AppState>, Query(p): Query<Re
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     let settings = state.meta.settings(tenant)?;
-    let now = chrono::Utc::now();
-    let to = p.to.unwrap_or_else(|| now.to_rfc3339());
-    let from = p.from.unwrap_or_else(|| (now - chrono::Duration::days(30)).to_rfc3339());
+    let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::days(30));
     let (from, to) = parse_range(&from, &to)?;
     let unit = match p.group_by.as_deref().unwrap_or("day") {
         "hour" => TimeUnit::Hour,

@@ -13,7 +13,7 @@ use streamtally_model::TenantId;
 
 use super::table::between;
 use super::EmbeddedStore;
-use crate::arrow_rows::{batches_to_table, facts_batch, facts_schema};
+use crate::arrow_rows::{batches_to_table, events_batch, events_schema, facts_batch, facts_schema};
 use crate::{Scope, Sql, StoreError, Table};
 
 impl EmbeddedStore {
@@ -40,6 +40,25 @@ impl EmbeddedStore {
         if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
         }
+        if scope.events {
+            let (files, mem) = self.with_tenant(tenant, |t| {
+                let mem = t.events.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
+                Ok((t.events.files_between(scope.from, scope.to), mem))
+            })?;
+            let mut events = if mem.is_empty() {
+                ctx.read_batch(events_batch(&[])?)?
+            } else {
+                ctx.read_batches(mem)?
+            };
+            if !files.is_empty() {
+                let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&events_schema())).await?;
+                events = disk.union(events)?;
+            }
+            ctx.register_table("events", events.into_view())?;
+        }
+        if scope.directory {
+            ctx.register_batch("users", users_batch(&self.meta, tenant)?)?;
+        }
         let mut tables = Vec::new();
         for sql in statements {
             let params: Vec<ScalarValue> = sql.params.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
@@ -48,6 +67,40 @@ impl EmbeddedStore {
         }
         Ok(tables)
     }
+}
+
+/// The tenant's user directory as audience dimensions ([`crate::USER_COLUMNS`]).
+fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, StoreError> {
+    let settings = meta.settings(tenant)?;
+    let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let ranges = settings.age_ranges();
+    let users = meta.registered_users(tenant)?;
+    let mut columns: [Vec<Option<String>>; 6] = Default::default();
+    for u in &users {
+        let place = u.home_place(&settings.home_country);
+        let row = [
+            Some(u.user_id.clone()),
+            Some(u.gender.as_str().to_string()),
+            Some(ranges.of(u, tz)),
+            Some(place.country),
+            place.region,
+            place.city,
+        ];
+        for (column, value) in columns.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        crate::USER_COLUMNS
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, *c != "user_id"))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = columns
+        .into_iter()
+        .map(|c| Arc::new(StringArray::from(c)) as datafusion::arrow::array::ArrayRef)
+        .collect();
+    Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
 fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {

@@ -30,11 +30,10 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) 
 /// in the store's own SQL (the query model's questions are tested through the
 /// storage suite, `tests/suite.rs`).
 async fn totals(store: &EmbeddedStore, tenant: TenantId) -> Vec<Cell> {
-    let march = Scope {
-        from: streamtally_model::parse_ts("2026-03-01T00:00:00Z").unwrap(),
-        to: streamtally_model::parse_ts("2026-04-01T00:00:00Z").unwrap(),
-        catalogue: false,
-    };
+    let march = Scope::facts(
+        streamtally_model::parse_ts("2026-03-01T00:00:00Z").unwrap(),
+        streamtally_model::parse_ts("2026-04-01T00:00:00Z").unwrap(),
+    );
     let sql = Sql {
         text: "SELECT COUNT(CASE WHEN kind = 'start' THEN 1 END) AS starts, \
                COALESCE(SUM(CASE WHEN kind = 'time' THEN value END), 0.0) AS time, \
@@ -208,4 +207,80 @@ fn one_tenant_held_does_not_hold_up_another_tenants_query() {
         })
         .unwrap();
     assert_eq!(answered, Some(Cell::Int(1)), "tenant b's query waited for tenant a");
+}
+
+fn event(user: Option<&str>, ts: &str, lsn: u64) -> (u64, EnrichedEvent) {
+    let mut e = streamtally_model::PlayerEvent::new(streamtally_model::EventType::Playing, streamtally_model::parse_ts(ts).unwrap(), "p", "A");
+    e.user_id = user.map(str::to_string);
+    let enriched = EnrichedEvent {
+        received_at: e.ts,
+        event: e,
+        device_key: DeviceKey(u64::MAX - lsn),
+        referrer_host: None,
+        client: ClientFamily::UNKNOWN,
+        geo: Geo::UNKNOWN,
+    };
+    (lsn, enriched)
+}
+
+async fn events_of(store: &EmbeddedStore, tenant: TenantId, user: &str) -> Vec<Vec<Cell>> {
+    let scope = Scope {
+        events: true,
+        ..Scope::facts(
+            streamtally_model::parse_ts("2026-03-01T00:00:00Z").unwrap(),
+            streamtally_model::parse_ts("2026-04-01T00:00:00Z").unwrap(),
+        )
+    };
+    let sql = Sql {
+        text: "SELECT lsn, user_id FROM events WHERE user_id = $1 ORDER BY ts".into(),
+        params: vec![user.to_string()],
+        columns: ["lsn", "user_id"].map(String::from).to_vec(),
+    };
+    store.run_select(tenant, scope, &[sql]).await.unwrap().pop().unwrap().rows
+}
+
+#[tokio::test]
+async fn raw_events_are_written_by_user_and_read_back_one_user_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    store
+        .append_events(
+            a,
+            vec![
+                event(Some("zoe"), "2026-03-02T09:00:00Z", 1),
+                event(None, "2026-03-02T09:00:01Z", 1),
+                event(Some("ann"), "2026-03-02T09:00:02Z", 1),
+            ],
+        )
+        .unwrap();
+    store.flush(1).unwrap();
+    store
+        .append_events(
+            a,
+            vec![event(Some("ann"), "2026-03-02T10:00:00Z", 2), event(Some("bob"), "2026-03-02T10:00:01Z", 2)],
+        )
+        .unwrap();
+    // From a file and from memory alike.
+    assert_eq!(events_of(&store, a, "ann").await.len(), 2);
+    assert_eq!(events_of(&store, a, "zoe").await, vec![vec![Cell::Int(1), Cell::Text("zoe".into())]]);
+    store.flush(2).unwrap();
+    assert_eq!(events_of(&store, a, "ann").await.len(), 2);
+    assert_eq!(events_of(&store, a, "bob").await.len(), 1);
+    // Each file is sorted by user, anonymous rows last.
+    let (files, _) = store
+        .with_tenant(a, |t| {
+            Ok((t.events.files_between(0, streamtally_model::parse_ts("2027-01-01T00:00:00Z").unwrap()), ()))
+        })
+        .unwrap();
+    let users: Vec<Option<String>> = read_parquet(Path::new(&files[0]))
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            let c = b.column_by_name("user_id").unwrap().as_any().downcast_ref::<StringArray>().unwrap().clone();
+            (0..c.len()).map(move |i| (!c.is_null(i)).then(|| c.value(i).to_string()))
+        })
+        .collect();
+    assert_eq!(users, [Some("ann".to_string()), Some("zoe".into()), None]);
+    store.close();
 }

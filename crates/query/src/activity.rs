@@ -1,0 +1,374 @@
+//! One registered user's activity (source 002, issue 14): what the user's
+//! facts count (starts, streams, time — the spec's rules, not recounted), the
+//! user's raw player events page by page, bandwidth per minute, and details
+//! (devices, referrers, contents with minutes, logins). Raw events are stored
+//! sorted by user, so these statements read one user's rows, not everyone's.
+
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+use streamtally_model::{Micros, TenantId};
+
+use crate::answer::format_in_tz;
+use crate::model::{parse_range, QUERY_YEARS};
+use crate::sql::{catalogue_join, metric_expr, param, scope_filter};
+use crate::{Cell, Dialect, Metric, QueryError, Scope, Select, Sql, Table, TimeUnit};
+
+/// Events per page unless asked otherwise, and the most a page holds.
+pub const EVENTS_PER_PAGE: usize = 100;
+pub const MAX_EVENTS_PER_PAGE: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityQuery {
+    pub user_id: String,
+    pub from: Micros,
+    pub to: Micros,
+    pub tz: Tz,
+    /// 1-based.
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl ActivityQuery {
+    pub fn parse(user_id: &str, from: &str, to: &str, tz: Tz, page: Option<&str>, per_page: Option<&str>) -> Result<ActivityQuery, QueryError> {
+        let (from, to) = parse_range(from, to)?;
+        let number = |name: &str, text: Option<&str>, default: usize, max: usize| -> Result<usize, QueryError> {
+            match text.map(str::trim).filter(|t| !t.is_empty()) {
+                None => Ok(default),
+                Some(t) => t
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| QueryError::Audience(format!("`{name}` must be a whole number from 1 to {max}, not `{}`", crate::model::short(t)))),
+            }
+        };
+        Ok(ActivityQuery {
+            user_id: user_id.to_string(),
+            from,
+            to,
+            tz,
+            page: number("page", page, 1, 1_000_000)?,
+            per_page: number("per_page", per_page, EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE)?,
+        })
+    }
+
+    /// One statement over the user's rows of `table` in the range.
+    fn statement(&self, (tenant, dialect): (TenantId, &dyn Dialect), table: &str, select: &str, catalogue: bool, rest: &str, columns: &[&str]) -> Sql {
+        let mut params = Vec::new();
+        let mut wheres = scope_filter(tenant, self.from, self.to, dialect);
+        wheres.push(format!("f.user_id = {}", param(dialect, &mut params, &self.user_id)));
+        let join = if catalogue { catalogue_join(tenant, dialect) } else { String::new() };
+        Sql {
+            text: format!("SELECT {select} FROM {table} AS f{join} WHERE {} {rest}", wheres.join(" AND "))
+                .trim_end()
+                .to_string(),
+            params,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
+const EVENT_COLUMNS: [&str; 13] = [
+    "ts",
+    "type",
+    "playback_id",
+    "content_id",
+    "title",
+    "position",
+    "duration",
+    "bitrate",
+    "bandwidth",
+    "device_key",
+    "browser",
+    "os",
+    "device_type",
+];
+
+impl Select for ActivityQuery {
+    fn scope(&self) -> Scope {
+        Scope {
+            catalogue: true,
+            events: true,
+            ..Scope::facts(self.from, self.to)
+        }
+    }
+
+    /// Overview, event count, the page of events, bandwidth, devices,
+    /// referrers, contents with their time, logins — in that order.
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        let facts = dialect.facts_table();
+        let events = dialect.events_table();
+        let time = metric_expr(Metric::Time);
+        let count = |kind: &str| format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)");
+        let minute = dialect.time_bucket("f.ts", TimeUnit::Minute, self.tz);
+        let offset = (self.page - 1) * self.per_page;
+        let at = (tenant, dialect);
+        vec![
+            self.statement(
+                at,
+                facts,
+                &format!("{} AS starts, {} AS streams, {time} AS time", count("start"), count("stream")),
+                false,
+                "AND f.kind IN ('start', 'stream', 'time')",
+                &["starts", "streams", "time"],
+            ),
+            self.statement(at, events, "COUNT(*) AS events", false, "", &["events"]),
+            self.statement(
+                at,
+                events,
+                "f.ts, f.\"type\", f.playback_id, f.content_id, c.title, f.position, f.duration, f.bitrate, f.bandwidth, \
+                 CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type",
+                true,
+                &format!("ORDER BY f.ts, f.lsn LIMIT {} OFFSET {offset}", self.per_page),
+                &EVENT_COLUMNS,
+            ),
+            self.statement(
+                at,
+                events,
+                &format!("{minute} AS minute, AVG(f.bandwidth) AS bandwidth_kbps, AVG(f.bitrate) AS bitrate_kbps"),
+                false,
+                "AND (f.bandwidth IS NOT NULL OR f.bitrate IS NOT NULL) GROUP BY 1 ORDER BY 1",
+                &["minute", "bandwidth_kbps", "bitrate_kbps"],
+            ),
+            self.statement(
+                at,
+                events,
+                "CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type, MIN(f.ts) AS first_seen, MAX(f.ts) AS last_seen, COUNT(*) AS events",
+                false,
+                "GROUP BY 1, 2, 3, 4 ORDER BY 5, 1",
+                &["device_key", "browser", "os", "device_type", "first_seen", "last_seen", "events"],
+            ),
+            self.statement(
+                at,
+                events,
+                "f.referrer_host, COUNT(*) AS events",
+                false,
+                "AND f.referrer_host IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+                &["referrer_host", "events"],
+            ),
+            self.statement(
+                at,
+                facts,
+                &format!("f.content_id, c.title, COALESCE(f.content_kind, c.kind) AS kind, {time} AS time"),
+                true,
+                "AND f.kind = 'time' AND f.content_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1",
+                &["content_id", "title", "kind", "time"],
+            ),
+            self.statement(at, events, "f.ts", false, "AND f.\"type\" = 'session_start' ORDER BY 1", &["ts"]),
+        ]
+    }
+}
+
+fn text(cell: Option<&Cell>) -> Value {
+    match cell {
+        Some(Cell::Text(s)) => Value::String(s.clone()),
+        _ => Value::Null,
+    }
+}
+
+fn number(cell: Option<&Cell>) -> Value {
+    match cell {
+        Some(Cell::Int(i)) => Value::from(*i),
+        Some(Cell::Float(f)) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+fn float(cell: Option<&Cell>) -> f64 {
+    match cell {
+        Some(Cell::Int(i)) => *i as f64,
+        Some(Cell::Float(f)) => *f,
+        _ => 0.0,
+    }
+}
+
+fn int(cell: Option<&Cell>) -> i64 {
+    match cell {
+        Some(Cell::Int(i)) => *i,
+        _ => 0,
+    }
+}
+
+/// A device key as the answer names it (the keyed hash, never the viewer's
+/// address). Selected as text: half of all keys are beyond a signed integer.
+fn device(cell: Option<&Cell>) -> Value {
+    match cell {
+        Some(Cell::Text(k)) => k.parse::<u64>().map(|k| Value::String(format!("{k:016x}"))).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// Minutes with two decimals, from seconds.
+fn minutes(seconds: f64) -> f64 {
+    (seconds / 60.0 * 100.0).round() / 100.0
+}
+
+impl ActivityQuery {
+    fn time(&self, cell: Option<&Cell>) -> Value {
+        match cell {
+            Some(Cell::Time(us)) => Value::String(format_in_tz(*us, self.tz)),
+            _ => Value::Null,
+        }
+    }
+
+    /// The answer from the statements' tables (in [`Select::statements`] order).
+    pub fn answer(&self, tables: &[Table]) -> Value {
+        let empty = Table::default();
+        let table = |i: usize| tables.get(i).unwrap_or(&empty);
+        let first = |i: usize| table(i).rows.first().cloned().unwrap_or_default();
+        let overview = first(0);
+        let seconds = float(overview.get(2));
+        let total = int(first(1).first()).max(0) as usize;
+        let events: Vec<Value> = table(2)
+            .rows
+            .iter()
+            .map(|r| {
+                let day = match r.first() {
+                    Some(Cell::Time(us)) => Value::String(format_in_tz(*us, self.tz).chars().take(10).collect()),
+                    _ => Value::Null,
+                };
+                json!({
+                    "ts": self.time(r.first()),
+                    "day": day,
+                    "type": text(r.get(1)),
+                    "playback_id": text(r.get(2)),
+                    "content_id": text(r.get(3)),
+                    "title": text(r.get(4)),
+                    "position": number(r.get(5)),
+                    "duration": number(r.get(6)),
+                    "bitrate": number(r.get(7)),
+                    "bandwidth": number(r.get(8)),
+                    "device": { "id": device(r.get(9)), "browser": text(r.get(10)), "os": text(r.get(11)), "device_type": text(r.get(12)) },
+                })
+            })
+            .collect();
+        let bandwidth: Vec<Value> = table(3)
+            .rows
+            .iter()
+            .map(|r| json!({ "minute": self.time(r.first()), "bandwidth_kbps": number(r.get(1)), "bitrate_kbps": number(r.get(2)) }))
+            .collect();
+        let devices: Vec<Value> = table(4)
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": device(r.first()),
+                    "browser": text(r.get(1)),
+                    "os": text(r.get(2)),
+                    "device_type": text(r.get(3)),
+                    "first_seen": self.time(r.get(4)),
+                    "last_seen": self.time(r.get(5)),
+                    "events": number(r.get(6)),
+                })
+            })
+            .collect();
+        let referrers: Vec<Value> = table(5)
+            .rows
+            .iter()
+            .map(|r| json!({ "referrer_host": text(r.first()), "events": number(r.get(1)) }))
+            .collect();
+        let (mut on_demand, mut live) = (Vec::new(), Vec::new());
+        for r in &table(6).rows {
+            let secs = float(r.get(3));
+            let item = json!({ "content_id": text(r.first()), "title": text(r.get(1)), "seconds": secs, "minutes": minutes(secs) });
+            match r.get(2) {
+                Some(Cell::Text(k)) if k == "live" => live.push(item),
+                _ => on_demand.push(item),
+            }
+        }
+        let logins: Vec<Value> = table(7).rows.iter().map(|r| self.time(r.first())).collect();
+        json!({
+            "user_id": self.user_id,
+            "from": format_in_tz(self.from, self.tz),
+            "to": format_in_tz(self.to, self.tz),
+            "tz": self.tz.name(),
+            "overview": {
+                "starts": int(overview.first()),
+                "streams": int(overview.get(1)),
+                "seconds": seconds,
+                "minutes": minutes(seconds),
+            },
+            "events": {
+                "total": total,
+                "page": self.page,
+                "per_page": self.per_page,
+                "pages": total.div_ceil(self.per_page),
+                "items": events,
+            },
+            "bandwidth": bandwidth,
+            "details": {
+                "devices": devices,
+                "referrers": referrers,
+                "on_demand": on_demand,
+                "live": live,
+                "logins": logins,
+            },
+        })
+    }
+}
+
+/// Whether a user left any raw event (within raw retention), and the last
+/// login: what makes an id known without a directory entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserTrace {
+    pub user_id: String,
+}
+
+impl Select for UserTrace {
+    fn scope(&self) -> Scope {
+        Scope {
+            events: true,
+            ..Scope::facts(QUERY_YEARS.0, QUERY_YEARS.1)
+        }
+    }
+
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        let mut params = Vec::new();
+        let user = param(dialect, &mut params, &self.user_id);
+        let tenant = dialect.tenant_condition("f", tenant).map(|c| format!("{c} AND ")).unwrap_or_default();
+        vec![Sql {
+            text: format!(
+                "SELECT COUNT(*) AS events, MAX(CASE WHEN f.\"type\" = 'session_start' THEN f.ts END) AS last_login \
+                 FROM {} AS f WHERE {tenant}f.user_id = {user}",
+                dialect.events_table()
+            ),
+            params,
+            columns: vec!["events".into(), "last_login".into()],
+        }]
+    }
+}
+
+impl UserTrace {
+    /// (raw events of the user, the last login's time).
+    pub fn read(tables: &[Table]) -> (i64, Option<Micros>) {
+        let row = tables.first().and_then(|t| t.rows.first());
+        let events = int(row.and_then(|r| r.first()));
+        let last = match row.and_then(|r| r.get(1)) {
+            Some(Cell::Time(us)) => Some(*us),
+            _ => None,
+        };
+        (events, last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClickHouse, DataFusion};
+
+    #[test]
+    fn the_user_is_a_parameter_in_every_statement_and_pages_are_bounded() {
+        let q = ActivityQuery::parse("u' OR 1=1", "2026-03-01", "2026-03-31", Tz::UTC, Some("2"), Some("50")).unwrap();
+        let statements = q.statements(3, &DataFusion);
+        assert_eq!(statements.len(), 8);
+        for s in &statements {
+            assert_eq!(s.params, vec!["u' OR 1=1".to_string()]);
+            assert!(s.text.contains("f.user_id = $1") && !s.text.contains("OR 1=1"), "{}", s.text);
+        }
+        assert!(statements[2].text.ends_with("LIMIT 50 OFFSET 50"), "{}", statements[2].text);
+        for s in q.statements(3, &ClickHouse) {
+            assert!(s.text.contains("f.tenant_id = 3"), "{}", s.text);
+        }
+        assert!(ActivityQuery::parse("u", "2026-03-01", "2026-03-31", Tz::UTC, Some("0"), None).is_err());
+        assert!(ActivityQuery::parse("u", "2026-03-01", "2026-03-31", Tz::UTC, None, Some("5000")).is_err());
+    }
+}
