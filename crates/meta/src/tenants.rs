@@ -41,11 +41,19 @@ impl Meta {
             "INSERT INTO tenants (name, created_at, device_secret) VALUES (?1, ?2, ?3)",
             params![name, created_at, &secret[..]],
         ) {
-            Ok(_) => Ok(Tenant {
-                id: conn.last_insert_rowid(),
-                name: name.to_string(),
-                created_at,
-            }),
+            Ok(_) => {
+                let id = conn.last_insert_rowid();
+                // Raw events of a new tenant are kept 90 days (older tenants keep theirs).
+                conn.execute(
+                    "INSERT INTO settings (tenant_id, key, value) VALUES (?1, 'raw_retention_days', ?2)",
+                    params![id, streamtally_model::Settings::NEW_TENANT_RAW_RETENTION.to_string()],
+                )?;
+                Ok(Tenant {
+                    id,
+                    name: name.to_string(),
+                    created_at,
+                })
+            }
             Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(MetaError::TenantExists(name.to_string())),
             Err(e) => Err(e.into()),
         }

@@ -46,8 +46,10 @@ pub struct Settings {
     /// Keep the enriched raw events beside the facts.
     pub store_raw_events: bool,
     /// Days of raw events kept (one user's activity reads them); 0 keeps
-    /// them as long as the facts.
-    #[serde(default = "default_raw_retention")]
+    /// them as long as the facts. A new tenant starts with
+    /// [`Settings::NEW_TENANT_RAW_RETENTION`]; a tenant made before the
+    /// setting existed has none stored and keeps its raw events, as it did.
+    #[serde(default)]
     pub raw_retention_days: u32,
     /// Extra bot words of this tenant (lower case): User-Agents containing one are bots.
     pub bot_deny: Vec<String>,
@@ -74,10 +76,6 @@ pub struct Settings {
     /// Age ranges of the audience, e.g. `18-24,…,65+`.
     #[serde(default = "default_age_ranges")]
     pub age_ranges: String,
-}
-
-fn default_raw_retention() -> u32 {
-    90
 }
 
 fn default_age_ranges() -> String {
@@ -137,7 +135,7 @@ impl Default for Settings {
             retention_days: 0,
             attendance: false,
             store_raw_events: true,
-            raw_retention_days: default_raw_retention(),
+            raw_retention_days: 0,
             bot_deny: Vec::new(),
             segment_seconds: default_segment(),
             allowed_lateness: default_lateness(),
@@ -182,6 +180,9 @@ pub fn duration_micros(d: Duration) -> Micros {
 }
 
 impl Settings {
+    /// The `raw_retention_days` a new tenant is made with (issue 14).
+    pub const NEW_TENANT_RAW_RETENTION: u32 = 90;
+
     pub const KEYS: [&'static str; 22] = [
         "start_window",
         "stream_min_player",

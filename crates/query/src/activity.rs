@@ -118,7 +118,10 @@ impl Select for ActivityQuery {
                 "f.ts, f.\"type\", f.playback_id, f.content_id, c.title, f.position, f.duration, f.bitrate, f.bandwidth, \
                  CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type",
                 true,
-                &format!("ORDER BY f.ts, f.lsn LIMIT {} OFFSET {offset}", self.per_page),
+                &format!(
+                    "ORDER BY f.ts, f.lsn, f.received_at, f.\"type\", f.playback_id, f.position LIMIT {} OFFSET {offset}",
+                    self.per_page
+                ),
                 &EVENT_COLUMNS,
             ),
             self.statement(

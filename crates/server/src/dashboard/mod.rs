@@ -260,6 +260,12 @@ impl Page {
     }
 }
 
+/// A value as one segment of an API path: form encoding writes a space as
+/// `+`, which a path keeps as a `+`, so spaces become `%20`.
+pub(crate) fn path_segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>().replace('+', "%20")
+}
+
 /// A link to the same question as CSV, answered by the API itself (the
 /// session's cookie authorises reads).
 pub(crate) fn csv_link(path: &str, params: &[(&str, &str)], tenant_param: &str) -> String {

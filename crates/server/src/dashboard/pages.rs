@@ -208,10 +208,7 @@ pub async fn live(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, 
         .or_else(|| first_of(&now["contents"]))
         .or_else(|| first_of(&past["contents"]));
     if let Some(item) = item {
-        let path = format!(
-            "/api/v1/live/{}/concurrency",
-            url::form_urlencoded::byte_serialize(item.as_bytes()).collect::<String>()
-        );
+        let path = format!("/api/v1/live/{}/concurrency", super::path_segment(&item));
         let c = page.api(&path, &[("from", &from), ("to", &to)]).await.json();
         let series = c["series"].as_array().cloned().unwrap_or_default();
         let labels: Vec<String> = series.iter().map(|r| cell(&r["minute"])).collect();

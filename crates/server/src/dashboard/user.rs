@@ -35,10 +35,7 @@ pub async fn user(State(state): State<AppState>, peer: ConnectInfo<SocketAddr>, 
     };
     let (from, to) = days.bounds();
     let tz = page.tz.name().to_string();
-    let path = format!(
-        "/api/v1/users/{}/activity",
-        url::form_urlencoded::byte_serialize(user.as_bytes()).collect::<String>()
-    );
+    let path = format!("/api/v1/users/{}/activity", super::path_segment(&user));
     let answer = page.api(&path, &[("from", &from), ("to", &to), ("tz", &tz), ("per_page", "1000")]).await;
     if let Some(e) = answer.error() {
         body.push_str(&html::refused(&e));

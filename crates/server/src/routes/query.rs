@@ -60,6 +60,13 @@ pub async fn get_metrics(State(state): State<AppState>, Query(p): Query<MetricsP
         p.filter.as_deref(),
         tz.as_deref(),
     )?;
+    // Filters of gender, age and home together can narrow a count down to
+    // one registered user: like one user's activity, they are the admin's.
+    if q.needs_directory() && !principal.role.allows(Role::Admin) {
+        return Err(crate::ApiError::Forbidden(
+            "grouping or filtering by gender, age range or home needs an admin key (they can single out one registered user)".into(),
+        ));
+    }
     let answer = state.queries.run(tenant, async { Ok(state.pipeline.store().query(tenant, &q).await?) }).await?;
     super::answer_response(&answer, p.format.as_deref(), &headers)
 }

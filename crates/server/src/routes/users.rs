@@ -79,8 +79,9 @@ pub async fn get_user(
     // Recorded before answering: a look-up that fails later still happened.
     state.meta.record_lookup(tenant, &principal.key_id, &user_id)?;
     let user = state.meta.registered_user(tenant, &user_id)?.ok_or_else(|| no_user(&user_id))?;
-    // The last login: the latest `session_start` naming the user (spec §8b).
-    let (_, (_, last)) = super::activity::known(&state, tenant, &user_id).await?;
+    // The last login: the latest `session_start` naming the user (spec §8b);
+    // the entry is answered even when the store cannot say.
+    let last = super::activity::known(&state, tenant, &user_id).await.ok().and_then(|(_, (_, last))| last);
     let tz = parse_tz(Some(&state.meta.settings(tenant)?.timezone))?;
     Ok(Json(json!({ "user": user, "last_login": super::activity::last_login(last, tz) })))
 }

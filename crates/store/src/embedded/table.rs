@@ -170,7 +170,8 @@ fn has_users(batches: &[RecordBatch]) -> bool {
     batches.iter().any(|b| b.column_by_name(USER_COLUMN).is_some_and(|c| c.null_count() < c.len()))
 }
 
-/// The rows of `batches` as one batch, by user (anonymous rows last), then time.
+/// The rows of `batches` as one batch, by user (anonymous rows last), then
+/// time, then WAL position.
 fn sorted_by_user(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
     let all = concat_batches(&batches[0].schema(), batches)?;
     let column = |name: &str| {
@@ -188,6 +189,10 @@ fn sorted_by_user(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
         },
         SortColumn {
             values: column("ts")?,
+            options: None,
+        },
+        SortColumn {
+            values: column("lsn")?,
             options: None,
         },
     ];
@@ -445,6 +450,10 @@ impl TableState {
                 .iter()
                 .map(|b| between(b, from, Micros::MAX))
                 .collect::<Result<Vec<_>, _>>()?;
+            if kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64 == f.rows {
+                // Nothing of it is before the cut: the hourly run leaves it be.
+                continue;
+            }
             let rel = format!("{}/{}", f.partition().folder(), unique_name(self.manifest.lsn));
             write_parquet(&self.dir.join(&rel), &kept)?;
             f.path = rel;
