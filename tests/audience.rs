@@ -23,6 +23,18 @@ fn put_users(server: &Server, key: &str, body: &str) -> Reply {
     )
 }
 
+/// `DELETE path` with the tenant's admin key.
+fn delete(server: &Server, keys: &TenantKeys, path: &str) -> Reply {
+    server.request("DELETE", path, &[("Authorization", &format!("Bearer {}", keys.admin))], "")
+}
+
+/// Erases user `a` (spec §8), who is in the directory.
+fn erase_a(server: &Server, keys: &TenantKeys) {
+    let r = delete(server, keys, "/api/v1/subjects?user_id=a");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["erased"]["directory_entries"], 1, "{}", r.body);
+}
+
 /// A server with the tenant `ott` and its [`DIRECTORY`] loaded.
 fn ott_with_directory() -> (tempfile::TempDir, Server, TenantKeys) {
     let dir = tempfile::tempdir().unwrap();
@@ -99,17 +111,10 @@ fn erasing_a_user_removes_the_directory_entry_and_deleting_one_keeps_activity() 
     play["user_id"] = json!("a");
     server.post_events(&keys.ingest, IP1, UA1, &json!([play]));
     server.wait_idle();
-    let r = server.request(
-        "DELETE",
-        "/api/v1/subjects?user_id=a",
-        &[("Authorization", &format!("Bearer {}", keys.admin))],
-        "",
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["erased"]["directory_entries"], 1, "{}", r.body);
+    erase_a(&server, &keys);
     assert_eq!(server.get("/api/v1/users/a", &keys.admin).status, 404);
     // Deleting from the directory only.
-    let r = server.request("DELETE", "/api/v1/users/b", &[("Authorization", &format!("Bearer {}", keys.admin))], "");
+    let r = delete(&server, &keys, "/api/v1/users/b");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(server.get("/api/v1/users/b", &keys.admin).status, 404);
     server.stop();
@@ -415,19 +420,12 @@ fn an_unknown_user_is_404_a_quiet_one_is_zeros_and_erasure_removes_every_event()
     assert_eq!(q["details"]["devices"], json!([]));
     assert_eq!(q["last_login"], Value::Null);
     // Not in the directory, but named by events: still a user (without demographics).
-    let r = server.request("DELETE", "/api/v1/users/b", &[("Authorization", &format!("Bearer {}", keys.admin))], "");
+    let r = delete(&server, &keys, "/api/v1/users/b");
     assert_eq!(r.status, 200);
     let b = activity(&server, &keys.admin, "b", "").json();
     assert_eq!((b["registered"].as_bool(), b["overview"]["seconds"].as_f64()), (Some(false), Some(30.0)), "{b}");
     // Erasure takes the entry and every event; then the user is unknown.
-    let r = server.request(
-        "DELETE",
-        "/api/v1/subjects?user_id=a",
-        &[("Authorization", &format!("Bearer {}", keys.admin))],
-        "",
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["erased"]["directory_entries"], 1, "{}", r.body);
+    erase_a(&server, &keys);
     assert_eq!(activity(&server, &keys.admin, "a", "").status, 404);
     assert_eq!(
         server.metrics(&keys.read, &format!("{DAY}&metrics=time"))["totals"]["time"],
