@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use serde_json::{json, Value};
 use streamtally_model::{Micros, TenantId};
 
-use crate::answer::format_in_tz;
+use crate::answer::{format_in_tz, to_json};
 use crate::model::{parse_range, QUERY_YEARS};
 use crate::sql::{catalogue_join, metric_expr, param, scope_filter};
 use crate::{Cell, Dialect, Metric, QueryError, Scope, Select, Sql, Table, TimeUnit};
@@ -161,21 +161,6 @@ impl Select for ActivityQuery {
     }
 }
 
-fn text(cell: Option<&Cell>) -> Value {
-    match cell {
-        Some(Cell::Text(s)) => Value::String(s.clone()),
-        _ => Value::Null,
-    }
-}
-
-fn number(cell: Option<&Cell>) -> Value {
-    match cell {
-        Some(Cell::Int(i)) => Value::from(*i),
-        Some(Cell::Float(f)) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
-        _ => Value::Null,
-    }
-}
-
 fn float(cell: Option<&Cell>) -> f64 {
     match cell {
         Some(Cell::Int(i)) => *i as f64,
@@ -206,11 +191,9 @@ fn minutes(seconds: f64) -> f64 {
 }
 
 impl ActivityQuery {
-    fn time(&self, cell: Option<&Cell>) -> Value {
-        match cell {
-            Some(Cell::Time(us)) => Value::String(format_in_tz(*us, self.tz)),
-            _ => Value::Null,
-        }
+    /// A cell as the answer shows it: times in the query's zone.
+    fn value(&self, cell: Option<&Cell>) -> Value {
+        cell.map_or(Value::Null, |c| to_json(c, self.tz))
     }
 
     /// The answer from the statements' tables (in [`Select::statements`] order).
@@ -230,24 +213,24 @@ impl ActivityQuery {
                     _ => Value::Null,
                 };
                 json!({
-                    "ts": self.time(r.first()),
+                    "ts": self.value(r.first()),
                     "day": day,
-                    "type": text(r.get(1)),
-                    "playback_id": text(r.get(2)),
-                    "content_id": text(r.get(3)),
-                    "title": text(r.get(4)),
-                    "position": number(r.get(5)),
-                    "duration": number(r.get(6)),
-                    "bitrate": number(r.get(7)),
-                    "bandwidth": number(r.get(8)),
-                    "device": { "id": device(r.get(9)), "browser": text(r.get(10)), "os": text(r.get(11)), "device_type": text(r.get(12)) },
+                    "type": self.value(r.get(1)),
+                    "playback_id": self.value(r.get(2)),
+                    "content_id": self.value(r.get(3)),
+                    "title": self.value(r.get(4)),
+                    "position": self.value(r.get(5)),
+                    "duration": self.value(r.get(6)),
+                    "bitrate": self.value(r.get(7)),
+                    "bandwidth": self.value(r.get(8)),
+                    "device": { "id": device(r.get(9)), "browser": self.value(r.get(10)), "os": self.value(r.get(11)), "device_type": self.value(r.get(12)) },
                 })
             })
             .collect();
         let bandwidth: Vec<Value> = table(3)
             .rows
             .iter()
-            .map(|r| json!({ "minute": self.time(r.first()), "bandwidth_kbps": number(r.get(1)), "bitrate_kbps": number(r.get(2)) }))
+            .map(|r| json!({ "minute": self.value(r.first()), "bandwidth_kbps": self.value(r.get(1)), "bitrate_kbps": self.value(r.get(2)) }))
             .collect();
         let devices: Vec<Value> = table(4)
             .rows
@@ -255,30 +238,30 @@ impl ActivityQuery {
             .map(|r| {
                 json!({
                     "id": device(r.first()),
-                    "browser": text(r.get(1)),
-                    "os": text(r.get(2)),
-                    "device_type": text(r.get(3)),
-                    "first_seen": self.time(r.get(4)),
-                    "last_seen": self.time(r.get(5)),
-                    "events": number(r.get(6)),
+                    "browser": self.value(r.get(1)),
+                    "os": self.value(r.get(2)),
+                    "device_type": self.value(r.get(3)),
+                    "first_seen": self.value(r.get(4)),
+                    "last_seen": self.value(r.get(5)),
+                    "events": self.value(r.get(6)),
                 })
             })
             .collect();
         let referrers: Vec<Value> = table(5)
             .rows
             .iter()
-            .map(|r| json!({ "referrer_host": text(r.first()), "events": number(r.get(1)) }))
+            .map(|r| json!({ "referrer_host": self.value(r.first()), "events": self.value(r.get(1)) }))
             .collect();
         let (mut on_demand, mut live) = (Vec::new(), Vec::new());
         for r in &table(6).rows {
             let secs = float(r.get(3));
-            let item = json!({ "content_id": text(r.first()), "title": text(r.get(1)), "seconds": secs, "minutes": minutes(secs) });
+            let item = json!({ "content_id": self.value(r.first()), "title": self.value(r.get(1)), "seconds": secs, "minutes": minutes(secs) });
             match r.get(2) {
                 Some(Cell::Text(k)) if k == "live" => live.push(item),
                 _ => on_demand.push(item),
             }
         }
-        let logins: Vec<Value> = table(7).rows.iter().map(|r| self.time(r.first())).collect();
+        let logins: Vec<Value> = table(7).rows.iter().map(|r| self.value(r.first())).collect();
         json!({
             "user_id": self.user_id,
             "from": format_in_tz(self.from, self.tz),

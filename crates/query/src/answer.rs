@@ -19,7 +19,7 @@ fn render(cell: &Cell, tz: Tz) -> String {
 }
 
 /// A cell as a JSON value.
-fn to_json(cell: &Cell, tz: Tz) -> Value {
+pub(crate) fn to_json(cell: &Cell, tz: Tz) -> Value {
     match cell {
         Cell::Null => Value::Null,
         Cell::Text(s) => Value::String(s.clone()),

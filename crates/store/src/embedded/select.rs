@@ -6,55 +6,29 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use streamtally_model::TenantId;
 
-use super::table::between;
+use super::table::{between, TableState};
 use super::EmbeddedStore;
-use crate::arrow_rows::{batches_to_table, events_batch, events_schema, facts_batch, facts_schema};
+use super::TenantTables;
+use crate::arrow_rows::{batches_to_table, events_schema, facts_schema};
 use crate::{Scope, Sql, StoreError, Table};
 
 impl EmbeddedStore {
     pub(crate) async fn run_select(&self, tenant: TenantId, scope: Scope, statements: &[Sql]) -> Result<Vec<Table>, StoreError> {
-        let (files, mem) = self.with_tenant(tenant, |t| {
-            let mem = t.facts.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
-            Ok((t.facts.files_between(scope.from, scope.to), mem))
-        })?;
         let config = SessionConfig::new()
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .with_target_partitions(2);
         let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
-        let mut facts = if mem.is_empty() {
-            ctx.read_batch(facts_batch(&[])?)?
-        } else {
-            ctx.read_batches(mem)?
-        };
-        if !files.is_empty() {
-            let schema = facts_schema();
-            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
-            facts = disk.union(facts)?;
-        }
-        ctx.register_table("facts", facts.into_view())?;
+        self.register_rows(&ctx, tenant, scope, "facts", |t| &t.facts, facts_schema()).await?;
         if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
         }
         if scope.events {
-            let (files, mem) = self.with_tenant(tenant, |t| {
-                let mem = t.events.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
-                Ok((t.events.files_between(scope.from, scope.to), mem))
-            })?;
-            let mut events = if mem.is_empty() {
-                ctx.read_batch(events_batch(&[])?)?
-            } else {
-                ctx.read_batches(mem)?
-            };
-            if !files.is_empty() {
-                let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&events_schema())).await?;
-                events = disk.union(events)?;
-            }
-            ctx.register_table("events", events.into_view())?;
+            self.register_rows(&ctx, tenant, scope, "events", |t| &t.events, events_schema()).await?;
         }
         if scope.directory {
             ctx.register_batch("users", users_batch(&self.meta, tenant)?)?;
@@ -70,6 +44,37 @@ impl EmbeddedStore {
 }
 
 /// The tenant's user directory as audience dimensions ([`crate::USER_COLUMNS`]).
+impl EmbeddedStore {
+    /// Registers one table of the tenant as `name`: its files of the scope's
+    /// days and its in-memory rows of the scope's range.
+    async fn register_rows(
+        &self,
+        ctx: &SessionContext,
+        tenant: TenantId,
+        scope: Scope,
+        name: &str,
+        table: fn(&TenantTables) -> &TableState,
+        schema: SchemaRef,
+    ) -> Result<(), StoreError> {
+        let (files, mem) = self.with_tenant(tenant, |t| {
+            let rows = table(t);
+            let mem = rows.memory().map(|b| between(b, scope.from, scope.to)).collect::<Result<Vec<_>, _>>()?;
+            Ok((rows.files_between(scope.from, scope.to), mem))
+        })?;
+        let mut rows = if mem.is_empty() {
+            ctx.read_batch(RecordBatch::new_empty(schema.clone()))?
+        } else {
+            ctx.read_batches(mem)?
+        };
+        if !files.is_empty() {
+            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
+            rows = disk.union(rows)?;
+        }
+        ctx.register_table(name, rows.into_view())?;
+        Ok(())
+    }
+}
+
 fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, StoreError> {
     let settings = meta.settings(tenant)?;
     let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
