@@ -84,7 +84,9 @@ fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
     // The viewer is asked for in the middle of the playback: asked for at the
     // end, the clock may have passed into a minute nobody played in.
     let middle = started + chrono::Duration::milliseconds((PLAY * 500) as i64);
-    let live = server.get(&format!("/api/v1/live?at={}", middle.format("%Y-%m-%dT%H:%M:%SZ")), &sdk.read).json();
+    let live = server
+        .get(&format!("/api/v1/live?at={}", middle.format("%Y-%m-%dT%H:%M:%SZ")), &sdk.read)
+        .json();
     assert_eq!(live["viewers"], 1, "{live}");
 
     // CMCD from hls.js, no SDK: the nginx log of this run only, imported.

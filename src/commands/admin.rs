@@ -42,6 +42,9 @@ pub enum KeyAction {
         tenant: String,
         #[arg(long, value_parser = ["ingest", "read", "admin"])]
         role: String,
+        /// For an ingest key: the property of its events that name none (spec §1).
+        #[arg(long)]
+        property: Option<String>,
         #[command(flatten)]
         data: DataArg,
         #[arg(long)]
@@ -121,10 +124,16 @@ pub fn tenant(action: TenantAction) -> anyhow::Result<()> {
 
 pub fn key(action: KeyAction) -> anyhow::Result<()> {
     match action {
-        KeyAction::Create { tenant, role, data, json } => {
+        KeyAction::Create {
+            tenant,
+            role,
+            property,
+            data,
+            json,
+        } => {
             let m = meta(&data)?;
             let t = m.tenant_by_name(&tenant)?;
-            let key = m.create_key(Some(t.id), Role::parse(&role)?)?;
+            let key = m.create_key_with_property(Some(t.id), Role::parse(&role)?, property.as_deref())?;
             if json {
                 println!("{}", json!(key));
             } else {
@@ -218,6 +227,14 @@ struct CsvContent {
     producer: String,
     #[serde(default)]
     distributor: String,
+    #[serde(default)]
+    season: String,
+    #[serde(default)]
+    episode: String,
+    #[serde(default)]
+    broadcaster: String,
+    #[serde(default)]
+    guid: String,
 }
 
 impl From<CsvContent> for Content {
@@ -234,6 +251,10 @@ impl From<CsvContent> for Content {
             show: opt(c.show),
             producer: opt(c.producer),
             distributor: opt(c.distributor),
+            season: opt(c.season),
+            episode: opt(c.episode),
+            broadcaster: opt(c.broadcaster),
+            guid: opt(c.guid),
         }
     }
 }

@@ -129,6 +129,7 @@ impl Meta {
                 tenant: Some(tenant),
                 role: Role::parse(&role)?,
                 key_id: format!("account:{account_id}"),
+                property: None,
             })
         })
         .transpose()

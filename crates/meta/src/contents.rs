@@ -28,6 +28,30 @@ pub struct Content {
     pub producer: Option<String>,
     #[serde(default)]
     pub distributor: Option<String>,
+    /// Source 004's glossary: the season and episode of a series, the
+    /// broadcaster, and the episode's GUID (a podcast feed's `<guid>`).
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub season: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub episode: Option<String>,
+    #[serde(default)]
+    pub broadcaster: Option<String>,
+    #[serde(default)]
+    pub guid: Option<String>,
+}
+
+/// A season or episode given as `3` or `"3"`: kept as text, a label to group by.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Label {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(Option::<Label>::deserialize(d)?.map(|l| match l {
+        Label::Text(t) => t,
+        Label::Number(n) => n.to_string(),
+    }))
 }
 
 impl Content {
@@ -64,11 +88,13 @@ impl Meta {
         let tx = conn.transaction()?;
         for c in contents {
             tx.execute(
-                "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor,
+                   season, episode, broadcaster, guid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = excluded.title, kind = excluded.kind, media = excluded.media,
                    duration = excluded.duration, bitrate = excluded.bitrate, category = excluded.category, show = excluded.show,
-                   producer = excluded.producer, distributor = excluded.distributor",
+                   producer = excluded.producer, distributor = excluded.distributor, season = excluded.season,
+                   episode = excluded.episode, broadcaster = excluded.broadcaster, guid = excluded.guid",
                 params![
                     tenant,
                     c.content_id,
@@ -80,7 +106,11 @@ impl Meta {
                     c.category,
                     c.show,
                     c.producer,
-                    c.distributor
+                    c.distributor,
+                    c.season,
+                    c.episode,
+                    c.broadcaster,
+                    c.guid
                 ],
             )?;
         }
@@ -91,7 +121,8 @@ impl Meta {
     pub fn contents(&self, tenant: TenantId) -> Result<Vec<Content>, MetaError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT content_id, title, kind, media, duration, bitrate, category, show, producer, distributor FROM contents WHERE tenant_id = ?1 ORDER BY content_id",
+            "SELECT content_id, title, kind, media, duration, bitrate, category, show, producer, distributor, season, episode, broadcaster, guid
+             FROM contents WHERE tenant_id = ?1 ORDER BY content_id",
         )?;
         let rows = stmt.query_map([tenant], |r| {
             Ok(Content {
@@ -105,6 +136,10 @@ impl Meta {
                 show: r.get(7)?,
                 producer: r.get(8)?,
                 distributor: r.get(9)?,
+                season: r.get(10)?,
+                episode: r.get(11)?,
+                broadcaster: r.get(12)?,
+                guid: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

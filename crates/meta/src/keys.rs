@@ -52,6 +52,8 @@ pub struct Principal {
     pub tenant: Option<TenantId>,
     pub role: Role,
     pub key_id: String,
+    /// The property of the events this ingest key sends that name none (spec §1).
+    pub property: Option<String>,
 }
 
 /// A freshly created key: the only moment its secret is known.
@@ -61,6 +63,8 @@ pub struct ApiKey {
     pub tenant: Option<String>,
     pub role: Role,
     pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
 }
 
 /// What may be shown of a key: everything but its secret.
@@ -70,6 +74,7 @@ pub struct KeyInfo {
     pub role: String,
     pub created_at: i64,
     pub revoked: bool,
+    pub property: Option<String>,
 }
 
 /// Verified keys are remembered this long, so a beacon costs no hash at all.
@@ -88,16 +93,32 @@ fn fast_key_hash(key_id: &str, secret: &str) -> String {
 impl Meta {
     /// Creates a key; `tenant: None` with `Role::Admin` makes a server administrator.
     pub fn create_key(&self, tenant: Option<TenantId>, role: Role) -> Result<ApiKey, MetaError> {
+        self.create_key_with_property(tenant, role, None)
+    }
+
+    /// Creates a key whose events that name no property count under
+    /// `property` (spec §1: the event's own, else the ingest key's, else …).
+    pub fn create_key_with_property(&self, tenant: Option<TenantId>, role: Role, property: Option<&str>) -> Result<ApiKey, MetaError> {
+        let property = property.map(str::trim).filter(|p| !p.is_empty());
+        if let Some(p) = property {
+            if p.chars().count() > 100 || p.chars().any(char::is_control) {
+                return Err(MetaError::BadProperty(p.chars().take(100).collect()));
+            }
+        }
         let key_id = random_hex(6);
         let secret = random_hex(16);
         let key = format!("st_{}_{}_{}", role.as_str(), key_id, secret);
         self.insert_key(tenant, role, &key_id, &secret)?;
+        if let Some(p) = property {
+            self.conn().execute("UPDATE api_keys SET property = ?1 WHERE key_id = ?2", params![p, key_id])?;
+        }
         let tenant_name = tenant.map(|t| self.tenant_by_id(t).map(|t| t.name)).transpose()?;
         Ok(ApiKey {
             key_id,
             tenant: tenant_name,
             role,
             key,
+            property: property.map(str::to_string),
         })
     }
 
@@ -154,13 +175,14 @@ impl Meta {
     /// A tenant's keys (never their secrets), oldest first.
     pub fn keys(&self, tenant: Option<TenantId>) -> Result<Vec<KeyInfo>, MetaError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT key_id, role, created_at, revoked FROM api_keys WHERE tenant_id IS ?1 ORDER BY created_at, key_id")?;
+        let mut stmt = conn.prepare("SELECT key_id, role, created_at, revoked, property FROM api_keys WHERE tenant_id IS ?1 ORDER BY created_at, key_id")?;
         let rows = stmt.query_map([tenant], |r| {
             Ok(KeyInfo {
                 key_id: r.get(0)?,
                 role: r.get(1)?,
                 created_at: r.get(2)?,
                 revoked: r.get::<_, i64>(3)? != 0,
+                property: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -190,15 +212,16 @@ impl Meta {
             Some(pair) => pair,
             None => (format!("env-{}", &hex::encode(digest)[..12]), presented.to_string()),
         };
-        let row: Option<(Option<TenantId>, String, String)> = self
+        type Row = (Option<TenantId>, String, String, Option<String>);
+        let row: Option<Row> = self
             .conn()
             .query_row(
-                "SELECT tenant_id, role, secret_hash FROM api_keys WHERE key_id = ?1 AND revoked = 0",
+                "SELECT tenant_id, role, secret_hash, property FROM api_keys WHERE key_id = ?1 AND revoked = 0",
                 [&key_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((tenant, role, hash)) = row else { return Ok(None) };
+        let Some((tenant, role, hash, property)) = row else { return Ok(None) };
         match hash.strip_prefix(FAST_HASH_PREFIX) {
             Some(stored) => {
                 let Ok(stored) = blake3::Hash::from_hex(stored) else { return Ok(None) };
@@ -225,6 +248,7 @@ impl Meta {
             tenant,
             role: Role::parse(&role)?,
             key_id,
+            property,
         };
         self.key_cache
             .lock()

@@ -48,6 +48,8 @@ pub enum MetaError {
     BadTenantName(String),
     #[error("unknown role `{0}` (ingest, read or admin)")]
     BadRole(String),
+    #[error("property `{0}` is not valid: use 1-100 characters, no control characters")]
+    BadProperty(String),
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("content `{content_id}`: {reason}")]
@@ -122,6 +124,7 @@ impl Meta {
         conn.execute_batch(schema::SCHEMA)?;
         // Version 0 (releases before versions): blocks per address and reason.
         schema::migrate_abuse_blocks(&conn)?;
+        schema::migrate_added_columns(&conn)?;
         conn.pragma_update(None, "user_version", schema::SCHEMA_VERSION)?;
         Ok(Meta {
             conn: Mutex::new(conn),

@@ -7,7 +7,7 @@ CREATE TABLE IF NOT EXISTS tenants (
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, device_secret BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
   key_id TEXT PRIMARY KEY, tenant_id INTEGER REFERENCES tenants(id), role TEXT NOT NULL,
-  secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+  secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0, property TEXT);
 CREATE TABLE IF NOT EXISTS settings (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tenant_id, key));
 -- The one place raw IP addresses are kept (spec §8): blocked clients, pruned after abuse_retention.
@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS blocked_clients (
 CREATE TABLE IF NOT EXISTS contents (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT, media TEXT,
   duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
+  season TEXT, episode TEXT, broadcaster TEXT, guid TEXT,
   PRIMARY KEY (tenant_id, content_id));
 -- Access lists (spec §6). Revoked codes stay, so their tokens and SecureIDs stay refused.
 CREATE TABLE IF NOT EXISTS access_codes (
@@ -65,6 +66,26 @@ pub(crate) fn migrate_abuse_blocks(conn: &Connection) -> rusqlite::Result<()> {
             "INSERT OR IGNORE INTO blocked_clients SELECT ip, reason, COALESCE(tenant_id, 0), first_at, last_at, hits FROM abuse_blocks;
              DROP TABLE abuse_blocks;",
         )?;
+    }
+    Ok(())
+}
+
+/// Columns that folders of earlier releases lack: the catalogue fields of
+/// source 004's glossary (season, episode, broadcaster, episode GUID) and
+/// the property of an ingest key (spec §1).
+pub(crate) fn migrate_added_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let added = [
+        ("contents", "season"),
+        ("contents", "episode"),
+        ("contents", "broadcaster"),
+        ("contents", "guid"),
+        ("api_keys", "property"),
+    ];
+    for (table, column) in added {
+        let present: bool = conn.query_row("SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| r.get(0))?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        }
     }
     Ok(())
 }

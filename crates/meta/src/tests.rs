@@ -131,6 +131,38 @@ fn blocks_of_an_older_folder_are_kept_per_tenant() {
 }
 
 #[test]
+fn a_catalogue_of_an_older_folder_gains_the_glossary_fields_and_keeps_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, device_secret BLOB NOT NULL);
+             INSERT INTO tenants VALUES (1, 'old', 0, x'00');
+             CREATE TABLE contents (tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, title TEXT, kind TEXT,
+               media TEXT, duration REAL, bitrate REAL, category TEXT, show TEXT, producer TEXT, distributor TEXT,
+               PRIMARY KEY (tenant_id, content_id));
+             INSERT INTO contents (tenant_id, content_id, title) VALUES (1, 'e1', 'Episode 1');",
+        )
+        .unwrap();
+    }
+    let meta = Meta::open(&path).unwrap();
+    assert_eq!(meta.contents(1).unwrap()[0].title.as_deref(), Some("Episode 1"));
+    let e1 = Content {
+        content_id: "e1".into(),
+        season: Some("2".into()),
+        guid: Some("urn:uuid:1".into()),
+        ..Content::default()
+    };
+    meta.upsert_contents(1, &[e1]).unwrap();
+    let stored = &meta.contents(1).unwrap()[0];
+    assert_eq!(
+        (stored.season.as_deref(), stored.guid.as_deref(), stored.episode.as_deref()),
+        (Some("2"), Some("urn:uuid:1"), None)
+    );
+}
+
+#[test]
 fn a_key_hashed_by_an_older_release_still_works_and_is_rehashed() {
     let dir = tempfile::tempdir().unwrap();
     let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();

@@ -1,5 +1,7 @@
 //! Facts: the additive results of counting, emitted when they become true.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros, Text};
@@ -24,7 +26,17 @@ pub enum FactKind {
     /// 5-minute bucket and response: `value` is the bytes sent, the count and
     /// the response are in [`Fact::served`].
     Request,
+    /// A playback named its user only after some of its facts were counted
+    /// without one (spec §8b: a playback belongs to the user any of its events
+    /// names): those facts are this user's. `ts` is the naming event's, at most
+    /// [`OWNER_WINDOW`] after the first fact it owns; it counts nothing itself.
+    Owner,
 }
+
+/// How long after a playback's first fact without a user an [`FactKind::Owner`]
+/// fact can still come: a query of facts up to `to` looks for owners up to
+/// `to + OWNER_WINDOW` (the longest start window, 7 days, and a day more).
+pub const OWNER_WINDOW: Micros = 8 * 86_400 * 1_000_000;
 
 impl FactKind {
     pub fn as_str(self) -> &'static str {
@@ -38,6 +50,7 @@ impl FactKind {
             FactKind::Active => "active",
             FactKind::Attended => "attended",
             FactKind::Request => "request",
+            FactKind::Owner => "owner",
         }
     }
 }
@@ -82,7 +95,9 @@ pub struct Fact<'a> {
     pub referrer_host: Option<&'a str>,
     pub client: &'a ClientFamily,
     pub geo: &'a Geo,
-    pub user_id: Option<&'a str>,
+    /// The event's own user, else the one its playback named before (owned
+    /// text then: the engine's state holds it, not the input).
+    pub user_id: Option<Cow<'a, str>>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
     pub access_code: Option<&'a str>,
     /// The responses summed, on `Request` facts only (boxed: the other kinds,

@@ -55,9 +55,17 @@ pub const SDK_VIDEO_PROPERTY: &str = "streamtally-video";
 pub const SDK_AUDIO_PROPERTY: &str = "streamtally-audio";
 
 impl ParsedBatch {
-    /// Spec §1's precedence for a batch sent by the product's own SDK (which
-    /// sends a property only when configured): an event that names no
-    /// property gets `streamtally-video` or `streamtally-audio`.
+    /// Spec §1's precedence, second step: an event that names no property
+    /// gets its ingest key's (a key created with `--property`).
+    pub fn default_to_key_property(&mut self, property: &str) {
+        for e in self.events.iter_mut().filter(|e| e.property.is_none()) {
+            e.property = Some(property.to_string());
+        }
+    }
+
+    /// The last step but one of spec §1's precedence (after the event's own
+    /// and the ingest key's property), for the product's own SDK: an event
+    /// that names no property gets `streamtally-video` or `streamtally-audio`.
     pub fn default_to_sdk_property(&mut self) {
         for e in self.events.iter_mut().filter(|e| e.property.is_none()) {
             let audio = e.media == Some(streamtally_model::Media::Audio);

@@ -22,9 +22,11 @@ use streamtally_wal::Wal;
 use crate::{PipelineError, PipelineMetrics, Progress};
 
 // Bumped whenever the engine state changes shape (2: live activity and
-// attendance; 3: live and on-demand users apart, media objects, the clock).
-const MAGIC: &[u8; 8] = b"STSNAP3\n";
-/// The previous shape, upgraded when read.
+// attendance; 3: live and on-demand users apart, media objects, the clock;
+// 4: playbacks remember their user).
+const MAGIC: &[u8; 8] = b"STSNAP4\n";
+/// The previous shapes, upgraded when read.
+const MAGIC_V3: &[u8; 8] = b"STSNAP3\n";
 const MAGIC_V2: &[u8; 8] = b"STSNAP2\n";
 
 fn snap_err(path: &Path, reason: impl ToString) -> PipelineError {
@@ -42,19 +44,25 @@ pub fn load(folder: &DataFolder) -> Result<(u64, Engine), PipelineError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Engine::new())),
         Err(e) => return Err(snap_err(&path, e)),
     };
-    if bytes.len() < 20 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V2) {
-        return Err(snap_err(&path, "not a streamtally engine snapshot of this version or the one before"));
+    if bytes.len() < 20 || ![&MAGIC[..], MAGIC_V3, MAGIC_V2].contains(&&bytes[..8]) {
+        return Err(snap_err(&path, "not a streamtally engine snapshot of this version or the two before"));
     }
     let lsn = u64::from_le_bytes(bytes[8..16].try_into().map_err(|_| snap_err(&path, "short header"))?);
     let crc = u32::from_le_bytes(bytes[16..20].try_into().map_err(|_| snap_err(&path, "short header"))?);
     if crc32fast::hash(&bytes[20..]) != crc {
         return Err(snap_err(&path, "checksum mismatch"));
     }
-    let engine = if &bytes[..8] == MAGIC_V2 {
-        tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 2");
-        Engine::restore_v2(&bytes[20..])
-    } else {
-        Engine::restore(&bytes[20..])
+    let body = &bytes[20..];
+    let engine = match &bytes[..8] {
+        m if m == MAGIC_V2 => {
+            tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 2");
+            Engine::restore_v2(body)
+        }
+        m if m == MAGIC_V3 => {
+            tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 3");
+            Engine::restore_v3(body)
+        }
+        _ => Engine::restore(body),
     }
     .map_err(|e| snap_err(&path, e))?;
     Ok((lsn, engine))
@@ -251,11 +259,12 @@ impl Checkpoints {
     }
 }
 
-/// Flushes everything counted, erases the subject from files and memory, and
-/// drops the WAL segments (and replaced files) that still hold its events.
+/// Flushes everything counted, erases the subject from files, memory and
+/// the engine's state, and drops the WAL segments (and replaced files) that
+/// still hold its events.
 pub(crate) fn erase_now(
     store: &dyn FactStore,
-    engine: &Engine,
+    engine: &mut Engine,
     checkpoints: &mut Checkpoints,
     wal: &Mutex<Wal>,
     tenant: TenantId,
@@ -263,6 +272,10 @@ pub(crate) fn erase_now(
     progress: &Progress,
 ) -> Result<Erased, PipelineError> {
     let applied = progress.applied_lsn.load(Ordering::SeqCst);
+    // Before the snapshot that replaces the last one is written.
+    if let Subject::UserId(user) = subject {
+        engine.forget_user(tenant, user);
+    }
     checkpoints.complete(store, engine, applied)?;
     let erased = store.erase(tenant, subject)?;
     store.collect_garbage();

@@ -174,8 +174,16 @@ impl EngineThread {
                     }
                     Work::Erase { tenant, subject, reply } => {
                         let _ = reply.send(
-                            erase_now(&*self.store, &self.engine, &mut self.checkpoints, &self.wal, tenant, &subject, &self.progress)
-                                .map_err(|e| e.to_string()),
+                            erase_now(
+                                &*self.store,
+                                &mut self.engine,
+                                &mut self.checkpoints,
+                                &self.wal,
+                                tenant,
+                                &subject,
+                                &self.progress,
+                            )
+                            .map_err(|e| e.to_string()),
                         );
                         last_checkpoint = Instant::now();
                     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use streamtally_model::{Micros, TenantId};
 
 use crate::answer::{format_in_tz, to_json};
-use crate::model::{parse_range, QUERY_YEARS};
+use crate::model::parse_range;
 use crate::sql::{catalogue_join, metric_expr, param, scope_filter};
 use crate::{Cell, Dialect, Metric, QueryError, Scope, Select, Sql, Table, TimeUnit};
 
@@ -26,6 +26,9 @@ pub struct ActivityQuery {
     /// 1-based.
     pub page: usize,
     pub per_page: usize,
+    /// The playbacks the user owns by [`OwnedPlaybacks`] (spec §8b): their
+    /// facts and events of no user are the user's too.
+    pub owned: Vec<String>,
 }
 
 impl ActivityQuery {
@@ -48,19 +51,31 @@ impl ActivityQuery {
             tz,
             page: number("page", page, 1, 1_000_000)?,
             per_page: number("per_page", per_page, EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE)?,
+            owned: Vec::new(),
         })
     }
 
-    /// One statement over the user's rows of `table` in the range.
+    /// One statement over the user's rows of `table` in the range: the rows
+    /// naming the user, and those of no user of the playbacks it owns — two
+    /// branches, so each reader skips row groups by its own bloom filter.
     fn statement(&self, (tenant, dialect): (TenantId, &dyn Dialect), table: &str, select: &str, catalogue: bool, rest: &str, columns: &[&str]) -> Sql {
         let mut params = Vec::new();
-        let mut wheres = scope_filter(tenant, self.from, self.to, dialect);
-        wheres.push(format!("f.user_id = {}", param(dialect, &mut params, &self.user_id)));
+        let scope = scope_filter(tenant, self.from, self.to, dialect).join(" AND ");
+        let named = format!("{scope} AND f.user_id = {}", param(dialect, &mut params, &self.user_id));
+        let (rows, wheres) = if self.owned.is_empty() {
+            (format!("{table} AS f"), named)
+        } else {
+            let owned: Vec<String> = self.owned.iter().map(|p| param(dialect, &mut params, p)).collect();
+            let rows = format!(
+                "(SELECT * FROM {table} AS f WHERE {named} UNION ALL \
+                 SELECT * FROM {table} AS f WHERE {scope} AND f.user_id IS NULL AND f.playback_id IN ({})) AS f",
+                owned.join(", ")
+            );
+            (rows, "TRUE".to_string())
+        };
         let join = if catalogue { catalogue_join(tenant, dialect) } else { String::new() };
         Sql {
-            text: format!("SELECT {select} FROM {table} AS f{join} WHERE {} {rest}", wheres.join(" AND "))
-                .trim_end()
-                .to_string(),
+            text: format!("SELECT {select} FROM {rows}{join} WHERE {wheres} {rest}").trim_end().to_string(),
             params,
             columns: columns.iter().map(|c| c.to_string()).collect(),
         }
@@ -292,50 +307,6 @@ impl ActivityQuery {
     }
 }
 
-/// Whether a user left any raw event (within raw retention), and the last
-/// login: what makes an id known without a directory entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserTrace {
-    pub user_id: String,
-}
-
-impl Select for UserTrace {
-    fn scope(&self) -> Scope {
-        Scope {
-            events: true,
-            ..Scope::facts(QUERY_YEARS.0, QUERY_YEARS.1)
-        }
-    }
-
-    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
-        let mut params = Vec::new();
-        let user = param(dialect, &mut params, &self.user_id);
-        let tenant = dialect.tenant_condition("f", tenant).map(|c| format!("{c} AND ")).unwrap_or_default();
-        vec![Sql {
-            text: format!(
-                "SELECT COUNT(*) AS events, MAX(CASE WHEN f.\"type\" = 'session_start' THEN f.ts END) AS last_login \
-                 FROM {} AS f WHERE {tenant}f.user_id = {user}",
-                dialect.events_table()
-            ),
-            params,
-            columns: vec!["events".into(), "last_login".into()],
-        }]
-    }
-}
-
-impl UserTrace {
-    /// (raw events of the user, the last login's time).
-    pub fn read(tables: &[Table]) -> (i64, Option<Micros>) {
-        let row = tables.first().and_then(|t| t.rows.first());
-        let events = int(row.and_then(|r| r.first()));
-        let last = match row.and_then(|r| r.get(1)) {
-            Some(Cell::Time(us)) => Some(*us),
-            _ => None,
-        };
-        (events, last)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +324,13 @@ mod tests {
         assert!(statements[2].text.ends_with("LIMIT 50 OFFSET 50"), "{}", statements[2].text);
         for s in q.statements(3, &ClickHouse) {
             assert!(s.text.contains("f.tenant_id = 3"), "{}", s.text);
+        }
+        let mut owning = q.clone();
+        owning.owned = vec!["p1".into(), "p2".into()];
+        for s in owning.statements(3, &DataFusion) {
+            assert!(s.text.contains("UNION ALL SELECT * FROM"), "{}", s.text);
+            assert!(s.text.contains("f.user_id IS NULL AND f.playback_id IN ($2, $3)) AS f"), "{}", s.text);
+            assert_eq!(s.params.len(), 3);
         }
         assert!(ActivityQuery::parse("u", "2026-03-01", "2026-03-31", Tz::UTC, Some("0"), None).is_err());
         assert!(ActivityQuery::parse("u", "2026-03-01", "2026-03-31", Tz::UTC, None, Some("5000")).is_err());

@@ -16,10 +16,12 @@ mod cdn;
 mod dialect;
 mod live;
 mod model;
+mod monthly;
+mod owners;
 mod select;
 mod sql;
 
-pub use activity::{ActivityQuery, UserTrace, EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE};
+pub use activity::{ActivityQuery, EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE};
 pub use answer::{format_in_tz, Answer, Cell, Table};
 pub use ask::Ask;
 pub use attendance::{attendance_answer, AttendanceQuery, ATTENDANCE_COLUMNS};
@@ -28,6 +30,8 @@ pub use cdn::{cdn_answer, CdnGroup, CdnQuery, CDN_METRICS, HIT_STATUSES, MISS_ST
 pub use dialect::{dialect_of, ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
+pub use monthly::{MonthlyQuery, MONTHLY_COLUMNS};
+pub use owners::{OwnedPlaybacks, UserTrace, MAX_OWNED_PLAYBACKS};
 pub use select::Select;
 pub use sql::metrics_sql;
 pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS, USER_COLUMNS};

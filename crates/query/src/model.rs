@@ -58,10 +58,12 @@ pub enum Metric {
     Devices,
     Views,
     Users,
+    /// Average viewing time (source 000): time ÷ starts, in seconds.
+    AvgTime,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Starts,
         Metric::Streams,
         Metric::Time,
@@ -69,6 +71,7 @@ impl Metric {
         Metric::Devices,
         Metric::Views,
         Metric::Users,
+        Metric::AvgTime,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Metric {
             Metric::Devices => "devices",
             Metric::Views => "views",
             Metric::Users => "users",
+            Metric::AvgTime => "avg_time",
         }
     }
 
@@ -134,6 +138,11 @@ pub enum Dimension {
     Show,
     Producer,
     Distributor,
+    /// Source 004's glossary, from the catalogue.
+    Season,
+    Episode,
+    Broadcaster,
+    Guid,
     /// The registered user's, from the user directory (spec §8b).
     Gender,
     AgeRange,
@@ -143,7 +152,7 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 28] = [
+    pub const ALL: [Dimension; 32] = [
         Dimension::Time(TimeUnit::Minute),
         Dimension::Time(TimeUnit::Hour),
         Dimension::Time(TimeUnit::Day),
@@ -167,6 +176,10 @@ impl Dimension {
         Dimension::Show,
         Dimension::Producer,
         Dimension::Distributor,
+        Dimension::Season,
+        Dimension::Episode,
+        Dimension::Broadcaster,
+        Dimension::Guid,
         Dimension::Gender,
         Dimension::AgeRange,
         Dimension::HomeCountry,
@@ -195,6 +208,10 @@ impl Dimension {
             Dimension::Show => "show",
             Dimension::Producer => "producer",
             Dimension::Distributor => "distributor",
+            Dimension::Season => "season",
+            Dimension::Episode => "episode",
+            Dimension::Broadcaster => "broadcaster",
+            Dimension::Guid => "guid",
             Dimension::Gender => "gender",
             Dimension::AgeRange => "age_range",
             Dimension::HomeCountry => "home_country",
@@ -227,7 +244,17 @@ impl Dimension {
     pub fn needs_catalogue(self) -> bool {
         matches!(
             self,
-            Dimension::Title | Dimension::Category | Dimension::Show | Dimension::Producer | Dimension::Distributor | Dimension::ContentKind | Dimension::Media
+            Dimension::Title
+                | Dimension::Category
+                | Dimension::Show
+                | Dimension::Producer
+                | Dimension::Distributor
+                | Dimension::Season
+                | Dimension::Episode
+                | Dimension::Broadcaster
+                | Dimension::Guid
+                | Dimension::ContentKind
+                | Dimension::Media
         )
     }
 }

@@ -16,10 +16,16 @@ pub trait Select: Sync {
 
 impl Select for MetricsQuery {
     fn scope(&self) -> Scope {
+        // The directory's dimensions look for owners after the range too.
+        let to = if self.needs_directory() {
+            self.to.saturating_add(streamtally_model::OWNER_WINDOW)
+        } else {
+            self.to
+        };
         Scope {
             catalogue: self.needs_catalogue(),
             directory: self.needs_directory(),
-            ..Scope::facts(self.from, self.to)
+            ..Scope::facts(self.from, to)
         }
     }
 

@@ -2,7 +2,7 @@
 
 use chrono_tz::Tz;
 
-use streamtally_model::TenantId;
+use streamtally_model::{Micros, TenantId, OWNER_WINDOW};
 
 use streamtally_store::Sql;
 
@@ -30,6 +30,10 @@ pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> Str
         Dimension::Show => "c.show".into(),
         Dimension::Producer => "c.producer".into(),
         Dimension::Distributor => "c.distributor".into(),
+        Dimension::Season => "c.season".into(),
+        Dimension::Episode => "c.episode".into(),
+        Dimension::Broadcaster => "c.broadcaster".into(),
+        Dimension::Guid => "c.guid".into(),
         // A fact of no user is no registered user's; a user the directory
         // does not hold is one of unknown gender, age and place.
         Dimension::Gender => registered("u.gender"),
@@ -41,8 +45,12 @@ pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> Str
 }
 
 fn registered(column: &str) -> String {
-    format!("CASE WHEN f.user_id IS NULL THEN NULL ELSE COALESCE({column}, 'unknown') END")
+    format!("CASE WHEN {FACT_USER} IS NULL THEN NULL ELSE COALESCE({column}, 'unknown') END")
 }
+
+/// Spec §8b: a fact's user is its own, else the one its playback named after
+/// it ([`FactKind::Owner`](streamtally_model::FactKind::Owner), joined by [`directory_join`] as `o`).
+pub(crate) const FACT_USER: &str = "COALESCE(f.user_id, o.user_id)";
 
 fn count_of(kind: &str) -> String {
     format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)")
@@ -60,6 +68,11 @@ pub(crate) fn metric_expr(m: Metric) -> String {
         Metric::Time => "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into(),
         // Spec §3: distinct device keys among starts and downloads.
         Metric::Devices => "COUNT(DISTINCT CASE WHEN f.kind IN ('start', 'download') THEN f.device_key END)".into(),
+        // Source 000: time ÷ starts, in seconds (ms-exact); none without a start.
+        Metric::AvgTime => {
+            let starts = count_of("start");
+            format!("CASE WHEN {starts} = 0 THEN NULL ELSE ROUND(({}) / {starts}, 3) END", metric_expr(Metric::Time))
+        }
     }
 }
 
@@ -72,6 +85,7 @@ fn kinds_of(m: Metric) -> &'static [&'static str] {
         Metric::Users => &["user"],
         Metric::Time => &["time"],
         Metric::Devices => &["start", "download"],
+        Metric::AvgTime => &["start", "time"],
     }
 }
 
@@ -88,9 +102,24 @@ pub(crate) fn filter_clauses(filters: &[Filter], dialect: &dyn Dialect, params: 
 
 /// The conditions keeping one tenant's facts with `from <= ts < to`: every
 /// statement starts from these.
-pub(crate) fn scope_filter(tenant: TenantId, from: streamtally_model::Micros, to: streamtally_model::Micros, dialect: &dyn Dialect) -> Vec<String> {
-    let mut w: Vec<String> = dialect.tenant_condition("f", tenant).into_iter().collect();
-    w.extend([format!("f.ts >= {}", dialect.timestamp(from)), format!("f.ts < {}", dialect.timestamp(to))]);
+pub(crate) fn scope_filter(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> Vec<String> {
+    scope_of("f", tenant, from, to, dialect)
+}
+
+fn scope_of(alias: &str, tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> Vec<String> {
+    let mut w: Vec<String> = dialect.tenant_condition(alias, tenant).into_iter().collect();
+    w.extend([
+        format!("{alias}.ts >= {}", dialect.timestamp(from)),
+        format!("{alias}.ts < {}", dialect.timestamp(to)),
+    ]);
+    w
+}
+
+/// The `Owner` facts that may name the user of a fact from `from` to `to`:
+/// they come at most [`OWNER_WINDOW`] after the facts they own.
+pub(crate) fn owners_of(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> Vec<String> {
+    let mut w = scope_of("f", tenant, from, to.saturating_add(OWNER_WINDOW), dialect);
+    w.push("f.kind = 'owner'".into());
     w
 }
 
@@ -100,10 +129,17 @@ pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String 
     format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id{tenant}", dialect.contents_table())
 }
 
-/// The user directory of the facts' tenant, joined on the user.
-pub(crate) fn directory_join(tenant: TenantId, dialect: &dyn Dialect) -> String {
-    let tenant = dialect.tenant_condition("u", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
-    format!(" LEFT JOIN {} AS u ON u.user_id = f.user_id{tenant}", dialect.users_table())
+/// The user directory of the facts' tenant, joined on the fact's user (its
+/// own, else its playback's owner, joined as `o`).
+pub(crate) fn directory_join(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> String {
+    let owners = owners_of(tenant, from, to, dialect).join(" AND ");
+    let in_tenant = dialect.tenant_condition("u", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
+    format!(
+        " LEFT JOIN (SELECT f.playback_id, MIN(f.user_id) AS user_id FROM {} AS f WHERE {owners} GROUP BY f.playback_id) AS o \
+         ON o.playback_id = f.playback_id LEFT JOIN {} AS u ON u.user_id = {FACT_USER}{in_tenant}",
+        dialect.facts_table(),
+        dialect.users_table()
+    )
 }
 
 /// Binds `value` as the next parameter and returns its placeholder.
@@ -139,7 +175,7 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
         text.push_str(&catalogue_join(tenant, dialect));
     }
     if dimensions.any(|d| d.needs_directory()) {
-        text.push_str(&directory_join(tenant, dialect));
+        text.push_str(&directory_join(tenant, q.from, q.to, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
     if !group_by.is_empty() {

@@ -76,9 +76,12 @@ impl From<MetaError> for ApiError {
         match e {
             MetaError::NoTenant(_) => ApiError::NotFound(e.to_string()),
             MetaError::TenantExists(_) | MetaError::AccountExists(_) => ApiError::Conflict(e.to_string()),
-            MetaError::BadTenantName(_) | MetaError::BadRole(_) | MetaError::BadAccount(_) | MetaError::Settings(_) | MetaError::BadContent { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
+            MetaError::BadTenantName(_)
+            | MetaError::BadRole(_)
+            | MetaError::BadProperty(_)
+            | MetaError::BadAccount(_)
+            | MetaError::Settings(_)
+            | MetaError::BadContent { .. } => ApiError::BadRequest(e.to_string()),
             MetaError::Sql(_) | MetaError::Hash(_) | MetaError::Io(_) | MetaError::NewerSchema(_) => ApiError::Internal(e.to_string()),
         }
     }

@@ -80,6 +80,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logs::post_logs))
         .routes(routes!(logs::get_imported))
         .routes(routes!(cdn::get_cdn))
+        .routes(routes!(monthly::get_monthly))
         .routes(routes!(query::get_metrics))
         .routes(routes!(admin::get_settings, admin::put_settings))
         .routes(routes!(admin::get_contents, admin::put_contents))

@@ -88,7 +88,7 @@ fn fact_columns<'f>() -> [Column<Fact<'f>>; 26] {
         col("os", true, Read::Text(|f| f.client.os.as_deref())),
         col("device_type", true, Read::Text(|f| f.client.device_type.as_deref())),
         col("app", true, Read::Text(|f| f.client.app.as_deref())),
-        col("user_id", true, Read::Text(|f| f.user_id)),
+        col("user_id", true, Read::Text(|f| f.user_id.as_deref())),
         col("access_code", true, Read::Text(|f| f.access_code)),
         col("requests", true, Read::I64(|f| f.served.as_ref().map(|s| s.requests as i64))),
         col("status", true, Read::I64(|f| f.served.as_ref().map(|s| i64::from(s.status)))),
@@ -274,7 +274,7 @@ mod tests {
             referrer_host: Some("referrer_host"),
             client: &client,
             geo: &geo,
-            user_id: Some("user_id"),
+            user_id: Some("user_id".into()),
             access_code: Some("access_code"),
             served: Some(Box::new(Served {
                 requests: 4,

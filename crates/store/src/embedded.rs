@@ -1,7 +1,7 @@
 //! The embedded store: Parquet files per tenant, table and day, listed by a
 //! manifest per table, plus an in-memory tail; queried with DataFusion.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -24,8 +24,10 @@ use crate::arrow_rows::{events_batch, facts_batch};
 use crate::partition::Partition;
 use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, Scope, Sql, SqlDialect, StoreError, Table};
 
+mod erase;
 mod select;
 mod table;
+use erase::*;
 use table::*;
 
 /// A day with this many small files has them merged into one.
@@ -360,25 +362,6 @@ impl EmbeddedStore {
     }
 }
 
-/// A mask keeping the rows whose column `name` is not `value` (nulls are kept).
-fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> Result<BooleanArray, StoreError> {
-    let col = batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
-    Ok(match col {
-        Some(c) => (0..batch.num_rows()).map(|i| Some(c.is_null(i) || c.value(i) != value)).collect(),
-        None => (0..batch.num_rows()).map(|_| Some(true)).collect(),
-    })
-}
-
-fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {
-    let col = batch
-        .column_by_name("device_key")
-        .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());
-    Ok(match col {
-        Some(c) => (0..batch.num_rows()).map(|i| Some(c.value(i) != key.0)).collect(),
-        None => (0..batch.num_rows()).map(|_| Some(true)).collect(),
-    })
-}
-
 impl FactStore for EmbeddedStore {
     fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) -> Result<(), StoreError> {
         self.with_tenant(tenant, |t| {
@@ -442,13 +425,17 @@ impl FactStore for EmbeddedStore {
         }
         let _flushing = self.flushing.lock().unwrap_or_else(|p| p.into_inner());
         let (erased, replaced) = self.with_tenant(tenant, |t| {
+            let owned = match subject {
+                Subject::UserId(u) => owned_playbacks(&mut t.facts, u)?,
+                _ => HashSet::new(),
+            };
             let (facts, mut replaced) = match subject {
-                Subject::UserId(u) => t.facts.retain(&|b| keep_unless_text(b, "user_id", u))?,
+                Subject::UserId(u) => t.facts.retain(&|b| keep_unless_user(b, u, &owned))?,
                 Subject::Device(k) => t.facts.retain(&|b| keep_unless_device(b, *k))?,
                 Subject::AccessCode(c) => t.facts.retain(&|b| keep_unless_text(b, "access_code", c))?,
             };
             let (events, more) = match subject {
-                Subject::UserId(u) => t.events.retain(&|b| keep_unless_text(b, "user_id", u))?,
+                Subject::UserId(u) => t.events.retain(&|b| keep_unless_user(b, u, &owned))?,
                 Subject::Device(k) => t.events.retain(&|b| keep_unless_device(b, *k))?,
                 Subject::AccessCode(c) => t.events.retain(&|b| keep_unless_text(b, "access_code", c))?,
             };

@@ -56,7 +56,7 @@ pub enum SqlDialect {
 }
 
 /// Catalogue columns, as the `contents` table a statement joins holds them.
-pub const CONTENT_COLUMNS: [&str; 10] = [
+pub const CONTENT_COLUMNS: [&str; 14] = [
     "content_id",
     "title",
     "kind",
@@ -67,6 +67,10 @@ pub const CONTENT_COLUMNS: [&str; 10] = [
     "show",
     "producer",
     "distributor",
+    "season",
+    "episode",
+    "broadcaster",
+    "guid",
 ];
 
 /// One value of an answer.

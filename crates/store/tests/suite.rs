@@ -32,7 +32,7 @@ fn start(ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static
         referrer_host: None,
         client: &ClientFamily::UNKNOWN,
         geo: &Geo::UNKNOWN,
-        user_id: Some(USERS[(device % 3) as usize]),
+        user_id: Some(USERS[(device % 3) as usize].into()),
         access_code: None,
         served: None,
         lsn,

@@ -119,6 +119,17 @@ impl Engine {
         excluded
     }
 
+    /// Erasure (spec §8): playbacks forget `user`, so no snapshot keeps it and
+    /// no later fact carries it unless a new event names it again.
+    pub fn forget_user(&mut self, tenant: TenantId, user: &str) {
+        if let Some(state) = self.tenants.get_mut(&tenant) {
+            for pb in state.playbacks.values_mut().filter(|p| p.user.as_deref() == Some(user)) {
+                pb.user = None;
+                pb.first_unowned = None;
+            }
+        }
+    }
+
     /// Serialises the whole state (settings excluded: they come with each record).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
         Ok(postcard::to_stdvec(self)?)
@@ -131,6 +142,11 @@ impl Engine {
     /// Restores a snapshot of the version 2 shape, upgraded to this one.
     pub fn restore_v2(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         Ok(postcard::from_bytes::<crate::legacy::EngineV2>(bytes)?.into())
+    }
+
+    /// Restores a snapshot of the version 3 shape, upgraded to this one.
+    pub fn restore_v3(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        Ok(postcard::from_bytes::<crate::legacy::EngineV3>(bytes)?.into())
     }
 
     pub(crate) fn from_tenants(tenants: FastMap<TenantId, TenantState>) -> Engine {

@@ -1,6 +1,7 @@
-//! The engine state as snapshots of version 2 held it, and its upgrade: a
-//! data folder written before live and on-demand users were apart, media
-//! objects were remembered and the clock was admitted by receive time.
+//! The engine state as snapshots of versions 2 and 3 held it, and its
+//! upgrade: version 2 was written before live and on-demand users were apart,
+//! media objects were remembered and the clock was admitted by receive time;
+//! version 3 before playbacks remembered their user (spec §8b).
 
 use hashbrown::HashMap as FastMap;
 use serde::{Deserialize, Serialize};
@@ -19,13 +20,82 @@ pub(crate) struct EngineV2 {
 pub(crate) struct TenantStateV2 {
     pub watermark: Micros,
     pub swept_at: Micros,
-    pub playbacks: FastMap<String, PlaybackState>,
+    pub playbacks: FastMap<String, PlaybackStateV3>,
     pub downloads: FastMap<DeviceContent, Micros>,
     pub views: FastMap<DeviceContent, Micros>,
     pub users: FastMap<DeviceKey, UserSession>,
     pub active: FastMap<DeviceContent, RecentMinutes>,
     pub attendance: FastMap<(String, String, Micros), DayCover>,
     pub log_plays: FastMap<DeviceContent, LogPlayV2>,
+}
+
+/// A playback before it remembered its user (versions 2 and 3).
+#[derive(Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct PlaybackStateV3 {
+    pub start_at: Option<Micros>,
+    pub played: f64,
+    pub streamed: bool,
+    pub last_ts: Micros,
+}
+
+impl From<PlaybackStateV3> for PlaybackState {
+    fn from(p: PlaybackStateV3) -> Self {
+        PlaybackState {
+            start_at: p.start_at,
+            played: p.played,
+            streamed: p.streamed,
+            // Its facts so far may have had no user: should it name one, an
+            // `Owner` fact gives them to it (harmless for facts that had one).
+            first_unowned: Some(p.start_at.unwrap_or(p.last_ts)),
+            ..PlaybackState::new(p.last_ts)
+        }
+    }
+}
+
+fn playbacks(v: FastMap<String, PlaybackStateV3>) -> FastMap<String, PlaybackState> {
+    v.into_iter().map(|(k, p)| (k, p.into())).collect()
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EngineV3 {
+    pub tenants: FastMap<TenantId, TenantStateV3>,
+}
+
+/// [`TenantState`] of version 3, field for field.
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct TenantStateV3 {
+    pub clock: Micros,
+    pub swept_at: Micros,
+    pub playbacks: FastMap<String, PlaybackStateV3>,
+    pub downloads: FastMap<DeviceContent, Micros>,
+    pub views: FastMap<DeviceContent, Micros>,
+    pub users: FastMap<(DeviceKey, UserClass), UserSession>,
+    pub active: FastMap<DeviceContent, RecentMinutes>,
+    pub attendance: FastMap<(String, String, Micros), DayCover>,
+    pub log_plays: FastMap<DeviceContent, LogPlay>,
+}
+
+impl From<TenantStateV3> for TenantState {
+    fn from(v3: TenantStateV3) -> Self {
+        TenantState {
+            clock: v3.clock,
+            swept_at: v3.swept_at,
+            since_sweep: 0,
+            playbacks: playbacks(v3.playbacks),
+            downloads: v3.downloads,
+            views: v3.views,
+            users: v3.users,
+            active: v3.active,
+            attendance: v3.attendance,
+            log_plays: v3.log_plays,
+        }
+    }
+}
+
+impl From<EngineV3> for Engine {
+    fn from(v3: EngineV3) -> Self {
+        Engine::from_tenants(v3.tenants.into_iter().map(|(t, s)| (t, s.into())).collect())
+    }
 }
 
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -41,7 +111,7 @@ impl From<TenantStateV2> for TenantState {
             clock: v2.watermark,
             swept_at: v2.swept_at,
             since_sweep: 0,
-            playbacks: v2.playbacks,
+            playbacks: playbacks(v2.playbacks),
             downloads: v2.downloads,
             views: v2.views,
             // Version 2 kept one session per device, whatever the kind: it

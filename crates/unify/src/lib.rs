@@ -62,3 +62,6 @@ mod tests;
 
 #[cfg(test)]
 mod order_tests;
+
+#[cfg(test)]
+mod owner_tests;

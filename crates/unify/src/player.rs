@@ -1,7 +1,9 @@
 //! The player path (spec §3 player, §4, §5, §6): one enriched player event
 //! against a tenant's state, and the facts it makes true.
 
-use streamtally_model::{ContentKind, EnrichedEvent, EventType, Fact, FactKind, Micros, Source, MICROS_PER_SEC};
+use std::borrow::Cow;
+
+use streamtally_model::{ContentKind, EnrichedEvent, EventType, Fact, FactKind, Micros, Source, MICROS_PER_SEC, OWNER_WINDOW};
 
 use crate::state::{PlaybackState, TenantState, UserClass};
 use crate::windows::{cover, day_bounds, open_window, DayCover, DeviceContentRef};
@@ -21,6 +23,14 @@ impl TenantState {
         let ev = &input.event;
         let ts = ev.ts;
         let property = ev.property.as_deref().unwrap_or(streamtally_model::PROPERTY_OTHERS);
+        // Spec §8b: the event's user, else the one its playback named before.
+        let named = ev.playback_id.as_ref().and_then(|p| self.playbacks.get(p)).and_then(|pb| pb.user.as_ref());
+        let user: Option<Cow<'a, str>> = match (&ev.user_id, named) {
+            (Some(u), _) => Some(Cow::Borrowed(u)),
+            (None, Some(u)) => Some(Cow::Owned(u.clone())),
+            (None, None) => None,
+        };
+        let first = out.len();
         let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
             kind,
             ts: at,
@@ -35,7 +45,7 @@ impl TenantState {
             referrer_host: input.referrer_host.as_deref(),
             client: &input.client,
             geo: &input.geo,
-            user_id: ev.user_id.as_deref(),
+            user_id: user.clone(),
             access_code: None,
             served: None,
             lsn,
@@ -92,7 +102,7 @@ impl TenantState {
                 // The start window closed (or, before any start, the playback
                 // was silent that long): what follows belongs to a new start.
                 if pb.expired_at(ts, settings.start_window) {
-                    *pb = PlaybackState::new(ts);
+                    pb.restart(ts);
                 }
                 pb.last_ts = pb.last_ts.max(ts);
                 if ev.event_type == EventType::Play && pb.start_at.is_none() {
@@ -121,6 +131,21 @@ impl TenantState {
                 }
             }
             _ => {}
+        }
+        // Spec §8b: facts counted without a user, and then the playback names
+        // one: an `Owner` fact gives them to that user (its later facts carry
+        // the user themselves).
+        let unowned = out[first..].iter().any(|f| f.playback_id.is_some() && f.user_id.is_none());
+        if let Some(pb) = ev.playback_id.as_ref().and_then(|p| self.playbacks.get_mut(p)) {
+            if unowned && pb.first_unowned.is_none() {
+                pb.first_unowned = Some(ts);
+            }
+            if let (None, Some(named)) = (&pb.user, &ev.user_id) {
+                pb.user = Some(named.clone());
+                if pb.first_unowned.is_some_and(|t| ts - t < OWNER_WINDOW) {
+                    out.push(fact(FactKind::Owner, ts, 1.0, Source::Player));
+                }
+            }
         }
     }
 }

@@ -27,6 +27,13 @@ pub(crate) struct PlaybackState {
     pub played: f64,
     pub streamed: bool,
     pub last_ts: Micros,
+    /// The user an event of this playback named first (spec §8b): its later
+    /// facts carry it even when their events do not.
+    pub user: Option<String>,
+    /// When the first fact of this playback counted without a user was: an
+    /// [`FactKind::Owner`](streamtally_model::FactKind::Owner) fact then names
+    /// the user, once one is named.
+    pub first_unowned: Option<Micros>,
 }
 
 impl PlaybackState {
@@ -36,7 +43,19 @@ impl PlaybackState {
             played: 0.0,
             streamed: false,
             last_ts: ts,
+            user: None,
+            first_unowned: None,
         }
+    }
+
+    /// A new start of the same playback: counting begins again, the user stays.
+    pub fn restart(&mut self, ts: Micros) {
+        let (user, first_unowned) = (self.user.take(), self.first_unowned);
+        *self = PlaybackState {
+            user,
+            first_unowned,
+            ..PlaybackState::new(ts)
+        };
     }
 
     /// True when nothing of this playback can still join the input at `ts`:
@@ -159,7 +178,7 @@ impl TenantState {
         }
         let text = |s: &String| s.capacity();
         slots(&self.playbacks)
-            + self.playbacks.keys().map(text).sum::<usize>()
+            + self.playbacks.iter().map(|(k, p)| text(k) + p.user.as_ref().map_or(0, text)).sum::<usize>()
             + slots(&self.downloads)
             + self.downloads.keys().map(|k| text(&k.1)).sum::<usize>()
             + slots(&self.views)

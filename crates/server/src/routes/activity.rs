@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use streamtally_query::{parse_tz, ActivityQuery, Ask, UserTrace};
+use streamtally_query::{parse_tz, ActivityQuery, Ask, OwnedPlaybacks, UserTrace};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -54,7 +54,7 @@ pub async fn get_activity(
     let settings = state.meta.settings(tenant)?;
     let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::days(30));
     let tz = parse_tz(Some(p.tz.as_deref().unwrap_or(&settings.timezone)))?;
-    let q = ActivityQuery::parse(&user_id, &from, &to, tz, p.page.as_deref(), p.per_page.as_deref())?;
+    let mut q = ActivityQuery::parse(&user_id, &from, &to, tz, p.page.as_deref(), p.per_page.as_deref())?;
     state.meta.record_lookup(tenant, &principal.key_id, &user_id)?;
     let store = state.pipeline.store();
     let (registered, trace) = known(&state, tenant, &user_id).await?;
@@ -64,6 +64,13 @@ pub async fn get_activity(
             crate::error::shorten(&user_id)
         )));
     }
+    // Spec §8b: playbacks that named the user late are the user's too.
+    let owners = OwnedPlaybacks {
+        user_id: user_id.clone(),
+        from: q.from,
+        to: q.to,
+    };
+    q.owned = OwnedPlaybacks::read(&state.queries.run(tenant, async { Ok(store.ask(tenant, &owners).await?) }).await?);
     let tables = state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?;
     let mut answer = q.answer(&tables);
     answer["registered"] = Value::Bool(registered);

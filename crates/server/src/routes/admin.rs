@@ -188,6 +188,9 @@ pub async fn post_tenant(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     role: String,
+    /// For an ingest key: the property of its events that name none (spec §1).
+    #[serde(default)]
+    property: Option<String>,
 }
 
 /// `GET /api/v1/keys`: the tenant's keys, without secrets.
@@ -260,7 +263,7 @@ pub async fn post_key(
     let tenant = tenant_of(&state, &principal, t.tenant.as_deref())?;
     let role = Role::parse(&body.role)?;
     let meta = state.meta.clone();
-    let key = tokio::task::spawn_blocking(move || meta.create_key(Some(tenant), role))
+    let key = tokio::task::spawn_blocking(move || meta.create_key_with_property(Some(tenant), role, body.property.as_deref()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())

@@ -80,6 +80,10 @@ pub async fn post_events(
     let user_agent = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let mut parsed = parse_event_batch(&body, received_at, params.sent_at.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     state.abuse.check_client(ip, client_of(user_agent, &parsed), tenant)?;
+    // Spec §1: the event's own property, else the key's, else the SDK's, else `Others`.
+    if let Some(property) = &principal.property {
+        parsed.default_to_key_property(property);
+    }
     if params.sdk.is_some() {
         parsed.default_to_sdk_property();
     }

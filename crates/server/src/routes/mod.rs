@@ -7,6 +7,7 @@ pub mod cdn;
 pub mod ingest;
 pub mod live;
 pub mod logs;
+pub mod monthly;
 pub mod ops;
 pub mod query;
 pub mod sdk;

@@ -141,6 +141,10 @@ fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError
             s(&|c| c.show.as_deref()),
             s(&|c| c.producer.as_deref()),
             s(&|c| c.distributor.as_deref()),
+            s(&|c| c.season.as_deref()),
+            s(&|c| c.episode.as_deref()),
+            s(&|c| c.broadcaster.as_deref()),
+            s(&|c| c.guid.as_deref()),
         ],
     )?)
 }

@@ -140,11 +140,14 @@ pub(super) fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), 
         // users, which the reader skips by their statistics, and a bloom
         // filter answers "not here" for the groups whose range holds the user
         // by chance. Rows without a user stay in time order after them (log
-        // imports have none and are written as they came).
-        props = props
-            .set_max_row_group_row_count(Some(EVENTS_ROW_GROUP))
-            .set_column_bloom_filter_enabled(USER_COLUMN.into(), true)
-            .set_column_bloom_filter_max_ndv(USER_COLUMN.into(), EVENTS_ROW_GROUP as u64);
+        // imports have none and are written as they came). Playbacks have a
+        // bloom filter too: a user's playbacks named late are read by id.
+        props = props.set_max_row_group_row_count(Some(EVENTS_ROW_GROUP));
+        for column in [USER_COLUMN, PLAYBACK_COLUMN] {
+            props = props
+                .set_column_bloom_filter_enabled(column.into(), true)
+                .set_column_bloom_filter_max_ndv(column.into(), EVENTS_ROW_GROUP as u64);
+        }
     }
     let props = props.build();
     let mut writer = ArrowWriter::try_new(file, first.schema(), Some(props))?;
@@ -164,6 +167,7 @@ pub(super) fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), 
 /// rows are read without much of anyone else's.
 const EVENTS_ROW_GROUP: usize = 64 * 1024;
 const USER_COLUMN: &str = "user_id";
+const PLAYBACK_COLUMN: &str = "playback_id";
 
 /// Whether any row names a user (both tables have the column).
 fn has_users(batches: &[RecordBatch]) -> bool {

@@ -1,4 +1,5 @@
 use crate::Cell;
+use datafusion::arrow::array::StringArray;
 use streamtally_model::{ClientFamily, FactKind, Geo, Source};
 
 use super::*;
@@ -18,8 +19,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) 
         referrer_host: None,
         client: &ClientFamily::UNKNOWN,
         geo: &Geo::UNKNOWN,
-        // Facts borrow their texts; a test's live as long as the test.
-        user_id: Some(Box::leak(format!("u{device}").into_boxed_str())),
+        user_id: Some(format!("u{device}").into()),
         access_code: None,
         served: None,
         lsn,
