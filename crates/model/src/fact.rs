@@ -1,6 +1,7 @@
 //! Facts: the additive results of counting, emitted when they become true.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,6 +99,9 @@ pub struct Fact<'a> {
     /// The event's own user, else the one its playback named before (owned
     /// text then: the engine's state holds it, not the input).
     pub user_id: Option<Cow<'a, str>>,
+    /// The free dimensions of the player event it came from (issue 15:
+    /// `group_by=dim:NAME`); `None` when the event had none.
+    pub dimensions: Option<&'a BTreeMap<String, String>>,
     /// The verified access code; only on `Attended` facts (attendance consent, spec §6).
     pub access_code: Option<&'a str>,
     /// The responses summed, on `Request` facts only (boxed: the other kinds,

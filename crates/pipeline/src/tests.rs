@@ -172,6 +172,7 @@ fn recycled_fact_vectors_keep_their_memory() {
         client: &family,
         geo: &Geo::UNKNOWN,
         user_id: None,
+        dimensions: None,
         access_code: None,
         served: None,
         lsn: 1,

@@ -46,6 +46,9 @@ pub struct Answer {
     /// The metrics over the whole range, without grouping (distinct counts stay distinct).
     pub totals: Table,
     pub tz: Tz,
+    /// Free dimensions with more values than an answer lists
+    /// ([`crate::MAX_FREE_VALUES`]): the name and how many values it had.
+    pub truncated: Vec<(String, usize)>,
 }
 
 impl Answer {
@@ -66,7 +69,16 @@ impl Answer {
     /// `{"rows":[{…}], "totals":{…}}`.
     pub fn to_json(&self) -> Value {
         let totals = Answer::objects(&self.totals, self.tz).into_iter().next().unwrap_or(Value::Object(Map::new()));
-        serde_json::json!({ "rows": Answer::objects(&self.rows, self.tz), "totals": totals })
+        let mut answer = serde_json::json!({ "rows": Answer::objects(&self.rows, self.tz), "totals": totals });
+        if !self.truncated.is_empty() {
+            answer["truncated"] = self
+                .truncated
+                .iter()
+                .map(|(name, values)| (name.clone(), Value::from(*values)))
+                .collect::<Map<_, _>>()
+                .into();
+        }
+        answer
     }
 
     /// The rows as CSV with a header line.
@@ -128,6 +140,7 @@ mod tests {
                 rows: vec![vec![Cell::Int(1), Cell::Float(30.0)]],
             },
             tz: Tz::UTC,
+            truncated: Vec::new(),
         };
         let j = a.to_json();
         assert_eq!(j["rows"][0]["hour"], "2026-03-02T09:00:00Z");

@@ -16,8 +16,13 @@ pub trait Ask: Sync {
         Box::pin(async move {
             let mut tables = self.ask(tenant, q).await?;
             let totals = tables.pop().unwrap_or_default();
-            let rows = tables.pop().unwrap_or_default();
-            Ok(Answer { rows, totals, tz: q.tz })
+            let (rows, truncated) = q.cap_free_values(tables.pop().unwrap_or_default());
+            Ok(Answer {
+                rows,
+                totals,
+                tz: q.tz,
+                truncated,
+            })
         })
     }
 }

@@ -87,6 +87,7 @@ pub fn attendance_answer(mut tables: Vec<Table>, tz: Tz) -> Answer {
         rows,
         totals: Table::default(),
         tz,
+        truncated: Vec::new(),
     }
 }
 

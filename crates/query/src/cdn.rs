@@ -195,7 +195,12 @@ pub fn cdn_answer(mut tables: Vec<Table>, tz: Tz) -> Answer {
             }
         }
     }
-    Answer { rows, totals, tz }
+    Answer {
+        rows,
+        totals,
+        tz,
+        truncated: Vec::new(),
+    }
 }
 
 #[cfg(test)]

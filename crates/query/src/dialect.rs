@@ -30,6 +30,9 @@ pub trait Dialect {
     /// engines whose tables hold every tenant's (`None`: the engine is handed
     /// one tenant's rows only, as the embedded store's per-tenant files are).
     fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String>;
+    /// The value of the free dimension `name` in `column` (a JSON object of
+    /// text values), `NULL` when absent. `name` is a checked [`crate::FreeName`].
+    fn free_dimension(&self, column: &str, name: &str) -> String;
 }
 
 /// The SQL pieces of the dialect a store speaks.
@@ -83,6 +86,10 @@ impl Dialect for DataFusion {
     fn tenant_condition(&self, _alias: &str, _tenant: TenantId) -> Option<String> {
         None
     }
+    fn free_dimension(&self, column: &str, name: &str) -> String {
+        // `free_dimension` is the embedded store's function (JSON of the event's dimensions).
+        format!("free_dimension({column}, '{name}')")
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -125,5 +132,8 @@ impl Dialect for ClickHouse {
     }
     fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String> {
         Some(format!("{alias}.tenant_id = {tenant}"))
+    }
+    fn free_dimension(&self, column: &str, name: &str) -> String {
+        format!("nullIf(JSONExtractString({column}, '{name}'), '')")
     }
 }

@@ -29,7 +29,7 @@ pub use audience::{Registrations, RegistrationsQuery, REGISTRATION_PARTS};
 pub use cdn::{cdn_answer, CdnGroup, CdnQuery, CDN_METRICS, HIT_STATUSES, MISS_STATUSES};
 pub use dialect::{dialect_of, ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
-pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, Metric, MetricsQuery, QueryError, TimeUnit};
+pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, FreeName, Metric, MetricsQuery, QueryError, TimeUnit, MAX_FREE_VALUES};
 pub use monthly::{MonthlyQuery, MONTHLY_COLUMNS};
 pub use owners::{OwnedPlaybacks, UserTrace, MAX_OWNED_PLAYBACKS};
 pub use select::Select;

@@ -1,11 +1,12 @@
 use chrono_tz::Tz;
 use streamtally_model::{parse_ts, Micros};
+use streamtally_store::{Cell, Table};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum QueryError {
     #[error("unknown metric `{shown}` (known: {known})", shown = short(.0), known = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "))]
     UnknownMetric(String),
-    #[error("unknown dimension `{shown}` (known: {known})", shown = short(.0), known = Dimension::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "))]
+    #[error("unknown dimension `{shown}` (known: {known})", shown = short(.0), known = Dimension::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ") + ", dim:NAME")]
     UnknownDimension(String),
     #[error("`{field}` is not a time: `{shown}` (use RFC 3339 such as 2026-03-02T10:00:00Z, or a date)", shown = short(.value))]
     BadTime { field: &'static str, value: String },
@@ -23,6 +24,8 @@ pub enum QueryError {
     NoMetrics,
     #[error("`{param}` names `{value}` twice")]
     Repeated { param: &'static str, value: String },
+    #[error("free dimension `dim:{shown}` must be named by 1 to 64 letters, digits, `_`, `-` or `.`", shown = short(.0))]
+    BadFreeDimension(String),
     #[error("unknown CDN dimension `{shown}` (known: 5m, hour, day, zone, pop, status_class, cache_status)", shown = short(.0))]
     UnknownCdnDimension(String),
     /// A question about the audience that cannot be answered as asked.
@@ -116,8 +119,32 @@ impl TimeUnit {
     }
 }
 
+/// The name of a free dimension of events (`dim:NAME`): 1 to 64 letters,
+/// digits, `_`, `-` or `.`, so it can stand in SQL text as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FreeName(streamtally_model::Text);
+
+impl FreeName {
+    pub fn parse(name: &str) -> Result<FreeName, QueryError> {
+        let ok = (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        match ok {
+            true => Ok(FreeName(name.into())),
+            false => Err(QueryError::BadFreeDimension(name.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The most values of one free dimension an answer lists (the rest are
+/// counted in the totals and named in `truncated`): a dimension of user
+/// ids would otherwise make an answer of millions of rows.
+pub const MAX_FREE_VALUES: usize = 100;
+
 /// What rows can be grouped and filtered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dimension {
     Time(TimeUnit),
     ContentId,
@@ -149,6 +176,8 @@ pub enum Dimension {
     HomeCountry,
     HomeRegion,
     HomeCity,
+    /// A free dimension the player attached to its events (`dim:NAME`).
+    Free(FreeName),
 }
 
 impl Dimension {
@@ -187,8 +216,16 @@ impl Dimension {
         Dimension::HomeCity,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> std::borrow::Cow<'static, str> {
         match self {
+            Dimension::Free(n) => format!("dim:{}", n.as_str()).into(),
+            fixed => fixed.fixed_name().into(),
+        }
+    }
+
+    fn fixed_name(&self) -> &'static str {
+        match self {
+            Dimension::Free(_) => "dim",
             Dimension::Time(u) => u.name(),
             Dimension::ContentId => "content_id",
             Dimension::Property => "property",
@@ -221,6 +258,9 @@ impl Dimension {
     }
 
     pub fn parse(s: &str) -> Result<Dimension, QueryError> {
+        if let Some(name) = s.strip_prefix("dim:") {
+            return Ok(Dimension::Free(FreeName::parse(name)?));
+        }
         let s = match s {
             "referrer" => "referrer_host",
             "kind" => "content_kind",
@@ -228,12 +268,12 @@ impl Dimension {
         };
         Dimension::ALL
             .into_iter()
-            .find(|d| d.name() == s)
+            .find(|d| d.fixed_name() == s)
             .ok_or_else(|| QueryError::UnknownDimension(s.to_string()))
     }
 
     /// Dimensions that come from the user directory need it joined in.
-    pub fn needs_directory(self) -> bool {
+    pub fn needs_directory(&self) -> bool {
         matches!(
             self,
             Dimension::Gender | Dimension::AgeRange | Dimension::HomeCountry | Dimension::HomeRegion | Dimension::HomeCity
@@ -241,7 +281,7 @@ impl Dimension {
     }
 
     /// Dimensions that come from the catalogue need it joined in.
-    pub fn needs_catalogue(self) -> bool {
+    pub fn needs_catalogue(&self) -> bool {
         matches!(
             self,
             Dimension::Title
@@ -313,8 +353,15 @@ pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError>
 pub fn parse_filters(filter: Option<&str>) -> Result<Vec<Filter>, QueryError> {
     let mut filters: Vec<Filter> = Vec::new();
     for part in list(filter.unwrap_or("")) {
-        let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
-        let dimension = Dimension::parse(dim.trim())?;
+        // `dim:NAME:value` names a free dimension.
+        let free = part.strip_prefix("dim:").and_then(|rest| rest.split_once(':'));
+        let (dimension, dim, value) = match free {
+            Some((name, value)) => (Dimension::Free(FreeName::parse(name.trim())?), "dim", value),
+            None => {
+                let (dim, value) = part.split_once(':').ok_or_else(|| QueryError::BadFilter(part.clone()))?;
+                (Dimension::parse(dim.trim())?, dim, value)
+            }
+        };
         if matches!(dimension, Dimension::Time(_)) {
             return Err(QueryError::TimeFilter(dim.to_string()));
         }
@@ -373,9 +420,44 @@ impl MetricsQuery {
         self.dimensions().any(|d| d.needs_directory())
     }
 
+    /// Keeps the rows of the [`MAX_FREE_VALUES`] values of each free
+    /// dimension grouped by that weigh most in the first metric (ties by
+    /// value); names the dimensions that had more.
+    pub fn cap_free_values(&self, mut rows: Table) -> (Table, Vec<(String, usize)>) {
+        let mut truncated = Vec::new();
+        let weight_at = self.group_by.len();
+        for (i, d) in self.group_by.iter().enumerate() {
+            if !matches!(d, Dimension::Free(_)) {
+                continue;
+            }
+            // Cells have no hash (floats); their debug text tells values apart.
+            let key = |c: &Cell| format!("{c:?}");
+            let mut weights: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+            for r in &rows.rows {
+                let w = match r.get(weight_at) {
+                    Some(Cell::Int(n)) => *n as f64,
+                    Some(Cell::Float(f)) => *f,
+                    _ => 0.0,
+                };
+                *weights.entry(key(&r[i])).or_default() += w;
+            }
+            if weights.len() <= MAX_FREE_VALUES {
+                continue;
+            }
+            let values = weights.len();
+            let mut ranked: Vec<(String, f64)> = weights.into_iter().collect();
+            // Heaviest first; the BTreeMap's order breaks ties.
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let kept: std::collections::HashSet<String> = ranked.into_iter().take(MAX_FREE_VALUES).map(|(k, _)| k).collect();
+            rows.rows.retain(|r| kept.contains(&key(&r[i])));
+            truncated.push((d.name().into_owned(), values));
+        }
+        (rows, truncated)
+    }
+
     /// Every dimension the query groups or filters by.
-    fn dimensions(&self) -> impl Iterator<Item = Dimension> + '_ {
-        self.group_by.iter().chain(self.filters.iter().map(|f| &f.dimension)).copied()
+    fn dimensions(&self) -> impl Iterator<Item = &Dimension> + '_ {
+        self.group_by.iter().chain(self.filters.iter().map(|f| &f.dimension))
     }
 }
 

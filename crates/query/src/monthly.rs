@@ -145,6 +145,7 @@ impl MonthlyQuery {
                 rows: vec![cells(None, table(1), table(3))],
             },
             tz: self.counts.tz,
+            truncated: Vec::new(),
         }
     }
 }

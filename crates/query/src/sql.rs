@@ -8,9 +8,10 @@ use streamtally_store::Sql;
 
 use crate::{Dialect, Dimension, Filter, Metric, MetricsQuery};
 
-pub(crate) fn dimension_expr(d: Dimension, tz: Tz, dialect: &dyn Dialect) -> String {
+pub(crate) fn dimension_expr(d: &Dimension, tz: Tz, dialect: &dyn Dialect) -> String {
     match d {
-        Dimension::Time(unit) => dialect.time_bucket("f.ts", unit, tz),
+        Dimension::Time(unit) => dialect.time_bucket("f.ts", *unit, tz),
+        Dimension::Free(name) => dialect.free_dimension("f.dimensions", name.as_str()),
         Dimension::ContentId => "f.content_id".into(),
         Dimension::Property => "f.property".into(),
         Dimension::Source => "f.source".into(),
@@ -95,7 +96,7 @@ pub(crate) fn filter_clauses(filters: &[Filter], dialect: &dyn Dialect, params: 
         .iter()
         .map(|f| {
             let alts: Vec<String> = f.values.iter().map(|v| param(dialect, params, v)).collect();
-            format!("{} IN ({})", dimension_expr(f.dimension, Tz::UTC, dialect), alts.join(", "))
+            format!("{} IN ({})", dimension_expr(&f.dimension, Tz::UTC, dialect), alts.join(", "))
         })
         .collect()
 }
@@ -155,7 +156,7 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     let mut select = Vec::new();
     let group_by: &[Dimension] = if grouped { &q.group_by } else { &[] };
     for d in group_by {
-        select.push(format!("{} AS \"{}\"", dimension_expr(*d, q.tz, dialect), d.name()));
+        select.push(format!("{} AS \"{}\"", dimension_expr(d, q.tz, dialect), d.name()));
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {

@@ -68,7 +68,7 @@ impl<T> Column<T> {
 }
 
 /// The columns of the facts table, in their stored order.
-fn fact_columns<'f>() -> [Column<Fact<'f>>; 26] {
+fn fact_columns<'f>() -> [Column<Fact<'f>>; 27] {
     [
         col("ts", false, Read::Time(|f| f.ts)),
         col("kind", false, Read::Text(|f| Some(f.kind.as_str()))),
@@ -89,6 +89,11 @@ fn fact_columns<'f>() -> [Column<Fact<'f>>; 26] {
         col("device_type", true, Read::Text(|f| f.client.device_type.as_deref())),
         col("app", true, Read::Text(|f| f.client.app.as_deref())),
         col("user_id", true, Read::Text(|f| f.user_id.as_deref())),
+        col(
+            "dimensions",
+            true,
+            Read::OwnedText(|f| f.dimensions.map(|d| serde_json::to_string(d).unwrap_or_default())),
+        ),
         col("access_code", true, Read::Text(|f| f.access_code)),
         col("requests", true, Read::I64(|f| f.served.as_ref().map(|s| s.requests as i64))),
         col("status", true, Read::I64(|f| f.served.as_ref().map(|s| i64::from(s.status)))),
@@ -255,6 +260,7 @@ mod tests {
             app: t("app"),
             bot: false,
         };
+        let dims = std::collections::BTreeMap::from([("plan".to_string(), "gold".to_string())]);
         let geo = Geo {
             country: t("country"),
             region: t("region"),
@@ -275,6 +281,7 @@ mod tests {
             client: &client,
             geo: &geo,
             user_id: Some("user_id".into()),
+            dimensions: Some(&dims),
             access_code: Some("access_code"),
             served: Some(Box::new(Served {
                 requests: 4,
@@ -291,6 +298,10 @@ mod tests {
             let Some(text) = column.as_any().downcast_ref::<StringArray>() else {
                 continue;
             };
+            if field.name() == "dimensions" {
+                assert_eq!(text.value(0), r#"{"plan":"gold"}"#);
+                continue;
+            }
             if ["kind", "source", "content_kind", "media"].contains(&field.name().as_str()) || text.is_null(0) {
                 continue;
             }

@@ -25,6 +25,7 @@ use crate::partition::Partition;
 use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, Scope, Sql, SqlDialect, StoreError, Table};
 
 mod erase;
+mod free_dimension;
 mod select;
 mod table;
 use erase::*;

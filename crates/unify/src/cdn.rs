@@ -64,6 +64,7 @@ impl CdnTally {
                 client: &ClientFamily::UNKNOWN,
                 geo: &Geo::UNKNOWN,
                 user_id: None,
+                dimensions: None,
                 access_code: None,
                 served: Some(Box::new(Served {
                     requests,

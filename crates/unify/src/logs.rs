@@ -29,6 +29,7 @@ impl TenantState {
             client: &r.client,
             geo: &r.geo,
             user_id: None,
+            dimensions: None,
             access_code: None,
             served: None,
             lsn,

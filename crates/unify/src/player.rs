@@ -46,6 +46,7 @@ impl TenantState {
             client: &input.client,
             geo: &input.geo,
             user_id: user.clone(),
+            dimensions: (!ev.dimensions.is_empty()).then_some(&ev.dimensions),
             access_code: None,
             served: None,
             lsn,

@@ -23,6 +23,7 @@ impl EmbeddedStore {
             .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
             .with_target_partitions(2);
         let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
+        ctx.register_udf(super::free_dimension::free_dimension());
         self.register_rows(&ctx, tenant, scope, "facts", |t| &t.facts, facts_schema()).await?;
         if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;

@@ -1,7 +1,9 @@
 //! One table of one tenant: its manifest of Parquet files, its in-memory
 //! tail, and what rewrites them (flush, compaction, erasure, retention).
 
+use datafusion::arrow::array::{new_null_array, RecordBatchReader};
 use datafusion::arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::error::ArrowError;
 
 use super::*;
@@ -204,10 +206,33 @@ fn sorted_by_user(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
     Ok(take_record_batch(&all, &order)?)
 }
 
+/// A file's rows in the current columns of its table: a file written before
+/// a column was added (facts' `dimensions`) gets it as nulls, so rewriting it
+/// with newer rows (compaction, erasure, retention) writes one schema. The
+/// table is known by its columns: only facts have `kind`.
 pub(super) fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
     let file = File::open(path).map_err(io_err(path))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
-    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+    let current = match reader.schema().column_with_name("kind") {
+        Some(_) => crate::arrow_rows::facts_schema(),
+        None => crate::arrow_rows::events_schema(),
+    };
+    reader.map(|b| conform(b?, &current)).collect()
+}
+
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, StoreError> {
+    if batch.schema().fields() == schema.fields() {
+        return Ok(batch);
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) => c.clone(),
+            None => new_null_array(f.data_type(), batch.num_rows()),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 pub(super) fn unique_name(lsn: u64) -> String {

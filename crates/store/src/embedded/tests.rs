@@ -20,6 +20,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) 
         client: &ClientFamily::UNKNOWN,
         geo: &Geo::UNKNOWN,
         user_id: Some(format!("u{device}").into()),
+        dimensions: None,
         access_code: None,
         served: None,
         lsn,
@@ -282,5 +283,56 @@ async fn raw_events_are_written_by_user_and_read_back_one_user_at_a_time() {
         })
         .collect();
     assert_eq!(users, [Some("ann".to_string()), Some("zoe".into()), None]);
+    store.close();
+}
+
+/// Rewrites a facts file as a release before free dimensions wrote it.
+fn without_dimensions(path: &Path) {
+    let batches: Vec<RecordBatch> = read_parquet(path)
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let keep: Vec<usize> = (0..b.num_columns()).filter(|i| b.schema().field(*i).name() != "dimensions").collect();
+            b.project(&keep).unwrap()
+        })
+        .collect();
+    let mut writer = ArrowWriter::try_new(File::create(path).unwrap(), batches[0].schema(), None).unwrap();
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+#[tokio::test]
+async fn files_written_before_free_dimensions_are_read_compacted_and_erased_with_newer_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    store.append_facts(a, &[fact(FactKind::Start, "2026-03-02T09:00:00Z", 1, "A", 1)]).unwrap();
+    store.flush(1).unwrap();
+    let old = store.with_tenant(a, |t| Ok(t.facts.dir.join(&t.facts.manifest.files[0].path))).unwrap();
+    without_dimensions(&old);
+    let dims = std::collections::BTreeMap::from([("plan".to_string(), "gold".to_string())]);
+    for lsn in 2..=COMPACT_AT_FILES as u64 {
+        let mut f = fact(FactKind::Start, "2026-03-02T10:00:00Z", lsn, "A", lsn);
+        f.dimensions = Some(&dims);
+        store.append_facts(a, &[f]).unwrap();
+        store.flush(lsn).unwrap();
+    }
+    let files = store.with_tenant(a, |t| Ok(t.facts.manifest.files.len())).unwrap();
+    assert_eq!(files, 1, "the old file was compacted with the newer ones");
+    let sql = Sql {
+        text: "SELECT free_dimension(dimensions, 'plan') AS plan, COUNT(*) AS n FROM facts GROUP BY 1 ORDER BY 1".into(),
+        params: vec![],
+        columns: vec!["plan".into(), "n".into()],
+    };
+    let march = Scope::facts(
+        streamtally_model::parse_ts("2026-03-01T00:00:00Z").unwrap(),
+        streamtally_model::parse_ts("2026-04-01T00:00:00Z").unwrap(),
+    );
+    let table = store.run_select(a, march, std::slice::from_ref(&sql)).await.unwrap().remove(0);
+    let n = (COMPACT_AT_FILES - 1) as i64;
+    assert_eq!(table.rows, vec![vec![Cell::Text("gold".into()), Cell::Int(n)], vec![Cell::Null, Cell::Int(1)]]);
+    assert_eq!(store.erase(a, &Subject::UserId("u1".into())).unwrap().facts, 1);
     store.close();
 }
