@@ -15,13 +15,14 @@ fn by_a(mut e: Value) -> Value {
 
 /// `a` (female, in the directory) plays `V` anonymously for 30 s, signs in,
 /// plays 60 s more of which the last 30 s report no user again; someone
-/// else plays 60 s anonymously.
+/// else plays 60 s anonymously; three hours later, a new start of the same
+/// playback id plays 20 s anonymously (past the 1 h start window: not `a`'s).
 fn signed_in_mid_playback() -> (tempfile::TempDir, Server, TenantKeys) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let keys = server.tenant("ott");
     // March 2026 is more than raw_retention_days (90) before today: keep it.
-    server.set(&keys, json!({ "raw_retention_days": 0 }));
+    server.set(&keys, json!({ "raw_retention_days": 0, "start_window": "1h" }));
     let directory = r#"{"user_id":"a","gender":"female","registered_at":"2026-03-01T10:00:00Z"}"#;
     let r = server.request(
         "PUT",
@@ -40,6 +41,8 @@ fn signed_in_mid_playback() -> (tempfile::TempDir, Server, TenantKeys) {
     server.post_events(&keys.ingest, IP1, UA1, &a);
     let other = json!([ev("play", &at("11:00:00"), "p6", "V"), playing(&at("11:01:00"), "p6", "V", 60.0)]);
     server.post_events(&keys.ingest, "192.0.2.51", UA1, &other);
+    let again = json!([ev("play", &at("13:00:00"), "p5", "V"), playing(&at("13:00:20"), "p5", "V", 20.0)]);
+    server.post_events(&keys.ingest, IP1, UA1, &again);
     server.wait_idle();
     (dir, server, keys)
 }
@@ -67,9 +70,9 @@ fn the_user_named_mid_playback_owns_its_start_and_seconds_in_the_metrics_by_gend
         .iter()
         .map(|r| (r["gender"].clone(), r["starts"].as_i64().unwrap(), r["time"].as_f64().unwrap()))
         .collect();
-    assert_eq!(rows, [(json!("female"), 1, 90.0), (Value::Null, 1, 60.0)], "{v}");
+    assert_eq!(rows, [(json!("female"), 1, 90.0), (Value::Null, 2, 80.0)], "{v}");
     // The owner fact counts nothing itself.
-    assert_eq!((v["totals"]["starts"].as_i64(), v["totals"]["time"].as_f64()), (Some(2), Some(150.0)), "{v}");
+    assert_eq!((v["totals"]["starts"].as_i64(), v["totals"]["time"].as_f64()), (Some(3), Some(170.0)), "{v}");
     server.stop();
 }
 
@@ -86,8 +89,8 @@ fn erasing_the_user_named_mid_playback_erases_the_playback_before_the_naming_too
     let v = server.metrics(&keys.read, &format!("{DAY}&metrics=starts,time"));
     assert_eq!(
         (v["totals"]["starts"].as_i64(), v["totals"]["time"].as_f64()),
-        (Some(1), Some(60.0)),
-        "only the other viewer's: {v}"
+        (Some(2), Some(80.0)),
+        "the other viewer's and the later start's: {v}"
     );
     assert_eq!(server.get(&format!("/api/v1/users/a/activity?{DAY}"), &keys.admin).status, 404);
     server.stop();

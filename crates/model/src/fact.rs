@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ClientFamily, ContentKind, DeviceKey, Geo, Media, Micros, Text};
 
-/// What a fact says happened. `value` is 1 for every kind but `Time` (seconds).
+/// What a fact says happened. `value` is 1 for every kind but `Time`,
+/// `Attended`, `Request` and `Owner` (each says what its value is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FactKind {
     Start,
@@ -27,16 +28,17 @@ pub enum FactKind {
     /// 5-minute bucket and response: `value` is the bytes sent, the count and
     /// the response are in [`Fact::served`].
     Request,
-    /// A playback named its user only after some of its facts were counted
-    /// without one (spec §8b: a playback belongs to the user any of its events
-    /// names): those facts are this user's. `ts` is the naming event's, at most
-    /// [`OWNER_WINDOW`] after the first fact it owns; it counts nothing itself.
+    /// A playback named its user only after some facts of its start were
+    /// counted without one (spec §8b: a playback belongs to the user any of
+    /// its events names): its facts of no user from `ts` (the first of them)
+    /// for `value` seconds (to the naming event) are this user's. It counts
+    /// nothing itself.
     Owner,
 }
 
-/// How long after a playback's first fact without a user an [`FactKind::Owner`]
-/// fact can still come: a query of facts up to `to` looks for owners up to
-/// `to + OWNER_WINDOW` (the longest start window, 7 days, and a day more).
+/// The longest stretch an [`FactKind::Owner`] fact owns: a query of facts
+/// from `from` looks for owners from `from - OWNER_WINDOW` (the longest start
+/// window, 7 days, and a day more).
 pub const OWNER_WINDOW: Micros = 8 * 86_400 * 1_000_000;
 
 impl FactKind {

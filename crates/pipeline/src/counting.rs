@@ -88,6 +88,14 @@ pub(crate) fn apply_record(
         tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused facts; checkpoints stop so the WAL keeps their inputs");
     }
     scratch.facts = recycle(facts);
+    // Spec §8b: raw events that named no user are stored with the user their
+    // playback named before, as their facts were counted.
+    let mut record = record;
+    for (i, user) in engine.take_carried_users() {
+        if let Some(e) = record.events.get_mut(i) {
+            e.event.user_id = Some(user);
+        }
+    }
     if let Some(clock) = engine.clock(record.tenant) {
         tenants.set_clock(record.tenant, clock);
     }

@@ -11,7 +11,7 @@ use streamtally_model::{Micros, TenantId};
 use crate::answer::{format_in_tz, to_json};
 use crate::model::parse_range;
 use crate::sql::{catalogue_join, metric_expr, param, scope_filter};
-use crate::{Cell, Dialect, Metric, QueryError, Scope, Select, Sql, Table, TimeUnit};
+use crate::{Cell, Dialect, Metric, OwnedStretch, QueryError, Scope, Select, Sql, Table, TimeUnit};
 
 /// Events per page unless asked otherwise, and the most a page holds.
 pub const EVENTS_PER_PAGE: usize = 100;
@@ -26,9 +26,9 @@ pub struct ActivityQuery {
     /// 1-based.
     pub page: usize,
     pub per_page: usize,
-    /// The playbacks the user owns by [`OwnedPlaybacks`] (spec §8b): their
-    /// facts and events of no user are the user's too.
-    pub owned: Vec<String>,
+    /// The stretches of playbacks the user owns by [`crate::OwnedPlaybacks`]
+    /// (spec §8b): their facts and events of no user are the user's too.
+    pub owned: Vec<OwnedStretch>,
 }
 
 impl ActivityQuery {
@@ -65,11 +65,28 @@ impl ActivityQuery {
         let (rows, wheres) = if self.owned.is_empty() {
             (format!("{table} AS f"), named)
         } else {
-            let owned: Vec<String> = self.owned.iter().map(|p| param(dialect, &mut params, p)).collect();
+            // Each playback once as a parameter: the list lets the reader skip
+            // row groups by the bloom filter, the stretches pick the rows.
+            let mut ids: Vec<(&str, String)> = Vec::new();
+            let mut stretches = Vec::new();
+            let at = dialect.epoch_micros("f.ts");
+            for o in &self.owned {
+                let id = match ids.iter().find(|(p, _)| *p == o.playback_id) {
+                    Some((_, placeholder)) => placeholder.clone(),
+                    None => {
+                        let placeholder = param(dialect, &mut params, &o.playback_id);
+                        ids.push((&o.playback_id, placeholder.clone()));
+                        placeholder
+                    }
+                };
+                stretches.push(format!("(f.playback_id = {id} AND {at} >= {} AND {at} <= {})", o.from, o.to));
+            }
+            let list: Vec<&str> = ids.iter().map(|(_, p)| p.as_str()).collect();
             let rows = format!(
                 "(SELECT * FROM {table} AS f WHERE {named} UNION ALL \
-                 SELECT * FROM {table} AS f WHERE {scope} AND f.user_id IS NULL AND f.playback_id IN ({})) AS f",
-                owned.join(", ")
+                 SELECT * FROM {table} AS f WHERE {scope} AND f.user_id IS NULL AND f.playback_id IN ({}) AND ({})) AS f",
+                list.join(", "),
+                stretches.join(" OR ")
             );
             (rows, "TRUE".to_string())
         };
@@ -171,7 +188,15 @@ impl Select for ActivityQuery {
                 "AND f.kind = 'time' AND f.content_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1",
                 &["content_id", "title", "kind", "time"],
             ),
-            self.statement(at, events, "f.ts", false, "AND f.\"type\" = 'session_start' ORDER BY 1", &["ts"]),
+            // A login names its user (spec §8b), never an owned playback's.
+            self.statement(
+                at,
+                events,
+                "f.ts",
+                false,
+                "AND f.\"type\" = 'session_start' AND f.user_id IS NOT NULL ORDER BY 1",
+                &["ts"],
+            ),
         ]
     }
 }
@@ -326,10 +351,25 @@ mod tests {
             assert!(s.text.contains("f.tenant_id = 3"), "{}", s.text);
         }
         let mut owning = q.clone();
-        owning.owned = vec!["p1".into(), "p2".into()];
+        let stretch = |p: &str, from: i64, to: i64| OwnedStretch {
+            playback_id: p.into(),
+            from,
+            to,
+        };
+        owning.owned = vec![stretch("p1", 10, 20), stretch("p2", 30, 40), stretch("p1", 50, 60)];
         for s in owning.statements(3, &DataFusion) {
             assert!(s.text.contains("UNION ALL SELECT * FROM"), "{}", s.text);
-            assert!(s.text.contains("f.user_id IS NULL AND f.playback_id IN ($2, $3)) AS f"), "{}", s.text);
+            assert!(
+                s.text.contains("f.user_id IS NULL AND f.playback_id IN ($2, $3) AND ((f.playback_id = $2 AND"),
+                "{}",
+                s.text
+            );
+            assert!(
+                s.text
+                    .contains("OR (f.playback_id = $2 AND arrow_cast(f.ts, 'Int64') >= 50 AND arrow_cast(f.ts, 'Int64') <= 60))"),
+                "{}",
+                s.text
+            );
             assert_eq!(s.params.len(), 3);
         }
         assert!(ActivityQuery::parse("u", "2026-03-01", "2026-03-31", Tz::UTC, Some("0"), None).is_err());

@@ -31,7 +31,7 @@ pub const MAX_PERIODS: usize = 5_000;
 
 /// The first instant of local day `d`: its midnight, or where a clock
 /// change at midnight (Santiago, Cairo, Havana …) lets the day begin.
-fn start_of(tz: Tz, d: NaiveDate) -> Option<DateTime<Tz>> {
+pub(crate) fn start_of(tz: Tz, d: NaiveDate) -> Option<DateTime<Tz>> {
     (0..24 * 4).find_map(|quarter| {
         let local = d.and_hms_opt(quarter / 4, quarter % 4 * 15, 0)?;
         tz.from_local_datetime(&local).earliest()

@@ -134,6 +134,7 @@ impl Dialect for ClickHouse {
         Some(format!("{alias}.tenant_id = {tenant}"))
     }
     fn free_dimension(&self, column: &str, name: &str) -> String {
-        format!("nullIf(JSONExtractString({column}, '{name}'), '')")
+        // Absent is NULL, an empty value stays empty (as the embedded store's function).
+        format!("if(JSONHas({column}, '{name}'), JSONExtractString({column}, '{name}'), NULL)")
     }
 }

@@ -31,7 +31,7 @@ pub use dialect::{dialect_of, ClickHouse, DataFusion, Dialect};
 pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, FreeName, Metric, MetricsQuery, QueryError, TimeUnit, MAX_FREE_VALUES};
 pub use monthly::{MonthlyQuery, MONTHLY_COLUMNS};
-pub use owners::{OwnedPlaybacks, UserTrace, MAX_OWNED_PLAYBACKS};
+pub use owners::{OwnedPlaybacks, OwnedStretch, UserTrace, MAX_OWNED_PLAYBACKS};
 pub use select::Select;
 pub use sql::metrics_sql;
 pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS, USER_COLUMNS};

@@ -5,6 +5,8 @@
 //! of the range has its row, zeros when nothing happened.
 
 use chrono::{Datelike, NaiveDate, TimeZone};
+
+use crate::audience::start_of;
 use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
@@ -34,11 +36,9 @@ pub struct MonthlyQuery {
 impl MonthlyQuery {
     /// A plain date (`2026-03-01`) is midnight in `tz`: months are the zone's.
     pub fn parse(from: &str, to: &str, tz: Tz) -> Result<MonthlyQuery, QueryError> {
+        // Midnight, or where a clock change at midnight lets the day begin.
         let local = |text: &str| match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-            Ok(d) => d
-                .and_hms_opt(0, 0, 0)
-                .and_then(|n| tz.from_local_datetime(&n).earliest())
-                .map_or_else(|| text.to_string(), |t| t.to_rfc3339()),
+            Ok(d) => start_of(tz, d).map_or_else(|| text.to_string(), |t| t.to_rfc3339()),
             Err(_) => text.to_string(),
         };
         let (from, to) = parse_range(&local(from), &local(to))?;
@@ -81,14 +81,11 @@ impl MonthlyQuery {
     /// The first instant of every month the range touches, in the query's zone.
     fn months(&self) -> Vec<Micros> {
         let tz = self.counts.tz;
-        let start_of = |y: i32, m: u32| -> Option<Micros> {
-            let day = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
-            tz.from_local_datetime(&day).earliest().map(|t| t.timestamp_micros())
-        };
+        let first_of = |y: i32, m: u32| -> Option<Micros> { start_of(tz, NaiveDate::from_ymd_opt(y, m, 1)?).map(|t| t.timestamp_micros()) };
         let first = tz.timestamp_micros(self.counts.from).single().map(|t| (t.year(), t.month()));
         let mut out = Vec::new();
         let Some((mut y, mut m)) = first else { return out };
-        while let Some(at) = start_of(y, m) {
+        while let Some(at) = first_of(y, m) {
             if at >= self.counts.to {
                 break;
             }
@@ -109,10 +106,18 @@ impl MonthlyQuery {
         };
         // A month's cells by column name, from the counted and the served rows.
         let cells = |month: Option<Micros>, counted: &Table, served: &Table| -> Vec<Cell> {
+            // A month's row is found by its year and month in the zone, not its
+            // first instant: engines may start a month whose midnight a clock
+            // change skips at another instant.
+            let label = |us: Micros| self.counts.tz.timestamp_micros(us).single().map(|t| (t.year(), t.month()));
             let find = |t: &Table| -> Option<Vec<Cell>> {
                 t.rows
                     .iter()
-                    .find(|r| month.is_none() || matches!(r.first(), Some(Cell::Time(us)) if Some(*us) == month))
+                    .find(|r| match (month, r.first()) {
+                        (None, _) => true,
+                        (Some(m), Some(Cell::Time(us))) => label(*us).is_some() && label(*us) == label(m),
+                        _ => false,
+                    })
                     .cloned()
             };
             let (c, s) = (find(counted), find(served));
@@ -183,5 +188,13 @@ mod tests {
         assert_eq!(answer.rows.rows[0][1], Cell::Int(0));
         assert_eq!(answer.rows.rows[0][6], Cell::Null, "no starts, no average");
         assert_eq!(q.statements(1, &DataFusion).len(), 4);
+    }
+
+    #[test]
+    fn a_month_whose_midnight_a_clock_change_skips_still_has_its_row() {
+        // Asunción moved its clocks from 00:00 to 01:00 on 1 October 2023.
+        let q = MonthlyQuery::parse("2023-09-01", "2023-12-01", "America/Asuncion".parse().unwrap()).unwrap();
+        let months: Vec<String> = q.months().into_iter().map(|m| crate::format_in_tz(m, q.counts.tz)).collect();
+        assert_eq!(months, ["2023-09-01T00:00:00-04:00", "2023-10-01T01:00:00-03:00", "2023-11-01T00:00:00-03:00"]);
     }
 }

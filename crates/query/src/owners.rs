@@ -5,7 +5,7 @@
 use streamtally_model::{Micros, TenantId};
 
 use crate::model::QUERY_YEARS;
-use crate::sql::{owners_of, param};
+use crate::sql::{owned_stretches, owners_of, param};
 use crate::{Cell, Dialect, Scope, Select, Sql, Table};
 
 /// The most owned playbacks one activity answer looks at.
@@ -58,8 +58,9 @@ impl UserTrace {
     }
 }
 
-/// The playbacks of facts from `from` to `to` that `Owner` facts give to the
-/// user: their facts and events of no user are the user's too.
+/// The stretches of playbacks of facts from `from` to `to` that `Owner`
+/// facts give to the user: their facts and events of no user are the user's
+/// too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OwnedPlaybacks {
     pub user_id: String,
@@ -67,33 +68,46 @@ pub struct OwnedPlaybacks {
     pub to: Micros,
 }
 
+/// One owned stretch: a playback's rows of no user from `from` to `to`
+/// (microseconds, both included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedStretch {
+    pub playback_id: String,
+    pub from: Micros,
+    pub to: Micros,
+}
+
 impl Select for OwnedPlaybacks {
     fn scope(&self) -> Scope {
-        Scope::facts(self.from, self.to.saturating_add(streamtally_model::OWNER_WINDOW))
+        Scope::facts(self.from.saturating_sub(streamtally_model::OWNER_WINDOW), self.to)
     }
 
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
         let mut params = Vec::new();
         let mut wheres = owners_of(tenant, self.from, self.to, dialect);
         wheres.push(format!("f.user_id = {}", param(dialect, &mut params, &self.user_id)));
+        wheres.push("f.playback_id IS NOT NULL".into());
         vec![Sql {
             text: format!(
-                "SELECT DISTINCT f.playback_id FROM {} AS f WHERE {} AND f.playback_id IS NOT NULL ORDER BY 1 LIMIT {MAX_OWNED_PLAYBACKS}",
-                dialect.facts_table(),
-                wheres.join(" AND ")
+                "SELECT o.playback_id, o.owned_from, o.owned_to FROM ({}) AS o ORDER BY 1, 2 LIMIT {MAX_OWNED_PLAYBACKS}",
+                owned_stretches(&wheres, dialect)
             ),
             params,
-            columns: vec!["playback_id".into()],
+            columns: vec!["playback_id".into(), "owned_from".into(), "owned_to".into()],
         }]
     }
 }
 
 impl OwnedPlaybacks {
-    pub fn read(tables: &[Table]) -> Vec<String> {
+    pub fn read(tables: &[Table]) -> Vec<OwnedStretch> {
         let rows = tables.first().map(|t| t.rows.as_slice()).unwrap_or_default();
         rows.iter()
-            .filter_map(|r| match r.first() {
-                Some(Cell::Text(p)) => Some(p.clone()),
+            .filter_map(|r| match (r.first(), r.get(1), r.get(2)) {
+                (Some(Cell::Text(p)), Some(Cell::Int(from)), Some(Cell::Int(to))) => Some(OwnedStretch {
+                    playback_id: p.clone(),
+                    from: *from,
+                    to: *to,
+                }),
                 _ => None,
             })
             .collect()

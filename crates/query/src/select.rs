@@ -16,16 +16,16 @@ pub trait Select: Sync {
 
 impl Select for MetricsQuery {
     fn scope(&self) -> Scope {
-        // The directory's dimensions look for owners after the range too.
-        let to = if self.needs_directory() {
-            self.to.saturating_add(streamtally_model::OWNER_WINDOW)
+        // The directory's dimensions look for owners before the range too.
+        let from = if self.needs_directory() {
+            self.from.saturating_sub(streamtally_model::OWNER_WINDOW)
         } else {
-            self.to
+            self.from
         };
         Scope {
             catalogue: self.needs_catalogue(),
             directory: self.needs_directory(),
-            ..Scope::facts(self.from, to)
+            ..Scope::facts(from, self.to)
         }
     }
 

@@ -50,7 +50,8 @@ fn registered(column: &str) -> String {
 }
 
 /// Spec §8b: a fact's user is its own, else the one its playback named after
-/// it ([`FactKind::Owner`](streamtally_model::FactKind::Owner), joined by [`directory_join`] as `o`).
+/// it in the same start ([`FactKind::Owner`](streamtally_model::FactKind::Owner),
+/// joined by [`directory_join`] as `o`).
 pub(crate) const FACT_USER: &str = "COALESCE(f.user_id, o.user_id)";
 
 fn count_of(kind: &str) -> String {
@@ -119,9 +120,22 @@ fn scope_of(alias: &str, tenant: TenantId, from: Micros, to: Micros, dialect: &d
 /// The `Owner` facts that may name the user of a fact from `from` to `to`:
 /// they come at most [`OWNER_WINDOW`] after the facts they own.
 pub(crate) fn owners_of(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> Vec<String> {
-    let mut w = scope_of("f", tenant, from, to.saturating_add(OWNER_WINDOW), dialect);
+    let mut w = scope_of("f", tenant, from.saturating_sub(OWNER_WINDOW), to, dialect);
     w.push("f.kind = 'owner'".into());
     w
+}
+
+/// The owned stretches of the `Owner` facts `owners_of` keeps, as columns
+/// `playback_id, owned_from, owned_to` (microseconds, both ends included)
+/// and `user_id` (one per stretch: identical facts of a replay are one).
+pub(crate) fn owned_stretches(owners: &[String], dialect: &dyn Dialect) -> String {
+    let from = dialect.epoch_micros("f.ts");
+    format!(
+        "SELECT f.playback_id, {from} AS owned_from, {from} + CAST(ROUND(f.value * 1000000.0) AS BIGINT) AS owned_to, MIN(f.user_id) AS user_id \
+         FROM {} AS f WHERE {} GROUP BY 1, 2, 3",
+        dialect.facts_table(),
+        owners.join(" AND ")
+    )
 }
 
 /// The catalogue of the facts' tenant, joined on the content.
@@ -133,12 +147,12 @@ pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String 
 /// The user directory of the facts' tenant, joined on the fact's user (its
 /// own, else its playback's owner, joined as `o`).
 pub(crate) fn directory_join(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> String {
-    let owners = owners_of(tenant, from, to, dialect).join(" AND ");
+    let stretches = owned_stretches(&owners_of(tenant, from, to, dialect), dialect);
+    let at = dialect.epoch_micros("f.ts");
     let in_tenant = dialect.tenant_condition("u", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
     format!(
-        " LEFT JOIN (SELECT f.playback_id, MIN(f.user_id) AS user_id FROM {} AS f WHERE {owners} GROUP BY f.playback_id) AS o \
-         ON o.playback_id = f.playback_id LEFT JOIN {} AS u ON u.user_id = {FACT_USER}{in_tenant}",
-        dialect.facts_table(),
+        " LEFT JOIN ({stretches}) AS o ON o.playback_id = f.playback_id AND f.user_id IS NULL AND {at} >= o.owned_from AND {at} <= o.owned_to \
+         LEFT JOIN {} AS u ON u.user_id = {FACT_USER}{in_tenant}",
         dialect.users_table()
     )
 }

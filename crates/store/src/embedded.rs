@@ -1,7 +1,7 @@
 //! The embedded store: Parquet files per tenant, table and day, listed by a
 //! manifest per table, plus an in-memory tail; queried with DataFusion.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -428,7 +428,7 @@ impl FactStore for EmbeddedStore {
         let (erased, replaced) = self.with_tenant(tenant, |t| {
             let owned = match subject {
                 Subject::UserId(u) => owned_playbacks(&mut t.facts, u)?,
-                _ => HashSet::new(),
+                _ => Owned::new(),
             };
             let (facts, mut replaced) = match subject {
                 Subject::UserId(u) => t.facts.retain(&|b| keep_unless_user(b, u, &owned))?,

@@ -15,6 +15,12 @@ pub struct Engine {
     tenants: FastMap<TenantId, TenantState>,
     #[serde(skip)]
     settings: FastMap<TenantId, EngineSettings>,
+    /// Events of the last record that named no user but were counted for
+    /// their playback's (spec §8b): (index in the record, user).
+    #[serde(skip)]
+    carried: Vec<(usize, String)>,
+    #[serde(skip)]
+    last_carried: Option<String>,
 }
 
 impl Engine {
@@ -57,8 +63,9 @@ impl Engine {
     pub fn apply_event<'a>(&mut self, tenant: TenantId, lsn: u64, input: &'a EnrichedEvent, out: &mut Vec<Fact<'a>>) -> Result<(), Dropped> {
         let (settings, state) = self.tenant(tenant);
         state.admit(input.event.ts, input.received_at, &settings)?;
-        state.count_event(&settings, lsn, input, out);
+        let carried = state.count_event(&settings, lsn, input, out);
         state.after_input(&settings);
+        self.last_carried = carried;
         if input.client.bot {
             return Err(Dropped::Bot);
         }
@@ -97,9 +104,14 @@ impl Engine {
         out: &mut Vec<Fact<'a>>,
     ) -> Exclusions {
         let mut excluded = Exclusions::new();
-        for ev in events {
+        self.carried.clear();
+        for (i, ev) in events.iter().enumerate() {
+            self.last_carried = None;
             if let Err(why) = self.apply_event(tenant, lsn, ev, out) {
                 *excluded.entry(why.as_str()).or_default() += 1;
+            }
+            if let Some(user) = self.last_carried.take() {
+                self.carried.push((i, user));
             }
         }
         let mut cdn = CdnTally::default();
@@ -130,6 +142,13 @@ impl Engine {
         }
     }
 
+    /// The events of the last [`Engine::apply_record`] that named no user and
+    /// were counted for their playback's (spec §8b), by index: their raw
+    /// events are stored with that user, as their facts are.
+    pub fn take_carried_users(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.carried)
+    }
+
     /// Serialises the whole state (settings excluded: they come with each record).
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
         Ok(postcard::to_stdvec(self)?)
@@ -153,6 +172,8 @@ impl Engine {
         Engine {
             tenants,
             settings: FastMap::default(),
+            carried: Vec::new(),
+            last_carried: None,
         }
     }
 }

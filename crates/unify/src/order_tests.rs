@@ -20,7 +20,7 @@ fn base() -> Micros {
 }
 
 /// What an answer can see of a fact (the LSN says only when it was counted).
-type Seen = (FactKind, Micros, u64, Option<String>, Source, Option<ContentKind>, i64);
+type Seen = (FactKind, Micros, u64, Option<String>, Source, Option<ContentKind>, i64, Option<String>);
 
 fn seen(facts: &[Fact]) -> Vec<Seen> {
     let mut v: Vec<Seen> = facts
@@ -34,6 +34,7 @@ fn seen(facts: &[Fact]) -> Vec<Seen> {
                 f.source,
                 f.content_kind,
                 (f.value * 1e6).round() as i64,
+                f.user_id.as_ref().map(|u| u.to_string()),
             )
         })
         .collect();
@@ -205,13 +206,14 @@ fn arb_scenario() -> impl Strategy<Value = Vec<EnrichedEvent>> {
         Just(24 * 3600 + 1),
         0i64..(30 * 3600)
     ];
-    let step = (0u8..5, gaps, 0u8..3, any::<bool>(), 0u8..12);
+    // Some steps name one of two users (spec §8b), some none.
+    let step = (0u8..6, gaps, 0u8..3, any::<bool>(), 0u8..12, 0u8..3);
     let device = (proptest::collection::vec(step, 1..12), 0i64..(40 * 3600));
     proptest::collection::vec(device, 1..40).prop_map(|devices| {
         let mut out = Vec::new();
         for (d, (steps, offset)) in devices.into_iter().enumerate() {
             let mut ts = base() + offset * MICROS_PER_SEC;
-            for (k, gap, content, live, secs) in steps {
+            for (k, gap, content, live, secs, user) in steps {
                 ts += gap * MICROS_PER_SEC;
                 let kind = [
                     EventType::Play,
@@ -219,6 +221,7 @@ fn arb_scenario() -> impl Strategy<Value = Vec<EnrichedEvent>> {
                     EventType::Playing,
                     EventType::PlaybackStart,
                     EventType::FileDownloaded,
+                    EventType::Pause,
                 ][k as usize];
                 let mut e = ev(kind, ts, &format!("d{d}p{content}"), &format!("c{content}"), d as u64);
                 if live {
@@ -226,6 +229,9 @@ fn arb_scenario() -> impl Strategy<Value = Vec<EnrichedEvent>> {
                 }
                 if kind == EventType::Playing {
                     e.event.duration = Some(secs as f64);
+                }
+                if user > 0 {
+                    e.event.user_id = Some(format!("u{d}-{user}"));
                 }
                 out.push(e);
             }

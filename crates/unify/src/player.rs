@@ -16,15 +16,24 @@ pub(crate) const MAX_COVER: Micros = 6 * 3600 * MICROS_PER_SEC;
 
 impl TenantState {
     /// Counts one admitted player event; bots count nothing (spec §2).
-    pub(crate) fn count_event<'a>(&mut self, settings: &EngineSettings, lsn: u64, input: &'a EnrichedEvent, out: &mut Vec<Fact<'a>>) {
+    /// Returns the user it was counted for when the event named none (its
+    /// playback's, spec §8b).
+    pub(crate) fn count_event<'a>(&mut self, settings: &EngineSettings, lsn: u64, input: &'a EnrichedEvent, out: &mut Vec<Fact<'a>>) -> Option<String> {
         if input.client.bot {
-            return;
+            return None;
         }
         let ev = &input.event;
         let ts = ev.ts;
         let property = ev.property.as_deref().unwrap_or(streamtally_model::PROPERTY_OTHERS);
-        // Spec §8b: the event's user, else the one its playback named before.
-        let named = ev.playback_id.as_ref().and_then(|p| self.playbacks.get(p)).and_then(|pb| pb.user.as_ref());
+        // Spec §8b: the event's user, else the one its playback named before
+        // (in this start: a state past its window is as good as swept, and
+        // whether it was swept yet depends on other devices' inputs).
+        let named = ev
+            .playback_id
+            .as_ref()
+            .and_then(|p| self.playbacks.get(p))
+            .filter(|pb| !pb.expired_at(ts, settings.start_window))
+            .and_then(|pb| pb.user.as_ref());
         let user: Option<Cow<'a, str>> = match (&ev.user_id, named) {
             (Some(u), _) => Some(Cow::Borrowed(u)),
             (None, Some(u)) => Some(Cow::Owned(u.clone())),
@@ -103,7 +112,7 @@ impl TenantState {
                 // The start window closed (or, before any start, the playback
                 // was silent that long): what follows belongs to a new start.
                 if pb.expired_at(ts, settings.start_window) {
-                    pb.restart(ts);
+                    *pb = PlaybackState::new(ts);
                 }
                 pb.last_ts = pb.last_ts.max(ts);
                 if ev.event_type == EventType::Play && pb.start_at.is_none() {
@@ -133,20 +142,30 @@ impl TenantState {
             }
             _ => {}
         }
-        // Spec §8b: facts counted without a user, and then the playback names
-        // one: an `Owner` fact gives them to that user (its later facts carry
+        // Spec §8b: facts of this start counted without a user, and then the
+        // playback names one: an `Owner` fact gives them to that user — the
+        // stretch from the first of them to the naming (its later facts carry
         // the user themselves).
         let unowned = out[first..].iter().any(|f| f.playback_id.is_some() && f.user_id.is_none());
-        if let Some(pb) = ev.playback_id.as_ref().and_then(|p| self.playbacks.get_mut(p)) {
+        let current = ev
+            .playback_id
+            .as_ref()
+            .and_then(|p| self.playbacks.get_mut(p))
+            .filter(|pb| !pb.expired_at(ts, settings.start_window));
+        if let Some(pb) = current {
             if unowned && pb.first_unowned.is_none() {
                 pb.first_unowned = Some(ts);
             }
             if let (None, Some(named)) = (&pb.user, &ev.user_id) {
                 pb.user = Some(named.clone());
-                if pb.first_unowned.is_some_and(|t| ts - t < OWNER_WINDOW) {
-                    out.push(fact(FactKind::Owner, ts, 1.0, Source::Player));
+                if let Some(since) = pb.first_unowned.filter(|t| ts - t < OWNER_WINDOW) {
+                    out.push(fact(FactKind::Owner, since, (ts - since) as f64 / MICROS_PER_SEC as f64, Source::Player));
                 }
             }
+        }
+        match (&ev.user_id, user) {
+            (None, Some(carried)) => Some(carried.into_owned()),
+            _ => None,
         }
     }
 }

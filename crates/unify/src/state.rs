@@ -27,10 +27,11 @@ pub(crate) struct PlaybackState {
     pub played: f64,
     pub streamed: bool,
     pub last_ts: Micros,
-    /// The user an event of this playback named first (spec §8b): its later
-    /// facts carry it even when their events do not.
+    /// The user an event of this start named first (spec §8b): its later
+    /// facts carry it even when their events do not. A new start forgets it,
+    /// as a sweep would.
     pub user: Option<String>,
-    /// When the first fact of this playback counted without a user was: an
+    /// When the first fact of this start counted without a user was: an
     /// [`FactKind::Owner`](streamtally_model::FactKind::Owner) fact then names
     /// the user, once one is named.
     pub first_unowned: Option<Micros>,
@@ -46,16 +47,6 @@ impl PlaybackState {
             user: None,
             first_unowned: None,
         }
-    }
-
-    /// A new start of the same playback: counting begins again, the user stays.
-    pub fn restart(&mut self, ts: Micros) {
-        let (user, first_unowned) = (self.user.take(), self.first_unowned);
-        *self = PlaybackState {
-            user,
-            first_unowned,
-            ..PlaybackState::new(ts)
-        };
     }
 
     /// True when nothing of this playback can still join the input at `ts`:

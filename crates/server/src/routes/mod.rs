@@ -48,7 +48,15 @@ pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMa
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/csv"));
     if wants_csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response());
+        let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response();
+        // CSV has no place for it: free dimensions with more values than listed.
+        let truncated: Vec<String> = answer.truncated.iter().map(|(name, values)| format!("{name}={values}")).collect();
+        if let Ok(value) = header::HeaderValue::from_str(&truncated.join(", ")) {
+            if !truncated.is_empty() {
+                response.headers_mut().insert("x-streamtally-truncated", value);
+            }
+        }
+        return Ok(response);
     }
     Ok(axum::Json(answer.to_json()).into_response())
 }

@@ -1,10 +1,10 @@
 //! Which rows erasure keeps (spec §8): masks over a table's batches for a
 //! user (with the playbacks it owns, spec §8b), a device or an access code.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
 use streamtally_model::{DeviceKey, FactKind};
 
 use super::TableState;
@@ -19,33 +19,51 @@ pub(super) fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> 
     })
 }
 
+/// Stretches of playbacks a user owns (spec §8b): playback → (from, to) in
+/// microseconds, both included.
+pub(super) type Owned = HashMap<String, Vec<(i64, i64)>>;
+
 /// A mask keeping the rows not of `user`: rows naming it, and rows of no user
-/// of the playbacks it owns (spec §8b).
-pub(super) fn keep_unless_user(batch: &RecordBatch, user: &str, owned: &HashSet<String>) -> Result<BooleanArray, StoreError> {
+/// in the stretches of the playbacks it owns.
+pub(super) fn keep_unless_user(batch: &RecordBatch, user: &str, owned: &Owned) -> Result<BooleanArray, StoreError> {
     let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
     let (users, playbacks) = (text("user_id"), text("playback_id"));
+    let times = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned());
     Ok((0..batch.num_rows())
         .map(|i| {
             let named = users.as_ref().filter(|c| !c.is_null(i)).map(|c| c.value(i));
             let playback = playbacks.as_ref().filter(|c| !c.is_null(i)).map(|c| c.value(i));
+            let at = times.as_ref().map(|t| t.value(i));
+            let owned_row = || {
+                let stretches = playback.and_then(|p| owned.get(p));
+                matches!((stretches, at), (Some(s), Some(at)) if s.iter().any(|(from, to)| (*from..=*to).contains(&at)))
+            };
             Some(match named {
                 Some(u) => u != user,
-                None => !playback.is_some_and(|p| owned.contains(p)),
+                None => !owned_row(),
             })
         })
         .collect())
 }
 
-/// The playbacks whose `Owner` facts give them to `user` (spec §8b).
-pub(super) fn owned_playbacks(facts: &mut TableState, user: &str) -> Result<HashSet<String>, StoreError> {
-    let owned = Mutex::new(HashSet::new());
+/// The stretches whose `Owner` facts give them to `user` (spec §8b).
+pub(super) fn owned_playbacks(facts: &mut TableState, user: &str) -> Result<Owned, StoreError> {
+    let owned = Mutex::new(Owned::new());
     facts.retain(&|b| {
         let text = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
-        if let (Some(kinds), Some(users), Some(playbacks)) = (text("kind"), text("user_id"), text("playback_id")) {
+        let times = b
+            .column_by_name("ts")
+            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned());
+        let values = b.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+        if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
             let mut owned = owned.lock().unwrap_or_else(|p| p.into_inner());
             for i in 0..b.num_rows() {
                 if kinds.value(i) == FactKind::Owner.as_str() && !users.is_null(i) && users.value(i) == user && !playbacks.is_null(i) {
-                    owned.insert(playbacks.value(i).to_string());
+                    let from = times.value(i);
+                    let to = from + (values.value(i) * 1_000_000.0).round() as i64;
+                    owned.entry(playbacks.value(i).to_string()).or_default().push((from, to));
                 }
             }
         }
