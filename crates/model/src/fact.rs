@@ -37,9 +37,11 @@ pub enum FactKind {
 }
 
 /// The longest stretch an [`FactKind::Owner`] fact owns: a query of facts
-/// from `from` looks for owners from `from - OWNER_WINDOW` (the longest start
-/// window, 7 days, and a day more).
-pub const OWNER_WINDOW: Micros = 8 * 86_400 * 1_000_000;
+/// from `from` looks for owners from `from - OWNER_WINDOW`. A day: a viewer
+/// who signs in later than that after a start's first anonymous fact keeps
+/// those facts anonymous, and one user's activity reads a day of owners
+/// more than its range, not a week.
+pub const OWNER_WINDOW: Micros = 86_400 * 1_000_000;
 
 impl FactKind {
     pub fn as_str(self) -> &'static str {

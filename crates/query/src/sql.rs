@@ -118,7 +118,7 @@ fn scope_of(alias: &str, tenant: TenantId, from: Micros, to: Micros, dialect: &d
 }
 
 /// The `Owner` facts that may name the user of a fact from `from` to `to`:
-/// they come at most [`OWNER_WINDOW`] after the facts they own.
+/// they begin at most [`OWNER_WINDOW`] before the facts they own.
 pub(crate) fn owners_of(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> Vec<String> {
     let mut w = scope_of("f", tenant, from.saturating_sub(OWNER_WINDOW), to, dialect);
     w.push("f.kind = 'owner'".into());
