@@ -212,7 +212,7 @@ fn generate(store: &EmbeddedStore, tenant: streamtally_model::TenantId, events: 
         for record in batch.chunks(RECORD) {
             lsn += 1;
             let mut facts = Vec::new();
-            engine.apply_record(tenant, lsn, record.last().map_or(0, |e| e.received_at), record, &[], &mut facts);
+            engine.apply_record(tenant, lsn, record.last().map_or(0, |e| e.received_at), (record, &[], None), &mut facts);
             facts_total += facts.len();
             store.append_facts(tenant, &facts).expect("facts");
             store.append_events(tenant, record.iter().map(|e| (lsn, e.clone())).collect()).expect("events");

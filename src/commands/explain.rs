@@ -126,10 +126,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                 let class = enricher.classify(&ua, &settings.bot_deny);
                 let r = enricher.enrich_request(req, ctx.secret, ctx.opts, ctx.segment_length, &mut Default::default());
                 let mut facts: Vec<Fact> = Vec::new();
-                let verdict = engine.apply_request(TENANT, number as u64, r.ts, &r, &mut facts);
+                let verdict = engine.apply_request(TENANT, number as u64, r.ts, (&r, streamtally_model::PROPERTY_OTHERS), &mut facts);
                 let mut cdn = CdnTally::default();
                 cdn.add(&r);
-                cdn.drain_into(number as u64, &mut facts);
+                cdn.drain_into(number as u64, streamtally_model::PROPERTY_OTHERS, &mut facts);
                 let counted: Vec<Value> = facts
                     .iter()
                     .map(|f| json!({ "metric": f.kind.as_str(), "source": f.source.as_str(), "value": f.value, "at": format_ts(f.ts) }))

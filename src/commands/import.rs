@@ -43,6 +43,9 @@ pub struct ImportArgs {
     /// POP for lines that name none.
     #[arg(long)]
     pub pop: Option<String>,
+    /// The property the lines count under (spec §1; default the ingest key's, else `Others`).
+    #[arg(long)]
+    pub property: Option<String>,
     /// The folder the server serves URI paths from (nginx's `root`): segment
     /// durations are read from the HLS playlists under it (`#EXTINF`).
     #[arg(long, conflicts_with = "server")]

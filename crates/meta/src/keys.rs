@@ -90,6 +90,16 @@ fn fast_key_hash(key_id: &str, secret: &str) -> String {
     format!("{FAST_HASH_PREFIX}{}", blake3::keyed_hash(&key, secret.as_bytes()).to_hex())
 }
 
+/// A property as given (spec §1), trimmed; `None` for none or blank. Refused
+/// when longer than 100 characters or holding control characters.
+pub fn checked_property(property: Option<&str>) -> Result<Option<&str>, MetaError> {
+    let property = property.map(str::trim).filter(|p| !p.is_empty());
+    match property {
+        Some(p) if p.chars().count() > 100 || p.chars().any(char::is_control) => Err(MetaError::BadProperty(p.chars().take(100).collect())),
+        _ => Ok(property),
+    }
+}
+
 impl Meta {
     /// Creates a key; `tenant: None` with `Role::Admin` makes a server administrator.
     pub fn create_key(&self, tenant: Option<TenantId>, role: Role) -> Result<ApiKey, MetaError> {
@@ -99,12 +109,7 @@ impl Meta {
     /// Creates a key whose events that name no property count under
     /// `property` (spec §1: the event's own, else the ingest key's, else …).
     pub fn create_key_with_property(&self, tenant: Option<TenantId>, role: Role, property: Option<&str>) -> Result<ApiKey, MetaError> {
-        let property = property.map(str::trim).filter(|p| !p.is_empty());
-        if let Some(p) = property {
-            if p.chars().count() > 100 || p.chars().any(char::is_control) {
-                return Err(MetaError::BadProperty(p.chars().take(100).collect()));
-            }
-        }
+        let property = checked_property(property)?;
         let key_id = random_hex(6);
         let secret = random_hex(16);
         let key = format!("st_{}_{}_{}", role.as_str(), key_id, secret);

@@ -32,7 +32,7 @@ pub use access::AccessFailures;
 pub use accounts::{Account, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use contents::Content;
 pub use directory::Lookup;
-pub use keys::{ApiKey, KeyInfo, Principal, Role};
+pub use keys::{checked_property, ApiKey, KeyInfo, Principal, Role};
 pub use schema::SCHEMA_VERSION;
 pub use tenants::Tenant;
 

@@ -77,7 +77,13 @@ pub(crate) fn apply_record(
     let settings = scratch.settings.of(&record, tenants);
     engine.set_settings(record.tenant, EngineSettings::from(&settings));
     let mut facts = recycle(std::mem::take(&mut scratch.facts));
-    let excluded = engine.apply_record(record.tenant, lsn, record.received_at, &record.events, &record.requests, &mut facts);
+    let excluded = engine.apply_record(
+        record.tenant,
+        lsn,
+        record.received_at,
+        (&record.events, &record.requests, record.property.as_deref()),
+        &mut facts,
+    );
     if let Some(late) = excluded.get(streamtally_unify::Dropped::Late.as_str()) {
         metrics.inputs_late.inc_by(*late);
         tracing::warn!(tenant = record.tenant, lsn, late, "inputs older than allowed_lateness were not counted");

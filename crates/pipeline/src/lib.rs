@@ -269,17 +269,18 @@ impl Pipeline {
         self.submit_record(WalRecord::accepted(ctx, events, Vec::new())).await
     }
 
-    /// Makes log requests durable (as [`Pipeline::submit`] does events).
-    pub async fn submit_requests(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord::accepted(ctx, Vec::new(), requests)).await
+    /// Makes log requests durable (as [`Pipeline::submit`] does events),
+    /// counted under `property` (spec §1; `None`: `Others`).
+    pub async fn submit_requests(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>, property: Option<String>) -> Result<u64, PipelineError> {
+        self.submit_record(WalRecord::accepted(ctx, Vec::new(), requests).with_property(property)).await
     }
 
     /// Queues log requests for the WAL from a thread outside the async
     /// runtime, in call order, without waiting for them to be durable: the
     /// ticket tells when they are. (An offline import keeps reading while
     /// earlier chunks are written.)
-    pub fn queue_requests_blocking(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>) -> Result<Ticket, PipelineError> {
-        let record = WalRecord::accepted(ctx, Vec::new(), requests);
+    pub fn queue_requests_blocking(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>, property: Option<String>) -> Result<Ticket, PipelineError> {
+        let record = WalRecord::accepted(ctx, Vec::new(), requests).with_property(property);
         let (tx, submission, ticket) = self.submission(record)?;
         tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
         Ok(ticket)

@@ -1,5 +1,5 @@
 //! WAL records: a batch of one tenant's enriched inputs, as written to the
-//! WAL and read back; versions 1 and 2 of earlier releases still decode.
+//! WAL and read back; versions 1 to 3 of earlier releases still decode.
 
 use super::*;
 
@@ -18,6 +18,19 @@ pub struct WalRecord {
     pub events: Vec<EnrichedEvent>,
     /// Enriched log requests (record version 2 on).
     pub requests: Vec<EnrichedRequest>,
+    /// The property of the log requests (spec §1: per import or file, else
+    /// the ingest key's; record version 4 on). `None`: `Others`.
+    pub property: Option<String>,
+}
+
+/// Version 3 records: without the requests' property.
+#[derive(Deserialize)]
+struct WalRecordV3 {
+    tenant: TenantId,
+    received_at: Micros,
+    settings: Vec<(String, String)>,
+    events: Vec<EnrichedEvent>,
+    requests: Vec<EnrichedRequest>,
 }
 
 /// Version 1 records held player events only.
@@ -40,6 +53,7 @@ struct WalRecordV2 {
 pub(crate) const WAL_RECORD_V1: u8 = 1;
 pub(crate) const WAL_RECORD_V2: u8 = 2;
 pub(crate) const WAL_RECORD_V3: u8 = 3;
+pub(crate) const WAL_RECORD_V4: u8 = 4;
 
 /// Records older than version 3 say nothing of when they were received.
 pub(crate) const RECEIVED_UNKNOWN: Micros = Micros::MAX;
@@ -53,20 +67,37 @@ impl WalRecord {
             settings: ctx.settings_pairs.clone(),
             events,
             requests,
+            property: None,
         }
+    }
+
+    /// The record with its log requests under `property`.
+    pub fn with_property(mut self, property: Option<String>) -> WalRecord {
+        self.property = property;
+        self
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
         // About what an enriched input takes encoded; growing by doubling copies megabytes per record.
         let mut out = Vec::with_capacity(512 + 128 * (self.events.len() + self.requests.len()));
-        out.push(WAL_RECORD_V3);
+        out.push(WAL_RECORD_V4);
         postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
         Ok(out)
     }
     pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
         let bad = |e: postcard::Error| PipelineError::BadRecord { lsn, reason: e.to_string() };
         match bytes.split_first() {
-            Some((&WAL_RECORD_V3, body)) => postcard::from_bytes(body).map_err(bad),
+            Some((&WAL_RECORD_V4, body)) => postcard::from_bytes(body).map_err(bad),
+            Some((&WAL_RECORD_V3, body)) => postcard::from_bytes::<WalRecordV3>(body)
+                .map(|v3| WalRecord {
+                    tenant: v3.tenant,
+                    received_at: v3.received_at,
+                    settings: v3.settings,
+                    events: v3.events,
+                    requests: v3.requests,
+                    property: None,
+                })
+                .map_err(bad),
             Some((&WAL_RECORD_V2, body)) => postcard::from_bytes::<WalRecordV2>(body)
                 .map(|v2| WalRecord {
                     tenant: v2.tenant,
@@ -74,6 +105,7 @@ impl WalRecord {
                     settings: Vec::new(),
                     events: v2.events,
                     requests: v2.requests.into_iter().map(Into::into).collect(),
+                    property: None,
                 })
                 .map_err(bad),
             Some((&WAL_RECORD_V1, body)) => postcard::from_bytes::<WalRecordV1>(body)
@@ -83,6 +115,7 @@ impl WalRecord {
                     settings: Vec::new(),
                     events: v1.events,
                     requests: Vec::new(),
+                    property: None,
                 })
                 .map_err(bad),
             Some((v, _)) => Err(PipelineError::BadRecord {

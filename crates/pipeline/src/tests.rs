@@ -126,14 +126,20 @@ fn wal_records_carry_a_version_and_refuse_unknown_ones() {
         settings: vec![("stream_min_player".into(), "7s".into())],
         events: events()[..3].to_vec(),
         requests: Vec::new(),
+        property: Some("radio-web".into()),
     };
     let bytes = record.encode().unwrap();
-    assert_eq!(bytes[0], 3);
+    assert_eq!(bytes[0], 4);
     let back = WalRecord::decode(1, &bytes).unwrap();
     assert_eq!(
-        (back.tenant, &back.events, back.received_at, &back.settings),
-        (7, &record.events, 1_000, &record.settings)
+        (back.tenant, &back.events, back.received_at, &back.settings, back.property.as_deref()),
+        (7, &record.events, 1_000, &record.settings, Some("radio-web"))
     );
+    // Version 3 records (no property) still read, as `Others`.
+    let mut v3 = vec![3u8];
+    postcard::to_io(&(7i64, 1_000i64, &record.settings, &record.events, Vec::<()>::new()), &mut v3).unwrap();
+    let old = WalRecord::decode(6, &v3).unwrap();
+    assert_eq!((old.received_at, &old.events, old.property), (1_000, &record.events, None));
     // Version 2 records (events and requests, no settings) still read.
     let mut v2 = vec![2u8];
     postcard::to_io(&(7i64, &record.events, Vec::<()>::new()), &mut v2).unwrap();

@@ -44,7 +44,7 @@ impl CdnTally {
     }
 
     /// The sums as `request` facts (in a fixed order), leaving the tally empty.
-    pub fn drain_into(&mut self, lsn: u64, out: &mut Vec<Fact<'_>>) {
+    pub fn drain_into<'a>(&mut self, lsn: u64, property: &'a str, out: &mut Vec<Fact<'a>>) {
         let mut sums: Vec<(CdnKey, (u64, u64))> = self.sums.drain().collect();
         sums.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for (k, (requests, bytes)) in sums {
@@ -57,7 +57,7 @@ impl CdnTally {
                 content_id: None,
                 playback_id: None,
                 source: k.source,
-                property: streamtally_model::PROPERTY_OTHERS,
+                property,
                 content_kind: None,
                 media: None,
                 referrer_host: None,

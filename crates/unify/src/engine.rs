@@ -81,12 +81,12 @@ impl Engine {
         tenant: TenantId,
         lsn: u64,
         received_at: Micros,
-        r: &'a EnrichedRequest,
+        (r, property): (&'a EnrichedRequest, &'a str),
         out: &mut Vec<Fact<'a>>,
     ) -> Result<(), Dropped> {
         let (settings, state) = self.tenant(tenant);
         state.admit(r.ts, received_at, &settings)?;
-        let verdict = state.count_request(&settings, lsn, r, out);
+        let verdict = state.count_request(&settings, lsn, (r, property), out);
         state.after_input(&settings);
         verdict
     }
@@ -99,10 +99,10 @@ impl Engine {
         tenant: TenantId,
         lsn: u64,
         received_at: Micros,
-        events: &'a [EnrichedEvent],
-        requests: &'a [EnrichedRequest],
+        (events, requests, property): (&'a [EnrichedEvent], &'a [EnrichedRequest], Option<&'a str>),
         out: &mut Vec<Fact<'a>>,
     ) -> Exclusions {
+        let property = property.unwrap_or(streamtally_model::PROPERTY_OTHERS);
         let mut excluded = Exclusions::new();
         self.carried.clear();
         for (i, ev) in events.iter().enumerate() {
@@ -116,7 +116,7 @@ impl Engine {
         }
         let mut cdn = CdnTally::default();
         for r in requests {
-            match self.apply_request(tenant, lsn, received_at, r, out) {
+            match self.apply_request(tenant, lsn, received_at, (r, property), out) {
                 Ok(()) => cdn.add(r),
                 Err(Dropped::Late) => {
                     *excluded.entry(Dropped::Late.as_str()).or_default() += 1;
@@ -127,7 +127,7 @@ impl Engine {
                 }
             }
         }
-        cdn.drain_into(lsn, out);
+        cdn.drain_into(lsn, property, out);
         excluded
     }
 

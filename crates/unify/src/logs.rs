@@ -11,7 +11,13 @@ use crate::EngineSettings;
 impl TenantState {
     /// Counts one admitted log request for the audience; returns why it
     /// counts for none, if it does not.
-    pub(crate) fn count_request<'a>(&mut self, settings: &EngineSettings, lsn: u64, r: &'a EnrichedRequest, out: &mut Vec<Fact<'a>>) -> Result<(), Dropped> {
+    pub(crate) fn count_request<'a>(
+        &mut self,
+        settings: &EngineSettings,
+        lsn: u64,
+        (r, property): (&'a EnrichedRequest, &'a str),
+        out: &mut Vec<Fact<'a>>,
+    ) -> Result<(), Dropped> {
         log_filter(r, settings)?;
         let ts = r.ts;
         let fact = |kind: FactKind, at: Micros, value: f64, source: Source| Fact {
@@ -22,7 +28,7 @@ impl TenantState {
             content_id: r.content_id.as_deref(),
             playback_id: r.playback_id.as_deref(),
             source,
-            property: streamtally_model::PROPERTY_OTHERS,
+            property,
             content_kind: r.content_kind,
             media: r.media,
             referrer_host: r.referrer_host.as_deref(),

@@ -172,7 +172,7 @@ fn time_of(requests: &[EnrichedRequest], settings: EngineSettings) -> f64 {
     let mut engine = Engine::new();
     engine.set_settings(T, settings);
     let mut out = Vec::new();
-    engine.apply_record(T, 1, base(), &[], requests, &mut out);
+    engine.apply_record(T, 1, base(), (&[], requests, None), &mut out);
     out.iter().filter(|f| f.kind == FactKind::Time).map(|f| f.value).sum()
 }
 

@@ -398,10 +398,10 @@ fn run_requests(reqs: &[streamtally_model::EnrichedRequest]) -> (Vec<Fact<'stati
         .enumerate()
         .map(|(i, r)| {
             cdn.add(r);
-            engine.apply_request(T, i as u64 + 1, r.ts, r, &mut out)
+            engine.apply_request(T, i as u64 + 1, r.ts, (r, streamtally_model::PROPERTY_OTHERS), &mut out)
         })
         .collect();
-    cdn.drain_into(reqs.len() as u64, &mut out);
+    cdn.drain_into(reqs.len() as u64, streamtally_model::PROPERTY_OTHERS, &mut out);
     (out, verdicts)
 }
 

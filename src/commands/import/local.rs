@@ -29,6 +29,8 @@ pub(super) struct LocalSink {
     format: Option<LogFormat>,
     zone: Option<String>,
     pop: Option<String>,
+    /// The property of every line (spec §1).
+    pub property: Option<String>,
 }
 
 /// One file's reading state: its parser and the number of its next line.
@@ -92,6 +94,7 @@ impl LocalSink {
             format,
             zone: args.zone.clone(),
             pop: args.pop.clone(),
+            property: streamtally_store::checked_property(args.property.as_deref())?.map(str::to_string),
         })
     }
 
@@ -158,7 +161,10 @@ impl Sink for LocalSink {
         if batch.requests.is_empty() {
             return Ok(None);
         }
-        let ticket = self.pipeline.queue_requests_blocking(&self.tenant, batch.requests).map_err(refused)?;
+        let ticket = self
+            .pipeline
+            .queue_requests_blocking(&self.tenant, batch.requests, self.property.clone())
+            .map_err(refused)?;
         Ok(Some(Box::new(Durable(ticket))))
     }
 

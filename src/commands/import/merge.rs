@@ -126,7 +126,7 @@ pub(super) fn import_merged(paths: &[PathBuf], sink: &LocalSink, progress: &Prog
             }
         }
         if !batch.is_empty() {
-            sink.pipeline.queue_requests_blocking(&sink.tenant, batch)?.wait()?;
+            sink.pipeline.queue_requests_blocking(&sink.tenant, batch, sink.property.clone())?.wait()?;
         }
         record(&mut streams, sink)?;
         progress.lines(tally.lines);

@@ -43,6 +43,7 @@ impl RemoteSink {
             ("log_format", &args.log_format),
             ("zone", &args.zone),
             ("pop", &args.pop),
+            ("property", &args.property),
         ] {
             if let Some(v) = v {
                 url.push_str(&format!("&{k}={}", url_encode(v)));

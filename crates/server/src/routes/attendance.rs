@@ -44,7 +44,7 @@ pub async fn get_attendance(State(state): State<AppState>, Query(p): Query<Atten
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     // Days are the tenant's: the engine cut the intervals at its midnight.
-    let tz = state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC);
+    let tz = super::zone(&state, tenant, None)?;
     let q = AttendanceQuery::parse(&p.from, &p.to, p.content_id.as_deref(), p.access_code.as_deref(), tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let answer = attendance_answer(tables, tz);

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use streamtally_query::{cdn_answer, parse_tz, Ask, CdnQuery};
+use streamtally_query::{cdn_answer, Ask, CdnQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -47,10 +47,7 @@ pub struct CdnParams {
 pub async fn get_cdn(State(state): State<AppState>, Query(p): Query<CdnParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
-    let tz = match p.tz.as_deref() {
-        Some(tz) => parse_tz(Some(tz))?,
-        None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC),
-    };
+    let tz = super::zone(&state, tenant, p.tz.as_deref())?;
     let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::hours(24));
     let q = CdnQuery::parse(&from, &to, p.group_by.as_deref(), p.zone.as_deref(), p.pop.as_deref(), tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;

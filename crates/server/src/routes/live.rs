@@ -15,7 +15,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use streamtally_model::{parse_ts, Micros, TenantId};
-use streamtally_query::{format_in_tz, live_details, parse_tz, Ask, LiveDetail, LiveQuery, MINUTE};
+use streamtally_query::{format_in_tz, live_details, Ask, LiveDetail, LiveQuery, MINUTE};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -44,11 +44,7 @@ async fn reader(state: &AppState, headers: &HeaderMap, tenant: Option<&str>, tz:
 async fn reader_with_key(state: &AppState, headers: &HeaderMap, tenant: Option<&str>, tz: Option<&str>) -> Result<(TenantId, Tz, String), ApiError> {
     let principal = authenticate(state, bearer(headers), Role::Read).await?;
     let tenant = tenant_of(state, &principal, tenant)?;
-    let tz = match tz {
-        Some(tz) => parse_tz(Some(tz))?,
-        None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(Tz::UTC),
-    };
-    Ok((tenant, tz, principal.key_id))
+    Ok((tenant, super::zone(state, tenant, tz)?, principal.key_id))
 }
 
 /// `minutes` (1–60, default 5) and `interval` (1–300 s, default 5), refused outside.

@@ -48,6 +48,8 @@ pub struct LogParams {
     file: Option<String>,
     /// Where in the file this chunk begins (bytes).
     offset: Option<u64>,
+    /// The property the lines count under (spec §1; default the ingest key's, else `Others`).
+    property: Option<String>,
 }
 
 fn file_key(file: &str) -> Result<&str, ApiError> {
@@ -137,6 +139,10 @@ pub async fn post_logs(
         .tenants()
         .get(tenant)
         .ok_or_else(|| ApiError::NotFound("tenant does not exist".into()))?;
+    // Spec §1: the import's property, else the key's, else `Others`.
+    let property = streamtally_store::checked_property(p.property.as_deref())?
+        .map(str::to_string)
+        .or_else(|| principal.property.clone());
     // A chunk of a named file: taken once, in order.
     let chunk_of_file = match p.file.as_deref() {
         Some(file) => {
@@ -205,7 +211,7 @@ pub async fn post_logs(
     if accepted > 0 {
         state
             .pipeline
-            .submit_requests(&ctx, batch.requests)
+            .submit_requests(&ctx, batch.requests, property)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }

@@ -39,6 +39,14 @@ pub fn range_or_recent(from: Option<String>, to: Option<String>, span: chrono::D
     (from, to)
 }
 
+/// The zone an answer is in: the one asked for, else the tenant's `timezone`.
+pub fn zone(state: &crate::AppState, tenant: streamtally_model::TenantId, asked: Option<&str>) -> Result<chrono_tz::Tz, crate::ApiError> {
+    Ok(match asked {
+        Some(tz) => streamtally_query::parse_tz(Some(tz))?,
+        None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC),
+    })
+}
+
 /// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else
 /// JSON; another `format` is refused.
 pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Result<Response, crate::ApiError> {

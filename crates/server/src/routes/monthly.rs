@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use streamtally_query::{parse_tz, Ask, MonthlyQuery};
+use streamtally_query::{Ask, MonthlyQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -41,10 +41,7 @@ pub struct MonthlyParams {
 pub async fn get_monthly(State(state): State<AppState>, Query(p): Query<MonthlyParams>, headers: HeaderMap) -> Result<Response, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
-    let tz = match p.tz.as_deref() {
-        Some(tz) => parse_tz(Some(tz))?,
-        None => state.pipeline.tenants().get(tenant).map(|c| c.settings.tz()).unwrap_or(chrono_tz::Tz::UTC),
-    };
+    let tz = super::zone(&state, tenant, p.tz.as_deref())?;
     let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::days(365));
     let q = MonthlyQuery::parse(&from, &to, tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
