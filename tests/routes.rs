@@ -65,7 +65,14 @@ fn routes() -> Vec<Route> {
         r("GET", "/api/v1/settings?tenant={tenant}", Needs::Admin, ""),
         r("PUT", "/api/v1/settings?tenant={tenant}", Needs::Admin, r#"{"view_window":"4h"}"#),
         r("GET", "/api/v1/contents?tenant={tenant}", Needs::Read, ""),
-        r("PUT", "/api/v1/contents?tenant={tenant}", Needs::Admin, r#"[{"content_id":"V","kind":"vod"}]"#),
+        r(
+            "PUT",
+            "/api/v1/contents?tenant={tenant}",
+            Needs::Admin,
+            r#"[{"content_id":"V","kind":"vod"},{"content_id":"L","duration":3600}]"#,
+        ),
+        // After the catalogue gave L a duration: a curve to draw.
+        r("GET", "/api/v1/contents/L/retention?tenant={tenant}", Needs::Read, ""),
         r("GET", "/api/v1/tenants", Needs::Server, ""),
         r("POST", "/api/v1/tenants", Needs::Server, r#"{"name":"made-by-the-table"}"#),
         r("GET", "/api/v1/keys?tenant={tenant}", Needs::Admin, ""),

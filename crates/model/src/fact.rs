@@ -28,6 +28,11 @@ pub enum FactKind {
     /// 5-minute bucket and response: `value` is the bytes sent, the count and
     /// the response are in [`Fact::served`].
     Request,
+    /// Whole seconds of an on-demand content a start newly covered (spec
+    /// §8c): [`Fact::span`] is the piece, `value` its seconds, `ts` the
+    /// start's time. A start's pieces never overlap, so retention counts
+    /// starts, not re-watches.
+    Covered,
     /// A playback named its user only after some facts of its start were
     /// counted without one (spec §8b: a playback belongs to the user any of
     /// its events names): its facts of no user from `ts` (the first of them)
@@ -56,6 +61,7 @@ impl FactKind {
             FactKind::Attended => "attended",
             FactKind::Request => "request",
             FactKind::Owner => "owner",
+            FactKind::Covered => "covered",
         }
     }
 }
@@ -103,6 +109,10 @@ pub struct Fact<'a> {
     /// The event's own user, else the one its playback named before (owned
     /// text then: the engine's state holds it, not the input).
     pub user_id: Option<Cow<'a, str>>,
+    /// Whole seconds of the content `[from, to)`: on `Time` facts of a
+    /// `playing` report with a position, the piece it played; on `Covered`
+    /// facts, the piece newly covered (spec §8c).
+    pub span: Option<(u32, u32)>,
     /// The free dimensions of the player event it came from (issue 15:
     /// `group_by=dim:NAME`); `None` when the event had none.
     pub dimensions: Option<&'a BTreeMap<String, String>>,

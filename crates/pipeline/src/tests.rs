@@ -179,6 +179,7 @@ fn recycled_fact_vectors_keep_their_memory() {
         geo: &Geo::UNKNOWN,
         user_id: None,
         dimensions: None,
+        span: None,
         access_code: None,
         served: None,
         lsn: 1,

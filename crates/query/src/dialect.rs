@@ -33,6 +33,8 @@ pub trait Dialect {
     /// The value of the free dimension `name` in `column` (a JSON object of
     /// text values), `NULL` when absent. `name` is a checked [`crate::FreeName`].
     fn free_dimension(&self, column: &str, name: &str) -> String;
+    /// A table `s` of one column `k`, the integers 0 to `n` (excluded).
+    fn numbers(&self, n: i64) -> String;
 }
 
 /// The SQL pieces of the dialect a store speaks.
@@ -90,6 +92,10 @@ impl Dialect for DataFusion {
         // `free_dimension` is the embedded store's function (JSON of the event's dimensions).
         format!("free_dimension({column}, '{name}')")
     }
+    fn numbers(&self, n: i64) -> String {
+        let rows: Vec<String> = (0..n).map(|k| format!("({k})")).collect();
+        format!("(VALUES {}) AS s(k)", rows.join(", "))
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -136,5 +142,8 @@ impl Dialect for ClickHouse {
     fn free_dimension(&self, column: &str, name: &str) -> String {
         // Absent is NULL, an empty value stays empty (as the embedded store's function).
         format!("if(JSONHas({column}, '{name}'), JSONExtractString({column}, '{name}'), NULL)")
+    }
+    fn numbers(&self, n: i64) -> String {
+        format!("(SELECT number AS k FROM numbers({n})) AS s")
     }
 }

@@ -81,6 +81,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logs::get_imported))
         .routes(routes!(cdn::get_cdn))
         .routes(routes!(monthly::get_monthly))
+        .routes(routes!(retention::get_retention))
         .routes(routes!(query::get_metrics))
         .routes(routes!(admin::get_settings, admin::put_settings))
         .routes(routes!(admin::get_contents, admin::put_contents))

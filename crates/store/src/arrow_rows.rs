@@ -68,7 +68,7 @@ impl<T> Column<T> {
 }
 
 /// The columns of the facts table, in their stored order.
-fn fact_columns<'f>() -> [Column<Fact<'f>>; 27] {
+fn fact_columns<'f>() -> [Column<Fact<'f>>; 29] {
     [
         col("ts", false, Read::Time(|f| f.ts)),
         col("kind", false, Read::Text(|f| Some(f.kind.as_str()))),
@@ -89,6 +89,8 @@ fn fact_columns<'f>() -> [Column<Fact<'f>>; 27] {
         col("device_type", true, Read::Text(|f| f.client.device_type.as_deref())),
         col("app", true, Read::Text(|f| f.client.app.as_deref())),
         col("user_id", true, Read::Text(|f| f.user_id.as_deref())),
+        col("span_from", true, Read::I64(|f| f.span.map(|s| i64::from(s.0)))),
+        col("span_to", true, Read::I64(|f| f.span.map(|s| i64::from(s.1)))),
         col(
             "dimensions",
             true,
@@ -282,6 +284,7 @@ mod tests {
             geo: &geo,
             user_id: Some("user_id".into()),
             dimensions: Some(&dims),
+            span: Some((10, 20)),
             access_code: Some("access_code"),
             served: Some(Box::new(Served {
                 requests: 4,

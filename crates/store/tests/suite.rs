@@ -34,6 +34,7 @@ fn start(ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static
         geo: &Geo::UNKNOWN,
         user_id: Some(USERS[(device % 3) as usize].into()),
         dimensions: None,
+        span: None,
         access_code: None,
         served: None,
         lsn,

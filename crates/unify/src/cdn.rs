@@ -65,6 +65,7 @@ impl CdnTally {
                 geo: &Geo::UNKNOWN,
                 user_id: None,
                 dimensions: None,
+                span: None,
                 access_code: None,
                 served: Some(Box::new(Served {
                     requests,

@@ -65,3 +65,6 @@ mod order_tests;
 
 #[cfg(test)]
 mod owner_tests;
+
+#[cfg(test)]
+mod coverage_tests;

@@ -36,6 +36,7 @@ impl TenantState {
             geo: &r.geo,
             user_id: None,
             dimensions: None,
+            span: None,
             access_code: None,
             served: None,
             lsn,

@@ -9,6 +9,18 @@ use crate::state::{PlaybackState, TenantState, UserClass};
 use crate::windows::{cover, day_bounds, open_window, DayCover, DeviceContentRef};
 use crate::EngineSettings;
 
+/// The most seconds of a content a position can name (over 11 days): a
+/// position past it is no position.
+const MAX_POSITION: f64 = 1_000_000.0;
+
+/// Spec §8c: the whole seconds of the content a `playing` report with
+/// `position` p and `duration` d covers, `[round(p - d), round(p))`.
+fn content_span(position: Option<f64>, secs: f64) -> Option<(u32, u32)> {
+    let p = position.filter(|p| p.is_finite() && (0.0..=MAX_POSITION).contains(p))?;
+    let (from, to) = ((p - secs).round().max(0.0) as u32, p.round() as u32);
+    (to > from).then_some((from, to))
+}
+
 /// The longest interval one `playing` report can cover for attendance: a
 /// report claiming more is cut to it (so attendance state can be swept a
 /// bounded time after its day ended).
@@ -56,6 +68,7 @@ impl TenantState {
             geo: &input.geo,
             user_id: user.clone(),
             dimensions: (!ev.dimensions.is_empty()).then_some(&ev.dimensions),
+            span: None,
             access_code: None,
             served: None,
             lsn,
@@ -123,7 +136,18 @@ impl TenantState {
                     let secs = ev.duration.unwrap_or(0.0);
                     if secs > 0.0 {
                         pb.played += secs;
-                        out.push(fact(FactKind::Time, ts, secs, Source::Player));
+                        let span = content_span(ev.position, secs);
+                        let mut time = fact(FactKind::Time, ts, secs, Source::Player);
+                        time.span = span;
+                        out.push(time);
+                        // Spec §8c: the pieces this start newly covered, at its time.
+                        if let (Some((a, b)), Some(start)) = (span, pb.start_at) {
+                            for (from, to) in cover(&mut pb.covered, i64::from(a), i64::from(b)) {
+                                let mut covered = fact(FactKind::Covered, start, (to - from) as f64, Source::Player);
+                                covered.span = Some((from as u32, to as u32));
+                                out.push(covered);
+                            }
+                        }
                     }
                 }
                 if let Some(start) = pb.start_at {

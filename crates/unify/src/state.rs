@@ -35,6 +35,8 @@ pub(crate) struct PlaybackState {
     /// [`FactKind::Owner`](streamtally_model::FactKind::Owner) fact then names
     /// the user, once one is named.
     pub first_unowned: Option<Micros>,
+    /// Whole seconds of the content this start covered, merged (spec §8c).
+    pub covered: Vec<(Micros, Micros)>,
 }
 
 impl PlaybackState {
@@ -46,6 +48,7 @@ impl PlaybackState {
             last_ts: ts,
             user: None,
             first_unowned: None,
+            covered: Vec::new(),
         }
     }
 
@@ -169,7 +172,11 @@ impl TenantState {
         }
         let text = |s: &String| s.capacity();
         slots(&self.playbacks)
-            + self.playbacks.iter().map(|(k, p)| text(k) + p.user.as_ref().map_or(0, text)).sum::<usize>()
+            + self
+                .playbacks
+                .iter()
+                .map(|(k, p)| text(k) + p.user.as_ref().map_or(0, text) + p.covered.capacity() * std::mem::size_of::<(Micros, Micros)>())
+                .sum::<usize>()
             + slots(&self.downloads)
             + self.downloads.keys().map(|k| text(&k.1)).sum::<usize>()
             + slots(&self.views)

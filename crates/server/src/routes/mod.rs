@@ -10,6 +10,7 @@ pub mod logs;
 pub mod monthly;
 pub mod ops;
 pub mod query;
+pub mod retention;
 pub mod sdk;
 pub mod users;
 

@@ -21,6 +21,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) 
         geo: &Geo::UNKNOWN,
         user_id: Some(format!("u{device}").into()),
         dimensions: None,
+        span: None,
         access_code: None,
         served: None,
         lsn,
@@ -335,4 +336,28 @@ async fn files_written_before_free_dimensions_are_read_compacted_and_erased_with
     assert_eq!(table.rows, vec![vec![Cell::Text("gold".into()), Cell::Int(n)], vec![Cell::Null, Cell::Int(1)]]);
     assert_eq!(store.erase(a, &Subject::UserId("u1".into())).unwrap().facts, 1);
     store.close();
+}
+
+#[tokio::test]
+async fn spans_are_stored_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+    let a = store.meta().create_tenant("a").unwrap().id;
+    let mut f = fact(FactKind::Time, "2026-03-02T09:00:00Z", 1, "A", 1);
+    f.span = Some((3, 9));
+    store.append_facts(a, &[f]).unwrap();
+    let sql = Sql {
+        text: "SELECT MAX(f.span_to) AS seen FROM facts AS f".into(),
+        params: vec![],
+        columns: vec!["seen".into()],
+    };
+    let march = Scope::facts(
+        streamtally_model::parse_ts("2026-03-01T00:00:00Z").unwrap(),
+        streamtally_model::parse_ts("2026-04-01T00:00:00Z").unwrap(),
+    );
+    let t = store.run_select(a, march, std::slice::from_ref(&sql)).await.unwrap().remove(0);
+    assert_eq!(t.rows, vec![vec![Cell::Int(9)]]);
+    store.flush(1).unwrap();
+    let t = store.run_select(a, march, std::slice::from_ref(&sql)).await.unwrap().remove(0);
+    assert_eq!(t.rows, vec![vec![Cell::Int(9)]]);
 }

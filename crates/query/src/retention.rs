@@ -1,0 +1,291 @@
+//! Retention and engagement of one on-demand content (spec §8c, source 004):
+//! for each 1 % section of its duration, the share of starts whose playbacks
+//! covered it at least once, and how many times it was played (re-watches
+//! included). The engine keeps coverage in whole seconds of the content
+//! (`covered` facts: the pieces a start newly covered; spans on `time`
+//! facts: every piece played), so a duration learned later changes no fact:
+//! sections are cut when asked, from the catalogue's duration or, without
+//! one, the largest position seen.
+
+use serde_json::{json, Value};
+use streamtally_model::{Micros, TenantId};
+
+use crate::model::parse_range;
+use crate::sql::{filter_clauses, param, scope_filter};
+use crate::{parse_filters, Cell, Dialect, Filter, QueryError, Scope, Select, Sql, Table};
+
+/// Sections of a curve.
+pub const SECTIONS: i64 = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionQuery {
+    pub content_id: String,
+    pub from: Micros,
+    pub to: Micros,
+    pub filters: Vec<Filter>,
+    /// The content's duration in seconds once known (the second question).
+    pub duration: Option<f64>,
+}
+
+/// Where a curve's duration came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DurationFrom {
+    Catalogue,
+    LargestPosition,
+}
+
+impl RetentionQuery {
+    pub fn parse(content_id: &str, from: &str, to: &str, filter: Option<&str>) -> Result<RetentionQuery, QueryError> {
+        let (from, to) = parse_range(from, to)?;
+        Ok(RetentionQuery {
+            content_id: content_id.to_string(),
+            from,
+            to,
+            filters: parse_filters(filter)?,
+            duration: None,
+        })
+    }
+
+    fn wheres(&self, tenant: TenantId, dialect: &dyn Dialect, params: &mut Vec<String>, kinds: &str) -> String {
+        let mut w = scope_filter(tenant, self.from, self.to, dialect);
+        w.push(format!("f.content_id = {}", param(dialect, params, &self.content_id)));
+        w.push(format!("f.kind IN ({kinds})"));
+        w.extend(filter_clauses(&self.filters, dialect, params));
+        w.join(" AND ")
+    }
+
+    fn catalogue_join(&self, tenant: TenantId, dialect: &dyn Dialect) -> String {
+        if self.filters.iter().any(|f| f.dimension.needs_catalogue()) {
+            crate::sql::catalogue_join(tenant, dialect)
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl Select for RetentionQuery {
+    fn scope(&self) -> Scope {
+        Scope {
+            catalogue: true,
+            ..Scope::facts(self.from, self.to)
+        }
+    }
+
+    /// The catalogue's duration and the starts with the largest position
+    /// seen; with the duration known, the covering starts per section and
+    /// the pieces played.
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        let join = self.catalogue_join(tenant, dialect);
+        let table = dialect.facts_table();
+        let Some(duration) = self.duration else {
+            let mut params = Vec::new();
+            let in_tenant = dialect.tenant_condition("c", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
+            let catalogue = Sql {
+                text: format!(
+                    "SELECT c.duration FROM {} AS c WHERE c.content_id = {}{in_tenant}",
+                    dialect.contents_table(),
+                    param(dialect, &mut params, &self.content_id)
+                ),
+                params,
+                columns: vec!["duration".into()],
+            };
+            let mut params = Vec::new();
+            let wheres = self.wheres(tenant, dialect, &mut params, "'start', 'time', 'covered'");
+            let seen = Sql {
+                text: format!("SELECT COUNT(CASE WHEN f.kind = 'start' THEN 1 END) AS starts, MAX(f.span_to) AS seen FROM {table} AS f{join} WHERE {wheres}"),
+                params,
+                columns: vec!["starts".into(), "seen".into()],
+            };
+            return vec![catalogue, seen];
+        };
+        let d = format!("{duration:?}");
+        let lo = format!("CAST(FLOOR(f.span_from * {SECTIONS}.0 / {d}) AS BIGINT)");
+        let hi = format!("LEAST(CAST(CEIL(f.span_to * {SECTIONS}.0 / {d}) AS BIGINT), {SECTIONS})");
+        let mut params = Vec::new();
+        let wheres = self.wheres(tenant, dialect, &mut params, "'covered'");
+        let covering = Sql {
+            // Each piece's sections first, then the starts that reached each.
+            text: format!(
+                "SELECT d.k, COUNT(*) AS starts FROM (SELECT DISTINCT p.playback_id, p.ts, s.k FROM \
+                 (SELECT f.playback_id, f.ts, {lo} AS lo, {hi} AS hi FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL) AS p \
+                 JOIN {} ON s.k >= p.lo AND s.k < p.hi) AS d GROUP BY 1 ORDER BY 1",
+                dialect.numbers(SECTIONS)
+            ),
+            params,
+            columns: vec!["section".into(), "starts".into()],
+        };
+        let mut params = Vec::new();
+        let wheres = self.wheres(tenant, dialect, &mut params, "'time'");
+        let played = Sql {
+            text: format!(
+                "SELECT f.span_from, f.span_to, COUNT(*) AS n FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            params,
+            columns: vec!["span_from".into(), "span_to".into(), "n".into()],
+        };
+        vec![covering, played]
+    }
+}
+
+fn number(cell: Option<&Cell>) -> Option<f64> {
+    match cell {
+        Some(Cell::Int(i)) => Some(*i as f64),
+        Some(Cell::Float(f)) => Some(*f),
+        _ => None,
+    }
+}
+
+/// What the first question found: the starts, and the duration with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionBasis {
+    pub starts: i64,
+    pub duration: Option<(f64, DurationFrom)>,
+}
+
+impl RetentionBasis {
+    pub fn read(tables: &[Table]) -> RetentionBasis {
+        let first = |i: usize, c: usize| tables.get(i).and_then(|t| t.rows.first()).and_then(|r| number(r.get(c)));
+        let catalogue = first(0, 0).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::Catalogue));
+        let seen = first(1, 1).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::LargestPosition));
+        RetentionBasis {
+            starts: first(1, 0).unwrap_or(0.0) as i64,
+            duration: catalogue.or(seen),
+        }
+    }
+}
+
+/// One section's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub from: f64,
+    pub to: f64,
+    pub retention: f64,
+    pub engagement: f64,
+}
+
+/// The 100 sections of a content of `duration` seconds from the second
+/// question's tables: retention = covering starts ÷ starts; engagement =
+/// seconds played in the section ÷ its length (a whole play-through is 1).
+pub fn sections(duration: f64, starts: i64, tables: &[Table]) -> Vec<Section> {
+    let len = duration / SECTIONS as f64;
+    let mut out: Vec<Section> = (0..SECTIONS)
+        .map(|k| Section {
+            from: k as f64 * len,
+            to: (k + 1) as f64 * len,
+            retention: 0.0,
+            engagement: 0.0,
+        })
+        .collect();
+    let empty = Table::default();
+    for r in &tables.first().unwrap_or(&empty).rows {
+        if let (Some(k), Some(n)) = (number(r.first()), number(r.get(1))) {
+            if let Some(s) = out.get_mut(k as usize) {
+                s.retention = if starts > 0 { n / starts as f64 } else { 0.0 };
+            }
+        }
+    }
+    for r in &tables.get(1).unwrap_or(&empty).rows {
+        let (Some(a), Some(b), Some(n)) = (number(r.first()), number(r.get(1)), number(r.get(2))) else {
+            continue;
+        };
+        let first = (a / len).floor().max(0.0) as i64;
+        let last = ((b / len).ceil() as i64).min(SECTIONS);
+        for k in first..last {
+            let s = &mut out[k as usize];
+            let overlap = b.min(s.to) - a.max(s.from);
+            if overlap > 0.0 {
+                s.engagement += n * overlap / len;
+            }
+        }
+    }
+    for s in &mut out {
+        s.retention = (s.retention * 10_000.0).round() / 10_000.0;
+        s.engagement = (s.engagement * 10_000.0).round() / 10_000.0;
+    }
+    out
+}
+
+/// The answer: the content, the duration and where it came from, the
+/// starts, and the sections (JSON; [`retention_csv`] for CSV).
+pub fn retention_json(q: &RetentionQuery, basis: &RetentionBasis, sections: &[Section]) -> Value {
+    let (duration, from) = basis.duration.map_or((None, None), |(d, f)| {
+        (
+            Some(d),
+            Some(match f {
+                DurationFrom::Catalogue => "catalogue",
+                DurationFrom::LargestPosition => "largest_position",
+            }),
+        )
+    });
+    json!({
+        "content_id": q.content_id,
+        "from": streamtally_model::format_ts(q.from),
+        "to": streamtally_model::format_ts(q.to),
+        "duration": duration,
+        "duration_from": from,
+        "starts": basis.starts,
+        "sections": sections.iter().enumerate().map(|(k, s)| json!({
+            "section": k,
+            "from": s.from,
+            "to": s.to,
+            "retention": s.retention,
+            "engagement": s.engagement,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn retention_csv(sections: &[Section]) -> String {
+    let mut out = String::from("section,from,to,retention,engagement\n");
+    for (k, s) in sections.iter().enumerate() {
+        out.push_str(&format!("{k},{},{},{},{}\n", s.from, s.to, s.retention, s.engagement));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClickHouse, DataFusion};
+
+    #[test]
+    fn sections_map_whole_seconds_to_hundredths_of_the_duration() {
+        // 0–50 covered by both of 2 starts; 50–100 by one; 40–60 played thrice.
+        let covering = Table {
+            columns: vec![],
+            rows: (0..100).map(|k| vec![Cell::Int(k), Cell::Int(if k < 50 { 2 } else { 1 })]).collect(),
+        };
+        let played = Table {
+            columns: vec![],
+            rows: vec![
+                vec![Cell::Int(0), Cell::Int(50), Cell::Int(1)],
+                vec![Cell::Int(0), Cell::Int(100), Cell::Int(1)],
+                vec![Cell::Int(40), Cell::Int(60), Cell::Int(1)],
+            ],
+        };
+        let s = sections(100.0, 2, &[covering, played]);
+        assert_eq!((s[0].retention, s[49].retention, s[50].retention), (1.0, 1.0, 0.5));
+        assert_eq!((s[39].engagement, s[45].engagement, s[55].engagement, s[60].engagement), (2.0, 3.0, 2.0, 1.0));
+        // A duration of 7 s: a section is 0.07 s; second 3 plays a seventh of
+        // section 42 (2.94–3.01), all of 43–56, a seventh of 57 (3.99–4.06).
+        let one = Table {
+            columns: vec![],
+            rows: vec![vec![Cell::Int(3), Cell::Int(4), Cell::Int(1)]],
+        };
+        let s = sections(7.0, 1, &[Table::default(), one]);
+        let e = |k: usize| s[k].engagement;
+        assert_eq!((e(41), e(42), e(43), e(56), e(57), e(58)), (0.0, 0.1429, 1.0, 1.0, 0.1429, 0.0));
+    }
+
+    #[test]
+    fn the_content_and_filters_are_parameters_in_both_dialects() {
+        let mut q = RetentionQuery::parse("ep' OR 1=1", "2026-03-01", "2026-03-02", Some("country:BR")).unwrap();
+        for s in q.statements(2, &DataFusion) {
+            assert!(!s.text.contains("OR 1=1") && s.params[0] == "ep' OR 1=1", "{}", s.text);
+        }
+        q.duration = Some(600.0);
+        let curve = q.statements(2, &ClickHouse);
+        assert!(curve[0].text.contains("numbers(100)"), "{}", curve[0].text);
+        assert!(curve[0].text.contains("f.tenant_id = 2"), "{}", curve[0].text);
+        assert!(q.statements(2, &DataFusion)[0].text.contains("(VALUES (0), (1), "));
+    }
+}
