@@ -104,10 +104,11 @@ impl Select for RetentionQuery {
         let mut params = Vec::new();
         let wheres = self.wheres(tenant, dialect, &mut params, "'covered'");
         let covering = Sql {
-            // Each piece's sections first, then the starts that reached each.
+            // Each piece's sections first, then the starts that reached each
+            // (a start is its device and time: numbers hash faster than ids).
             text: format!(
-                "SELECT d.k, COUNT(*) AS starts FROM (SELECT DISTINCT p.playback_id, p.ts, s.k FROM \
-                 (SELECT f.playback_id, f.ts, {lo} AS lo, {hi} AS hi FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL) AS p \
+                "SELECT d.k, COUNT(*) AS starts FROM (SELECT DISTINCT p.device_key, p.ts, s.k FROM \
+                 (SELECT f.device_key, f.ts, {lo} AS lo, {hi} AS hi FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL) AS p \
                  JOIN {} ON s.k >= p.lo AND s.k < p.hi) AS d GROUP BY 1 ORDER BY 1",
                 dialect.numbers(SECTIONS)
             ),

@@ -135,9 +135,10 @@ impl Engine {
     /// no later fact carries it unless a new event names it again.
     pub fn forget_user(&mut self, tenant: TenantId, user: &str) {
         if let Some(state) = self.tenants.get_mut(&tenant) {
-            for pb in state.playbacks.values_mut().filter(|p| p.user.as_deref() == Some(user)) {
-                pb.user = None;
-                pb.first_unowned = None;
+            for pb in state.playbacks.values_mut().filter(|p| p.user().map(String::as_str) == Some(user)) {
+                let more = pb.more();
+                more.user = None;
+                more.first_unowned = None;
             }
         }
     }

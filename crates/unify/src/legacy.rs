@@ -7,7 +7,7 @@ use hashbrown::HashMap as FastMap;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{DeviceKey, Micros, TenantId};
 
-use crate::state::{LogPlay, PlaybackState, RecentObjects, TenantState, UserClass, UserSession};
+use crate::state::{LogPlay, PlaybackMore, PlaybackState, RecentObjects, TenantState, UserClass, UserSession};
 use crate::windows::{DayCover, DeviceContent, RecentMinutes};
 use crate::Engine;
 
@@ -46,7 +46,10 @@ impl From<PlaybackStateV3> for PlaybackState {
             streamed: p.streamed,
             // Its facts so far may have had no user: should it name one, an
             // `Owner` fact gives them to it (harmless for facts that had one).
-            first_unowned: Some(p.start_at.unwrap_or(p.last_ts)),
+            more: Some(Box::new(PlaybackMore {
+                first_unowned: Some(p.start_at.unwrap_or(p.last_ts)),
+                ..PlaybackMore::default()
+            })),
             ..PlaybackState::new(p.last_ts)
         }
     }

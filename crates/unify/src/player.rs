@@ -45,7 +45,7 @@ impl TenantState {
             .as_ref()
             .and_then(|p| self.playbacks.get(p))
             .filter(|pb| !pb.expired_at(ts, settings.start_window))
-            .and_then(|pb| pb.user.as_ref());
+            .and_then(|pb| pb.user());
         let user: Option<Cow<'a, str>> = match (&ev.user_id, named) {
             (Some(u), _) => Some(Cow::Borrowed(u)),
             (None, Some(u)) => Some(Cow::Owned(u.clone())),
@@ -142,7 +142,7 @@ impl TenantState {
                         out.push(time);
                         // Spec §8c: the pieces this start newly covered, at its time.
                         if let (Some((a, b)), Some(start)) = (span, pb.start_at) {
-                            for (from, to) in cover(&mut pb.covered, i64::from(a), i64::from(b)) {
+                            for (from, to) in cover(&mut pb.more().covered, i64::from(a), i64::from(b)) {
                                 let mut covered = fact(FactKind::Covered, start, (to - from) as f64, Source::Player);
                                 covered.span = Some((from as u32, to as u32));
                                 out.push(covered);
@@ -177,12 +177,13 @@ impl TenantState {
             .and_then(|p| self.playbacks.get_mut(p))
             .filter(|pb| !pb.expired_at(ts, settings.start_window));
         if let Some(pb) = current {
-            if unowned && pb.first_unowned.is_none() {
-                pb.first_unowned = Some(ts);
+            if unowned && pb.more.as_ref().is_none_or(|m| m.first_unowned.is_none()) {
+                pb.more().first_unowned = Some(ts);
             }
-            if let (None, Some(named)) = (&pb.user, &ev.user_id) {
-                pb.user = Some(named.clone());
-                if let Some(since) = pb.first_unowned.filter(|t| ts - t < OWNER_WINDOW) {
+            if let (None, Some(named)) = (pb.user(), &ev.user_id) {
+                let more = pb.more();
+                more.user = Some(named.clone());
+                if let Some(since) = more.first_unowned.filter(|t| ts - t < OWNER_WINDOW) {
                     out.push(fact(FactKind::Owner, since, (ts - since) as f64 / MICROS_PER_SEC as f64, Source::Player));
                 }
             }

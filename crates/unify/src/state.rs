@@ -27,6 +27,13 @@ pub(crate) struct PlaybackState {
     pub played: f64,
     pub streamed: bool,
     pub last_ts: Micros,
+    /// What only some playbacks need, apart: a playback of a log-less player
+    /// without users or positions stays as small as before.
+    pub more: Option<Box<PlaybackMore>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct PlaybackMore {
     /// The user an event of this start named first (spec §8b): its later
     /// facts carry it even when their events do not. A new start forgets it,
     /// as a sweep would.
@@ -46,10 +53,16 @@ impl PlaybackState {
             played: 0.0,
             streamed: false,
             last_ts: ts,
-            user: None,
-            first_unowned: None,
-            covered: Vec::new(),
+            more: None,
         }
+    }
+
+    pub fn user(&self) -> Option<&String> {
+        self.more.as_ref()?.user.as_ref()
+    }
+
+    pub fn more(&mut self) -> &mut PlaybackMore {
+        self.more.get_or_insert_with(Box::default)
     }
 
     /// True when nothing of this playback can still join the input at `ts`:
@@ -175,7 +188,14 @@ impl TenantState {
             + self
                 .playbacks
                 .iter()
-                .map(|(k, p)| text(k) + p.user.as_ref().map_or(0, text) + p.covered.capacity() * std::mem::size_of::<(Micros, Micros)>())
+                .map(|(k, p)| {
+                    text(k)
+                        + p.more.as_ref().map_or(0, |m| {
+                            std::mem::size_of::<PlaybackMore>()
+                                + m.user.as_ref().map_or(0, text)
+                                + m.covered.capacity() * std::mem::size_of::<(Micros, Micros)>()
+                        })
+                })
                 .sum::<usize>()
             + slots(&self.downloads)
             + self.downloads.keys().map(|k| text(&k.1)).sum::<usize>()
