@@ -11,16 +11,18 @@
 //! Run: `cargo bench --bench one_user` (about 45 minutes on 2 cores, most of it generating; set
 //! `STREAMTALLY_BENCH_DIR` to keep the generated data for another run).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
 use streamtally_query::{ActivityQuery, Ask, OwnedPlaybacks, UserTrace};
-use streamtally_store::{EmbeddedStore, FactStore, OpenMode};
+use streamtally_store::{EmbeddedStore, FactStore};
 use streamtally_unify::{Engine, EngineSettings};
+use support::{env_number, today, BenchFolder, DAY_US};
 
 const USERS: u64 = 1_000_000;
 const DAYS: i64 = 90;
@@ -30,36 +32,18 @@ const EVENTS_PER_PLAYBACK: usize = 10;
 /// Events per WAL record, as the server batches them.
 const RECORD: usize = 10_000;
 const QUESTIONS: usize = 100;
-const DAY_US: i64 = 86_400 * MICROS_PER_SEC;
 
 fn main() {
-    let events: u64 = std::env::var("STREAMTALLY_BENCH_EVENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000_000);
-    let (_temp, dir) = match std::env::var("STREAMTALLY_BENCH_DIR") {
-        Ok(d) => (None, PathBuf::from(d)),
-        Err(_) => {
-            let t = tempfile::tempdir().expect("temp dir");
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
-    let today = chrono::Utc::now().timestamp_micros().div_euclid(DAY_US) * DAY_US;
+    let events = env_number("STREAMTALLY_BENCH_EVENTS", 100_000_000);
+    let today = today();
     let first_day = today - DAYS * DAY_US;
-    let marker = dir.join(format!("generated-{events}-{first_day}"));
-    let store = Arc::new(EmbeddedStore::open(&dir, OpenMode::Serve).expect("open store"));
-    let tenant = match store.meta().tenant_by_name("bench") {
-        Ok(t) => t.id,
-        Err(_) => store.meta().create_tenant("bench").expect("tenant").id,
-    };
-    if marker.exists() {
-        println!("using the {events} events generated before in {}", dir.display());
-    } else {
-        generate(&store, tenant, events, first_day);
-        std::fs::write(&marker, b"").expect("marker");
+    let folder = BenchFolder::open(&format!("{events}-{first_day}"));
+    let (store, tenant) = (&folder.store, folder.tenant);
+    if !folder.generated() {
+        generate(store, tenant, events, first_day);
+        folder.mark_generated();
     }
-    let (files, bytes) = files_of(&dir.join("tenants"));
+    let (files, bytes) = files_of(&folder.dir.join("tenants"));
     println!(
         "stored: {} Parquet files, {:.2} GiB (facts and raw events)",
         files.len(),

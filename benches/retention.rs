@@ -10,15 +10,17 @@
 //! Run: `cargo bench --bench retention` (`STREAMTALLY_BENCH_PLAYBACKS` to
 //! scale; `STREAMTALLY_BENCH_DIR` keeps the data for another run).
 
-use std::path::PathBuf;
+mod support;
+
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
 use streamtally_query::{sections, Ask, RetentionBasis, RetentionQuery};
-use streamtally_store::{Content, EmbeddedStore, FactStore, OpenMode};
+use streamtally_store::{Content, EmbeddedStore, FactStore};
 use streamtally_unify::{Engine, EngineSettings};
+use support::{env_number, today, BenchFolder, DAY_US};
 
 const DURATION: i64 = 600;
 /// Seconds between `playing` reports.
@@ -26,32 +28,14 @@ const REPORT: i64 = 30;
 const DAYS: i64 = 30;
 const RECORD: usize = 10_000;
 const RUNS: usize = 10;
-const DAY_US: i64 = 86_400 * MICROS_PER_SEC;
 
 fn main() {
-    let playbacks: u64 = std::env::var("STREAMTALLY_BENCH_PLAYBACKS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let (_temp, dir) = match std::env::var("STREAMTALLY_BENCH_DIR") {
-        Ok(d) => (None, PathBuf::from(d)),
-        Err(_) => {
-            let t = tempfile::tempdir().expect("temp dir");
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
-    let today = chrono::Utc::now().timestamp_micros().div_euclid(DAY_US) * DAY_US;
+    let playbacks = env_number("STREAMTALLY_BENCH_PLAYBACKS", 1_000_000);
+    let today = today();
     let first_day = today - DAYS * DAY_US;
-    let marker = dir.join(format!("generated-{playbacks}-{first_day}"));
-    let store = EmbeddedStore::open(&dir, OpenMode::Serve).expect("open store");
-    let tenant = match store.meta().tenant_by_name("bench") {
-        Ok(t) => t.id,
-        Err(_) => store.meta().create_tenant("bench").expect("tenant").id,
-    };
-    if marker.exists() {
-        println!("using the {playbacks} playbacks generated before in {}", dir.display());
-    } else {
+    let folder = BenchFolder::open(&format!("{playbacks}-{first_day}"));
+    let (store, tenant) = (&*folder.store, folder.tenant);
+    if !folder.generated() {
         let content = Content {
             content_id: "ep".into(),
             kind: Some("vod".into()),
@@ -59,8 +43,8 @@ fn main() {
             ..Content::default()
         };
         store.meta().upsert_contents(tenant, &[content]).expect("catalogue");
-        generate(&store, tenant, playbacks, first_day);
-        std::fs::write(&marker, b"").expect("marker");
+        generate(store, tenant, playbacks, first_day);
+        folder.mark_generated();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -48,16 +48,25 @@ pub fn zone(state: &crate::AppState, tenant: streamtally_model::TenantId, asked:
     })
 }
 
-/// An answer as CSV when asked for (`format=csv` or `Accept: text/csv`), else
-/// JSON; another `format` is refused.
-pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Result<Response, crate::ApiError> {
-    let wants_csv = csv_format(format)?
+/// Whether CSV is asked for: `format=csv` or `Accept: text/csv` (another
+/// `format` is refused).
+pub fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, crate::ApiError> {
+    Ok(csv_format(format)?
         || headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
-    if wants_csv {
-        let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], answer.to_csv()).into_response();
+            .is_some_and(|a| a.contains("text/csv")))
+}
+
+/// CSV text as an answer.
+pub fn csv_response(csv: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response()
+}
+
+/// An answer as CSV when asked for ([`wants_csv`]), else JSON.
+pub fn answer_response(answer: &Answer, format: Option<&str>, headers: &HeaderMap) -> Result<Response, crate::ApiError> {
+    if wants_csv(format, headers)? {
+        let mut response = csv_response(answer.to_csv());
         // CSV has no place for it: free dimensions with more values than listed.
         let truncated: Vec<String> = answer.truncated.iter().map(|(name, values)| format!("{name}={values}")).collect();
         if let Ok(value) = header::HeaderValue::from_str(&truncated.join(", ")) {

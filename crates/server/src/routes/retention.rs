@@ -2,7 +2,7 @@
 //! of one content, 100 sections (spec §8c).
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -49,11 +49,7 @@ pub async fn get_retention(
 ) -> Result<Response, ApiError> {
     let principal = authenticate(&state, bearer(&headers), Role::Read).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
-    let wants_csv = super::csv_format(p.format.as_deref())?
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = super::wants_csv(p.format.as_deref(), &headers)?;
     let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::days(30));
     let mut q = RetentionQuery::parse(&content_id, &from, &to, p.filter.as_deref())?;
     let store = state.pipeline.store();
@@ -71,7 +67,7 @@ pub async fn get_retention(
         &state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?,
     );
     if wants_csv {
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], retention_csv(&curve)).into_response());
+        return Ok(super::csv_response(retention_csv(&curve)));
     }
     Ok(Json(retention_json(&q, &basis, &curve)).into_response())
 }

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -209,7 +209,7 @@ pub async fn get_registrations(State(state): State<AppState>, Query(p): Query<Re
     let answer = q.answer(&users)?;
     if super::csv_format(p.format.as_deref())? {
         let csv = answer.to_csv(p.part.as_deref().unwrap_or("series"))?;
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
+        return Ok(super::csv_response(csv));
     }
     Ok(Json(answer.json).into_response())
 }
