@@ -163,6 +163,7 @@
         this.started = true;
         this.emit("playback_start", {});
       }
+      if (this.playAt == null) this.playAt = Date.now();
       this.emit("play", {});
     });
     this.on(m, "playing", function () {
@@ -170,7 +171,13 @@
       if (this.playingSince != null) return;
       // The first frame (or playing again): a report of no time opens the interval.
       this.playingSince = Date.now();
-      this.emit("playing", { duration: 0 });
+      var first = { duration: 0 };
+      // Spec §8d: the start's first frame; the SDK measures its startup on one clock.
+      if (this.playAt != null && !this.begun) {
+        first.startup = round((this.playingSince - this.playAt) / 1000);
+        this.begun = true;
+      }
+      this.emit("playing", first);
       var self = this;
       this.heartbeat = setInterval(function () { self.report(); }, HEARTBEAT_MS);
     });
@@ -193,6 +200,8 @@
       // The next play is a new playback.
       this.started = false;
       this.playbackId = null;
+      this.playAt = null;
+      this.begun = false;
     });
     this.on(m, "error", function () {
       var err = m.error;

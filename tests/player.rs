@@ -88,6 +88,15 @@ fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
         .get(&format!("/api/v1/live?at={}", middle.format("%Y-%m-%dT%H:%M:%SZ")), &sdk.read)
         .json();
     assert_eq!(live["viewers"], 1, "{live}");
+    // Spec §8d: the SDK measured its startup (from `play` to the first
+    // frame, seconds on a local nginx) and nothing failed.
+    let q = server
+        .get(&format!("/api/v1/qoe?{range}&metrics=startup_median,failure_rate,rebuffer_ratio"), &sdk.read)
+        .json();
+    println!("SDK quality: {q}");
+    let startup = q["totals"]["startup_median"].as_f64().unwrap_or(-1.0);
+    assert!((0.0..5.0).contains(&startup), "{q}");
+    assert_eq!(q["totals"]["failure_rate"], 0.0, "{q}");
 
     // CMCD from hls.js, no SDK: the nginx log of this run only, imported.
     let log = dir.path().join("access.log");
@@ -116,5 +125,14 @@ fn hls_js_in_chromium_counts_as_played_with_the_sdk_and_with_cmcd() {
     let time = m["totals"]["time"].as_f64().unwrap();
     println!("CMCD: time {time} s, played {played} s");
     assert!((time - played).abs() <= 2.0, "time {time} s from CMCD, played {played} s");
+    // What hls.js's CMCD says of quality: no failure (its other keys vary by release).
+    let q = server
+        .get(
+            &format!("/api/v1/qoe?{range}&metrics=startup_median,failure_rate,bitrate_avg,rebuffer_ratio"),
+            &cmcd.read,
+        )
+        .json();
+    println!("CMCD quality: {q}");
+    assert_eq!(q["totals"]["failure_rate"], 0.0, "{q}");
     server.stop();
 }

@@ -62,7 +62,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = args.tz.clone().or_else(|| store.meta().settings(tenant.id).ok().map(|s| s.timezone));
-    let all = Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
+    let all = Metric::AUDIENCE.iter().map(|m| m.name()).collect::<Vec<_>>().join(",");
     let q = MetricsQuery::parse(
         &args.from,
         &args.to,

@@ -187,6 +187,7 @@ impl Enricher {
             media_object: (kind == RequestKind::Segment && cmcd.sid.is_some()).then(|| object_hash(&req.path)),
             bitrate_kbps: cmcd.br,
             rebuffering: cmcd.bs || cmcd.sta.as_deref() == Some("r"),
+            qoe: streamtally_model::CmcdQoe::of(cmcd),
             cache_status: req.cache_status.as_deref().map(|t| memo.get(t)),
             pop: req.pop.as_deref().map(|t| memo.get(t)),
             zone: req.zone.as_deref().map(|t| memo.get(t)),

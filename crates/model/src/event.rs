@@ -134,6 +134,11 @@ pub struct PlayerEvent {
     pub media: Option<Media>,
     pub bitrate: Option<f64>,
     pub bandwidth: Option<f64>,
+    /// On `error` events: the error ended the playback (spec §8d).
+    pub fatal: bool,
+    /// On a start's first `playing`: the startup time the player measured
+    /// itself, in seconds (spec §8d: it wins over the one from timestamps).
+    pub startup: Option<f64>,
     pub property: Option<String>,
     pub user_id: Option<String>,
     pub device_id: Option<String>,
@@ -161,6 +166,8 @@ impl PlayerEvent {
             media: None,
             bitrate: None,
             bandwidth: None,
+            fatal: false,
+            startup: None,
             property: None,
             user_id: None,
             device_id: None,

@@ -39,6 +39,25 @@ pub enum FactKind {
     /// for `value` seconds (to the naming event) are this user's. It counts
     /// nothing itself.
     Owner,
+    /// A start's startup time (spec §8d): `value` is the seconds from its
+    /// `play` to its first frame (or the player's or CMCD's own figure), `ts`
+    /// the start's time. One per start that began playing; percentiles are
+    /// taken over these raw values, so they merge across any buckets.
+    Startup,
+    /// A rebuffering (spec §8d) after the first frame: `value` is the seconds
+    /// stalled (0 when the source says a stall happened but not how long).
+    Stall,
+    /// Seconds stalled that a CMCD session reported (`bsd` growing) on a
+    /// request that counted no stall: seconds of rebuffering, no stall.
+    Stalled,
+    /// A start's fatal error (spec §8d), at the start's time, once per start:
+    /// `value` is 1 when it came before the first frame (that start is then
+    /// no exit before start), else 0.
+    Failure,
+    /// An error that was not fatal (spec §8d: counted apart).
+    Fault,
+    /// A change of bitrate between consecutive reports of a playback (spec §8d).
+    Switch,
 }
 
 /// The longest stretch an [`FactKind::Owner`] fact owns: a query of facts
@@ -62,6 +81,12 @@ impl FactKind {
             FactKind::Request => "request",
             FactKind::Owner => "owner",
             FactKind::Covered => "covered",
+            FactKind::Startup => "startup",
+            FactKind::Stall => "stall",
+            FactKind::Stalled => "stalled",
+            FactKind::Failure => "failure",
+            FactKind::Fault => "fault",
+            FactKind::Switch => "switch",
         }
     }
 }
@@ -113,6 +138,9 @@ pub struct Fact<'a> {
     /// `playing` report with a position, the piece it played; on `Covered`
     /// facts, the piece newly covered (spec §8c).
     pub span: Option<(u32, u32)>,
+    /// The bitrate (kbps) the piece was played at, on `Time` facts whose
+    /// report or segment said it (spec §8d: bitrate weighted by time).
+    pub bitrate: Option<f64>,
     /// The free dimensions of the player event it came from (issue 15:
     /// `group_by=dim:NAME`); `None` when the event had none.
     pub dimensions: Option<&'a BTreeMap<String, String>>,

@@ -16,7 +16,7 @@ pub type Text = std::sync::Arc<str>;
 
 pub use event::{ClientFamily, ContentKind, EnrichedEvent, EventType, Geo, Media, PlayerEvent};
 pub use fact::{Fact, FactKind, Served, Source, OWNER_WINDOW};
-pub use request::{Cmcd, EnrichedRequest, LogRequest, RequestKind};
+pub use request::{Cmcd, CmcdQoe, EnrichedRequest, LogRequest, RequestKind};
 pub use settings::{duration_micros, Settings, SettingsError, VideoLogTime};
 pub use time::{format_ts, micros_to_datetime, parse_ts, Micros, MAX_AHEAD, MICROS_PER_SEC};
 

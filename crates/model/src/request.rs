@@ -145,6 +145,39 @@ impl RequestKind {
     }
 }
 
+/// The CMCD keys of a request that speak of quality of experience (spec
+/// §8d, docs/COUNTING.md rule 59), as sent: durations in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CmcdQoe {
+    /// `su`: the object is needed urgently (startup, seek, recovery).
+    pub urgent: bool,
+    /// v2 `msd`: media start delay.
+    pub start_delay_ms: Option<f64>,
+    /// v2 `bsa`: buffer starvations since the session began.
+    pub starvations: Option<f64>,
+    /// v2 `bsd`: milliseconds starved since the session began.
+    pub starved_ms: Option<f64>,
+    /// v2 `sta`: the player's state.
+    pub state: Option<Text>,
+    /// v2 `ec`: an error code.
+    pub error: Option<Text>,
+}
+
+impl CmcdQoe {
+    /// What of `cmcd` speaks of quality; `None` when nothing does.
+    pub fn of(cmcd: &Cmcd) -> Option<Box<CmcdQoe>> {
+        let qoe = CmcdQoe {
+            urgent: cmcd.su,
+            start_delay_ms: cmcd.msd.filter(|v| v.is_finite() && *v >= 0.0),
+            starvations: cmcd.bsa.filter(|v| v.is_finite() && *v >= 0.0),
+            starved_ms: cmcd.bsd.filter(|v| v.is_finite() && *v >= 0.0),
+            state: cmcd.sta.as_deref().map(Into::into),
+            error: cmcd.ec.as_deref().map(Into::into),
+        };
+        (qoe != CmcdQoe::default()).then(|| Box::new(qoe))
+    }
+}
+
 /// A log request after enrichment: what the WAL holds and the engine counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrichedRequest {
@@ -172,6 +205,9 @@ pub struct EnrichedRequest {
     pub bitrate_kbps: Option<f64>,
     /// The client reported a stall (CMCD `bs`, or v2 `sta=r`).
     pub rebuffering: bool,
+    /// What else CMCD said of the playback's quality (spec §8d); boxed, as
+    /// most requests send none.
+    pub qoe: Option<Box<CmcdQoe>>,
     pub cache_status: Option<Text>,
     pub pop: Option<Text>,
     pub zone: Option<Text>,

@@ -220,6 +220,12 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
     let duration = number_field(&mut obj, "duration", 0.0, MAX_DURATION_S)?;
     let bitrate = number_field(&mut obj, "bitrate", 0.0, MAX_BITS_PER_S)?;
     let bandwidth = number_field(&mut obj, "bandwidth", 0.0, MAX_BITS_PER_S)?;
+    let startup = number_field(&mut obj, "startup", 0.0, MAX_DURATION_S)?;
+    let fatal = match obj.remove("fatal") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(field_err("fatal", "must be true or false")),
+    };
     let content_kind = match text_field(&mut obj, "content_kind", MAX_ID_LEN)? {
         Some(s) => Some(ContentKind::parse(&s).ok_or_else(|| field_err("content_kind", format!("`{s}` is not one of live, vod, dar")))?),
         None => None,
@@ -246,6 +252,8 @@ fn event_from_json(v: Value, received_at: Micros, sent_at: Option<Micros>) -> Re
         media,
         bitrate,
         bandwidth,
+        fatal,
+        startup,
         property,
         user_id,
         device_id,

@@ -23,9 +23,11 @@ use crate::{PipelineError, PipelineMetrics, Progress};
 
 // Bumped whenever the engine state changes shape (2: live activity and
 // attendance; 3: live and on-demand users apart, media objects, the clock;
-// 4: playbacks remember their user).
-const MAGIC: &[u8; 8] = b"STSNAP4\n";
+// 4: playbacks remember their user; 5: starts and CMCD sessions keep their
+// quality of experience).
+const MAGIC: &[u8; 8] = b"STSNAP5\n";
 /// The previous shapes, upgraded when read.
+const MAGIC_V4: &[u8; 8] = b"STSNAP4\n";
 const MAGIC_V3: &[u8; 8] = b"STSNAP3\n";
 const MAGIC_V2: &[u8; 8] = b"STSNAP2\n";
 
@@ -44,8 +46,8 @@ pub fn load(folder: &DataFolder) -> Result<(u64, Engine), PipelineError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Engine::new())),
         Err(e) => return Err(snap_err(&path, e)),
     };
-    if bytes.len() < 20 || ![&MAGIC[..], MAGIC_V3, MAGIC_V2].contains(&&bytes[..8]) {
-        return Err(snap_err(&path, "not a streamtally engine snapshot of this version or the two before"));
+    if bytes.len() < 20 || ![&MAGIC[..], MAGIC_V4, MAGIC_V3, MAGIC_V2].contains(&&bytes[..8]) {
+        return Err(snap_err(&path, "not a streamtally engine snapshot of this version or the three before"));
     }
     let lsn = u64::from_le_bytes(bytes[8..16].try_into().map_err(|_| snap_err(&path, "short header"))?);
     let crc = u32::from_le_bytes(bytes[16..20].try_into().map_err(|_| snap_err(&path, "short header"))?);
@@ -61,6 +63,10 @@ pub fn load(folder: &DataFolder) -> Result<(u64, Engine), PipelineError> {
         m if m == MAGIC_V3 => {
             tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 3");
             Engine::restore_v3(body)
+        }
+        m if m == MAGIC_V4 => {
+            tracing::info!(path = %path.display(), "upgrading an engine snapshot of version 4");
+            Engine::restore_v4(body)
         }
         _ => Engine::restore(body),
     }

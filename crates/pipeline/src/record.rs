@@ -1,5 +1,5 @@
 //! WAL records: a batch of one tenant's enriched inputs, as written to the
-//! WAL and read back; versions 1 to 3 of earlier releases still decode.
+//! WAL and read back; versions 1 to 4 of earlier releases still decode.
 
 use super::*;
 
@@ -23,28 +23,39 @@ pub struct WalRecord {
     pub property: Option<String>,
 }
 
+/// Version 4 records: inputs without the quality fields (spec §8d).
+#[derive(Deserialize)]
+struct WalRecordV4 {
+    tenant: TenantId,
+    received_at: Micros,
+    settings: Vec<(String, String)>,
+    events: Vec<legacy::EnrichedEventV4>,
+    requests: Vec<legacy::EnrichedRequestV4>,
+    property: Option<String>,
+}
+
 /// Version 3 records: without the requests' property.
 #[derive(Deserialize)]
 struct WalRecordV3 {
     tenant: TenantId,
     received_at: Micros,
     settings: Vec<(String, String)>,
-    events: Vec<EnrichedEvent>,
-    requests: Vec<EnrichedRequest>,
+    events: Vec<legacy::EnrichedEventV4>,
+    requests: Vec<legacy::EnrichedRequestV4>,
 }
 
 /// Version 1 records held player events only.
 #[derive(Deserialize)]
 struct WalRecordV1 {
     tenant: TenantId,
-    events: Vec<EnrichedEvent>,
+    events: Vec<legacy::EnrichedEventV4>,
 }
 
 /// Version 2 records: events and log requests, without receive time or settings.
 #[derive(Deserialize)]
 struct WalRecordV2 {
     tenant: TenantId,
-    events: Vec<EnrichedEvent>,
+    events: Vec<legacy::EnrichedEventV4>,
     requests: Vec<legacy::EnrichedRequestV2>,
 }
 
@@ -54,6 +65,7 @@ pub(crate) const WAL_RECORD_V1: u8 = 1;
 pub(crate) const WAL_RECORD_V2: u8 = 2;
 pub(crate) const WAL_RECORD_V3: u8 = 3;
 pub(crate) const WAL_RECORD_V4: u8 = 4;
+pub(crate) const WAL_RECORD_V5: u8 = 5;
 
 /// Records older than version 3 say nothing of when they were received.
 pub(crate) const RECEIVED_UNKNOWN: Micros = Micros::MAX;
@@ -80,21 +92,31 @@ impl WalRecord {
     pub fn encode(&self) -> Result<Vec<u8>, PipelineError> {
         // About what an enriched input takes encoded; growing by doubling copies megabytes per record.
         let mut out = Vec::with_capacity(512 + 128 * (self.events.len() + self.requests.len()));
-        out.push(WAL_RECORD_V4);
+        out.push(WAL_RECORD_V5);
         postcard::to_io(self, &mut out).map_err(|e| PipelineError::BadRecord { lsn: 0, reason: e.to_string() })?;
         Ok(out)
     }
     pub fn decode(lsn: u64, bytes: &[u8]) -> Result<WalRecord, PipelineError> {
         let bad = |e: postcard::Error| PipelineError::BadRecord { lsn, reason: e.to_string() };
         match bytes.split_first() {
-            Some((&WAL_RECORD_V4, body)) => postcard::from_bytes(body).map_err(bad),
+            Some((&WAL_RECORD_V5, body)) => postcard::from_bytes(body).map_err(bad),
+            Some((&WAL_RECORD_V4, body)) => postcard::from_bytes::<WalRecordV4>(body)
+                .map(|v4| WalRecord {
+                    tenant: v4.tenant,
+                    received_at: v4.received_at,
+                    settings: v4.settings,
+                    events: legacy::upgrade(v4.events),
+                    requests: legacy::upgrade(v4.requests),
+                    property: v4.property,
+                })
+                .map_err(bad),
             Some((&WAL_RECORD_V3, body)) => postcard::from_bytes::<WalRecordV3>(body)
                 .map(|v3| WalRecord {
                     tenant: v3.tenant,
                     received_at: v3.received_at,
                     settings: v3.settings,
-                    events: v3.events,
-                    requests: v3.requests,
+                    events: legacy::upgrade(v3.events),
+                    requests: legacy::upgrade(v3.requests),
                     property: None,
                 })
                 .map_err(bad),
@@ -103,8 +125,8 @@ impl WalRecord {
                     tenant: v2.tenant,
                     received_at: RECEIVED_UNKNOWN,
                     settings: Vec::new(),
-                    events: v2.events,
-                    requests: v2.requests.into_iter().map(Into::into).collect(),
+                    events: legacy::upgrade(v2.events),
+                    requests: legacy::upgrade(v2.requests),
                     property: None,
                 })
                 .map_err(bad),
@@ -113,7 +135,7 @@ impl WalRecord {
                     tenant: v1.tenant,
                     received_at: RECEIVED_UNKNOWN,
                     settings: Vec::new(),
-                    events: v1.events,
+                    events: legacy::upgrade(v1.events),
                     requests: Vec::new(),
                     property: None,
                 })

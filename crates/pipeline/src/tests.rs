@@ -180,6 +180,7 @@ fn recycled_fact_vectors_keep_their_memory() {
         user_id: None,
         dimensions: None,
         span: None,
+        bitrate: None,
         access_code: None,
         served: None,
         lsn: 1,

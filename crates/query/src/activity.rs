@@ -10,8 +10,8 @@ use streamtally_model::{Micros, TenantId};
 
 use crate::answer::{format_in_tz, to_json};
 use crate::model::parse_range;
-use crate::sql::{catalogue_join, metric_expr, param, scope_filter};
-use crate::{Cell, Dialect, Metric, OwnedStretch, QueryError, Scope, Select, Sql, Table, TimeUnit};
+use crate::sql::{catalogue_join, param, scope_filter, time_expr};
+use crate::{Cell, Dialect, OwnedStretch, QueryError, Scope, Select, Sql, Table, TimeUnit};
 
 /// Events per page unless asked otherwise, and the most a page holds.
 pub const EVENTS_PER_PAGE: usize = 100;
@@ -129,7 +129,7 @@ impl Select for ActivityQuery {
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
         let facts = dialect.facts_table();
         let events = dialect.events_table();
-        let time = metric_expr(Metric::Time);
+        let time = time_expr();
         let count = |kind: &str| format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)");
         let minute = dialect.time_bucket("f.ts", TimeUnit::Minute, self.tz);
         let offset = (self.page - 1) * self.per_page;

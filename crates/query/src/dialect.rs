@@ -35,6 +35,10 @@ pub trait Dialect {
     fn free_dimension(&self, column: &str, name: &str) -> String;
     /// A table `s` of one column `k`, the integers 0 to `n` (excluded).
     fn numbers(&self, n: i64) -> String;
+    /// The exact `p`-th percentile (0 to 1) of the non-null values of
+    /// `expr` in a group, interpolated between the two nearest values (as
+    /// SQL's `percentile_cont`): every engine answers the same number.
+    fn percentile(&self, expr: &str, p: f64) -> String;
 }
 
 /// The SQL pieces of the dialect a store speaks.
@@ -96,6 +100,9 @@ impl Dialect for DataFusion {
         let rows: Vec<String> = (0..n).map(|k| format!("({k})")).collect();
         format!("(VALUES {}) AS s(k)", rows.join(", "))
     }
+    fn percentile(&self, expr: &str, p: f64) -> String {
+        format!("percentile_cont({expr}, {p:?})")
+    }
 }
 
 /// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
@@ -145,5 +152,14 @@ impl Dialect for ClickHouse {
     }
     fn numbers(&self, n: i64) -> String {
         format!("(SELECT number AS k FROM numbers({n})) AS s")
+    }
+    fn percentile(&self, expr: &str, p: f64) -> String {
+        // quantileExact takes a value, not an interpolation; this sorts the
+        // group's values and interpolates between ranks h and h+1 (1-based),
+        // h = 1 + p (n - 1), as percentile_cont does — in any version's SQL.
+        let sorted = format!("arraySort(groupArrayIf({expr}, isNotNull({expr})))");
+        format!(
+            "if(length({sorted}) = 0, NULL, arrayElement({sorted}, toUInt64(floor(1 + {p:?} * (length({sorted}) - 1)))) +              (1 + {p:?} * (length({sorted}) - 1) - floor(1 + {p:?} * (length({sorted}) - 1))) *              (arrayElement({sorted}, toUInt64(least(length({sorted}), floor(1 + {p:?} * (length({sorted}) - 1)) + 1))) -              arrayElement({sorted}, toUInt64(floor(1 + {p:?} * (length({sorted}) - 1))))))"
+        )
     }
 }

@@ -63,10 +63,28 @@ pub enum Metric {
     Users,
     /// Average viewing time (source 000): time ÷ starts, in seconds.
     AvgTime,
+    /// Quality of experience (spec §8d): startup seconds, median and 95th
+    /// percentile over the starts that began playing.
+    StartupMedian,
+    StartupP95,
+    /// Seconds stalled ÷ (seconds played + stalled).
+    RebufferRatio,
+    /// Stalls per minute played.
+    RebufferFrequency,
+    /// Starts with a fatal error ÷ starts.
+    FailureRate,
+    /// Player starts that never showed a frame and had no fatal error.
+    ExitsBeforeStart,
+    /// Time-weighted mean bitrate, kbps.
+    BitrateAvg,
+    /// Changes of bitrate between consecutive reports.
+    BitrateSwitches,
+    /// Errors that were not fatal.
+    Errors,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 17] = [
         Metric::Starts,
         Metric::Streams,
         Metric::Time,
@@ -75,6 +93,40 @@ impl Metric {
         Metric::Views,
         Metric::Users,
         Metric::AvgTime,
+        Metric::StartupMedian,
+        Metric::StartupP95,
+        Metric::RebufferRatio,
+        Metric::RebufferFrequency,
+        Metric::FailureRate,
+        Metric::ExitsBeforeStart,
+        Metric::BitrateAvg,
+        Metric::BitrateSwitches,
+        Metric::Errors,
+    ];
+
+    /// The audience's metrics: what `/api/v1/metrics` answers when none are named.
+    pub const AUDIENCE: [Metric; 8] = [
+        Metric::Starts,
+        Metric::Streams,
+        Metric::Time,
+        Metric::Downloads,
+        Metric::Devices,
+        Metric::Views,
+        Metric::Users,
+        Metric::AvgTime,
+    ];
+
+    /// Quality of experience (spec §8d): what `/api/v1/qoe` answers.
+    pub const QOE: [Metric; 9] = [
+        Metric::StartupMedian,
+        Metric::StartupP95,
+        Metric::RebufferRatio,
+        Metric::RebufferFrequency,
+        Metric::FailureRate,
+        Metric::ExitsBeforeStart,
+        Metric::BitrateAvg,
+        Metric::BitrateSwitches,
+        Metric::Errors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,6 +139,15 @@ impl Metric {
             Metric::Views => "views",
             Metric::Users => "users",
             Metric::AvgTime => "avg_time",
+            Metric::StartupMedian => "startup_median",
+            Metric::StartupP95 => "startup_p95",
+            Metric::RebufferRatio => "rebuffer_ratio",
+            Metric::RebufferFrequency => "rebuffer_frequency",
+            Metric::FailureRate => "failure_rate",
+            Metric::ExitsBeforeStart => "exits_before_start",
+            Metric::BitrateAvg => "bitrate_avg",
+            Metric::BitrateSwitches => "bitrate_switches",
+            Metric::Errors => "errors",
         }
     }
 
@@ -316,6 +377,10 @@ pub struct MetricsQuery {
     pub group_by: Vec<Dimension>,
     pub filters: Vec<Filter>,
     pub tz: Tz,
+    /// Starts from this instant on may still show their first frame: they
+    /// are no exits before start yet (spec §8d; the route sets it to now −
+    /// `user_idle`). `Micros::MAX`: every start in the range is settled.
+    pub settled: Micros,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -409,6 +474,7 @@ impl MetricsQuery {
             group_by,
             filters,
             tz,
+            settled: Micros::MAX,
         })
     }
 

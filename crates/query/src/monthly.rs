@@ -50,6 +50,7 @@ impl MonthlyQuery {
                 group_by: vec![Dimension::Time(TimeUnit::Month)],
                 filters: Vec::new(),
                 tz,
+                settled: Micros::MAX,
             },
         })
     }

@@ -58,22 +58,75 @@ fn count_of(kind: &str) -> String {
     format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)")
 }
 
-pub(crate) fn metric_expr(m: Metric) -> String {
+/// Seconds of time, summed in whole milliseconds: integer sums do not depend
+/// on the order rows are added in, so the rows of a grouping add up to its total.
+pub(crate) fn time_expr() -> String {
+    "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into()
+}
+
+/// Time of the sources that can report quality (players; video logs, whose
+/// time comes from CMCD sessions): the seconds played that stalls and
+/// bitrates are weighed against. Podcast byte ranges cannot stall.
+const QUALITY_TIME: &str = "f.kind = 'time' AND f.source IN ('player', 'video-log')";
+/// Starts of the sources that can report quality.
+const QUALITY_START: &str = "f.kind = 'start' AND f.source IN ('player', 'video-log')";
+
+/// The SQL of one metric of `q`, quality of experience included (spec §8d).
+pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -> String {
+    let sum = |cond: &str, of: &str| format!("SUM(CASE WHEN {cond} THEN {of} END)");
+    let count = |cond: &str| format!("COUNT(CASE WHEN {cond} THEN 1 END)");
+    let played = format!("COALESCE({}, 0.0)", sum(QUALITY_TIME, "f.value"));
+    let stalled = format!("COALESCE({}, 0.0)", sum("f.kind IN ('stall', 'stalled')", "f.value"));
     match m {
+        Metric::StartupMedian | Metric::StartupP95 => {
+            let p = if m == Metric::StartupMedian { 0.5 } else { 0.95 };
+            format!("ROUND({}, 3)", dialect.percentile("CASE WHEN f.kind = 'startup' THEN f.value END", p))
+        }
+        Metric::RebufferRatio => format!("CASE WHEN {played} + {stalled} = 0 THEN NULL ELSE ROUND({stalled} / ({played} + {stalled}), 4) END"),
+        Metric::RebufferFrequency => {
+            format!(
+                "CASE WHEN {played} = 0 THEN NULL ELSE ROUND({} * 60.0 / {played}, 4) END",
+                count("f.kind = 'stall'")
+            )
+        }
+        Metric::FailureRate => {
+            let starts = count(QUALITY_START);
+            format!(
+                "CASE WHEN {starts} = 0 THEN NULL ELSE ROUND({} * 1.0 / {starts}, 4) END",
+                count("f.kind = 'failure'")
+            )
+        }
+        Metric::ExitsBeforeStart => {
+            // Spec §8d: player starts settled (idle long enough) that showed
+            // no frame and did not fail before one. All three facts are at
+            // the start's time, so the subtraction is per start.
+            let settled = format!("f.source = 'player' AND f.ts < {}", dialect.timestamp(q.settled.min(q.to)));
+            format!(
+                "{} - {} - CAST(COALESCE({}, 0.0) AS BIGINT)",
+                count(&format!("f.kind = 'start' AND {settled}")),
+                count(&format!("f.kind = 'startup' AND {settled}")),
+                sum(&format!("f.kind = 'failure' AND {settled}"), "f.value")
+            )
+        }
+        Metric::BitrateAvg => {
+            let rated = format!("{QUALITY_TIME} AND f.bitrate IS NOT NULL");
+            let (weighted, secs) = (sum(&rated, "f.value * f.bitrate"), sum(&rated, "f.value"));
+            format!("CASE WHEN COALESCE({secs}, 0.0) = 0 THEN NULL ELSE ROUND({weighted} / {secs}, 1) END")
+        }
+        Metric::BitrateSwitches => count_of("switch"),
+        Metric::Errors => count_of("fault"),
         Metric::Starts => count_of("start"),
         Metric::Streams => count_of("stream"),
         Metric::Downloads => count_of("download"),
         Metric::Views => count_of("view"),
         Metric::Users => count_of("user"),
-        // Summed in whole milliseconds: integer sums do not depend on the
-        // order rows are added in, so the rows of a grouping add up to its total.
-        Metric::Time => "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into(),
+        Metric::Time => time_expr(),
         // Spec §3: distinct device keys among starts and downloads.
         Metric::Devices => "COUNT(DISTINCT CASE WHEN f.kind IN ('start', 'download') THEN f.device_key END)".into(),
         // Source 000: time ÷ starts, in seconds (ms-exact); none without a start.
         Metric::AvgTime => {
             let starts = count_of("start");
-            format!("CASE WHEN {starts} = 0 THEN NULL ELSE ROUND(({}) / {starts}, 3) END", metric_expr(Metric::Time))
+            format!("CASE WHEN {starts} = 0 THEN NULL ELSE ROUND(({}) / {starts}, 3) END", time_expr())
         }
     }
 }
@@ -88,6 +141,13 @@ fn kinds_of(m: Metric) -> &'static [&'static str] {
         Metric::Time => &["time"],
         Metric::Devices => &["start", "download"],
         Metric::AvgTime => &["start", "time"],
+        Metric::StartupMedian | Metric::StartupP95 => &["startup"],
+        Metric::RebufferRatio | Metric::RebufferFrequency => &["time", "stall", "stalled"],
+        Metric::FailureRate => &["start", "failure"],
+        Metric::ExitsBeforeStart => &["start", "startup", "failure"],
+        Metric::BitrateAvg => &["time"],
+        Metric::BitrateSwitches => &["switch"],
+        Metric::Errors => &["fault"],
     }
 }
 
@@ -174,7 +234,7 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {
-        select.push(format!("{} AS \"{}\"", metric_expr(*m), m.name()));
+        select.push(format!("{} AS \"{}\"", measure_expr(*m, q, dialect), m.name()));
         columns.push(m.name().to_string());
     }
     let mut kinds: Vec<&str> = q.metrics.iter().flat_map(|m| kinds_of(*m).iter().copied()).collect();

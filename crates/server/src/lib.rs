@@ -83,6 +83,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(monthly::get_monthly))
         .routes(routes!(retention::get_retention))
         .routes(routes!(query::get_metrics))
+        .routes(routes!(query::get_qoe))
         .routes(routes!(admin::get_settings, admin::put_settings))
         .routes(routes!(admin::get_contents, admin::put_contents))
         .routes(routes!(admin::get_tenants, admin::post_tenant))

@@ -68,7 +68,7 @@ impl<T> Column<T> {
 }
 
 /// The columns of the facts table, in their stored order.
-fn fact_columns<'f>() -> [Column<Fact<'f>>; 29] {
+fn fact_columns<'f>() -> [Column<Fact<'f>>; 30] {
     [
         col("ts", false, Read::Time(|f| f.ts)),
         col("kind", false, Read::Text(|f| Some(f.kind.as_str()))),
@@ -91,6 +91,7 @@ fn fact_columns<'f>() -> [Column<Fact<'f>>; 29] {
         col("user_id", true, Read::Text(|f| f.user_id.as_deref())),
         col("span_from", true, Read::I64(|f| f.span.map(|s| i64::from(s.0)))),
         col("span_to", true, Read::I64(|f| f.span.map(|s| i64::from(s.1)))),
+        col("bitrate", true, Read::Float(|f| f.bitrate)),
         col(
             "dimensions",
             true,
@@ -285,6 +286,7 @@ mod tests {
             user_id: Some("user_id".into()),
             dimensions: Some(&dims),
             span: Some((10, 20)),
+            bitrate: Some(96.0),
             access_code: Some("access_code"),
             served: Some(Box::new(Served {
                 requests: 4,

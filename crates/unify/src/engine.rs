@@ -169,6 +169,11 @@ impl Engine {
         Ok(postcard::from_bytes::<crate::legacy::EngineV3>(bytes)?.into())
     }
 
+    /// Restores a snapshot of the version 4 shape, upgraded to this one.
+    pub fn restore_v4(bytes: &[u8]) -> Result<Engine, SnapshotError> {
+        Ok(postcard::from_bytes::<crate::legacy::EngineV4>(bytes)?.into())
+    }
+
     pub(crate) fn from_tenants(tenants: FastMap<TenantId, TenantState>) -> Engine {
         Engine {
             tenants,

@@ -1,13 +1,14 @@
 //! The engine state as snapshots of versions 2 and 3 held it, and its
 //! upgrade: version 2 was written before live and on-demand users were apart,
 //! media objects were remembered and the clock was admitted by receive time;
-//! version 3 before playbacks remembered their user (spec §8b).
+//! version 3 before playbacks remembered their user (spec §8b); version 4
+//! before starts and CMCD sessions kept their quality of experience (§8d).
 
 use hashbrown::HashMap as FastMap;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{DeviceKey, Micros, TenantId};
 
-use crate::state::{LogPlay, PlaybackMore, PlaybackState, RecentObjects, TenantState, UserClass, UserSession};
+use crate::state::{LogPlay, PlaybackMore, PlaybackState, RecentObjects, SessionQoe, TenantState, UserClass, UserSession};
 use crate::windows::{DayCover, DeviceContent, RecentMinutes};
 use crate::Engine;
 
@@ -64,7 +65,7 @@ pub(crate) struct EngineV3 {
     pub tenants: FastMap<TenantId, TenantStateV3>,
 }
 
-/// [`TenantState`] of version 3, field for field.
+/// [`TenantState`] of version 3, field for field (its log playbacks as version 4's).
 #[derive(Default, Serialize, Deserialize)]
 pub(crate) struct TenantStateV3 {
     pub clock: Micros,
@@ -75,7 +76,7 @@ pub(crate) struct TenantStateV3 {
     pub users: FastMap<(DeviceKey, UserClass), UserSession>,
     pub active: FastMap<DeviceContent, RecentMinutes>,
     pub attendance: FastMap<(String, String, Micros), DayCover>,
-    pub log_plays: FastMap<DeviceContent, LogPlay>,
+    pub log_plays: FastMap<DeviceContent, LogPlayV4>,
 }
 
 impl From<TenantStateV3> for TenantState {
@@ -90,7 +91,7 @@ impl From<TenantStateV3> for TenantState {
             users: v3.users,
             active: v3.active,
             attendance: v3.attendance,
-            log_plays: v3.log_plays,
+            log_plays: log_plays(v3.log_plays),
         }
     }
 }
@@ -131,6 +132,7 @@ impl From<TenantStateV2> for TenantState {
                         played: p.played,
                         streamed: p.streamed,
                         objects: RecentObjects::default(),
+                        qoe: None,
                     };
                     (k, play)
                 })
@@ -142,5 +144,102 @@ impl From<TenantStateV2> for TenantState {
 impl From<EngineV2> for Engine {
     fn from(v2: EngineV2) -> Self {
         Engine::from_tenants(v2.tenants.into_iter().map(|(t, s)| (t, s.into())).collect())
+    }
+}
+
+/// A log playback of versions 3 and 4 (before CMCD quality, spec §8d).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct LogPlayV4 {
+    pub start_at: Micros,
+    pub played: f64,
+    pub streamed: bool,
+    pub objects: RecentObjects,
+}
+
+fn log_plays(v: FastMap<DeviceContent, LogPlayV4>) -> FastMap<DeviceContent, LogPlay> {
+    v.into_iter()
+        .map(|(k, p)| {
+            let play = LogPlay {
+                start_at: p.start_at,
+                played: p.played,
+                streamed: p.streamed,
+                objects: p.objects,
+                // Its startup, if any, is unknown: none is counted for it.
+                qoe: Some(Box::new(SessionQoe {
+                    started: true,
+                    ..SessionQoe::default()
+                })),
+            };
+            (k, play)
+        })
+        .collect()
+}
+
+/// A playback of version 4 (before quality of experience, spec §8d).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PlaybackStateV4 {
+    pub start_at: Option<Micros>,
+    pub played: f64,
+    pub streamed: bool,
+    pub last_ts: Micros,
+    pub more: Option<Box<PlaybackMore>>,
+}
+
+impl From<PlaybackStateV4> for PlaybackState {
+    fn from(p: PlaybackStateV4) -> Self {
+        PlaybackState {
+            start_at: p.start_at,
+            played: p.played,
+            streamed: p.streamed,
+            // Whether a start in progress showed a frame is unknown: taken as
+            // shown, so no startup is counted for it from a later report.
+            began: p.played > 0.0,
+            more: p.more,
+            ..PlaybackState::new(p.last_ts)
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EngineV4 {
+    pub tenants: FastMap<TenantId, TenantStateV4>,
+}
+
+/// [`TenantState`] of version 4, field for field.
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct TenantStateV4 {
+    pub clock: Micros,
+    pub swept_at: Micros,
+    pub playbacks: FastMap<String, PlaybackStateV4>,
+    pub downloads: FastMap<DeviceContent, Micros>,
+    pub views: FastMap<DeviceContent, Micros>,
+    pub users: FastMap<(DeviceKey, UserClass), UserSession>,
+    pub active: FastMap<DeviceContent, RecentMinutes>,
+    pub attendance: FastMap<(String, String, Micros), DayCover>,
+    pub log_plays: FastMap<DeviceContent, LogPlayV4>,
+}
+
+impl From<EngineV4> for Engine {
+    fn from(v4: EngineV4) -> Self {
+        let tenants = v4
+            .tenants
+            .into_iter()
+            .map(|(t, s)| {
+                let state = TenantState {
+                    clock: s.clock,
+                    swept_at: s.swept_at,
+                    since_sweep: 0,
+                    playbacks: s.playbacks.into_iter().map(|(k, p)| (k, p.into())).collect(),
+                    downloads: s.downloads,
+                    views: s.views,
+                    users: s.users,
+                    active: s.active,
+                    attendance: s.attendance,
+                    log_plays: log_plays(s.log_plays),
+                };
+                (t, state)
+            })
+            .collect();
+        Engine::from_tenants(tenants)
     }
 }

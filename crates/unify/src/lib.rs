@@ -26,6 +26,7 @@ mod filters;
 mod legacy;
 mod logs;
 mod player;
+mod qoe;
 mod settings;
 mod state;
 mod windows;

@@ -37,6 +37,7 @@ impl TenantState {
             user_id: None,
             dimensions: None,
             span: None,
+            bitrate: None,
             access_code: None,
             served: None,
             lsn,
@@ -85,7 +86,10 @@ impl TenantState {
             }
             // Video-log: a manifest request of a new playback is a start.
             RequestKind::Manifest => {
-                self.log_play(r.device_key, key, ts, settings, |at| out.push(fact(FactKind::Start, at, 1.0, source)));
+                let play = self.log_play(r.device_key, key, ts, settings, |at| out.push(fact(FactKind::Start, at, 1.0, source)));
+                if r.playback_id.is_some() {
+                    play.cmcd_quality(r, |kind, at, value| out.push(fact(kind, at, value, source)));
+                }
             }
             // Segments: the device is active in that minute (live concurrency);
             // live audio segments start an audio-log playback (200 for HLS/live audio).
@@ -98,6 +102,9 @@ impl TenantState {
                         out.push(fact(FactKind::Start, at, 1.0, source));
                     }
                 });
+                if r.playback_id.is_some() {
+                    play.cmcd_quality(r, |kind, at, value| out.push(fact(kind, at, value, source)));
+                }
                 let secs = r.segment_seconds.unwrap_or(0.0);
                 // Time of segments (spec §3): a CMCD session counts the durations
                 // of its distinct media objects; without one, audio segments
@@ -109,7 +116,9 @@ impl TenantState {
                 };
                 if counts && secs > 0.0 {
                     play.played += secs;
-                    out.push(fact(FactKind::Time, ts, secs, source));
+                    let mut time = fact(FactKind::Time, ts, secs, source);
+                    time.bitrate = r.bitrate_kbps.filter(|b| *b > 0.0);
+                    out.push(time);
                 }
                 if source == Source::AudioLog && !play.streamed && play.played >= settings.stream_min_audio {
                     play.streamed = true;

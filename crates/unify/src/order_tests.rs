@@ -162,6 +162,7 @@ fn segment(ts: Micros, path: &str, sid: Option<&str>) -> EnrichedRequest {
         media_object: sid.map(|_| path.bytes().map(u64::from).sum()),
         bitrate_kbps: None,
         rebuffering: false,
+        qoe: None,
         cache_status: None,
         pop: None,
         zone: None,
@@ -207,7 +208,7 @@ fn arb_scenario() -> impl Strategy<Value = Vec<EnrichedEvent>> {
         0i64..(30 * 3600)
     ];
     // Some steps name one of two users (spec §8b), some none.
-    let step = (0u8..6, gaps, 0u8..3, any::<bool>(), 0u8..12, 0u8..3);
+    let step = (0u8..8, gaps, 0u8..3, any::<bool>(), 0u8..12, 0u8..3);
     let device = (proptest::collection::vec(step, 1..12), 0i64..(40 * 3600));
     proptest::collection::vec(device, 1..40).prop_map(|devices| {
         let mut out = Vec::new();
@@ -222,14 +223,19 @@ fn arb_scenario() -> impl Strategy<Value = Vec<EnrichedEvent>> {
                     EventType::PlaybackStart,
                     EventType::FileDownloaded,
                     EventType::Pause,
+                    // Spec §8d: stalls, errors (some fatal) and bitrates.
+                    EventType::Buffering,
+                    EventType::Error,
                 ][k as usize];
                 let mut e = ev(kind, ts, &format!("d{d}p{content}"), &format!("c{content}"), d as u64);
                 if live {
                     e.event.content_kind = Some(ContentKind::Live);
                 }
-                if kind == EventType::Playing {
+                if matches!(kind, EventType::Playing | EventType::Buffering) {
                     e.event.duration = Some(secs as f64);
+                    e.event.bitrate = Some(500.0 * f64::from(1 + secs % 3));
                 }
+                e.event.fatal = kind == EventType::Error && secs % 2 == 0;
                 if user > 0 {
                     e.event.user_id = Some(format!("u{d}-{user}"));
                 }

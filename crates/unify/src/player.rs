@@ -69,6 +69,7 @@ impl TenantState {
             user_id: user.clone(),
             dimensions: (!ev.dimensions.is_empty()).then_some(&ev.dimensions),
             span: None,
+            bitrate: None,
             access_code: None,
             served: None,
             lsn,
@@ -134,11 +135,25 @@ impl TenantState {
                 }
                 if ev.event_type == EventType::Playing {
                     let secs = ev.duration.unwrap_or(0.0);
+                    // Spec §8d: the start's first frame ends its startup, and
+                    // a bitrate unlike the last report's is a switch.
+                    if let (Some(start), false) = (pb.start_at, pb.began) {
+                        pb.began = true;
+                        let measured = ((ts - start) as f64 / MICROS_PER_SEC as f64 - secs).max(0.0);
+                        out.push(fact(FactKind::Startup, start, ev.startup.unwrap_or(measured), Source::Player));
+                    }
+                    if let Some(kbps) = ev.bitrate.filter(|b| *b > 0.0).map(|b| b as f32) {
+                        if pb.bitrate > 0.0 && pb.bitrate != kbps {
+                            out.push(fact(FactKind::Switch, ts, 1.0, Source::Player));
+                        }
+                        pb.bitrate = kbps;
+                    }
                     if secs > 0.0 {
                         pb.played += secs;
                         let span = content_span(ev.position, secs);
                         let mut time = fact(FactKind::Time, ts, secs, Source::Player);
                         time.span = span;
+                        time.bitrate = ev.bitrate.filter(|b| *b > 0.0);
                         out.push(time);
                         // Spec §8c: the pieces this start newly covered, at its time.
                         if let (Some((a, b)), Some(start)) = (span, pb.start_at) {
@@ -155,6 +170,31 @@ impl TenantState {
                         pb.streamed = true;
                         out.push(fact(FactKind::Stream, start, 1.0, Source::Player));
                     }
+                }
+            }
+            // Spec §8d: stalls after the first frame (before it, they are
+            // part of the startup time), and errors.
+            (EventType::Buffering, Some(pid)) => {
+                let current = self.playbacks.get(pid).filter(|pb| !pb.expired_at(ts, settings.start_window));
+                if current.is_some_and(|pb| pb.began && !pb.failed) {
+                    out.push(fact(FactKind::Stall, ts, ev.duration.unwrap_or(0.0), Source::Player));
+                }
+            }
+            (EventType::Error, pid) => {
+                let current = pid
+                    .as_ref()
+                    .and_then(|p| self.playbacks.get_mut(p))
+                    .filter(|pb| !pb.expired_at(ts, settings.start_window) && pb.start_at.is_some());
+                match (ev.fatal, current) {
+                    (true, Some(pb)) => {
+                        if !pb.failed {
+                            pb.failed = true;
+                            let before_first_frame = if pb.began { 0.0 } else { 1.0 };
+                            out.push(fact(FactKind::Failure, pb.start_at.unwrap_or(ts), before_first_frame, Source::Player));
+                        }
+                    }
+                    // Errors that end no start: counted apart.
+                    _ => out.push(fact(FactKind::Fault, ts, 1.0, Source::Player)),
                 }
             }
             (EventType::FileDownloaded, _) => {

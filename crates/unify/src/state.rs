@@ -26,6 +26,12 @@ pub(crate) struct PlaybackState {
     /// Seconds of playback reported since the current start (or before the first).
     pub played: f64,
     pub streamed: bool,
+    /// The current start showed its first frame (spec §8d).
+    pub began: bool,
+    /// The current start had a fatal error (spec §8d).
+    pub failed: bool,
+    /// The bitrate of the last report that said one (kbps; 0: none yet).
+    pub bitrate: f32,
     pub last_ts: Micros,
     /// What only some playbacks need, apart: a playback of a log-less player
     /// without users or positions stays as small as before.
@@ -52,6 +58,9 @@ impl PlaybackState {
             start_at: None,
             played: 0.0,
             streamed: false,
+            began: false,
+            failed: false,
+            bitrate: 0.0,
             last_ts: ts,
             more: None,
         }
@@ -116,6 +125,29 @@ pub(crate) struct LogPlay {
     /// The media objects a CMCD session fetched lately, so a segment fetched
     /// twice (a retry, a rendition switch back) adds its duration once.
     pub objects: RecentObjects,
+    /// What the session's CMCD said of its quality so far (spec §8d); only
+    /// for sessions that sent some.
+    pub qoe: Option<Box<SessionQoe>>,
+}
+
+/// A CMCD session's quality so far (docs/COUNTING.md rule 59).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct SessionQoe {
+    /// Its startup was counted (or cannot be any more).
+    pub started: bool,
+    /// Its first request asked urgently (`su`): CMCD v1's startup then ends
+    /// at the first media request that does not.
+    pub urgent_from: Option<Micros>,
+    pub failed: bool,
+    /// The largest `bsa` and `bsd` seen: both count from the session's start.
+    pub starvations: f64,
+    pub starved_ms: f64,
+    /// The last `sta` was `r` (rebuffering).
+    pub rebuffering: bool,
+    /// The encoded bitrate of its last video (or muxed) and audio media
+    /// request (kbps; 0: none yet).
+    pub bitrate: f64,
+    pub audio_bitrate: f64,
 }
 
 /// The last few media objects of a session, as hashes of their paths.
@@ -211,7 +243,11 @@ impl TenantState {
                 .map(|(k, d)| text(&k.0) + text(&k.1) + d.intervals.capacity() * 16)
                 .sum::<usize>()
             + slots(&self.log_plays)
-            + self.log_plays.iter().map(|(k, p)| text(&k.1) + p.objects.capacity() * 8).sum::<usize>()
+            + self
+                .log_plays
+                .iter()
+                .map(|(k, p)| text(&k.1) + p.objects.capacity() * 8 + p.qoe.as_ref().map_or(0, |_| std::mem::size_of::<SessionQoe>()))
+                .sum::<usize>()
     }
 
     /// Admits an input at `ts` received at `received_at` (spec §8a): an input
@@ -258,6 +294,7 @@ impl TenantState {
             played: 0.0,
             streamed: false,
             objects: RecentObjects::default(),
+            qoe: None,
         };
         let mut opened = false;
         let play = match self.log_plays.entry_ref(&DeviceContentRef(device, key)) {

@@ -383,6 +383,7 @@ fn req(hms: &str, method: &str, status: u16, bytes: u64, path: &str, device: u64
         media_object: None,
         bitrate_kbps: Some(128.0),
         rebuffering: false,
+        qoe: None,
         cache_status: None,
         pop: None,
         zone: None,
