@@ -47,7 +47,8 @@ fn example_12_startup_median_and_failure_rate() {
 /// Hour 11: q3 buffers 3 s before its first frame at 6 s (startup, not a
 /// stall), then stalls twice (2 s, 3 s), has an error that is not fatal and
 /// a fatal one. Content X: q4 never shows a frame (an exit before start), q5
-/// fails before its first frame (a failure, no exit).
+/// fails before its first frame (a failure, no exit); q6 too, and then
+/// recovers: still a failure before its first frame, with no startup.
 fn scenario() -> Vec<Value> {
     let kbps = |e: Value, b: f64| with(e, json!({ "bitrate": b }));
     vec![
@@ -73,6 +74,11 @@ fn scenario() -> Vec<Value> {
         with(ev("buffering", &at("11:30:05"), "q4", "X"), json!({ "duration": 5 })),
         ev("play", &at("11:40:00"), "q5", "X"),
         with(ev("error", &at("11:40:03"), "q5", "X"), json!({ "fatal": true })),
+        ev("play", &at("11:50:00"), "q6", "X"),
+        with(ev("error", &at("11:50:02"), "q6", "X"), json!({ "fatal": true })),
+        playing(&at("11:50:05"), "q6", "X", 0.0),
+        // The tenant's clock an hour (`user_idle`) past q4: it is settled.
+        ev("player_loaded", &at("12:31:00"), "q7", "X"),
     ]
 }
 
@@ -84,13 +90,13 @@ fn every_quality_figure_of_a_slow_start_two_rebuffers_and_fatal_errors() {
     server.post_events(&t.ingest, IP1, UA1, &Value::Array(scenario()));
     let v = qoe(&server, &t.read, "");
     // Startups 1, 2, 6 s; p95 interpolates: 2 + 0.9 × (6 − 2). Played 80 s,
-    // stalled 5 s; 2 stalls in 80/60 minutes; 2 of 5 starts failed; bitrate
+    // stalled 5 s; 2 stalls in 80/60 minutes; 3 of 6 starts failed; bitrate
     // (10×1000 + 10×2000 + 30×2000 + 30×1000) / 80.
     assert_eq!(
         v["totals"],
         json!({
             "startup_median": 2.0, "startup_p95": 5.6, "rebuffer_ratio": 0.0588, "rebuffer_frequency": 1.5,
-            "failure_rate": 0.4, "exits_before_start": 1, "bitrate_avg": 1500.0, "bitrate_switches": 1, "errors": 1
+            "failure_rate": 0.5, "exits_before_start": 1, "bitrate_avg": 1500.0, "bitrate_switches": 1, "errors": 1
         })
     );
     // Percentiles are taken over the raw startups of each bucket: the total
@@ -104,7 +110,7 @@ fn every_quality_figure_of_a_slow_start_two_rebuffers_and_fatal_errors() {
         .collect();
     assert_eq!(rows, vec![(1.5, 0), (6.0, 1)]);
     let csv = server.get(&format!("/api/v1/qoe?{DAY}&metrics=failure_rate&group_by=content_id&format=csv"), &t.read);
-    assert_eq!(csv.body.lines().collect::<Vec<_>>(), ["content_id,failure_rate", "W,0.3333", "X,0.5"]);
+    assert_eq!(csv.body.lines().collect::<Vec<_>>(), ["content_id,failure_rate", "W,0.3333", "X,0.6667"]);
     // Audience metrics are not quality figures.
     let r = server.get(&format!("/api/v1/qoe?{DAY}&metrics=starts"), &t.read);
     assert!(r.status == 400 && r.body.contains("/api/v1/metrics"), "{}", r.body);

@@ -116,3 +116,83 @@ fn the_curves_do_not_depend_on_how_the_events_were_batched() {
     assert_eq!(curve(&server, &whole.read, "V")["sections"], curve(&server, &single.read, "V")["sections"]);
     server.stop();
 }
+
+/// curl as a podcast app: the status of a ranged GET.
+fn curl_range(ua: &str, range: &str, url: &str) -> u16 {
+    let out = support::nginx::run(std::process::Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-A", ua, "-r", range, url]));
+    out.trim().parse().unwrap()
+}
+
+#[test]
+fn podcast_retention_from_the_byte_ranges_a_real_nginx_served_to_curl() {
+    use support::nginx::{free_port, run, start_nginx, tool};
+    const LOG_FORMAT: &str =
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_range""#;
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("podcast")).unwrap();
+    run(std::process::Command::new(tool("ffmpeg", &["/usr/bin/ffmpeg"]))
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=100", "-b:a", "64k"])
+        .arg(www.join("podcast/E.mp3")));
+    let size = std::fs::metadata(www.join("podcast/E.mp3")).unwrap().len();
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), &www, port, LOG_FORMAT, "");
+    let url = format!("http://127.0.0.1:{port}/podcast/E.mp3");
+    let share = |percent: u64| size * percent / 100;
+    // Listener A takes the first half; B all of it in two ranges, then 40–60 % again.
+    let (a, b) = (
+        "AppleCoreMedia/1.0.0.21E230 (iPhone; U; CPU OS 17_4 like Mac OS X; en_us)",
+        "Overcast/3.0 (+http://overcast.fm/; iOS podcast app)",
+    );
+    for (ua, range) in [
+        (a, format!("0-{}", share(50) - 1)),
+        (b, format!("0-{}", share(50) - 1)),
+        (b, format!("{}-", share(50))),
+        (b, format!("{}-{}", share(40), share(60) - 1)),
+    ] {
+        assert_eq!(curl_range(ua, &range, &url), 206);
+    }
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let t = server.tenant("pod");
+    let r = server.send("PUT", "/api/v1/contents", &t.admin, r#"{"content_id":"E","media":"audio","duration":100}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    run(std::process::Command::new(bin())
+        .args([
+            "import",
+            "--tenant",
+            "pod",
+            "--server",
+            &server.base,
+            "--key",
+            &t.ingest,
+            "--format",
+            "nginx",
+            "--log-format",
+            LOG_FORMAT,
+        ])
+        .arg(dir.path().join("access.log")));
+    server.wait_idle();
+    let today = chrono::Utc::now().date_naive();
+    let range = format!("from={}&to={}", today.pred_opt().unwrap(), today.succ_opt().unwrap().succ_opt().unwrap());
+    let r = server.get(&format!("/api/v1/contents/E/retention?{range}"), &t.read);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!((v["starts"].as_i64(), v["duration_from"].as_str()), (Some(2), Some("catalogue")), "{v}");
+    for (k, section) in v["sections"].as_array().unwrap().iter().enumerate() {
+        let retention = if k < 50 { 1.0 } else { 0.5 };
+        let engagement = match k {
+            0..=39 => 2.0,
+            40..=49 => 3.0,
+            50..=59 => 2.0,
+            _ => 1.0,
+        };
+        let (got_r, got_e) = (section["retention"].as_f64().unwrap(), section["engagement"].as_f64().unwrap());
+        // Byte boundaries fall within a ten-thousandth of a section.
+        assert!(
+            got_r == retention && (got_e - engagement).abs() < 0.01,
+            "section {k}: {section} of a {size}-byte file"
+        );
+    }
+    server.stop();
+}

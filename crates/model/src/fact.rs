@@ -39,6 +39,10 @@ pub enum FactKind {
     /// for `value` seconds (to the naming event) are this user's. It counts
     /// nothing itself.
     Owner,
+    /// A player start whose first frame is watched for (spec §8d), at the
+    /// start's time: emitted with the start from the release that counts
+    /// quality on, so starts counted before it are no exits before start.
+    Attempt,
     /// A start's startup time (spec §8d): `value` is the seconds from its
     /// `play` to its first frame (or the player's or CMCD's own figure), `ts`
     /// the start's time. One per start that began playing; percentiles are
@@ -81,6 +85,7 @@ impl FactKind {
             FactKind::Request => "request",
             FactKind::Owner => "owner",
             FactKind::Covered => "covered",
+            FactKind::Attempt => "attempt",
             FactKind::Startup => "startup",
             FactKind::Stall => "stall",
             FactKind::Stalled => "stalled",

@@ -25,6 +25,9 @@ pub struct RetentionQuery {
     pub filters: Vec<Filter>,
     /// The content's duration in seconds once known (the second question).
     pub duration: Option<f64>,
+    /// The file's size in bytes, when log byte ranges covered it: their
+    /// spans are bytes, scaled to the duration (the second question).
+    pub bytes: Option<f64>,
 }
 
 /// Where a curve's duration came from.
@@ -32,7 +35,13 @@ pub struct RetentionQuery {
 pub enum DurationFrom {
     Catalogue,
     LargestPosition,
+    /// Only log byte ranges, no duration: the sections are of the file's
+    /// bytes (the largest byte a full response or a range reached).
+    FileSize,
 }
+
+/// Sources whose spans are bytes of a file (spec §8c from logs), not seconds.
+const BYTE_SOURCES: &str = "f.source IN ('audio-log', 'download')";
 
 impl RetentionQuery {
     pub fn parse(content_id: &str, from: &str, to: &str, filter: Option<&str>) -> Result<RetentionQuery, QueryError> {
@@ -43,6 +52,7 @@ impl RetentionQuery {
             to,
             filters: parse_filters(filter)?,
             duration: None,
+            bytes: None,
         })
     }
 
@@ -90,17 +100,24 @@ impl Select for RetentionQuery {
                 columns: vec!["duration".into()],
             };
             let mut params = Vec::new();
-            let wheres = self.wheres(tenant, dialect, &mut params, "'start', 'time', 'covered'");
+            let wheres = self.wheres(tenant, dialect, &mut params, "'start', 'time', 'covered', 'download'");
             let seen = Sql {
-                text: format!("SELECT COUNT(CASE WHEN f.kind = 'start' THEN 1 END) AS starts, MAX(f.span_to) AS seen FROM {table} AS f{join} WHERE {wheres}"),
+                text: format!(
+                    "SELECT COUNT(CASE WHEN f.kind = 'start' THEN 1 END) AS starts, MAX(CASE WHEN NOT ({BYTE_SOURCES}) THEN f.span_to END) AS seen, \
+                     MAX(CASE WHEN {BYTE_SOURCES} THEN f.span_to END) AS bytes FROM {table} AS f{join} WHERE {wheres}"
+                ),
                 params,
-                columns: vec!["starts".into(), "seen".into()],
+                columns: vec!["starts".into(), "seen".into(), "bytes".into()],
             };
             return vec![catalogue, seen];
         };
         let d = format!("{duration:?}");
-        let lo = format!("CAST(FLOOR(f.span_from * {SECTIONS}.0 / {d}) AS BIGINT)");
-        let hi = format!("LEAST(CAST(CEIL(f.span_to * {SECTIONS}.0 / {d}) AS BIGINT), {SECTIONS})");
+        // Byte spans are shares of the file: scaled to seconds of the duration.
+        let scale = format!("{:?}", self.bytes.filter(|b| *b > 0.0).map_or(1.0, |b| duration / b));
+        let span = |end: &str| format!("(CASE WHEN {BYTE_SOURCES} THEN f.{end} * {scale} ELSE f.{end} * 1.0 END)");
+        let (from, to) = (span("span_from"), span("span_to"));
+        let lo = format!("CAST(FLOOR({from} * {SECTIONS}.0 / {d}) AS BIGINT)");
+        let hi = format!("LEAST(CAST(CEIL({to} * {SECTIONS}.0 / {d}) AS BIGINT), {SECTIONS})");
         let mut params = Vec::new();
         let wheres = self.wheres(tenant, dialect, &mut params, "'covered'");
         let covering = Sql {
@@ -119,7 +136,7 @@ impl Select for RetentionQuery {
         let wheres = self.wheres(tenant, dialect, &mut params, "'time'");
         let played = Sql {
             text: format!(
-                "SELECT f.span_from, f.span_to, COUNT(*) AS n FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT {from} AS span_from, {to} AS span_to, COUNT(*) AS n FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
             ),
             params,
             columns: vec!["span_from".into(), "span_to".into(), "n".into()],
@@ -141,6 +158,8 @@ fn number(cell: Option<&Cell>) -> Option<f64> {
 pub struct RetentionBasis {
     pub starts: i64,
     pub duration: Option<(f64, DurationFrom)>,
+    /// The file's size, when log byte ranges or full responses named one.
+    pub bytes: Option<f64>,
 }
 
 impl RetentionBasis {
@@ -148,9 +167,11 @@ impl RetentionBasis {
         let first = |i: usize, c: usize| tables.get(i).and_then(|t| t.rows.first()).and_then(|r| number(r.get(c)));
         let catalogue = first(0, 0).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::Catalogue));
         let seen = first(1, 1).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::LargestPosition));
+        let bytes = first(1, 2).filter(|b| *b > 0.0);
         RetentionBasis {
             starts: first(1, 0).unwrap_or(0.0) as i64,
-            duration: catalogue.or(seen),
+            duration: catalogue.or(seen).or(bytes.map(|b| (b, DurationFrom::FileSize))),
+            bytes,
         }
     }
 }
@@ -215,6 +236,7 @@ pub fn retention_json(q: &RetentionQuery, basis: &RetentionBasis, sections: &[Se
             Some(match f {
                 DurationFrom::Catalogue => "catalogue",
                 DurationFrom::LargestPosition => "largest_position",
+                DurationFrom::FileSize => "file_size",
             }),
         )
     });

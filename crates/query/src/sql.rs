@@ -67,6 +67,7 @@ pub(crate) fn time_expr() -> String {
 /// Time of the sources that can report quality (players; video logs, whose
 /// time comes from CMCD sessions): the seconds played that stalls and
 /// bitrates are weighed against. Podcast byte ranges cannot stall.
+const QUALITY_SOURCES: &str = "f.source IN ('player', 'video-log')";
 const QUALITY_TIME: &str = "f.kind = 'time' AND f.source IN ('player', 'video-log')";
 /// Starts of the sources that can report quality.
 const QUALITY_START: &str = "f.kind = 'start' AND f.source IN ('player', 'video-log')";
@@ -76,7 +77,10 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
     let sum = |cond: &str, of: &str| format!("SUM(CASE WHEN {cond} THEN {of} END)");
     let count = |cond: &str| format!("COUNT(CASE WHEN {cond} THEN 1 END)");
     let played = format!("COALESCE({}, 0.0)", sum(QUALITY_TIME, "f.value"));
-    let stalled = format!("COALESCE({}, 0.0)", sum("f.kind IN ('stall', 'stalled')", "f.value"));
+    let stalled = format!(
+        "COALESCE({}, 0.0)",
+        sum(&format!("f.kind IN ('stall', 'stalled') AND {QUALITY_SOURCES}"), "f.value")
+    );
     match m {
         Metric::StartupMedian | Metric::StartupP95 => {
             let p = if m == Metric::StartupMedian { 0.5 } else { 0.95 };
@@ -86,24 +90,25 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
         Metric::RebufferFrequency => {
             format!(
                 "CASE WHEN {played} = 0 THEN NULL ELSE ROUND({} * 60.0 / {played}, 4) END",
-                count("f.kind = 'stall'")
+                count(&format!("f.kind = 'stall' AND {QUALITY_SOURCES}"))
             )
         }
         Metric::FailureRate => {
             let starts = count(QUALITY_START);
             format!(
                 "CASE WHEN {starts} = 0 THEN NULL ELSE ROUND({} * 1.0 / {starts}, 4) END",
-                count("f.kind = 'failure'")
+                count(&format!("f.kind = 'failure' AND {QUALITY_SOURCES}"))
             )
         }
         Metric::ExitsBeforeStart => {
             // Spec §8d: player starts settled (idle long enough) that showed
             // no frame and did not fail before one. All three facts are at
-            // the start's time, so the subtraction is per start.
+            // the start's time, so the subtraction is per start; `attempt`
+            // rather than `start`, so starts counted before quality was are none.
             let settled = format!("f.source = 'player' AND f.ts < {}", dialect.timestamp(q.settled.min(q.to)));
             format!(
                 "{} - {} - CAST(COALESCE({}, 0.0) AS BIGINT)",
-                count(&format!("f.kind = 'start' AND {settled}")),
+                count(&format!("f.kind = 'attempt' AND {settled}")),
                 count(&format!("f.kind = 'startup' AND {settled}")),
                 sum(&format!("f.kind = 'failure' AND {settled}"), "f.value")
             )
@@ -144,7 +149,7 @@ fn kinds_of(m: Metric) -> &'static [&'static str] {
         Metric::StartupMedian | Metric::StartupP95 => &["startup"],
         Metric::RebufferRatio | Metric::RebufferFrequency => &["time", "stall", "stalled"],
         Metric::FailureRate => &["start", "failure"],
-        Metric::ExitsBeforeStart => &["start", "startup", "failure"],
+        Metric::ExitsBeforeStart => &["attempt", "startup", "failure"],
         Metric::BitrateAvg => &["time"],
         Metric::BitrateSwitches => &["switch"],
         Metric::Errors => &["fault"],

@@ -51,6 +51,8 @@ impl From<PlaybackStateV3> for PlaybackState {
                 first_unowned: Some(p.start_at.unwrap_or(p.last_ts)),
                 ..PlaybackMore::default()
             })),
+            // A start in progress is no start of quality counting (rule 58).
+            began: p.start_at.is_some(),
             ..PlaybackState::new(p.last_ts)
         }
     }
@@ -133,6 +135,7 @@ impl From<TenantStateV2> for TenantState {
                         streamed: p.streamed,
                         objects: RecentObjects::default(),
                         qoe: None,
+                        covered: Vec::new(),
                     };
                     (k, play)
                 })
@@ -169,6 +172,7 @@ fn log_plays(v: FastMap<DeviceContent, LogPlayV4>) -> FastMap<DeviceContent, Log
                     started: true,
                     ..SessionQoe::default()
                 })),
+                covered: Vec::new(),
             };
             (k, play)
         })
@@ -192,8 +196,9 @@ impl From<PlaybackStateV4> for PlaybackState {
             played: p.played,
             streamed: p.streamed,
             // Whether a start in progress showed a frame is unknown: taken as
-            // shown, so no startup is counted for it from a later report.
-            began: p.played > 0.0,
+            // shown, so it counts no startup, exit or early failure (it has
+            // no `attempt` fact either, rule 58).
+            began: p.start_at.is_some(),
             more: p.more,
             ..PlaybackState::new(p.last_ts)
         }

@@ -5,7 +5,14 @@ use streamtally_model::{ContentKind, EnrichedRequest, Fact, FactKind, Micros, Re
 
 use crate::filters::{log_filter, source_of, Dropped};
 use crate::state::{TenantState, UserClass};
-use crate::windows::{open_window, DeviceContentRef};
+use crate::windows::{cover, open_window, DeviceContentRef};
+
+/// Bytes `[first, first + sent)` of a file, when they fit the span's width
+/// (files up to 4 GiB).
+fn byte_span(first: u64, sent: u64) -> Option<(u32, u32)> {
+    let to = u32::try_from(first.checked_add(sent)?).ok()?;
+    (sent > 0).then_some((first as u32, to))
+}
 use crate::EngineSettings;
 
 impl TenantState {
@@ -69,7 +76,10 @@ impl TenantState {
             // A whole file taken (no Range, or from 0 to the end) is a download.
             RequestKind::AudioFile if r.status == 200 && r.range.is_none_or(|(a, b)| a == 0 && b.is_none()) => {
                 if open_window(&mut self.downloads, DeviceContentRef(r.device_key, content), ts, settings.start_window) {
-                    out.push(fact(FactKind::Download, ts, 1.0, Source::Download));
+                    // The whole file: its size, which byte ranges are shares of (spec §8c).
+                    let mut download = fact(FactKind::Download, ts, 1.0, Source::Download);
+                    download.span = byte_span(0, r.bytes);
+                    out.push(download);
                 }
             }
             // Byte ranges of one listener add up within the start window.
@@ -78,7 +88,20 @@ impl TenantState {
                 let secs = r.bytes as f64 / (kbps * 1000.0 / 8.0);
                 let play = self.log_play(r.device_key, key, ts, settings, |at| out.push(fact(FactKind::Start, at, 1.0, Source::AudioLog)));
                 play.played += secs;
-                out.push(fact(FactKind::Time, ts, secs, Source::AudioLog));
+                // Spec §8c from logs: the bytes this range sent, and those
+                // this start newly covered (retention maps bytes to shares
+                // of the file when asked).
+                let span = r.range.and_then(|(first, _)| byte_span(first, r.bytes));
+                let mut time = fact(FactKind::Time, ts, secs, Source::AudioLog);
+                time.span = span;
+                out.push(time);
+                if let Some((a, b)) = span {
+                    for (from, to) in cover(&mut play.covered, i64::from(a), i64::from(b)) {
+                        let mut covered = fact(FactKind::Covered, play.start_at, (to - from) as f64, Source::AudioLog);
+                        covered.span = Some((from as u32, to as u32));
+                        out.push(covered);
+                    }
+                }
                 if !play.streamed && play.played >= settings.stream_min_audio {
                     play.streamed = true;
                     out.push(fact(FactKind::Stream, play.start_at, 1.0, Source::AudioLog));

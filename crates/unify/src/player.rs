@@ -132,6 +132,7 @@ impl TenantState {
                 if ev.event_type == EventType::Play && pb.start_at.is_none() {
                     pb.start_at = Some(ts);
                     out.push(fact(FactKind::Start, ts, 1.0, Source::Player));
+                    out.push(fact(FactKind::Attempt, ts, 1.0, Source::Player));
                 }
                 if ev.event_type == EventType::Playing {
                     let secs = ev.duration.unwrap_or(0.0);
@@ -139,8 +140,12 @@ impl TenantState {
                     // a bitrate unlike the last report's is a switch.
                     if let (Some(start), false) = (pb.start_at, pb.began) {
                         pb.began = true;
-                        let measured = ((ts - start) as f64 / MICROS_PER_SEC as f64 - secs).max(0.0);
-                        out.push(fact(FactKind::Startup, start, ev.startup.unwrap_or(measured), Source::Player));
+                        // A start that failed before its first frame stays a
+                        // failure (no startup), whatever it played after a recovery.
+                        if !pb.failed {
+                            let measured = ((ts - start) as f64 / MICROS_PER_SEC as f64 - secs).max(0.0);
+                            out.push(fact(FactKind::Startup, start, ev.startup.unwrap_or(measured), Source::Player));
+                        }
                     }
                     if let Some(kbps) = ev.bitrate.filter(|b| *b > 0.0).map(|b| b as f32) {
                         if pb.bitrate > 0.0 && pb.bitrate != kbps {
@@ -176,7 +181,7 @@ impl TenantState {
             // part of the startup time), and errors.
             (EventType::Buffering, Some(pid)) => {
                 let current = self.playbacks.get(pid).filter(|pb| !pb.expired_at(ts, settings.start_window));
-                if current.is_some_and(|pb| pb.began && !pb.failed) {
+                if current.is_some_and(|pb| pb.began) {
                     out.push(fact(FactKind::Stall, ts, ev.duration.unwrap_or(0.0), Source::Player));
                 }
             }
@@ -186,14 +191,12 @@ impl TenantState {
                     .and_then(|p| self.playbacks.get_mut(p))
                     .filter(|pb| !pb.expired_at(ts, settings.start_window) && pb.start_at.is_some());
                 match (ev.fatal, current) {
-                    (true, Some(pb)) => {
-                        if !pb.failed {
-                            pb.failed = true;
-                            let before_first_frame = if pb.began { 0.0 } else { 1.0 };
-                            out.push(fact(FactKind::Failure, pb.start_at.unwrap_or(ts), before_first_frame, Source::Player));
-                        }
+                    (true, Some(pb)) if !pb.failed => {
+                        pb.failed = true;
+                        let before_first_frame = if pb.began { 0.0 } else { 1.0 };
+                        out.push(fact(FactKind::Failure, pb.start_at.unwrap_or(ts), before_first_frame, Source::Player));
                     }
-                    // Errors that end no start: counted apart.
+                    // Errors that end no start (or one already ended): counted apart.
                     _ => out.push(fact(FactKind::Fault, ts, 1.0, Source::Player)),
                 }
             }

@@ -14,10 +14,12 @@ impl LogPlay {
     /// gets each fact's kind, time and value (spec §8d).
     pub(crate) fn cmcd_quality(&mut self, r: &EnrichedRequest, mut emit: impl FnMut(FactKind, Micros, f64)) {
         let media_bitrate = r.bitrate_kbps.filter(|b| *b > 0.0 && r.kind == RequestKind::Segment);
-        if self.qoe.is_none() && r.qoe.is_none() && !r.rebuffering && media_bitrate.is_none() {
+        // The request that opened the start: its session's quality is watched
+        // from here, whatever keys it sent.
+        let opened_here = self.start_at == r.ts && self.played == 0.0;
+        if self.qoe.is_none() && !opened_here && r.qoe.is_none() && !r.rebuffering && media_bitrate.is_none() {
             return;
         }
-        let opened_here = self.start_at == r.ts && self.played == 0.0;
         let q = self.qoe.get_or_insert_with(|| {
             Box::new(SessionQoe {
                 // A session first heard of after its start says nothing of
@@ -32,6 +34,7 @@ impl LogPlay {
         let state = c.state.as_deref();
         // Startup: v2 `msd`; else the first `sta=p`; else (v1) from the first
         // request, sent with `su`, to the first media request without it.
+        // A v1 session that did not ask urgently at once says no startup.
         if !q.started {
             let secs = |at: Micros| (at - start_at).max(0) as f64 / MICROS_PER_SEC as f64;
             let startup = match (c.start_delay_ms, state) {
@@ -47,9 +50,6 @@ impl LogPlay {
             if let Some(s) = startup {
                 q.started = true;
                 emit(FactKind::Startup, start_at, s);
-            } else if q.urgent_from.is_none() && !opened_here {
-                // A v1 session that did not ask urgently at once: no startup known.
-                q.started = true;
             }
         }
         // Stalls: `bsa` counts them from the session's start; else a `bs`

@@ -128,6 +128,9 @@ pub(crate) struct LogPlay {
     /// What the session's CMCD said of its quality so far (spec §8d); only
     /// for sessions that sent some.
     pub qoe: Option<Box<SessionQoe>>,
+    /// Bytes of an audio file this start's byte ranges covered, merged
+    /// (spec §8c from logs: podcast retention without an SDK).
+    pub covered: Vec<(Micros, Micros)>,
 }
 
 /// A CMCD session's quality so far (docs/COUNTING.md rule 59).
@@ -246,7 +249,9 @@ impl TenantState {
             + self
                 .log_plays
                 .iter()
-                .map(|(k, p)| text(&k.1) + p.objects.capacity() * 8 + p.qoe.as_ref().map_or(0, |_| std::mem::size_of::<SessionQoe>()))
+                .map(|(k, p)| {
+                    text(&k.1) + p.objects.capacity() * 8 + p.covered.capacity() * 16 + p.qoe.as_ref().map_or(0, |_| std::mem::size_of::<SessionQoe>())
+                })
                 .sum::<usize>()
     }
 
@@ -295,6 +300,7 @@ impl TenantState {
             streamed: false,
             objects: RecentObjects::default(),
             qoe: None,
+            covered: Vec::new(),
         };
         let mut opened = false;
         let play = match self.log_plays.entry_ref(&DeviceContentRef(device, key)) {

@@ -103,9 +103,11 @@ async fn answer_metrics(
             )));
         }
     }
-    // Spec §8d: a start younger than `user_idle` may still show its first frame.
+    // Spec §8d: a start younger than `user_idle` may still show its first
+    // frame — younger than the tenant's clock, when its inputs lag behind now.
     let idle = settings.map_or(3_600_000_000, |s| s.1.as_micros() as i64);
-    q.settled = chrono::Utc::now().timestamp_micros() - idle;
+    let now = chrono::Utc::now().timestamp_micros();
+    q.settled = state.pipeline.tenants().clock(tenant).map_or(now, |c| c.min(now)) - idle;
     // Filters of gender, age and home together can narrow a count down to
     // one registered user: like one user's activity, they are the admin's.
     if q.needs_directory() && !principal.role.allows(Role::Admin) {

@@ -56,11 +56,12 @@ pub async fn get_retention(
     let basis = RetentionBasis::read(&state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?);
     let Some((duration, _)) = basis.duration else {
         return Err(ApiError::NotFound(format!(
-            "no duration for `{}`: the catalogue has none and no playing report named a position",
+            "no duration for `{}`: the catalogue has none, no playing report named a position and no log byte range reached the file",
             crate::error::shorten(&content_id)
         )));
     };
     q.duration = Some(duration);
+    q.bytes = basis.bytes;
     let curve = sections(
         duration,
         basis.starts,
