@@ -62,6 +62,7 @@ fn routes() -> Vec<Route> {
         r("GET", "/api/v1/cdn?from=2026-03-01&to=2026-03-02&tenant={tenant}", Needs::Read, ""),
         r("GET", "/api/v1/overview/monthly?from=2026-03-01&to=2026-04-01&tenant={tenant}", Needs::Read, ""),
         r("GET", "/api/v1/metrics?from=2026-03-01&to=2026-03-02&tenant={tenant}", Needs::Read, ""),
+        r("GET", "/api/v1/qoe?from=2026-03-01&to=2026-03-02&tenant={tenant}", Needs::Read, ""),
         r("GET", "/api/v1/settings?tenant={tenant}", Needs::Admin, ""),
         r("PUT", "/api/v1/settings?tenant={tenant}", Needs::Admin, r#"{"view_window":"4h"}"#),
         r("GET", "/api/v1/contents?tenant={tenant}", Needs::Read, ""),
