@@ -17,7 +17,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
-use streamtally_query::{sections, Ask, RetentionBasis, RetentionQuery};
+use streamtally_query::{sections, Ask, RetentionBasis, RetentionQuery, Select};
 use streamtally_store::{Content, EmbeddedStore, FactStore};
 use streamtally_unify::{Engine, EngineSettings};
 use support::{env_number, today, BenchFolder, DAY_US};
@@ -77,6 +77,22 @@ fn main() {
         ms(times[RUNS / 2]),
         ms(times[(RUNS * 95 / 100).min(RUNS - 1)])
     );
+    // Where the time goes: each statement of both questions alone.
+    runtime.block_on(async {
+        let mut q = RetentionQuery::parse("ep", &from, &to, None).expect("query");
+        let dialect = streamtally_query::dialect_of(store.dialect());
+        for curve in [false, true] {
+            if curve {
+                q.duration = Some(DURATION as f64);
+            }
+            for (i, statement) in q.statements(tenant, dialect).into_iter().enumerate() {
+                let started = Instant::now();
+                store.select(tenant, q.scope(), std::slice::from_ref(&statement)).await.expect("statement");
+                let question = if curve { "curve" } else { "basis" };
+                println!("  {question} statement {i} ({}): {:.0} ms", statement.columns.join(","), ms(started.elapsed()));
+            }
+        }
+    });
     store.close();
 }
 

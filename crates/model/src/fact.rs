@@ -143,6 +143,11 @@ pub struct Fact<'a> {
     /// `playing` report with a position, the piece it played; on `Covered`
     /// facts, the piece newly covered (spec §8c).
     pub span: Option<(u32, u32)>,
+    /// On `Covered` facts: where the start's coverage nearest the piece
+    /// ended on its left and began on its right when the piece was counted
+    /// (0 and `u32::MAX`: nothing there), so a retention section that two
+    /// pieces of one start touch is counted for the first of them only.
+    pub near: Option<(u32, u32)>,
     /// The bitrate (kbps) the piece was played at, on `Time` facts whose
     /// report or segment said it (spec §8d: bitrate weighted by time).
     pub bitrate: Option<f64>,

@@ -1,10 +1,11 @@
 //! Batch boundaries, checkpoints and restarts change no answer.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use streamtally_model::{parse_ts, ClientFamily, DeviceKey, EnrichedEvent, EventType, Fact, Geo, PlayerEvent};
+use streamtally_model::{parse_ts, ClientFamily, ContentKind, DeviceKey, EnrichedEvent, EventType, Fact, Geo, Media, Micros, PlayerEvent, Text};
 use streamtally_query::{Answer, Ask, MetricsQuery};
 
 use super::counting::recycle;
@@ -118,6 +119,57 @@ proptest! {
     }
 }
 
+/// An event in the shape record versions 1 to 4 wrote (field for field).
+#[allow(clippy::type_complexity)]
+fn event_v4(
+    e: &EnrichedEvent,
+) -> (
+    Micros,
+    (
+        EventType,
+        Micros,
+        &Option<String>,
+        &Option<String>,
+        Option<f64>,
+        Option<f64>,
+        Option<ContentKind>,
+        Option<Media>,
+        Option<f64>,
+        Option<f64>,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &BTreeMap<String, String>,
+    ),
+    DeviceKey,
+    &Option<Text>,
+    &ClientFamily,
+    &Geo,
+) {
+    let v = &e.event;
+    let event = (
+        v.event_type,
+        v.ts,
+        &v.playback_id,
+        &v.content_id,
+        v.position,
+        v.duration,
+        v.content_kind,
+        v.media,
+        v.bitrate,
+        v.bandwidth,
+        &v.property,
+        &v.user_id,
+        &v.device_id,
+        &v.access_code,
+        &v.referrer,
+        &v.dimensions,
+    );
+    (e.received_at, event, e.device_key, &e.referrer_host, &e.client, &e.geo)
+}
+
 #[test]
 fn wal_records_carry_a_version_and_refuse_unknown_ones() {
     let record = WalRecord {
@@ -129,25 +181,31 @@ fn wal_records_carry_a_version_and_refuse_unknown_ones() {
         property: Some("radio-web".into()),
     };
     let bytes = record.encode().unwrap();
-    assert_eq!(bytes[0], 4);
+    assert_eq!(bytes[0], 5);
     let back = WalRecord::decode(1, &bytes).unwrap();
     assert_eq!(
         (back.tenant, &back.events, back.received_at, &back.settings, back.property.as_deref()),
         (7, &record.events, 1_000, &record.settings, Some("radio-web"))
     );
+    // Versions 1 to 4 hold events without `fatal` and `startup` (spec §8d).
+    let old_events: Vec<_> = record.events.iter().map(event_v4).collect();
+    let mut v4 = vec![4u8];
+    postcard::to_io(&(7i64, 1_000i64, &record.settings, &old_events, Vec::<()>::new(), Some("radio-web")), &mut v4).unwrap();
+    let old = WalRecord::decode(7, &v4).unwrap();
+    assert_eq!((&old.events, old.property.as_deref()), (&record.events, Some("radio-web")));
     // Version 3 records (no property) still read, as `Others`.
     let mut v3 = vec![3u8];
-    postcard::to_io(&(7i64, 1_000i64, &record.settings, &record.events, Vec::<()>::new()), &mut v3).unwrap();
+    postcard::to_io(&(7i64, 1_000i64, &record.settings, &old_events, Vec::<()>::new()), &mut v3).unwrap();
     let old = WalRecord::decode(6, &v3).unwrap();
     assert_eq!((old.received_at, &old.events, old.property), (1_000, &record.events, None));
     // Version 2 records (events and requests, no settings) still read.
     let mut v2 = vec![2u8];
-    postcard::to_io(&(7i64, &record.events, Vec::<()>::new()), &mut v2).unwrap();
+    postcard::to_io(&(7i64, &old_events, Vec::<()>::new()), &mut v2).unwrap();
     let old = WalRecord::decode(5, &v2).unwrap();
     assert_eq!((old.tenant, &old.events, old.settings.len()), (7, &record.events, 0));
     // Version 1 records (events only) still read.
     let mut v1 = vec![1u8];
-    postcard::to_io(&(7i64, &record.events), &mut v1).unwrap();
+    postcard::to_io(&(7i64, &old_events), &mut v1).unwrap();
     let old = WalRecord::decode(4, &v1).unwrap();
     assert_eq!((old.tenant, old.events, old.requests.len()), (7, record.events, 0));
     let mut newer = bytes.clone();
@@ -180,6 +238,7 @@ fn recycled_fact_vectors_keep_their_memory() {
         user_id: None,
         dimensions: None,
         span: None,
+        near: None,
         bitrate: None,
         access_code: None,
         served: None,

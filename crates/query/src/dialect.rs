@@ -33,8 +33,6 @@ pub trait Dialect {
     /// The value of the free dimension `name` in `column` (a JSON object of
     /// text values), `NULL` when absent. `name` is a checked [`crate::FreeName`].
     fn free_dimension(&self, column: &str, name: &str) -> String;
-    /// A table `s` of one column `k`, the integers 0 to `n` (excluded).
-    fn numbers(&self, n: i64) -> String;
     /// The exact `p`-th percentile (0 to 1) of the non-null values of
     /// `expr` in a group, interpolated between the two nearest values (as
     /// SQL's `percentile_cont`): every engine answers the same number.
@@ -96,10 +94,6 @@ impl Dialect for DataFusion {
         // `free_dimension` is the embedded store's function (JSON of the event's dimensions).
         format!("free_dimension({column}, '{name}')")
     }
-    fn numbers(&self, n: i64) -> String {
-        let rows: Vec<String> = (0..n).map(|k| format!("({k})")).collect();
-        format!("(VALUES {}) AS s(k)", rows.join(", "))
-    }
     fn percentile(&self, expr: &str, p: f64) -> String {
         format!("percentile_cont({expr}, {p:?})")
     }
@@ -149,9 +143,6 @@ impl Dialect for ClickHouse {
     fn free_dimension(&self, column: &str, name: &str) -> String {
         // Absent is NULL, an empty value stays empty (as the embedded store's function).
         format!("if(JSONHas({column}, '{name}'), JSONExtractString({column}, '{name}'), NULL)")
-    }
-    fn numbers(&self, n: i64) -> String {
-        format!("(SELECT number AS k FROM numbers({n})) AS s")
     }
     fn percentile(&self, expr: &str, p: f64) -> String {
         // quantileExact takes a value, not an interpolation; this sorts the

@@ -118,16 +118,42 @@ impl Select for RetentionQuery {
         let (from, to) = (span("span_from"), span("span_to"));
         let lo = format!("CAST(FLOOR({from} * {SECTIONS}.0 / {d}) AS BIGINT)");
         let hi = format!("LEAST(CAST(CEIL({to} * {SECTIONS}.0 / {d}) AS BIGINT), {SECTIONS})");
+        // A piece covers sections lo to hi − 1. It covers those strictly
+        // between whole, so no other piece of its start touches them (a
+        // start's pieces never overlap): they are counted per piece. Its two
+        // end sections it may share with other pieces of its start: the
+        // engine noted where the start's coverage nearest it ended and began
+        // when it was counted (`near`), so an end section counts for a piece
+        // only when no piece counted before touches it (`l`, `r`: 1 when
+        // clear). Pieces counted before `near` was kept have none: their end
+        // sections are counted once per start instead (a start is its device
+        // and time: numbers hash faster than ids).
+        let near_from = span("near_from");
+        let near_to = span("near_to");
+        let clear_left = format!("CASE WHEN f.near_from IS NULL THEN NULL WHEN {near_from} * {SECTIONS}.0 / {d} > {lo} THEN 0 ELSE 1 END");
+        let clear_right = format!(
+            "CASE WHEN f.near_to IS NULL THEN NULL WHEN f.near_to = {} THEN 1 WHEN {near_to} * {SECTIONS}.0 / {d} < {hi} THEN 0 ELSE 1 END",
+            u32::MAX
+        );
+        let covered = |params: &mut Vec<String>, more: &str| {
+            let wheres = self.wheres(tenant, dialect, params, "'covered'");
+            format!("FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL AND {lo} < {SECTIONS}{more}")
+        };
         let mut params = Vec::new();
-        let wheres = self.wheres(tenant, dialect, &mut params, "'covered'");
-        let covering = Sql {
-            // Each piece's sections first, then the starts that reached each
-            // (a start is its device and time: numbers hash faster than ids).
+        let all = covered(&mut params, "");
+        let pieces = Sql {
+            text: format!("SELECT {lo} AS lo, {hi} AS hi, {clear_left} AS l, {clear_right} AS r, COUNT(*) AS n {all} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
+            params,
+            columns: vec!["lo".into(), "hi".into(), "l".into(), "r".into(), "n".into()],
+        };
+        let mut params = Vec::new();
+        let unknown = " AND f.near_from IS NULL";
+        let (firsts, lasts) = (covered(&mut params, unknown), covered(&mut params, unknown));
+        let ends = Sql {
             text: format!(
-                "SELECT d.k, COUNT(*) AS starts FROM (SELECT DISTINCT p.device_key, p.ts, s.k FROM \
-                 (SELECT f.device_key, f.ts, {lo} AS lo, {hi} AS hi FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL) AS p \
-                 JOIN {} ON s.k >= p.lo AND s.k < p.hi) AS d GROUP BY 1 ORDER BY 1",
-                dialect.numbers(SECTIONS)
+                "SELECT e.k, COUNT(*) AS starts FROM (SELECT DISTINCT b.device_key, b.ts, b.k FROM \
+                 (SELECT f.device_key, f.ts, {lo} AS k {firsts} UNION ALL SELECT f.device_key, f.ts, {hi} - 1 AS k {lasts}) AS b) AS e \
+                 GROUP BY 1 ORDER BY 1"
             ),
             params,
             columns: vec!["section".into(), "starts".into()],
@@ -141,7 +167,7 @@ impl Select for RetentionQuery {
             params,
             columns: vec!["span_from".into(), "span_to".into(), "n".into()],
         };
-        vec![covering, played]
+        vec![pieces, ends, played]
     }
 }
 
@@ -199,14 +225,54 @@ pub fn sections(duration: f64, starts: i64, tables: &[Table]) -> Vec<Section> {
         })
         .collect();
     let empty = Table::default();
+    // Starts per section: the pieces that cover it whole (ranges, summed
+    // through their differences), their end sections when clear, and the
+    // starts whose pieces without `near` end in it.
+    let sections = SECTIONS as usize;
+    let mut whole = vec![0.0; sections + 1];
+    let mut covering = vec![0.0; sections + 1];
     for r in &tables.first().unwrap_or(&empty).rows {
-        if let (Some(k), Some(n)) = (number(r.first()), number(r.get(1))) {
-            if let Some(s) = out.get_mut(k as usize) {
-                s.retention = if starts > 0 { n / starts as f64 } else { 0.0 };
+        let (Some(lo), Some(hi), Some(n)) = (number(r.first()), number(r.get(1)), number(r.get(4))) else {
+            continue;
+        };
+        let (lo, hi) = (lo.clamp(0.0, SECTIONS as f64) as usize, hi.clamp(0.0, SECTIONS as f64) as usize);
+        if hi <= lo {
+            continue;
+        }
+        if lo + 1 < hi - 1 {
+            whole[lo + 1] += n;
+            whole[hi - 1] -= n;
+        }
+        let (left, right) = (number(r.get(2)) == Some(1.0), number(r.get(3)) == Some(1.0));
+        if hi - 1 == lo {
+            if left && right {
+                covering[lo] += n;
+            }
+        } else {
+            if left {
+                covering[lo] += n;
+            }
+            if right {
+                covering[hi - 1] += n;
             }
         }
     }
+    let mut running = 0.0;
+    for (c, w) in covering.iter_mut().zip(&whole) {
+        running += w;
+        *c += running;
+    }
     for r in &tables.get(1).unwrap_or(&empty).rows {
+        if let (Some(k), Some(n)) = (number(r.first()), number(r.get(1))) {
+            if let Some(c) = covering.get_mut(k as usize).filter(|_| k >= 0.0) {
+                *c += n;
+            }
+        }
+    }
+    for (s, n) in out.iter_mut().zip(&covering) {
+        s.retention = if starts > 0 { n / starts as f64 } else { 0.0 };
+    }
+    for r in &tables.get(2).unwrap_or(&empty).rows {
         let (Some(a), Some(b), Some(n)) = (number(r.first()), number(r.get(1)), number(r.get(2))) else {
             continue;
         };
@@ -272,10 +338,19 @@ mod tests {
 
     #[test]
     fn sections_map_whole_seconds_to_hundredths_of_the_duration() {
-        // 0–50 covered by both of 2 starts; 50–100 by one; 40–60 played thrice.
-        let covering = Table {
+        // 0–50 covered by both of 2 starts; 50–100 by one; 40–60 played
+        // thrice. Start A: one piece 0–50 s, counted with `near`; start B:
+        // 0–30 s and 30–100 s, counted before `near` was kept, so its end
+        // sections come from the once-per-start question.
+        let int = |v: &[i64]| v.iter().map(|&i| Cell::Int(i)).collect::<Vec<_>>();
+        let old = |lo: i64, hi: i64| vec![Cell::Int(lo), Cell::Int(hi), Cell::Null, Cell::Null, Cell::Int(1)];
+        let pieces = Table {
             columns: vec![],
-            rows: (0..100).map(|k| vec![Cell::Int(k), Cell::Int(if k < 50 { 2 } else { 1 })]).collect(),
+            rows: vec![int(&[0, 50, 1, 1, 1]), old(0, 30), old(30, 100)],
+        };
+        let ends = Table {
+            columns: vec![],
+            rows: vec![int(&[0, 1]), int(&[29, 1]), int(&[30, 1]), int(&[99, 1])],
         };
         let played = Table {
             columns: vec![],
@@ -285,7 +360,9 @@ mod tests {
                 vec![Cell::Int(40), Cell::Int(60), Cell::Int(1)],
             ],
         };
-        let s = sections(100.0, 2, &[covering, played]);
+        let s = sections(100.0, 2, &[pieces, ends, played]);
+        let retention: Vec<f64> = s.iter().map(|s| s.retention).collect();
+        assert_eq!(retention, (0..100).map(|k| if k < 50 { 1.0 } else { 0.5 }).collect::<Vec<_>>());
         assert_eq!((s[0].retention, s[49].retention, s[50].retention), (1.0, 1.0, 0.5));
         assert_eq!((s[39].engagement, s[45].engagement, s[55].engagement, s[60].engagement), (2.0, 3.0, 2.0, 1.0));
         // A duration of 7 s: a section is 0.07 s; second 3 plays a seventh of
@@ -294,9 +371,23 @@ mod tests {
             columns: vec![],
             rows: vec![vec![Cell::Int(3), Cell::Int(4), Cell::Int(1)]],
         };
-        let s = sections(7.0, 1, &[Table::default(), one]);
+        let s = sections(7.0, 1, &[Table::default(), Table::default(), one]);
         let e = |k: usize| s[k].engagement;
         assert_eq!((e(41), e(42), e(43), e(56), e(57), e(58)), (0.0, 0.1429, 1.0, 1.0, 0.1429, 0.0));
+    }
+
+    #[test]
+    fn a_section_two_pieces_of_a_start_touch_counts_for_the_first_only() {
+        // One start: 0–5 (sections 0–4), then 4–10 whose first section the
+        // first piece touched (`l` 0); a one-section piece with a neighbour.
+        let int = |v: &[i64]| v.iter().map(|&i| Cell::Int(i)).collect::<Vec<_>>();
+        let pieces = Table {
+            columns: vec![],
+            rows: vec![int(&[0, 5, 1, 1, 1]), int(&[4, 10, 0, 1, 1]), int(&[9, 10, 0, 1, 1])],
+        };
+        let s = sections(100.0, 1, &[pieces, Table::default(), Table::default()]);
+        let covered: Vec<f64> = s[..12].iter().map(|s| s.retention).collect();
+        assert_eq!(covered, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -307,8 +398,13 @@ mod tests {
         }
         q.duration = Some(600.0);
         let curve = q.statements(2, &ClickHouse);
-        assert!(curve[0].text.contains("numbers(100)"), "{}", curve[0].text);
-        assert!(curve[0].text.contains("f.tenant_id = 2"), "{}", curve[0].text);
-        assert!(q.statements(2, &DataFusion)[0].text.contains("(VALUES (0), (1), "));
+        // The end sections' two branches bind the content and filter each.
+        assert_eq!(curve[1].params, ["ep' OR 1=1", "BR", "ep' OR 1=1", "BR"]);
+        assert!(
+            curve[1].text.contains("{p1:String}") && curve[1].text.contains("{p4:String}"),
+            "{}",
+            curve[1].text
+        );
+        assert!(curve.iter().all(|s| s.text.contains("f.tenant_id = 2")), "{curve:?}");
     }
 }

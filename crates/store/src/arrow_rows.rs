@@ -68,7 +68,7 @@ impl<T> Column<T> {
 }
 
 /// The columns of the facts table, in their stored order.
-fn fact_columns<'f>() -> [Column<Fact<'f>>; 30] {
+fn fact_columns<'f>() -> [Column<Fact<'f>>; 32] {
     [
         col("ts", false, Read::Time(|f| f.ts)),
         col("kind", false, Read::Text(|f| Some(f.kind.as_str()))),
@@ -91,6 +91,8 @@ fn fact_columns<'f>() -> [Column<Fact<'f>>; 30] {
         col("user_id", true, Read::Text(|f| f.user_id.as_deref())),
         col("span_from", true, Read::I64(|f| f.span.map(|s| i64::from(s.0)))),
         col("span_to", true, Read::I64(|f| f.span.map(|s| i64::from(s.1)))),
+        col("near_from", true, Read::I64(|f| f.near.map(|n| i64::from(n.0)))),
+        col("near_to", true, Read::I64(|f| f.near.map(|n| i64::from(n.1)))),
         col("bitrate", true, Read::Float(|f| f.bitrate)),
         col(
             "dimensions",
@@ -286,6 +288,7 @@ mod tests {
             user_id: Some("user_id".into()),
             dimensions: Some(&dims),
             span: Some((10, 20)),
+            near: Some((5, 30)),
             bitrate: Some(96.0),
             access_code: Some("access_code"),
             served: Some(Box::new(Served {

@@ -35,6 +35,7 @@ fn start(ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static
         user_id: Some(USERS[(device % 3) as usize].into()),
         dimensions: None,
         span: None,
+        near: None,
         bitrate: None,
         access_code: None,
         served: None,

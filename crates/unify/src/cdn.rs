@@ -66,6 +66,7 @@ impl CdnTally {
                 user_id: None,
                 dimensions: None,
                 span: None,
+                near: None,
                 bitrate: None,
                 access_code: None,
                 served: Some(Box::new(Served {

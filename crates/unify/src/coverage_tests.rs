@@ -42,6 +42,9 @@ fn a_rewatch_plays_again_but_covers_nothing_new() {
         spans(FactKind::Covered),
         [(at(0), Some((0, 10))), (at(0), Some((10, 20))), (at(0), Some((20, 25)))]
     );
+    // Each new piece names the coverage nearest it when counted.
+    let near: Vec<_> = out.iter().filter(|f| f.kind == FactKind::Covered).map(|f| f.near).collect();
+    assert_eq!(near, [Some((0, u32::MAX)), Some((10, u32::MAX)), Some((20, u32::MAX))]);
     assert_eq!(
         spans(FactKind::Time).into_iter().map(|(_, s)| s).collect::<Vec<_>>(),
         [Some((0, 10)), Some((10, 20)), Some((5, 25)), None, None]

@@ -69,3 +69,6 @@ mod owner_tests;
 
 #[cfg(test)]
 mod coverage_tests;
+
+#[cfg(test)]
+mod qoe_tests;

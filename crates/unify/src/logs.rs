@@ -5,7 +5,7 @@ use streamtally_model::{ContentKind, EnrichedRequest, Fact, FactKind, Micros, Re
 
 use crate::filters::{log_filter, source_of, Dropped};
 use crate::state::{TenantState, UserClass};
-use crate::windows::{cover, open_window, DeviceContentRef};
+use crate::windows::{cover_near, near_span, open_window, DeviceContentRef};
 
 /// Bytes `[first, first + sent)` of a file, when they fit the span's width
 /// (files up to 4 GiB).
@@ -44,6 +44,7 @@ impl TenantState {
             user_id: None,
             dimensions: None,
             span: None,
+            near: None,
             bitrate: None,
             access_code: None,
             served: None,
@@ -96,9 +97,10 @@ impl TenantState {
                 time.span = span;
                 out.push(time);
                 if let Some((a, b)) = span {
-                    for (from, to) in cover(&mut play.covered, i64::from(a), i64::from(b)) {
+                    for ((from, to), near) in cover_near(&mut play.covered, i64::from(a), i64::from(b)) {
                         let mut covered = fact(FactKind::Covered, play.start_at, (to - from) as f64, Source::AudioLog);
                         covered.span = Some((from as u32, to as u32));
+                        covered.near = Some(near_span(near));
                         out.push(covered);
                     }
                 }

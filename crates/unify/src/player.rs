@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use streamtally_model::{ContentKind, EnrichedEvent, EventType, Fact, FactKind, Micros, Source, MICROS_PER_SEC, OWNER_WINDOW};
 
 use crate::state::{PlaybackState, TenantState, UserClass};
-use crate::windows::{cover, day_bounds, open_window, DayCover, DeviceContentRef};
+use crate::windows::{cover, cover_near, day_bounds, near_span, open_window, DayCover, DeviceContentRef};
 use crate::EngineSettings;
 
 /// The most seconds of a content a position can name (over 11 days): a
@@ -69,6 +69,7 @@ impl TenantState {
             user_id: user.clone(),
             dimensions: (!ev.dimensions.is_empty()).then_some(&ev.dimensions),
             span: None,
+            near: None,
             bitrate: None,
             access_code: None,
             served: None,
@@ -162,9 +163,10 @@ impl TenantState {
                         out.push(time);
                         // Spec §8c: the pieces this start newly covered, at its time.
                         if let (Some((a, b)), Some(start)) = (span, pb.start_at) {
-                            for (from, to) in cover(&mut pb.more().covered, i64::from(a), i64::from(b)) {
+                            for ((from, to), near) in cover_near(&mut pb.more().covered, i64::from(a), i64::from(b)) {
                                 let mut covered = fact(FactKind::Covered, start, (to - from) as f64, Source::Player);
                                 covered.span = Some((from as u32, to as u32));
+                                covered.near = Some(near_span(near));
                                 out.push(covered);
                             }
                         }

@@ -101,6 +101,22 @@ pub(crate) struct DayCover {
 /// Adds `[from, to)` to the sorted, disjoint `intervals`; returns the pieces of it
 /// that were not covered yet (so their lengths sum to the growth of the union).
 pub(crate) fn cover(intervals: &mut Vec<(Micros, Micros)>, from: Micros, to: Micros) -> Vec<(Micros, Micros)> {
+    cover_near(intervals, from, to).into_iter().map(|(piece, _)| piece).collect()
+}
+
+/// What was covered nearest a new piece before it: where the covered part
+/// on its left ended and the one on its right began (`None`: nothing there).
+pub(crate) type Near = (Option<Micros>, Option<Micros>);
+
+/// A [`Near`] as a fact's `near`: 0 and `u32::MAX` for nothing there (the
+/// covered pieces are whole seconds or bytes, within `u32`).
+pub(crate) fn near_span((left, right): Near) -> (u32, u32) {
+    let clamp = |v: Micros| v.clamp(0, i64::from(u32::MAX)) as u32;
+    (left.map_or(0, clamp), right.map_or(u32::MAX, clamp))
+}
+
+/// [`cover`], with each new piece's [`Near`] as the intervals were before.
+pub(crate) fn cover_near(intervals: &mut Vec<(Micros, Micros)>, from: Micros, to: Micros) -> Vec<((Micros, Micros), Near)> {
     let mut new = Vec::new();
     if from >= to {
         return new;
@@ -109,19 +125,21 @@ pub(crate) fn cover(intervals: &mut Vec<(Micros, Micros)>, from: Micros, to: Mic
     let first = intervals.partition_point(|&(_, e)| e < from);
     let mut last = first;
     let mut cursor = from;
+    let mut left = first.checked_sub(1).map(|i| intervals[i].1);
     let (mut lo, mut hi) = (from, to);
     while last < intervals.len() && intervals[last].0 <= to {
         let (s, e) = intervals[last];
         if s > cursor {
-            new.push((cursor, s.min(to)));
+            new.push(((cursor, s.min(to)), (left, Some(s))));
         }
         cursor = cursor.max(e);
+        left = Some(e);
         lo = lo.min(s);
         hi = hi.max(e);
         last += 1;
     }
     if cursor < to {
-        new.push((cursor, to));
+        new.push(((cursor, to), (left, intervals.get(last).map(|i| i.0))));
     }
     intervals.splice(first..last, [(lo, hi)]);
     new

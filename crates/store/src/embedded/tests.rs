@@ -22,6 +22,7 @@ fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) 
         user_id: Some(format!("u{device}").into()),
         dimensions: None,
         span: None,
+        near: None,
         bitrate: None,
         access_code: None,
         served: None,
