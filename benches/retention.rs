@@ -17,7 +17,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
-use streamtally_query::{sections, Ask, RetentionBasis, RetentionQuery, Select};
+use streamtally_query::{has_unknown_ends, sections, Ask, RetentionBasis, RetentionQuery, Select};
 use streamtally_store::{Content, EmbeddedStore, FactStore};
 use streamtally_unify::{Engine, EngineSettings};
 use support::{env_number, today, BenchFolder, DAY_US};
@@ -61,8 +61,16 @@ fn main() {
             let basis = RetentionBasis::read(&store.ask(tenant, &q).await.expect("basis"));
             let (duration, _) = basis.duration.expect("a duration");
             q.duration = Some(duration);
-            let tables = store.ask(tenant, &q).await.expect("curve");
-            (basis.starts, sections(duration, basis.starts, &tables))
+            let mut tables = store.ask(tenant, &q).await.expect("curve");
+            let played = tables.pop().unwrap_or_default();
+            let pieces = tables.pop().unwrap_or_default();
+            let ends = if has_unknown_ends(&pieces) {
+                q.unknown_ends = true;
+                store.ask(tenant, &q).await.expect("ends").pop().unwrap_or_default()
+            } else {
+                Default::default()
+            };
+            (basis.starts, sections(duration, basis.starts, &[pieces, ends, played]))
         });
         times.push(started.elapsed());
         let (starts, s) = curve;
@@ -81,10 +89,11 @@ fn main() {
     runtime.block_on(async {
         let mut q = RetentionQuery::parse("ep", &from, &to, None).expect("query");
         let dialect = streamtally_query::dialect_of(store.dialect());
-        for curve in [false, true] {
+        for (curve, unknown_ends) in [(false, false), (true, false), (true, true)] {
             if curve {
                 q.duration = Some(DURATION as f64);
             }
+            q.unknown_ends = unknown_ends;
             for (i, statement) in q.statements(tenant, dialect).into_iter().enumerate() {
                 let started = Instant::now();
                 store.select(tenant, q.scope(), std::slice::from_ref(&statement)).await.expect("statement");

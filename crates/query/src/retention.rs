@@ -28,6 +28,9 @@ pub struct RetentionQuery {
     /// The file's size in bytes, when log byte ranges covered it: their
     /// spans are bytes, scaled to the duration (the second question).
     pub bytes: Option<f64>,
+    /// The third question, asked only when the curve's pieces include some
+    /// counted before `near` was kept: their end sections, once per start.
+    pub unknown_ends: bool,
 }
 
 /// Where a curve's duration came from.
@@ -53,6 +56,7 @@ impl RetentionQuery {
             filters: parse_filters(filter)?,
             duration: None,
             bytes: None,
+            unknown_ends: false,
         })
     }
 
@@ -167,7 +171,11 @@ impl Select for RetentionQuery {
             params,
             columns: vec!["span_from".into(), "span_to".into(), "n".into()],
         };
-        vec![pieces, ends, played]
+        if self.unknown_ends {
+            vec![ends]
+        } else {
+            vec![pieces, played]
+        }
     }
 }
 
@@ -211,8 +219,14 @@ pub struct Section {
     pub engagement: f64,
 }
 
-/// The 100 sections of a content of `duration` seconds from the second
-/// question's tables: retention = covering starts ÷ starts; engagement =
+/// Whether the curve's pieces (the second question's first table) include
+/// some counted before `near` was kept: then the third question is asked.
+pub fn has_unknown_ends(pieces: &Table) -> bool {
+    pieces.rows.iter().any(|r| matches!(r.get(2), Some(Cell::Null)))
+}
+
+/// The 100 sections of a content of `duration` seconds from the tables of
+/// the pieces, the unknown ends (empty when not asked) and the pieces played: retention = covering starts ÷ starts; engagement =
 /// seconds played in the section ÷ its length (a whole play-through is 1).
 pub fn sections(duration: f64, starts: i64, tables: &[Table]) -> Vec<Section> {
     let len = duration / SECTIONS as f64;
@@ -398,13 +412,11 @@ mod tests {
         }
         q.duration = Some(600.0);
         let curve = q.statements(2, &ClickHouse);
-        // The end sections' two branches bind the content and filter each.
-        assert_eq!(curve[1].params, ["ep' OR 1=1", "BR", "ep' OR 1=1", "BR"]);
-        assert!(
-            curve[1].text.contains("{p1:String}") && curve[1].text.contains("{p4:String}"),
-            "{}",
-            curve[1].text
-        );
         assert!(curve.iter().all(|s| s.text.contains("f.tenant_id = 2")), "{curve:?}");
+        q.unknown_ends = true;
+        let ends = q.statements(2, &ClickHouse);
+        // The end sections' two branches bind the content and filter each.
+        assert_eq!(ends[0].params, ["ep' OR 1=1", "BR", "ep' OR 1=1", "BR"]);
+        assert!(ends[0].text.contains("{p1:String}") && ends[0].text.contains("{p4:String}"), "{}", ends[0].text);
     }
 }

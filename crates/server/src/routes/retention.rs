@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use streamtally_query::{retention_csv, retention_json, sections, Ask, RetentionBasis, RetentionQuery};
+use streamtally_query::{has_unknown_ends, retention_csv, retention_json, sections, Ask, RetentionBasis, RetentionQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -62,11 +62,22 @@ pub async fn get_retention(
     };
     q.duration = Some(duration);
     q.bytes = basis.bytes;
-    let curve = sections(
-        duration,
-        basis.starts,
-        &state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?,
-    );
+    let mut tables = state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?;
+    let played = tables.pop().unwrap_or_default();
+    let pieces = tables.pop().unwrap_or_default();
+    // Pieces counted before `near` was kept: their end sections apart.
+    let ends = if has_unknown_ends(&pieces) {
+        q.unknown_ends = true;
+        state
+            .queries
+            .run(tenant, async { Ok(store.ask(tenant, &q).await?) })
+            .await?
+            .pop()
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let curve = sections(duration, basis.starts, &[pieces, ends, played]);
     if wants_csv {
         return Ok(super::csv_response(retention_csv(&curve)));
     }
