@@ -196,3 +196,44 @@ fn podcast_retention_from_the_byte_ranges_a_real_nginx_served_to_curl() {
     }
     server.stop();
 }
+
+#[test]
+fn a_filtered_curve_counts_the_sections_of_the_pieces_it_keeps() {
+    // Section length 10 s. The start's first piece was played from another
+    // CDN than its second, which alone passes the filter:
+    // the second piece's first section is still covered, though the first
+    // piece touched it before.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let t = server.tenant("filtered");
+    let r = server.send("PUT", "/api/v1/contents", &t.admin, r#"{"content_id":"V","kind":"vod","duration":1000}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cdn = |mut e: Value, name: &str| {
+        e["cdn"] = json!(name);
+        e
+    };
+    let events = vec![
+        cdn(ev("play", &at("10:00:00"), "p1", "V"), "a"),
+        cdn(report("p1", "10:00:15", 15.0), "b"),
+        cdn(report("p1", "10:00:25", 25.0), "a"),
+    ];
+    // `report` plays the 10 s before its position: 5–15 (sections 0–1) and
+    // 15–25 (sections 1–2), which share section 1.
+    server.post_events(&t.ingest, IP1, UA1, &Value::Array(events));
+    server.wait_idle();
+    let r = server.get(&format!("/api/v1/contents/V/retention?{DAY}&filter=dim:cdn:a"), &t.read);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let covered: Vec<f64> = v["sections"].as_array().unwrap()[..4]
+        .iter()
+        .map(|s| s["retention"].as_f64().unwrap())
+        .collect();
+    assert_eq!((v["starts"].as_i64(), covered), (Some(1), vec![0.0, 1.0, 1.0, 0.0]), "{v}");
+    let all = curve(&server, &t.read, "V");
+    let covered: Vec<f64> = all["sections"].as_array().unwrap()[..4]
+        .iter()
+        .map(|s| s["retention"].as_f64().unwrap())
+        .collect();
+    assert_eq!(covered, vec![1.0, 1.0, 1.0, 0.0], "{all}");
+    server.stop();
+}

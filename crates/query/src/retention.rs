@@ -49,11 +49,18 @@ const BYTE_SOURCES: &str = "f.source IN ('audio-log', 'download')";
 impl RetentionQuery {
     pub fn parse(content_id: &str, from: &str, to: &str, filter: Option<&str>) -> Result<RetentionQuery, QueryError> {
         let (from, to) = parse_range(from, to)?;
+        let filters = parse_filters(filter)?;
+        if let Some(f) = filters.iter().find(|f| f.dimension.needs_directory()) {
+            return Err(QueryError::Audience(format!(
+                "retention cannot be filtered by `{}` (a registered user's); ask the metrics with an admin key",
+                f.dimension.name()
+            )));
+        }
         Ok(RetentionQuery {
             content_id: content_id.to_string(),
             from,
             to,
-            filters: parse_filters(filter)?,
+            filters,
             duration: None,
             bytes: None,
             unknown_ends: false,
@@ -61,11 +68,30 @@ impl RetentionQuery {
     }
 
     fn wheres(&self, tenant: TenantId, dialect: &dyn Dialect, params: &mut Vec<String>, kinds: &str) -> String {
+        let mut w = self.unfiltered(tenant, dialect, params, kinds);
+        w.extend(filter_clauses(&self.filters, dialect, params));
+        w.join(" AND ")
+    }
+
+    fn unfiltered(&self, tenant: TenantId, dialect: &dyn Dialect, params: &mut Vec<String>, kinds: &str) -> Vec<String> {
         let mut w = scope_filter(tenant, self.from, self.to, dialect);
         w.push(format!("f.content_id = {}", param(dialect, params, &self.content_id)));
         w.push(format!("f.kind IN ({kinds})"));
-        w.extend(filter_clauses(&self.filters, dialect, params));
-        w.join(" AND ")
+        w
+    }
+
+    /// Whether every piece of a start passes the filters as its start does:
+    /// only then may a piece's end section be left to an earlier piece
+    /// (`near`). A piece carries its own report's client, place, media and
+    /// free dimensions, which may change within a start.
+    fn pieces_stand_together(&self) -> bool {
+        use crate::Dimension as D;
+        self.filters.iter().all(|f| {
+            matches!(
+                f.dimension,
+                D::Source | D::Title | D::Category | D::Show | D::Producer | D::Distributor | D::Season | D::Episode | D::Broadcaster | D::Guid
+            )
+        })
     }
 
     fn catalogue_join(&self, tenant: TenantId, dialect: &dyn Dialect) -> String {
@@ -113,7 +139,19 @@ impl Select for RetentionQuery {
                 params,
                 columns: vec!["starts".into(), "seen".into(), "bytes".into()],
             };
-            return vec![catalogue, seen];
+            if self.filters.is_empty() {
+                return vec![catalogue, seen];
+            }
+            // The file's size is the whole audience's, not the filtered part's
+            // (a country where nobody finished would stretch its curve).
+            let mut params = Vec::new();
+            let wheres = self.unfiltered(tenant, dialect, &mut params, "'covered', 'download'").join(" AND ");
+            let size = Sql {
+                text: format!("SELECT MAX(f.span_to) AS bytes FROM {table} AS f WHERE {wheres} AND {BYTE_SOURCES}"),
+                params,
+                columns: vec!["bytes".into()],
+            };
+            return vec![catalogue, seen, size];
         };
         let d = format!("{duration:?}");
         // Byte spans are shares of the file: scaled to seconds of the duration.
@@ -134,6 +172,7 @@ impl Select for RetentionQuery {
         // and time: numbers hash faster than ids).
         let near_from = span("near_from");
         let near_to = span("near_to");
+        let together = self.pieces_stand_together();
         let clear_left = format!("CASE WHEN f.near_from IS NULL THEN NULL WHEN {near_from} * {SECTIONS}.0 / {d} > {lo} THEN 0 ELSE 1 END");
         let clear_right = format!(
             "CASE WHEN f.near_to IS NULL THEN NULL WHEN f.near_to = {} THEN 1 WHEN {near_to} * {SECTIONS}.0 / {d} < {hi} THEN 0 ELSE 1 END",
@@ -143,6 +182,13 @@ impl Select for RetentionQuery {
             let wheres = self.wheres(tenant, dialect, params, "'covered'");
             format!("FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL AND {lo} < {SECTIONS}{more}")
         };
+        let (clear_left, clear_right) = if together {
+            (clear_left, clear_right)
+        } else {
+            // Typed nulls (an untyped NULL column reads as no number).
+            let none = "CASE WHEN 1 = 1 THEN NULL ELSE 0 END".to_string();
+            (none.clone(), none)
+        };
         let mut params = Vec::new();
         let all = covered(&mut params, "");
         let pieces = Sql {
@@ -151,7 +197,7 @@ impl Select for RetentionQuery {
             columns: vec!["lo".into(), "hi".into(), "l".into(), "r".into(), "n".into()],
         };
         let mut params = Vec::new();
-        let unknown = " AND f.near_from IS NULL";
+        let unknown = if together { " AND f.near_from IS NULL" } else { "" };
         let (firsts, lasts) = (covered(&mut params, unknown), covered(&mut params, unknown));
         let ends = Sql {
             text: format!(
@@ -201,7 +247,8 @@ impl RetentionBasis {
         let first = |i: usize, c: usize| tables.get(i).and_then(|t| t.rows.first()).and_then(|r| number(r.get(c)));
         let catalogue = first(0, 0).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::Catalogue));
         let seen = first(1, 1).filter(|d| *d > 0.0).map(|d| (d, DurationFrom::LargestPosition));
-        let bytes = first(1, 2).filter(|b| *b > 0.0);
+        // Unfiltered when the question was filtered (a third table).
+        let bytes = if tables.len() > 2 { first(2, 0) } else { first(1, 2) }.filter(|b| *b > 0.0);
         RetentionBasis {
             starts: first(1, 0).unwrap_or(0.0) as i64,
             duration: catalogue.or(seen).or(bytes.map(|b| (b, DurationFrom::FileSize))),

@@ -92,7 +92,11 @@ impl TenantState {
                 // Spec §8c from logs: the bytes this range sent, and those
                 // this start newly covered (retention maps bytes to shares
                 // of the file when asked).
-                let span = r.range.and_then(|(first, _)| byte_span(first, r.bytes));
+                // A closed range never spans past its last byte (a log's byte
+                // count may include the answer's headers).
+                let span = r
+                    .range
+                    .and_then(|(first, last)| byte_span(first, last.map_or(r.bytes, |l| r.bytes.min(l.saturating_sub(first) + 1))));
                 let mut time = fact(FactKind::Time, ts, secs, Source::AudioLog);
                 time.span = span;
                 out.push(time);
