@@ -25,6 +25,18 @@ fn two_viewers() -> Vec<Value> {
     events
 }
 
+/// Worked example 11's retention and engagement of section `k`.
+fn example_11(k: usize) -> (f64, f64) {
+    let retention = if k < 50 { 1.0 } else { 0.5 };
+    let engagement = match k {
+        0..=39 => 2.0,
+        40..=49 => 3.0,
+        50..=59 => 2.0,
+        _ => 1.0,
+    };
+    (retention, engagement)
+}
+
 fn tenant_with_catalogue(server: &Server, name: &str) -> TenantKeys {
     let t = server.tenant(name);
     let r = server.send("PUT", "/api/v1/contents", &t.admin, r#"{"content_id":"V","kind":"vod","duration":100}"#);
@@ -53,13 +65,7 @@ fn a_retention_and_an_engagement_curve_of_two_viewers_and_a_rewatch() {
     let sections = v["sections"].as_array().unwrap();
     assert_eq!(sections.len(), 100);
     for (k, section) in sections.iter().enumerate() {
-        let retention = if k < 50 { 1.0 } else { 0.5 };
-        let engagement = match k {
-            0..=39 => 2.0,
-            40..=49 => 3.0,
-            50..=59 => 2.0,
-            _ => 1.0,
-        };
+        let (retention, engagement) = example_11(k);
         let got = (section["retention"].as_f64().unwrap(), section["engagement"].as_f64().unwrap());
         assert_eq!(got, (retention, engagement), "section {k}: {section}");
     }
@@ -180,13 +186,7 @@ fn podcast_retention_from_the_byte_ranges_a_real_nginx_served_to_curl() {
     let v = r.json();
     assert_eq!((v["starts"].as_i64(), v["duration_from"].as_str()), (Some(2), Some("catalogue")), "{v}");
     for (k, section) in v["sections"].as_array().unwrap().iter().enumerate() {
-        let retention = if k < 50 { 1.0 } else { 0.5 };
-        let engagement = match k {
-            0..=39 => 2.0,
-            40..=49 => 3.0,
-            50..=59 => 2.0,
-            _ => 1.0,
-        };
+        let (retention, engagement) = example_11(k);
         let (got_r, got_e) = (section["retention"].as_f64().unwrap(), section["engagement"].as_f64().unwrap());
         // Byte boundaries fall within a ten-thousandth of a section.
         assert!(

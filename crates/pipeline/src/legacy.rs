@@ -32,7 +32,7 @@ pub(crate) struct EnrichedRequestV2 {
 
 impl From<EnrichedRequestV2> for EnrichedRequest {
     fn from(r: EnrichedRequestV2) -> Self {
-        EnrichedRequest {
+        EnrichedRequestV4 {
             ts: r.ts,
             device_key: r.device_key,
             client: r.client,
@@ -52,11 +52,11 @@ impl From<EnrichedRequestV2> for EnrichedRequest {
             media_object: None,
             bitrate_kbps: r.bitrate_kbps,
             rebuffering: r.rebuffering,
-            qoe: None,
             cache_status: r.cache_status,
             pop: r.pop,
             zone: r.zone,
         }
+        .into()
     }
 }
 

@@ -84,25 +84,19 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 17] = [
-        Metric::Starts,
-        Metric::Streams,
-        Metric::Time,
-        Metric::Downloads,
-        Metric::Devices,
-        Metric::Views,
-        Metric::Users,
-        Metric::AvgTime,
-        Metric::StartupMedian,
-        Metric::StartupP95,
-        Metric::RebufferRatio,
-        Metric::RebufferFrequency,
-        Metric::FailureRate,
-        Metric::ExitsBeforeStart,
-        Metric::BitrateAvg,
-        Metric::BitrateSwitches,
-        Metric::Errors,
-    ];
+    pub const ALL: [Metric; 17] = {
+        let mut all = [Metric::Starts; 17];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = if i < Metric::AUDIENCE.len() {
+                Metric::AUDIENCE[i]
+            } else {
+                Metric::QOE[i - Metric::AUDIENCE.len()]
+            };
+            i += 1;
+        }
+        all
+    };
 
     /// The audience's metrics: what `/api/v1/metrics` answers when none are named.
     pub const AUDIENCE: [Metric; 8] = [
