@@ -203,3 +203,20 @@ fn settings_and_observability() {
     assert!(prom.contains("streamtally_fact_write_seconds"));
     assert!(prom.contains("streamtally_wal_lag_records 0"));
 }
+
+#[test]
+fn a_plain_date_is_a_day_of_the_asked_zone() {
+    // 02:00 UTC on 2 March is 23:00 on 1 March in São Paulo (UTC−3).
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let t = server.tenant("zoned");
+    server.post_events(&t.ingest, IP1, UA1, &json!([ev("play", &at("02:00:00"), "z1", "A")]));
+    let starts = |query: &str| server.metrics(&t.read, &format!("{query}&metrics=starts"))["totals"]["starts"].clone();
+    let first_of_march = "from=2026-03-01&to=2026-03-02";
+    assert_eq!(starts(&format!("{first_of_march}&tz=America/Sao_Paulo")), 1);
+    assert_eq!(starts(&format!("{first_of_march}&tz=UTC")), 0);
+    assert_eq!(starts(&format!("{DAY}&tz=America/Sao_Paulo")), 0);
+    // An instant is an instant, whatever the zone.
+    assert_eq!(starts("from=2026-03-02T01:00:00Z&to=2026-03-02T03:00:00Z&tz=America/Sao_Paulo"), 1);
+    server.stop();
+}

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use streamtally_model::{Micros, TenantId};
 
 use crate::answer::{format_in_tz, to_json};
-use crate::model::parse_range;
+use crate::model::parse_range_in;
 use crate::sql::{catalogue_join, param, scope_filter, time_expr};
 use crate::{Cell, Dialect, OwnedStretch, QueryError, Scope, Select, Sql, Table, TimeUnit};
 
@@ -33,7 +33,7 @@ pub struct ActivityQuery {
 
 impl ActivityQuery {
     pub fn parse(user_id: &str, from: &str, to: &str, tz: Tz, page: Option<&str>, per_page: Option<&str>) -> Result<ActivityQuery, QueryError> {
-        let (from, to) = parse_range(from, to)?;
+        let (from, to) = parse_range_in(from, to, tz)?;
         let number = |name: &str, text: Option<&str>, default: usize, max: usize| -> Result<usize, QueryError> {
             match text.map(str::trim).filter(|t| !t.is_empty()) {
                 None => Ok(default),

@@ -6,7 +6,7 @@
 use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
-use crate::model::parse_range;
+use crate::model::parse_range_in;
 use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 use crate::{Scope, Select};
@@ -23,7 +23,7 @@ pub struct AttendanceQuery {
 
 impl AttendanceQuery {
     pub fn parse(from: &str, to: &str, content_id: Option<&str>, access_code: Option<&str>, tz: Tz) -> Result<AttendanceQuery, QueryError> {
-        let (from, to) = parse_range(from, to)?;
+        let (from, to) = parse_range_in(from, to, tz)?;
         Ok(AttendanceQuery {
             from,
             to,

@@ -4,7 +4,7 @@
 use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
-use crate::model::parse_range;
+use crate::model::parse_range_in;
 use crate::sql::{param, scope_filter};
 use crate::{Answer, Cell, Dialect, QueryError, Sql, Table, TimeUnit};
 use crate::{Scope, Select};
@@ -78,7 +78,7 @@ pub const CDN_METRICS: [&str; 11] = [
 
 impl CdnQuery {
     pub fn parse(from: &str, to: &str, group_by: Option<&str>, zone: Option<&str>, pop: Option<&str>, tz: Tz) -> Result<CdnQuery, QueryError> {
-        let (from, to) = parse_range(from, to)?;
+        let (from, to) = parse_range_in(from, to, tz)?;
         let group_by = group_by
             .unwrap_or("")
             .split(',')

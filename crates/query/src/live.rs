@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use streamtally_model::{Micros, TenantId, MICROS_PER_SEC};
 
 use crate::answer::format_in_tz;
-use crate::model::{parse_filters, parse_range};
+use crate::model::{parse_filters, parse_range_in};
 use crate::sql::{catalogue_join, filter_clauses, param, scope_filter};
 use crate::{Cell, Dialect, Filter, QueryError, Sql, Table};
 use crate::{Scope, Select};
@@ -31,8 +31,9 @@ pub struct LiveQuery {
 }
 
 impl LiveQuery {
-    pub fn parse(from: &str, to: &str, content_id: Option<&str>, filter: Option<&str>) -> Result<LiveQuery, QueryError> {
-        let (from, to) = parse_range(from, to)?;
+    /// Plain dates in `from`/`to` are days in `tz`.
+    pub fn parse(from: &str, to: &str, content_id: Option<&str>, filter: Option<&str>, tz: Tz) -> Result<LiveQuery, QueryError> {
+        let (from, to) = parse_range_in(from, to, tz)?;
         Ok(LiveQuery {
             from,
             to,
@@ -266,7 +267,7 @@ mod tests {
 
     #[test]
     fn sql_counts_distinct_devices_and_binds_values() {
-        let q = LiveQuery::parse("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", Some("L' --"), Some("country:DE")).unwrap();
+        let q = LiveQuery::parse("2026-03-02T10:00:00Z", "2026-03-02T11:00:00Z", Some("L' --"), Some("country:DE"), Tz::UTC).unwrap();
         let s = q.statements(1, &DataFusion);
         assert!(s[0].text.contains("COUNT(DISTINCT f.device_key)"), "{}", s[0].text);
         assert!(s[0].text.contains("f.content_id = $1") && s[0].text.contains("f.country IN ($2)"));

@@ -408,6 +408,17 @@ pub fn parse_range(from: &str, to: &str) -> Result<(Micros, Micros), QueryError>
     Ok((from_us, to_us))
 }
 
+/// [`parse_range`] with plain dates (`2026-03-01`) taken as the first
+/// instant of that day in `tz` — its midnight, or where a clock change at
+/// midnight lets the day begin — as the answers' days are cut there.
+pub fn parse_range_in(from: &str, to: &str, tz: Tz) -> Result<(Micros, Micros), QueryError> {
+    let local = |text: &str| match chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        Ok(d) => crate::audience::start_of(tz, d).map_or_else(|| text.to_string(), |t| t.to_rfc3339()),
+        Err(_) => text.to_string(),
+    };
+    parse_range(&local(from), &local(to))
+}
+
 /// `filter=property:web,content_id:A` (same dimension twice = either value).
 pub fn parse_filters(filter: Option<&str>) -> Result<Vec<Filter>, QueryError> {
     let mut filters: Vec<Filter> = Vec::new();
@@ -448,7 +459,8 @@ impl MetricsQuery {
     /// `metrics=starts,time`, `group_by=hour,content_id`,
     /// `filter=property:web,content_id:A` (same dimension twice = either value).
     pub fn parse(from: &str, to: &str, metrics: &str, group_by: Option<&str>, filter: Option<&str>, tz: Option<&str>) -> Result<MetricsQuery, QueryError> {
-        let (from_us, to_us) = parse_range(from, to)?;
+        let tz = parse_tz(tz)?;
+        let (from_us, to_us) = parse_range_in(from, to, tz)?;
         let metrics = list(metrics).iter().map(|m| Metric::parse(m)).collect::<Result<Vec<_>, _>>()?;
         if metrics.is_empty() {
             return Err(QueryError::NoMetrics);
@@ -460,7 +472,6 @@ impl MetricsQuery {
             .collect::<Result<Vec<_>, _>>()?;
         refuse_repeats("group_by", &group_by, |d| d.name().to_string())?;
         let filters = parse_filters(filter)?;
-        let tz = parse_tz(tz)?;
         Ok(MetricsQuery {
             from: from_us,
             to: to_us,

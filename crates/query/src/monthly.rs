@@ -10,7 +10,7 @@ use crate::audience::start_of;
 use chrono_tz::Tz;
 use streamtally_model::{Micros, TenantId};
 
-use crate::model::parse_range;
+use crate::model::parse_range_in;
 use crate::sql::{metrics_sql, scope_filter};
 use crate::{Answer, Cell, Dialect, Dimension, Metric, MetricsQuery, QueryError, Scope, Select, Sql, Table, TimeUnit};
 
@@ -36,12 +36,7 @@ pub struct MonthlyQuery {
 impl MonthlyQuery {
     /// A plain date (`2026-03-01`) is midnight in `tz`: months are the zone's.
     pub fn parse(from: &str, to: &str, tz: Tz) -> Result<MonthlyQuery, QueryError> {
-        // Midnight, or where a clock change at midnight lets the day begin.
-        let local = |text: &str| match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-            Ok(d) => start_of(tz, d).map_or_else(|| text.to_string(), |t| t.to_rfc3339()),
-            Err(_) => text.to_string(),
-        };
-        let (from, to) = parse_range(&local(from), &local(to))?;
+        let (from, to) = parse_range_in(from, to, tz)?;
         Ok(MonthlyQuery {
             counts: MetricsQuery {
                 from,

@@ -336,9 +336,9 @@ pub async fn get_auth(State(state): State<AppState>, ClientIp(ip): ClientIp, Que
 pub struct FailureParams {
     /// The tenant's name: needed with the server administrator's key; a tenant's own key may name only its own tenant.
     tenant: Option<String>,
-    /// Start of the range: an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
+    /// First day (YYYY-MM-DD, as the failures are recorded: UTC days; a longer time is cut to its date).
     from: Option<String>,
-    /// End of the range (exclusive): an RFC 3339 instant or a day (YYYY-MM-DD, in `tz`).
+    /// Last day (YYYY-MM-DD, UTC).
     to: Option<String>,
 }
 

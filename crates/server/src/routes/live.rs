@@ -190,9 +190,9 @@ fn range(p: &RangeParams) -> (String, String) {
     (from, to)
 }
 
-async fn detail(state: &AppState, tenant: TenantId, content_id: &str, p: &RangeParams) -> Result<Option<LiveDetail>, ApiError> {
+async fn detail(state: &AppState, (tenant, tz): (TenantId, chrono_tz::Tz), content_id: &str, p: &RangeParams) -> Result<Option<LiveDetail>, ApiError> {
     let (from, to) = range(p);
-    let q = LiveQuery::parse(&from, &to, Some(content_id), p.filter.as_deref())?;
+    let q = LiveQuery::parse(&from, &to, Some(content_id), p.filter.as_deref(), tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     Ok(live_details(&tables).into_iter().next())
 }
@@ -217,7 +217,7 @@ pub async fn get_concurrency(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
-    let d = detail(&state, tenant, &content_id, &p).await?;
+    let d = detail(&state, (tenant, tz), &content_id, &p).await?;
     Ok(Json(json!({
         "content_id": content_id,
         "series": d.as_ref().map(|d| d.series_json(tz)).unwrap_or(json!([])),
@@ -245,7 +245,7 @@ pub async fn get_summary(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
-    match detail(&state, tenant, &content_id, &p).await? {
+    match detail(&state, (tenant, tz), &content_id, &p).await? {
         Some(d) => Ok(Json(d.summary_json(tz))),
         None => Err(ApiError::NotFound(format!("no viewers of `{content_id}` in this range"))),
     }
@@ -267,7 +267,7 @@ pub async fn get_summary(
 pub async fn get_overview(State(state): State<AppState>, Query(p): Query<RangeParams>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let (tenant, tz) = reader(&state, &headers, p.tenant.as_deref(), p.tz.as_deref()).await?;
     let (from, to) = range(&p);
-    let q = LiveQuery::parse(&from, &to, None, p.filter.as_deref())?;
+    let q = LiveQuery::parse(&from, &to, None, p.filter.as_deref(), tz)?;
     let tables = state.queries.run(tenant, async { Ok(state.pipeline.store().ask(tenant, &q).await?) }).await?;
     let mut details = live_details(&tables);
     let sort = p.sort.as_deref().unwrap_or("peak");
