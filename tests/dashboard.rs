@@ -119,6 +119,7 @@ fn every_page_loads_and_a_session_only_reads() {
         "/overview",
         "/live",
         "/monthly",
+        "/quality",
         "/cdn",
         "/attendance",
         "/audience",
@@ -267,5 +268,36 @@ fn the_server_administrator_switches_between_tenants() {
     let page = call(&server, "GET", "/overview", &own, None);
     assert!(!page.body.contains("name=\"tenant\""), "no menu for a tenant's key");
     assert_eq!(call(&server, "GET", "/overview?tenant=beta", &own, None).status, 404);
+    server.stop();
+}
+
+#[test]
+fn the_quality_page_shows_the_apis_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let keys = server.tenant("dash");
+    // Two starts of one content: first frames after 1 s and 3 s.
+    let events = json!([
+        ev("play", &at("10:00:00"), "q1", "news"),
+        playing(&at("10:00:01"), "q1", "news", 0.0),
+        playing(&at("10:00:11"), "q1", "news", 10.0),
+        ev("play", &at("11:00:00"), "q2", "news"),
+        playing(&at("11:00:03"), "q2", "news", 0.0),
+        playing(&at("11:00:13"), "q2", "news", 10.0),
+    ]);
+    server.post_events(&keys.ingest, IP1, UA1, &events);
+    server.wait_idle();
+    let (session, _) = sign_in(&server, &keys.read);
+    let page = call(&server, "GET", "/quality?range=custom&from=2026-03-02&to=2026-03-02", &session, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let api = server.get("/api/v1/qoe?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z", &keys.read).json();
+    assert_eq!(api["totals"]["startup_median"], 2.0, "{api}");
+    assert_eq!(tile(&page.body, "Startup, median"), "2.00 s");
+    assert_eq!(tile(&page.body, "Failed starts"), "0.0 %");
+    assert!(
+        page.body.contains("<th scope=\"row\">news</th><td>2</td>"),
+        "the per-content table: {}",
+        page.body
+    );
     server.stop();
 }

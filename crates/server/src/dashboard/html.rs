@@ -55,10 +55,11 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-pub const PAGES: [(&str, &str); 7] = [
+pub const PAGES: [(&str, &str); 8] = [
     ("overview", "Overview"),
     ("live", "Live"),
     ("monthly", "Monthly"),
+    ("quality", "Quality"),
     ("cdn", "CDN"),
     ("attendance", "Attendance"),
     ("audience", "Audience"),

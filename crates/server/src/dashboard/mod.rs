@@ -11,6 +11,7 @@ mod changes;
 mod chart;
 mod html;
 mod pages;
+mod quality;
 mod session;
 mod settings;
 mod user;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/live", get(pages::live))
         .route("/monthly", get(pages::monthly))
         .route("/cdn", get(pages::cdn))
+        .route("/quality", get(quality::quality))
         .route("/attendance", get(pages::attendance))
         .route("/audience", get(audience::audience))
         .route("/audience/user", get(user::user))

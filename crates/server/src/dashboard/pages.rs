@@ -25,11 +25,11 @@ const METRICS: [(&str, &str); 7] = [
     ("users", "Users"),
 ];
 
-fn num(v: &Value) -> f64 {
+pub(super) fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
 
-fn rows(v: &Value) -> Vec<Value> {
+pub(super) fn rows(v: &Value) -> Vec<Value> {
     v["rows"].as_array().cloned().unwrap_or_default()
 }
 
@@ -157,7 +157,7 @@ fn fill(rows: Vec<Value>, unit: &str, buckets: &[String]) -> Vec<Value> {
         .collect()
 }
 
-fn pairs<'a>(p: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+pub(super) fn pairs<'a>(p: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     p.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
