@@ -85,9 +85,10 @@ impl LogPlay {
                 q.failed = true;
                 emit(FactKind::Failure, start_at, if q.started { 0.0 } else { 1.0 });
             }
-        } else if c.error.is_some() {
+        } else if c.error.is_some() && c.error != q.error {
             emit(FactKind::Fault, r.ts, 1.0);
         }
+        q.error = c.error.clone();
         // Switches: a media request at another bitrate than the last of its
         // media (audio and video renditions switch apart).
         if let Some(kbps) = media_bitrate {

@@ -129,3 +129,32 @@ fn a_start_in_progress_in_a_version_4_snapshot_counts_no_startup() {
     // It played before the upgrade: its failure came after its first frame.
     assert_eq!(facts, [(FactKind::Failure, 0.0)]);
 }
+
+#[test]
+fn an_error_code_repeated_on_every_request_is_one_error() {
+    let with_error = |secs: i64, code: Option<&str>| {
+        let mut r = cmcd(secs, RequestKind::Segment, "p", None);
+        if let Some(q) = r.qoe.as_mut() {
+            q.error = code.map(Into::into);
+        }
+        r
+    };
+    let requests: &'static [EnrichedRequest] = Box::leak(
+        vec![
+            cmcd(0, RequestKind::Manifest, "s", None),
+            with_error(2, Some("E1")),
+            with_error(4, Some("E1")),
+            with_error(6, Some("E2")),
+            with_error(8, None),
+            with_error(10, Some("E2")),
+        ]
+        .into_boxed_slice(),
+    );
+    let mut engine = Engine::new();
+    let mut out = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let _ = engine.apply_request(T, i as u64 + 1, r.ts, (r, "web"), &mut out);
+    }
+    let faults: Vec<Micros> = out.iter().filter(|f| f.kind == FactKind::Fault).map(|f| f.ts).collect();
+    assert_eq!(faults, [at(2), at(6), at(10)]);
+}

@@ -147,6 +147,9 @@ pub(crate) struct SessionQoe {
     pub starved_ms: f64,
     /// The last `sta` was `r` (rebuffering).
     pub rebuffering: bool,
+    /// The last error code (`ec`) sent: an error repeated on every request
+    /// is one error.
+    pub error: Option<streamtally_model::Text>,
     /// The encoded bitrate of its last video (or muxed) and audio media
     /// request (kbps; 0: none yet).
     pub bitrate: f64,
