@@ -5,7 +5,7 @@ use streamtally_model::{ContentKind, EnrichedRequest, Fact, FactKind, Micros, Re
 
 use crate::filters::{log_filter, source_of, Dropped};
 use crate::state::{TenantState, UserClass};
-use crate::windows::{cover_near, near_span, open_window, DeviceContentRef};
+use crate::windows::{open_window, push_covered, DeviceContentRef};
 
 /// Bytes `[first, first + sent)` of a file, when they fit the span's width
 /// (files up to 4 GiB).
@@ -100,13 +100,8 @@ impl TenantState {
                 let mut time = fact(FactKind::Time, ts, secs, Source::AudioLog);
                 time.span = span;
                 out.push(time);
-                if let Some((a, b)) = span {
-                    for ((from, to), near) in cover_near(&mut play.covered, i64::from(a), i64::from(b)) {
-                        let mut covered = fact(FactKind::Covered, play.start_at, (to - from) as f64, Source::AudioLog);
-                        covered.span = Some((from as u32, to as u32));
-                        covered.near = Some(near_span(near));
-                        out.push(covered);
-                    }
+                if let Some(span) = span {
+                    push_covered(fact(FactKind::Covered, play.start_at, 0.0, Source::AudioLog), &mut play.covered, span, out);
                 }
                 if !play.streamed && play.played >= settings.stream_min_audio {
                     play.streamed = true;

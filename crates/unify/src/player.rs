@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use streamtally_model::{ContentKind, EnrichedEvent, EventType, Fact, FactKind, Micros, Source, MICROS_PER_SEC, OWNER_WINDOW};
 
 use crate::state::{PlaybackState, TenantState, UserClass};
-use crate::windows::{cover, cover_near, day_bounds, near_span, open_window, DayCover, DeviceContentRef};
+use crate::windows::{cover, day_bounds, open_window, push_covered, DayCover, DeviceContentRef};
 use crate::EngineSettings;
 
 /// The most seconds of a content a position can name (over 11 days): a
@@ -38,13 +38,9 @@ impl TenantState {
         let ts = ev.ts;
         let property = ev.property.as_deref().unwrap_or(streamtally_model::PROPERTY_OTHERS);
         // Spec §8b: the event's user, else the one its playback named before
-        // (in this start: a state past its window is as good as swept, and
-        // whether it was swept yet depends on other devices' inputs).
-        let named = ev
-            .playback_id
-            .as_ref()
-            .and_then(|p| self.playbacks.get(p))
-            .filter(|pb| !pb.expired_at(ts, settings.start_window))
+        // in this start.
+        let named = self
+            .current_playback(ev.playback_id.as_ref(), ts, settings.start_window)
             .and_then(|pb| pb.user());
         let user: Option<Cow<'a, str>> = match (&ev.user_id, named) {
             (Some(u), _) => Some(Cow::Borrowed(u)),
@@ -162,13 +158,8 @@ impl TenantState {
                         time.bitrate = ev.bitrate.filter(|b| *b > 0.0);
                         out.push(time);
                         // Spec §8c: the pieces this start newly covered, at its time.
-                        if let (Some((a, b)), Some(start)) = (span, pb.start_at) {
-                            for ((from, to), near) in cover_near(&mut pb.more().covered, i64::from(a), i64::from(b)) {
-                                let mut covered = fact(FactKind::Covered, start, (to - from) as f64, Source::Player);
-                                covered.span = Some((from as u32, to as u32));
-                                covered.near = Some(near_span(near));
-                                out.push(covered);
-                            }
+                        if let (Some(span), Some(start)) = (span, pb.start_at) {
+                            push_covered(fact(FactKind::Covered, start, 0.0, Source::Player), &mut pb.more().covered, span, out);
                         }
                     }
                 }
@@ -181,17 +172,13 @@ impl TenantState {
             }
             // Spec §8d: stalls after the first frame (before it, they are
             // part of the startup time), and errors.
-            (EventType::Buffering, Some(pid)) => {
-                let current = self.playbacks.get(pid).filter(|pb| !pb.expired_at(ts, settings.start_window));
-                if current.is_some_and(|pb| pb.began) {
-                    out.push(fact(FactKind::Stall, ts, ev.duration.unwrap_or(0.0), Source::Player));
-                }
+            (EventType::Buffering, pid) if self.current_playback(pid.as_ref(), ts, settings.start_window).is_some_and(|pb| pb.began) => {
+                out.push(fact(FactKind::Stall, ts, ev.duration.unwrap_or(0.0), Source::Player));
             }
             (EventType::Error, pid) => {
-                let current = pid
-                    .as_ref()
-                    .and_then(|p| self.playbacks.get_mut(p))
-                    .filter(|pb| !pb.expired_at(ts, settings.start_window) && pb.start_at.is_some());
+                let current = self
+                    .current_playback(pid.as_ref(), ts, settings.start_window)
+                    .filter(|pb| pb.start_at.is_some());
                 match (ev.fatal, current) {
                     (true, Some(pb)) if !pb.failed => {
                         pb.failed = true;
@@ -216,12 +203,7 @@ impl TenantState {
         // stretch from the first of them to the naming (its later facts carry
         // the user themselves).
         let unowned = out[first..].iter().any(|f| f.playback_id.is_some() && f.user_id.is_none());
-        let current = ev
-            .playback_id
-            .as_ref()
-            .and_then(|p| self.playbacks.get_mut(p))
-            .filter(|pb| !pb.expired_at(ts, settings.start_window));
-        if let Some(pb) = current {
+        if let Some(pb) = self.current_playback(ev.playback_id.as_ref(), ts, settings.start_window) {
             if unowned && pb.more.as_ref().is_none_or(|m| m.first_unowned.is_none()) {
                 pb.more().first_unowned = Some(ts);
             }

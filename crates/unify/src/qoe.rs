@@ -36,15 +36,15 @@ impl LogPlay {
         // request, sent with `su`, to the first media request without it.
         // A v1 session that did not ask urgently at once says no startup.
         if !q.started {
-            let secs = |at: Micros| (at - start_at).max(0) as f64 / MICROS_PER_SEC as f64;
+            let since_start = (r.ts - start_at).max(0) as f64 / MICROS_PER_SEC as f64;
             let startup = match (c.start_delay_ms, state) {
                 (Some(ms), _) => Some(ms / 1000.0),
-                (None, Some("p")) => Some(secs(r.ts)),
+                (None, Some("p")) => Some(since_start),
                 (None, _) if c.urgent && opened_here => {
-                    q.urgent_from = Some(r.ts);
+                    q.urgent_start = true;
                     None
                 }
-                (None, _) if !c.urgent && r.kind == RequestKind::Segment => q.urgent_from.map(|from| (r.ts - from) as f64 / MICROS_PER_SEC as f64),
+                (None, _) if !c.urgent && r.kind == RequestKind::Segment && q.urgent_start => Some(since_start),
                 _ => None,
             };
             if let Some(s) = startup {

@@ -138,9 +138,9 @@ pub(crate) struct LogPlay {
 pub(crate) struct SessionQoe {
     /// Its startup was counted (or cannot be any more).
     pub started: bool,
-    /// Its first request asked urgently (`su`): CMCD v1's startup then ends
-    /// at the first media request that does not.
-    pub urgent_from: Option<Micros>,
+    /// Its first request (the start's) asked urgently (`su`): CMCD v1's
+    /// startup then ends at the first media request that does not.
+    pub urgent_start: bool,
     pub failed: bool,
     /// The largest `bsa` and `bsd` seen: both count from the session's start.
     pub starvations: f64,
@@ -296,6 +296,13 @@ impl TenantState {
 
     /// The log playback `key` belongs to at `ts`, opening a new start (reported
     /// to `started`) when none is open within `start_window`.
+    /// The playback `pid` while an input at `ts` still belongs to its
+    /// current start: a state past its start window is as good as swept, and
+    /// whether it was swept yet depends on other devices' inputs (spec §8a).
+    pub fn current_playback(&mut self, pid: Option<&String>, ts: Micros, start_window: Micros) -> Option<&mut PlaybackState> {
+        self.playbacks.get_mut(pid?).filter(|pb| !pb.expired_at(ts, start_window))
+    }
+
     pub fn log_play(&mut self, device: DeviceKey, key: &str, ts: Micros, settings: &EngineSettings, started: impl FnOnce(Micros)) -> &mut LogPlay {
         let fresh = || LogPlay {
             start_at: ts,

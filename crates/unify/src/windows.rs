@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use hashbrown::hash_map::EntryRef;
 use hashbrown::{Equivalent, HashMap as FastMap};
 use serde::{Deserialize, Serialize};
-use streamtally_model::{DeviceKey, Micros, MICROS_PER_SEC};
+use streamtally_model::{DeviceKey, Fact, Micros, MICROS_PER_SEC};
 
 pub(crate) const MINUTE: Micros = 60 * MICROS_PER_SEC;
 
@@ -110,9 +110,24 @@ pub(crate) type Near = (Option<Micros>, Option<Micros>);
 
 /// A [`Near`] as a fact's `near`: 0 and `u32::MAX` for nothing there (the
 /// covered pieces are whole seconds or bytes, within `u32`).
-pub(crate) fn near_span((left, right): Near) -> (u32, u32) {
+fn near_span((left, right): Near) -> (u32, u32) {
     let clamp = |v: Micros| v.clamp(0, i64::from(u32::MAX)) as u32;
     (left.map_or(0, clamp), right.map_or(u32::MAX, clamp))
+}
+
+/// Spec §8c: covers `[a, b)` (seconds or bytes of a content) in a start's
+/// `intervals` and pushes one `covered` fact per piece newly covered, made
+/// from `template` (its kind, time and dimensions) with the piece's value,
+/// span and [`Near`].
+pub(crate) fn push_covered<'a>(template: Fact<'a>, intervals: &mut Vec<(Micros, Micros)>, (a, b): (u32, u32), out: &mut Vec<Fact<'a>>) {
+    for ((from, to), near) in cover_near(intervals, i64::from(a), i64::from(b)) {
+        out.push(Fact {
+            value: (to - from) as f64,
+            span: Some((from as u32, to as u32)),
+            near: Some(near_span(near)),
+            ..template.clone()
+        });
+    }
 }
 
 /// [`cover`], with each new piece's [`Near`] as the intervals were before.
