@@ -17,7 +17,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
-use streamtally_query::{has_unknown_ends, sections, Ask, RetentionBasis, RetentionQuery, Select};
+use streamtally_query::{Ask, RetentionQuery, Select};
 use streamtally_store::{Content, EmbeddedStore, FactStore};
 use streamtally_unify::{Engine, EngineSettings};
 use support::{env_number, today, BenchFolder, DAY_US};
@@ -58,19 +58,8 @@ fn main() {
         let started = Instant::now();
         let curve = runtime.block_on(async {
             let mut q = RetentionQuery::parse("ep", &from, &to, None).expect("query");
-            let basis = RetentionBasis::read(&store.ask(tenant, &q).await.expect("basis"));
-            let (duration, _) = basis.duration.expect("a duration");
-            q.duration = Some(duration);
-            let mut tables = store.ask(tenant, &q).await.expect("curve");
-            let played = tables.pop().unwrap_or_default();
-            let pieces = tables.pop().unwrap_or_default();
-            let ends = if has_unknown_ends(&pieces) {
-                q.unknown_ends = true;
-                store.ask(tenant, &q).await.expect("ends").pop().unwrap_or_default()
-            } else {
-                Default::default()
-            };
-            (basis.starts, sections(duration, basis.starts, &[pieces, ends, played]))
+            let (basis, curve) = store.retention(tenant, &mut q).await.expect("retention").expect("a duration");
+            (basis.starts, curve)
         });
         times.push(started.elapsed());
         let (starts, s) = curve;

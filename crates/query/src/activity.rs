@@ -202,11 +202,7 @@ impl Select for ActivityQuery {
 }
 
 fn float(cell: Option<&Cell>) -> f64 {
-    match cell {
-        Some(Cell::Int(i)) => *i as f64,
-        Some(Cell::Float(f)) => *f,
-        _ => 0.0,
-    }
+    cell.and_then(Cell::as_f64).unwrap_or(0.0)
 }
 
 fn int(cell: Option<&Cell>) -> i64 {

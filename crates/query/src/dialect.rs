@@ -146,11 +146,14 @@ impl Dialect for ClickHouse {
     }
     fn percentile(&self, expr: &str, p: f64) -> String {
         // quantileExact takes a value, not an interpolation; this sorts the
-        // group's values and interpolates between ranks h and h+1 (1-based),
-        // h = 1 + p (n - 1), as percentile_cont does — in any version's SQL.
-        let sorted = format!("arraySort(groupArrayIf({expr}, isNotNull({expr})))");
+        // group's values once (bound to `s`) and interpolates between ranks
+        // h and h+1 (1-based), h = 1 + p (n - 1), as percentile_cont does —
+        // in SQL that 18.16 runs too (checked on Debian's clickhouse-server).
+        let h = format!("(1 + {p:?} * (length(s) - 1))");
+        let i = format!("toUInt64(floor({h}))");
         format!(
-            "if(length({sorted}) = 0, NULL, arrayElement({sorted}, toUInt64(floor(1 + {p:?} * (length({sorted}) - 1)))) +              (1 + {p:?} * (length({sorted}) - 1) - floor(1 + {p:?} * (length({sorted}) - 1))) *              (arrayElement({sorted}, toUInt64(least(length({sorted}), floor(1 + {p:?} * (length({sorted}) - 1)) + 1))) -              arrayElement({sorted}, toUInt64(floor(1 + {p:?} * (length({sorted}) - 1))))))"
+            "arrayElement(arrayMap(s -> if(length(s) = 0, NULL, s[{i}] + ({h} - {i}) * (s[least(length(s), {i} + 1)] - s[{i}])), \
+             [arraySort(groupArrayIf({expr}, isNotNull({expr})))]), 1)"
         )
     }
 }

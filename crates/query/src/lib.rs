@@ -33,7 +33,7 @@ pub use live::{live_details, LiveDetail, LiveQuery, MINUTE};
 pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, FreeName, Metric, MetricsQuery, QueryError, TimeUnit, MAX_FREE_VALUES};
 pub use monthly::{MonthlyQuery, MONTHLY_COLUMNS};
 pub use owners::{OwnedPlaybacks, OwnedStretch, UserTrace, MAX_OWNED_PLAYBACKS};
-pub use retention::{has_unknown_ends, retention_csv, retention_json, sections, DurationFrom, RetentionBasis, RetentionQuery, Section, SECTIONS};
+pub use retention::{retention_csv, retention_json, sections, DurationFrom, RetentionBasis, RetentionCurve, RetentionQuery, Section, SECTIONS};
 pub use select::Select;
 pub use sql::metrics_sql;
 pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS, USER_COLUMNS};

@@ -505,11 +505,7 @@ impl MetricsQuery {
             let key = |c: &Cell| format!("{c:?}");
             let mut weights: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
             for r in &rows.rows {
-                let w = match r.get(weight_at) {
-                    Some(Cell::Int(n)) => *n as f64,
-                    Some(Cell::Float(f)) => *f,
-                    _ => 0.0,
-                };
+                let w = r.get(weight_at).and_then(Cell::as_f64).unwrap_or(0.0);
                 *weights.entry(key(&r[i])).or_default() += w;
             }
             if weights.len() <= MAX_FREE_VALUES {

@@ -170,20 +170,34 @@ impl Select for RetentionQuery {
         // clear). Pieces counted before `near` was kept have none: their end
         // sections are counted once per start instead (a start is its device
         // and time: numbers hash faster than ids).
-        let near_from = span("near_from");
-        let near_to = span("near_to");
         let together = self.pieces_stand_together();
-        let clear_left = format!("CASE WHEN f.near_from IS NULL THEN NULL WHEN {near_from} * {SECTIONS}.0 / {d} > {lo} THEN 0 ELSE 1 END");
-        let clear_right = format!(
-            "CASE WHEN f.near_to IS NULL THEN NULL WHEN f.near_to = {} THEN 1 WHEN {near_to} * {SECTIONS}.0 / {d} < {hi} THEN 0 ELSE 1 END",
-            u32::MAX
-        );
         let covered = |params: &mut Vec<String>, more: &str| {
             let wheres = self.wheres(tenant, dialect, params, "'covered'");
             format!("FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL AND {lo} < {SECTIONS}{more}")
         };
+        if self.unknown_ends {
+            let mut params = Vec::new();
+            let unknown = if together { " AND f.near_from IS NULL" } else { "" };
+            let (firsts, lasts) = (covered(&mut params, unknown), covered(&mut params, unknown));
+            return vec![Sql {
+                text: format!(
+                    "SELECT e.k, COUNT(*) AS starts FROM (SELECT DISTINCT b.device_key, b.ts, b.k FROM \
+                     (SELECT f.device_key, f.ts, {lo} AS k {firsts} UNION ALL SELECT f.device_key, f.ts, {hi} - 1 AS k {lasts}) AS b) AS e \
+                     GROUP BY 1 ORDER BY 1"
+                ),
+                params,
+                columns: vec!["section".into(), "starts".into()],
+            }];
+        }
         let (clear_left, clear_right) = if together {
-            (clear_left, clear_right)
+            let (near_from, near_to) = (span("near_from"), span("near_to"));
+            (
+                format!("CASE WHEN f.near_from IS NULL THEN NULL WHEN {near_from} * {SECTIONS}.0 / {d} > {lo} THEN 0 ELSE 1 END"),
+                format!(
+                    "CASE WHEN f.near_to IS NULL THEN NULL WHEN f.near_to = {} THEN 1 WHEN {near_to} * {SECTIONS}.0 / {d} < {hi} THEN 0 ELSE 1 END",
+                    u32::MAX
+                ),
+            )
         } else {
             // Typed nulls (an untyped NULL column reads as no number).
             let none = "CASE WHEN 1 = 1 THEN NULL ELSE 0 END".to_string();
@@ -197,18 +211,6 @@ impl Select for RetentionQuery {
             columns: vec!["lo".into(), "hi".into(), "l".into(), "r".into(), "n".into()],
         };
         let mut params = Vec::new();
-        let unknown = if together { " AND f.near_from IS NULL" } else { "" };
-        let (firsts, lasts) = (covered(&mut params, unknown), covered(&mut params, unknown));
-        let ends = Sql {
-            text: format!(
-                "SELECT e.k, COUNT(*) AS starts FROM (SELECT DISTINCT b.device_key, b.ts, b.k FROM \
-                 (SELECT f.device_key, f.ts, {lo} AS k {firsts} UNION ALL SELECT f.device_key, f.ts, {hi} - 1 AS k {lasts}) AS b) AS e \
-                 GROUP BY 1 ORDER BY 1"
-            ),
-            params,
-            columns: vec!["section".into(), "starts".into()],
-        };
-        let mut params = Vec::new();
         let wheres = self.wheres(tenant, dialect, &mut params, "'time'");
         let played = Sql {
             text: format!(
@@ -217,20 +219,12 @@ impl Select for RetentionQuery {
             params,
             columns: vec!["span_from".into(), "span_to".into(), "n".into()],
         };
-        if self.unknown_ends {
-            vec![ends]
-        } else {
-            vec![pieces, played]
-        }
+        vec![pieces, played]
     }
 }
 
 fn number(cell: Option<&Cell>) -> Option<f64> {
-    match cell {
-        Some(Cell::Int(i)) => Some(*i as f64),
-        Some(Cell::Float(f)) => Some(*f),
-        _ => None,
-    }
+    cell.and_then(Cell::as_f64)
 }
 
 /// What the first question found: the starts, and the duration with where it came from.
@@ -257,6 +251,9 @@ impl RetentionBasis {
     }
 }
 
+/// A content's curve: what the first question found, and the 100 sections.
+pub type RetentionCurve = (RetentionBasis, Vec<Section>);
+
 /// One section's figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
@@ -268,7 +265,7 @@ pub struct Section {
 
 /// Whether the curve's pieces (the second question's first table) include
 /// some counted before `near` was kept: then the third question is asked.
-pub fn has_unknown_ends(pieces: &Table) -> bool {
+pub(crate) fn has_unknown_ends(pieces: &Table) -> bool {
     pieces.rows.iter().any(|r| matches!(r.get(2), Some(Cell::Null)))
 }
 

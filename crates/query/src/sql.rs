@@ -64,23 +64,19 @@ pub(crate) fn time_expr() -> String {
     "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into()
 }
 
-/// Time of the sources that can report quality (players; video logs, whose
-/// time comes from CMCD sessions): the seconds played that stalls and
-/// bitrates are weighed against. Podcast byte ranges cannot stall.
-const QUALITY_SOURCES: &str = "f.source IN ('player', 'video-log')";
-const QUALITY_TIME: &str = "f.kind = 'time' AND f.source IN ('player', 'video-log')";
-/// Starts of the sources that can report quality.
-const QUALITY_START: &str = "f.kind = 'start' AND f.source IN ('player', 'video-log')";
+/// Facts of `kinds` from the sources that can report quality (players;
+/// video logs, whose time comes from CMCD sessions): podcast byte ranges
+/// cannot stall, so their time and starts weigh in no quality figure.
+fn of_quality_sources(kinds: &str) -> String {
+    format!("f.kind IN ({kinds}) AND f.source IN ('player', 'video-log')")
+}
 
 /// The SQL of one metric of `q`, quality of experience included (spec §8d).
 pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -> String {
     let sum = |cond: &str, of: &str| format!("SUM(CASE WHEN {cond} THEN {of} END)");
     let count = |cond: &str| format!("COUNT(CASE WHEN {cond} THEN 1 END)");
-    let played = format!("COALESCE({}, 0.0)", sum(QUALITY_TIME, "f.value"));
-    let stalled = format!(
-        "COALESCE({}, 0.0)",
-        sum(&format!("f.kind IN ('stall', 'stalled') AND {QUALITY_SOURCES}"), "f.value")
-    );
+    let played = format!("COALESCE({}, 0.0)", sum(&of_quality_sources("'time'"), "f.value"));
+    let stalled = format!("COALESCE({}, 0.0)", sum(&of_quality_sources("'stall', 'stalled'"), "f.value"));
     match m {
         Metric::StartupMedian | Metric::StartupP95 => {
             let p = if m == Metric::StartupMedian { 0.5 } else { 0.95 };
@@ -90,14 +86,14 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
         Metric::RebufferFrequency => {
             format!(
                 "CASE WHEN {played} = 0 THEN NULL ELSE ROUND({} * 60.0 / {played}, 4) END",
-                count(&format!("f.kind = 'stall' AND {QUALITY_SOURCES}"))
+                count(&of_quality_sources("'stall'"))
             )
         }
         Metric::FailureRate => {
-            let starts = count(QUALITY_START);
+            let starts = count(&of_quality_sources("'start'"));
             format!(
                 "CASE WHEN {starts} = 0 THEN NULL ELSE ROUND({} * 1.0 / {starts}, 4) END",
-                count(&format!("f.kind = 'failure' AND {QUALITY_SOURCES}"))
+                count(&of_quality_sources("'failure'"))
             )
         }
         Metric::ExitsBeforeStart => {
@@ -114,7 +110,7 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
             )
         }
         Metric::BitrateAvg => {
-            let rated = format!("{QUALITY_TIME} AND f.bitrate IS NOT NULL");
+            let rated = format!("{} AND f.bitrate IS NOT NULL", of_quality_sources("'time'"));
             let (weighted, secs) = (sum(&rated, "f.value * f.bitrate"), sum(&rated, "f.value"));
             format!("CASE WHEN COALESCE({secs}, 0.0) = 0 THEN NULL ELSE ROUND({weighted} / {secs}, 1) END")
         }

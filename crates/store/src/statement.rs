@@ -84,6 +84,17 @@ pub enum Cell {
     Time(Micros),
 }
 
+impl Cell {
+    /// The number a cell holds, if it holds one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
 /// One statement's answer.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {

@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use streamtally_query::{has_unknown_ends, retention_csv, retention_json, sections, Ask, RetentionBasis, RetentionQuery};
+use streamtally_query::{retention_csv, retention_json, Ask, RetentionQuery};
 use streamtally_store::Role;
 
 use crate::auth::{authenticate, bearer, tenant_of};
@@ -53,31 +53,12 @@ pub async fn get_retention(
     let (from, to) = super::range_or_recent(p.from, p.to, chrono::Duration::days(30));
     let mut q = RetentionQuery::parse(&content_id, &from, &to, p.filter.as_deref())?;
     let store = state.pipeline.store();
-    let basis = RetentionBasis::read(&state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?);
-    let Some((duration, _)) = basis.duration else {
+    let Some((basis, curve)) = state.queries.run(tenant, async { Ok(store.retention(tenant, &mut q).await?) }).await? else {
         return Err(ApiError::NotFound(format!(
             "no duration for `{}`: the catalogue has none, no playing report named a position and no log byte range reached the file",
             crate::error::shorten(&content_id)
         )));
     };
-    q.duration = Some(duration);
-    q.bytes = basis.bytes;
-    let mut tables = state.queries.run(tenant, async { Ok(store.ask(tenant, &q).await?) }).await?;
-    let played = tables.pop().unwrap_or_default();
-    let pieces = tables.pop().unwrap_or_default();
-    // Pieces counted before `near` was kept: their end sections apart.
-    let ends = if has_unknown_ends(&pieces) {
-        q.unknown_ends = true;
-        state
-            .queries
-            .run(tenant, async { Ok(store.ask(tenant, &q).await?) })
-            .await?
-            .pop()
-            .unwrap_or_default()
-    } else {
-        Default::default()
-    };
-    let curve = sections(duration, basis.starts, &[pieces, ends, played]);
     if wants_csv {
         return Ok(super::csv_response(retention_csv(&curve)));
     }
