@@ -84,6 +84,18 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Where facts and raw events are stored: the data folder (the default),
+    /// or ClickHouse, `clickhouse://user:password@host:8123/database` (the
+    /// node's WAL, engine state and metadata stay in the data folder).
+    #[arg(long, env = "STREAMTALLY_STORE")]
+    pub store: Option<String>,
+    /// This node's name, stored with each row it writes to ClickHouse: unique per node.
+    #[arg(long, env = "STREAMTALLY_NODE", default_value = "node1")]
+    pub node: String,
+    /// A ClickHouse cluster (`remote_servers`): rows go to this server's
+    /// `*_local` tables, queries read `Distributed` tables over the cluster.
+    #[arg(long, env = "STREAMTALLY_CLUSTER", requires = "store")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub enrich: EnrichArgs,
     /// Ingest requests per second allowed from one client IP (abuse guard):

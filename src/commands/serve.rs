@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use streamtally_pipeline::{open_serving, Pipeline, PipelineConfig};
+use streamtally_pipeline::{open_serving, open_serving_on_clickhouse, Pipeline, PipelineConfig};
+use streamtally_store::ClickHouseConfig;
 use streamtally_server::{AppState, ServerConfig};
 
 use streamtally_enrich::{Classifier, Enricher, GeoDb, UaLists};
@@ -32,7 +33,15 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
         checkpoint_interval: args.checkpoint_interval,
         ..PipelineConfig::default()
     };
-    let pipeline = open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?;
+    let pipeline = match &args.store {
+        None => open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?,
+        Some(url) => {
+            let mut clickhouse = ClickHouseConfig::parse(url, &args.node)?;
+            clickhouse.cluster = args.cluster.clone();
+            open_serving_on_clickhouse(&args.data.data, clickhouse, config)
+                .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
+        }
+    };
     let meta = pipeline.meta().clone();
     let mut new_key = None;
     if let Ok(key) = std::env::var("STREAMTALLY_ADMIN_KEY") {
@@ -160,4 +169,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
     }))
+}
+
+/// A store address without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let auth = &url[scheme + 3..at];
+            let user = auth.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }

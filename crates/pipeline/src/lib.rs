@@ -352,5 +352,13 @@ pub fn open_serving(root: &Path, config: PipelineConfig) -> Result<Pipeline, Pip
     Pipeline::start(store, meta, DataFolder::new(root), config)
 }
 
+/// Opens a ClickHouse store (the node's WAL, engine state and metadata in
+/// the data folder `root`) and starts its pipeline.
+pub fn open_serving_on_clickhouse(root: &Path, clickhouse: streamtally_store::ClickHouseConfig, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
+    let store = Arc::new(streamtally_store::ClickHouseStore::open(root, clickhouse)?);
+    let meta = store.meta().clone();
+    Pipeline::start(store, meta, DataFolder::new(root), config)
+}
+
 #[cfg(test)]
 mod tests;

@@ -90,7 +90,7 @@ impl ActivityQuery {
             );
             (rows, "TRUE".to_string())
         };
-        let join = if catalogue { catalogue_join(tenant, dialect) } else { String::new() };
+        let join = if catalogue { catalogue_join(dialect) } else { String::new() };
         Sql {
             text: format!("SELECT {select} FROM {rows}{join} WHERE {wheres} {rest}").trim_end().to_string(),
             params,
@@ -147,8 +147,11 @@ impl Select for ActivityQuery {
             self.statement(
                 at,
                 events,
-                "f.ts, f.\"type\", f.playback_id, f.content_id, c.title, f.position, f.duration, f.bitrate, f.bandwidth, \
-                 CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type",
+                &format!(
+                    "{} AS event_ts, f.\"type\", f.playback_id, f.content_id, c.title, f.position, f.duration, f.bitrate, f.bandwidth, \
+                     CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type",
+                    dialect.instant("f.ts")
+                ),
                 true,
                 &format!(
                     "ORDER BY f.ts, f.lsn, f.received_at, f.\"type\", f.playback_id, f.position LIMIT {} OFFSET {offset}",
@@ -161,15 +164,19 @@ impl Select for ActivityQuery {
                 events,
                 &format!("{minute} AS minute, AVG(f.bandwidth) AS bandwidth_kbps, AVG(f.bitrate) AS bitrate_kbps"),
                 false,
-                "AND (f.bandwidth IS NOT NULL OR f.bitrate IS NOT NULL) GROUP BY 1 ORDER BY 1",
+                &format!("AND (f.bandwidth IS NOT NULL OR f.bitrate IS NOT NULL) GROUP BY {minute} ORDER BY {minute}"),
                 &["minute", "bandwidth_kbps", "bitrate_kbps"],
             ),
             self.statement(
                 at,
                 events,
-                "CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type, MIN(f.ts) AS first_seen, MAX(f.ts) AS last_seen, COUNT(*) AS events",
+                &format!(
+                    "CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type, {} AS first_seen, {} AS last_seen, COUNT(*) AS events",
+                    dialect.instant("MIN(f.ts)"),
+                    dialect.instant("MAX(f.ts)")
+                ),
                 false,
-                "GROUP BY 1, 2, 3, 4 ORDER BY 5, 1",
+                "GROUP BY CAST(f.device_key AS VARCHAR), f.browser, f.os, f.device_type ORDER BY MIN(f.ts), CAST(f.device_key AS VARCHAR)",
                 &["device_key", "browser", "os", "device_type", "first_seen", "last_seen", "events"],
             ),
             self.statement(
@@ -177,24 +184,24 @@ impl Select for ActivityQuery {
                 events,
                 "f.referrer_host, COUNT(*) AS events",
                 false,
-                "AND f.referrer_host IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+                "AND f.referrer_host IS NOT NULL GROUP BY f.referrer_host ORDER BY COUNT(*) DESC, f.referrer_host",
                 &["referrer_host", "events"],
             ),
             self.statement(
                 at,
                 facts,
-                &format!("f.content_id, c.title, COALESCE(f.content_kind, c.kind) AS kind, {time} AS time"),
+                &format!("f.content_id, c.title, COALESCE(f.content_kind, c.kind) AS content_type, {time} AS time"),
                 true,
-                "AND f.kind = 'time' AND f.content_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1",
+                &format!("AND f.kind = 'time' AND f.content_id IS NOT NULL GROUP BY f.content_id, c.title, COALESCE(f.content_kind, c.kind) ORDER BY {time} DESC, f.content_id"),
                 &["content_id", "title", "kind", "time"],
             ),
             // A login names its user (spec §8b), never an owned playback's.
             self.statement(
                 at,
                 events,
-                "f.ts",
+                &format!("{} AS login_ts", dialect.instant("f.ts")),
                 false,
-                "AND f.\"type\" = 'session_start' AND f.user_id IS NOT NULL ORDER BY 1",
+                "AND f.\"type\" = 'session_start' AND f.user_id IS NOT NULL ORDER BY f.ts",
                 &["ts"],
             ),
         ]

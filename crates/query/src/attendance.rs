@@ -54,8 +54,8 @@ impl Select for AttendanceQuery {
         let start = dialect.epoch_micros("f.ts");
         let text = format!(
             "SELECT f.access_code, f.content_id, {day} AS day, SUM(f.value) AS watched_seconds, \
-             MIN({start}) AS first_activity, MAX({start} + CAST(ROUND(f.value * 1000000) AS BIGINT)) AS last_activity \
-             FROM {table} AS f WHERE {wheres} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2",
+             MIN({start}) AS first_activity, MAX({start} + CAST(round(f.value * 1000000) AS BIGINT)) AS last_activity \
+             FROM {table} AS f WHERE {wheres} GROUP BY f.access_code, f.content_id, {day} ORDER BY {day}, f.access_code, f.content_id",
             day = dialect.time_bucket("f.ts", TimeUnit::Day, self.tz),
             table = dialect.facts_table(),
             wheres = wheres.join(" AND "),

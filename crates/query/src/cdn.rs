@@ -109,12 +109,15 @@ impl CdnQuery {
     fn sql(&self, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
         let mut params = Vec::new();
         let groups: &[CdnGroup] = if grouped { &self.group_by } else { &[] };
-        let mut select: Vec<String> = groups.iter().map(|g| format!("{} AS \"{}\"", g.expr(self.tz, dialect), g.name())).collect();
+        let mut select: Vec<String> = groups
+            .iter()
+            .map(|g| format!("{} AS {}", g.expr(self.tz, dialect), dialect.output_alias(g.name())))
+            .collect();
         let list = |xs: &[&str]| xs.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(", ");
         let class = |lo: u16| format!("COALESCE(SUM(CASE WHEN f.status >= {lo} AND f.status < {} THEN f.requests END), 0)", lo + 100);
         select.extend([
             "COALESCE(SUM(f.value), 0.0) AS traffic".to_string(),
-            "COALESCE(SUM(f.requests), 0) AS requests".to_string(),
+            "COALESCE(SUM(f.requests), 0) AS total_requests".to_string(),
             format!(
                 "COALESCE(SUM(CASE WHEN f.cache_status IN ({}) THEN f.requests END), 0) AS hits",
                 list(&HIT_STATUSES)
@@ -145,8 +148,8 @@ impl CdnQuery {
             wheres.join(" AND ")
         );
         if !groups.is_empty() {
-            let pos: Vec<String> = (1..=groups.len()).map(|i| i.to_string()).collect();
-            text.push_str(&format!(" GROUP BY {} ORDER BY {}", pos.join(", "), pos.join(", ")));
+            let keys: Vec<String> = groups.iter().map(|g| g.expr(self.tz, dialect)).collect();
+            text.push_str(&format!(" GROUP BY {} ORDER BY {}", keys.join(", "), keys.join(", ")));
         }
         let mut columns: Vec<String> = groups.iter().map(|g| g.name().to_string()).collect();
         // hit_ratio is computed from hits and misses afterwards (`cdn_answer`).

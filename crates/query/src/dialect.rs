@@ -24,6 +24,14 @@ pub trait Dialect {
     fn param(&self, n: usize) -> String;
     /// An instant column as microseconds since the epoch (a 64-bit integer).
     fn epoch_micros(&self, column: &str) -> String;
+    /// A number, or null, as a 64-bit integer (rounded toward zero).
+    fn integer(&self, expr: &str) -> String;
+    /// The alias of an output column named `name` in the answer (statements
+    /// never refer to it: the answer's names come from `Sql::columns`).
+    fn output_alias(&self, name: &str) -> String;
+    /// A stored instant (or an aggregate of them) as an output column, so
+    /// the answer holds it as an instant.
+    fn instant(&self, expr: &str) -> String;
     /// The start of the `seconds`-long bucket (from the epoch) holding `column`, an instant.
     fn fixed_bucket(&self, column: &str, seconds: i64) -> String;
     /// The condition keeping one tenant's rows of the table `alias`, for
@@ -83,6 +91,15 @@ impl Dialect for DataFusion {
     fn epoch_micros(&self, column: &str) -> String {
         format!("arrow_cast({column}, 'Int64')")
     }
+    fn instant(&self, expr: &str) -> String {
+        expr.to_string()
+    }
+    fn output_alias(&self, name: &str) -> String {
+        format!("\"{name}\"")
+    }
+    fn integer(&self, expr: &str) -> String {
+        format!("CAST({expr} AS BIGINT)")
+    }
     fn fixed_bucket(&self, column: &str, seconds: i64) -> String {
         let us = seconds * 1_000_000;
         format!("arrow_cast((arrow_cast({column}, 'Int64') / {us}) * {us}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
@@ -99,50 +116,78 @@ impl Dialect for DataFusion {
     }
 }
 
-/// ClickHouse, the scale-out store (its backend is on the roadmap; the SQL is ready).
+/// ClickHouse, the scale-out store, in SQL that Debian's 18.16 and current
+/// releases both run. Instants are stored as Int64 microseconds since the
+/// epoch; an instant in an answer is marked as `Decimal(18, 0)`, which the
+/// ClickHouse store reads back as an instant. The rows a node holds in
+/// memory come with each query as the external tables `facts_recent` and
+/// `events_recent`; the catalogue and user directory as `contents` and
+/// `users`, one tenant's each.
 pub struct ClickHouse;
+
+impl ClickHouse {
+    fn micros(seconds: &str) -> String {
+        format!("toDecimal64(toInt64(toUInt32({seconds})) * 1000000, 0)")
+    }
+}
 
 impl Dialect for ClickHouse {
     fn facts_table(&self) -> &str {
-        "facts"
+        "(SELECT * FROM facts UNION ALL SELECT * FROM facts_recent)"
     }
     fn contents_table(&self) -> &str {
         "contents"
     }
     fn events_table(&self) -> &str {
-        "events"
+        "(SELECT * FROM events UNION ALL SELECT * FROM events_recent)"
     }
     fn users_table(&self) -> &str {
         "users"
     }
     fn time_bucket(&self, column: &str, unit: TimeUnit, tz: Tz) -> String {
-        let f = match unit {
-            TimeUnit::Minute => "toStartOfMinute",
-            TimeUnit::Hour => "toStartOfHour",
-            TimeUnit::Day => "toStartOfDay",
-            TimeUnit::Week => "toMonday",
-            TimeUnit::Month => "toStartOfMonth",
+        let local = format!("toDateTime(intDiv({column}, 1000000), '{}')", tz.name());
+        let start = match unit {
+            TimeUnit::Minute => format!("toStartOfMinute({local})"),
+            TimeUnit::Hour => format!("toStartOfHour({local})"),
+            TimeUnit::Day => format!("toStartOfDay({local})"),
+            // Dates: their local midnight.
+            TimeUnit::Week => format!("toDateTime(toMonday({local}), '{}')", tz.name()),
+            TimeUnit::Month => format!("toDateTime(toStartOfMonth({local}), '{}')", tz.name()),
         };
-        format!("toDateTime64({f}(toTimeZone({column}, '{}')), 6, '{}')", tz.name(), tz.name())
+        ClickHouse::micros(&start)
     }
     fn timestamp(&self, micros: i64) -> String {
-        format!("fromUnixTimestamp64Micro({micros}, 'UTC')")
+        format!("toInt64({micros})")
     }
     fn param(&self, n: usize) -> String {
+        // Bound by the ClickHouse store: servers before 19.x have no query parameters.
         format!("{{p{n}:String}}")
     }
     fn epoch_micros(&self, column: &str) -> String {
-        format!("toUnixTimestamp64Micro({column})")
+        column.to_string()
+    }
+    fn instant(&self, expr: &str) -> String {
+        format!("toDecimal64({expr}, 0)")
+    }
+    fn integer(&self, expr: &str) -> String {
+        // Rows a condition drops are computed too: a null must stay null.
+        format!("CAST({expr} AS Nullable(Int64))")
+    }
+    fn output_alias(&self, name: &str) -> String {
+        // ClickHouse reads an alias wherever its name appears, `f.requests`
+        // included: an answer's alias must not be a column's name.
+        format!("\"out_{name}\"")
     }
     fn fixed_bucket(&self, column: &str, seconds: i64) -> String {
-        format!("toStartOfInterval({column}, INTERVAL {seconds} SECOND, 'UTC')")
+        let us = seconds * 1_000_000;
+        format!("toDecimal64(intDiv({column}, {us}) * {us}, 0)")
     }
     fn tenant_condition(&self, alias: &str, tenant: TenantId) -> Option<String> {
         Some(format!("{alias}.tenant_id = {tenant}"))
     }
     fn free_dimension(&self, column: &str, name: &str) -> String {
         // Absent is NULL, an empty value stays empty (as the embedded store's function).
-        format!("if(JSONHas({column}, '{name}'), JSONExtractString({column}, '{name}'), NULL)")
+        format!("if(visitParamHas(ifNull({column}, ''), '{name}'), visitParamExtractString(ifNull({column}, ''), '{name}'), NULL)")
     }
     fn percentile(&self, expr: &str, p: f64) -> String {
         // quantileExact takes a value, not an interpolation; this sorts the

@@ -82,12 +82,14 @@ impl Select for LiveQuery {
     /// Viewers per content and minute; then per content its distinct viewers,
     /// watch time and title.
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
-        let from = format!("FROM {} AS f{}", dialect.facts_table(), catalogue_join(tenant, dialect));
+        let from = format!("FROM {} AS f{}", dialect.facts_table(), catalogue_join(dialect));
         let mut params = Vec::new();
         let wheres = self.wheres(tenant, "'active'", dialect, &mut params);
         let series = Sql {
             text: format!(
-                "SELECT f.content_id AS content_id, f.ts AS minute, COUNT(DISTINCT f.device_key) AS viewers {from} WHERE {wheres} GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT f.content_id AS content_id, {} AS minute, COUNT(DISTINCT f.device_key) AS viewers {from} WHERE {wheres} \
+                 GROUP BY f.content_id, f.ts ORDER BY f.content_id, f.ts",
+                dialect.instant("f.ts")
             ),
             params,
             columns: vec!["content_id".into(), "minute".into(), "viewers".into()],
@@ -99,7 +101,7 @@ impl Select for LiveQuery {
                 "SELECT f.content_id AS content_id, \
                  COUNT(DISTINCT CASE WHEN f.kind = 'active' THEN f.device_key END) AS viewers, \
                  COALESCE(SUM(CASE WHEN f.kind = 'time' THEN f.value END), 0.0) AS watch_time, \
-                 MAX(c.title) AS title {from} WHERE {wheres} GROUP BY 1 ORDER BY 1"
+                 MAX(c.title) AS title {from} WHERE {wheres} GROUP BY f.content_id ORDER BY f.content_id"
             ),
             params,
             columns: vec!["content_id".into(), "viewers".into(), "watch_time".into(), "title".into()],

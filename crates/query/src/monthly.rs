@@ -53,15 +53,12 @@ impl MonthlyQuery {
     fn served(&self, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
         let q = &self.counts;
         let wheres = scope_filter(tenant, q.from, q.to, dialect).join(" AND ");
-        let sums = "COALESCE(SUM(f.requests), 0) AS requests, COALESCE(SUM(f.value), 0.0) AS traffic";
+        let sums = "COALESCE(SUM(f.requests), 0) AS total_requests, COALESCE(SUM(f.value), 0.0) AS traffic";
+        let bucket = dialect.time_bucket("f.ts", TimeUnit::Month, q.tz);
         let (month, rest, mut columns) = if grouped {
-            (
-                format!("{} AS month, ", dialect.time_bucket("f.ts", TimeUnit::Month, q.tz)),
-                " GROUP BY 1 ORDER BY 1",
-                vec!["month".to_string()],
-            )
+            (format!("{bucket} AS month, "), format!(" GROUP BY {bucket} ORDER BY {bucket}"), vec!["month".to_string()])
         } else {
-            (String::new(), "", Vec::new())
+            (String::new(), String::new(), Vec::new())
         };
         columns.extend(["requests".to_string(), "traffic".to_string()]);
         Sql {

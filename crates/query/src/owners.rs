@@ -32,8 +32,8 @@ impl Select for UserTrace {
         let tenant = dialect.tenant_condition("f", tenant).map(|c| format!("{c} AND ")).unwrap_or_default();
         vec![Sql {
             text: format!(
-                "SELECT COUNT(*) AS events, MAX(CASE WHEN f.\"type\" = 'session_start' THEN f.ts END) AS last_login \
-                 FROM {} AS f WHERE {tenant}f.user_id = {user}",
+                "SELECT COUNT(*) AS events, {} AS last_login FROM {} AS f WHERE {tenant}f.user_id = {user}",
+                dialect.instant("MAX(CASE WHEN f.\"type\" = 'session_start' THEN f.ts END)"),
                 dialect.events_table()
             ),
             params,
@@ -89,7 +89,7 @@ impl Select for OwnedPlaybacks {
         wheres.push("f.playback_id IS NOT NULL".into());
         vec![Sql {
             text: format!(
-                "SELECT o.playback_id, o.owned_from, o.owned_to FROM ({}) AS o ORDER BY 1, 2 LIMIT {MAX_OWNED_PLAYBACKS}",
+                "SELECT o.playback_id, o.owned_from, o.owned_to FROM ({}) AS o ORDER BY o.playback_id, o.owned_from LIMIT {MAX_OWNED_PLAYBACKS}",
                 owned_stretches(&wheres, dialect)
             ),
             params,

@@ -94,9 +94,9 @@ impl RetentionQuery {
         })
     }
 
-    fn catalogue_join(&self, tenant: TenantId, dialect: &dyn Dialect) -> String {
+    fn catalogue_join(&self, dialect: &dyn Dialect) -> String {
         if self.filters.iter().any(|f| f.dimension.needs_catalogue()) {
-            crate::sql::catalogue_join(tenant, dialect)
+            crate::sql::catalogue_join(dialect)
         } else {
             String::new()
         }
@@ -115,14 +115,13 @@ impl Select for RetentionQuery {
     /// seen; with the duration known, the covering starts per section and
     /// the pieces played.
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
-        let join = self.catalogue_join(tenant, dialect);
+        let join = self.catalogue_join(dialect);
         let table = dialect.facts_table();
         let Some(duration) = self.duration else {
             let mut params = Vec::new();
-            let in_tenant = dialect.tenant_condition("c", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
             let catalogue = Sql {
                 text: format!(
-                    "SELECT c.duration FROM {} AS c WHERE c.content_id = {}{in_tenant}",
+                    "SELECT c.duration FROM {} AS c WHERE c.content_id = {}",
                     dialect.contents_table(),
                     param(dialect, &mut params, &self.content_id)
                 ),
@@ -158,8 +157,8 @@ impl Select for RetentionQuery {
         let scale = format!("{:?}", self.bytes.filter(|b| *b > 0.0).map_or(1.0, |b| duration / b));
         let span = |end: &str| format!("(CASE WHEN {BYTE_SOURCES} THEN f.{end} * {scale} ELSE f.{end} * 1.0 END)");
         let (from, to) = (span("span_from"), span("span_to"));
-        let lo = format!("CAST(FLOOR({from} * {SECTIONS}.0 / {d}) AS BIGINT)");
-        let hi = format!("LEAST(CAST(CEIL({to} * {SECTIONS}.0 / {d}) AS BIGINT), {SECTIONS})");
+        let lo = dialect.integer(&format!("floor({from} * {SECTIONS}.0 / {d})"));
+        let hi = format!("least({}, {SECTIONS})", dialect.integer(&format!("ceil({to} * {SECTIONS}.0 / {d})")));
         // A piece covers sections lo to hi − 1. It covers those strictly
         // between whole, so no other piece of its start touches them (a
         // start's pieces never overlap): they are counted per piece. Its two
@@ -183,7 +182,7 @@ impl Select for RetentionQuery {
                 text: format!(
                     "SELECT e.k, COUNT(*) AS starts FROM (SELECT DISTINCT b.device_key, b.ts, b.k FROM \
                      (SELECT f.device_key, f.ts, {lo} AS k {firsts} UNION ALL SELECT f.device_key, f.ts, {hi} - 1 AS k {lasts}) AS b) AS e \
-                     GROUP BY 1 ORDER BY 1"
+                     GROUP BY e.k ORDER BY e.k"
                 ),
                 params,
                 columns: vec!["section".into(), "starts".into()],
@@ -205,8 +204,9 @@ impl Select for RetentionQuery {
         };
         let mut params = Vec::new();
         let all = covered(&mut params, "");
+        let keys = [lo.as_str(), hi.as_str(), clear_left.as_str(), clear_right.as_str()].join(", ");
         let pieces = Sql {
-            text: format!("SELECT {lo} AS lo, {hi} AS hi, {clear_left} AS l, {clear_right} AS r, COUNT(*) AS n {all} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"),
+            text: format!("SELECT {lo} AS lo, {hi} AS hi, {clear_left} AS l, {clear_right} AS r, COUNT(*) AS n {all} GROUP BY {keys} ORDER BY {keys}"),
             params,
             columns: vec!["lo".into(), "hi".into(), "l".into(), "r".into(), "n".into()],
         };
@@ -214,7 +214,7 @@ impl Select for RetentionQuery {
         let wheres = self.wheres(tenant, dialect, &mut params, "'time'");
         let played = Sql {
             text: format!(
-                "SELECT {from} AS span_from, {to} AS span_to, COUNT(*) AS n FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
+                "SELECT {from} AS played_from, {to} AS played_to, COUNT(*) AS n FROM {table} AS f{join} WHERE {wheres} AND f.span_from IS NOT NULL GROUP BY {from}, {to} ORDER BY {from}, {to}"
             ),
             params,
             columns: vec!["span_from".into(), "span_to".into(), "n".into()],

@@ -52,7 +52,7 @@ fn registered(column: &str) -> String {
 /// Spec §8b: a fact's user is its own, else the one its playback named after
 /// it in the same start ([`FactKind::Owner`](streamtally_model::FactKind::Owner),
 /// joined by [`directory_join`] as `o`).
-pub(crate) const FACT_USER: &str = "COALESCE(f.user_id, o.user_id)";
+pub(crate) const FACT_USER: &str = "COALESCE(f.user_id, o.owner_user)";
 
 fn count_of(kind: &str) -> String {
     format!("COUNT(CASE WHEN f.kind = '{kind}' THEN 1 END)")
@@ -61,7 +61,7 @@ fn count_of(kind: &str) -> String {
 /// Seconds of time, summed in whole milliseconds: integer sums do not depend
 /// on the order rows are added in, so the rows of a grouping add up to its total.
 pub(crate) fn time_expr() -> String {
-    "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(ROUND(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into()
+    "COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(round(f.value * 1000.0) AS BIGINT) END), 0) / 1000.0".into()
 }
 
 /// Facts of `kinds` from the sources that can report quality (players;
@@ -80,19 +80,19 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
     match m {
         Metric::StartupMedian | Metric::StartupP95 => {
             let p = if m == Metric::StartupMedian { 0.5 } else { 0.95 };
-            format!("ROUND({}, 3)", dialect.percentile("CASE WHEN f.kind = 'startup' THEN f.value END", p))
+            format!("round({}, 3)", dialect.percentile("CASE WHEN f.kind = 'startup' THEN f.value END", p))
         }
-        Metric::RebufferRatio => format!("CASE WHEN {played} + {stalled} = 0 THEN NULL ELSE ROUND({stalled} / ({played} + {stalled}), 4) END"),
+        Metric::RebufferRatio => format!("CASE WHEN {played} + {stalled} = 0 THEN NULL ELSE round({stalled} / ({played} + {stalled}), 4) END"),
         Metric::RebufferFrequency => {
             format!(
-                "CASE WHEN {played} = 0 THEN NULL ELSE ROUND({} * 60.0 / {played}, 4) END",
+                "CASE WHEN {played} = 0 THEN NULL ELSE round({} * 60.0 / {played}, 4) END",
                 count(&of_quality_sources("'stall'"))
             )
         }
         Metric::FailureRate => {
             let starts = count(&of_quality_sources("'start'"));
             format!(
-                "CASE WHEN {starts} = 0 THEN NULL ELSE ROUND({} * 1.0 / {starts}, 4) END",
+                "CASE WHEN {starts} = 0 THEN NULL ELSE round({} * 1.0 / {starts}, 4) END",
                 count(&of_quality_sources("'failure'"))
             )
         }
@@ -112,7 +112,7 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
         Metric::BitrateAvg => {
             let rated = format!("{} AND f.bitrate IS NOT NULL", of_quality_sources("'time'"));
             let (weighted, secs) = (sum(&rated, "f.value * f.bitrate"), sum(&rated, "f.value"));
-            format!("CASE WHEN COALESCE({secs}, 0.0) = 0 THEN NULL ELSE ROUND({weighted} / {secs}, 1) END")
+            format!("CASE WHEN COALESCE({secs}, 0.0) = 0 THEN NULL ELSE round({weighted} / {secs}, 1) END")
         }
         Metric::BitrateSwitches => count_of("switch"),
         Metric::Errors => count_of("fault"),
@@ -127,7 +127,7 @@ pub(crate) fn measure_expr(m: Metric, q: &MetricsQuery, dialect: &dyn Dialect) -
         // Source 000: time ÷ starts, in seconds (ms-exact); none without a start.
         Metric::AvgTime => {
             let starts = count_of("start");
-            format!("CASE WHEN {starts} = 0 THEN NULL ELSE ROUND(({}) / {starts}, 3) END", time_expr())
+            format!("CASE WHEN {starts} = 0 THEN NULL ELSE round(({}) / {starts}, 3) END", time_expr())
         }
     }
 }
@@ -192,17 +192,18 @@ pub(crate) fn owners_of(tenant: TenantId, from: Micros, to: Micros, dialect: &dy
 pub(crate) fn owned_stretches(owners: &[String], dialect: &dyn Dialect) -> String {
     let from = dialect.epoch_micros("f.ts");
     format!(
-        "SELECT f.playback_id, {from} AS owned_from, {from} + CAST(ROUND(f.value * 1000000.0) AS BIGINT) AS owned_to, MIN(f.user_id) AS user_id \
-         FROM {} AS f WHERE {} GROUP BY 1, 2, 3",
+        "SELECT f.playback_id, {from} AS owned_from, {from} + CAST(round(f.value * 1000000.0) AS BIGINT) AS owned_to, MIN(f.user_id) AS owner_user \
+         FROM {} AS f WHERE {} GROUP BY f.playback_id, owned_from, owned_to",
         dialect.facts_table(),
         owners.join(" AND ")
     )
 }
 
-/// The catalogue of the facts' tenant, joined on the content.
-pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String {
-    let tenant = dialect.tenant_condition("c", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
-    format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id{tenant}", dialect.contents_table())
+/// The catalogue, joined on the content: every backend hands a statement
+/// the catalogue of its tenant only, so the join needs no tenant condition
+/// (which ClickHouse 18.16 could not take in `ON` either).
+pub(crate) fn catalogue_join(dialect: &dyn Dialect) -> String {
+    format!(" LEFT JOIN {} AS c ON c.content_id = f.content_id", dialect.contents_table())
 }
 
 /// The user directory of the facts' tenant, joined on the fact's user (its
@@ -210,10 +211,10 @@ pub(crate) fn catalogue_join(tenant: TenantId, dialect: &dyn Dialect) -> String 
 pub(crate) fn directory_join(tenant: TenantId, from: Micros, to: Micros, dialect: &dyn Dialect) -> String {
     let stretches = owned_stretches(&owners_of(tenant, from, to, dialect), dialect);
     let at = dialect.epoch_micros("f.ts");
-    let in_tenant = dialect.tenant_condition("u", tenant).map(|c| format!(" AND {c}")).unwrap_or_default();
+    // The directory is the tenant's only, as the catalogue (`catalogue_join`).
     format!(
         " LEFT JOIN ({stretches}) AS o ON o.playback_id = f.playback_id AND f.user_id IS NULL AND {at} >= o.owned_from AND {at} <= o.owned_to \
-         LEFT JOIN {} AS u ON u.user_id = {FACT_USER}{in_tenant}",
+         LEFT JOIN {} AS u ON u.user_id = {FACT_USER}",
         dialect.users_table()
     )
 }
@@ -231,11 +232,11 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     let mut select = Vec::new();
     let group_by: &[Dimension] = if grouped { &q.group_by } else { &[] };
     for d in group_by {
-        select.push(format!("{} AS \"{}\"", dimension_expr(d, q.tz, dialect), d.name()));
+        select.push(format!("{} AS {}", dimension_expr(d, q.tz, dialect), dialect.output_alias(&d.name())));
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {
-        select.push(format!("{} AS \"{}\"", measure_expr(*m, q, dialect), m.name()));
+        select.push(format!("{} AS {}", measure_expr(*m, q, dialect), dialect.output_alias(m.name())));
         columns.push(m.name().to_string());
     }
     let mut kinds: Vec<&str> = q.metrics.iter().flat_map(|m| kinds_of(*m).iter().copied()).collect();
@@ -248,15 +249,16 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
     let mut dimensions = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension));
     if dimensions.clone().any(|d| d.needs_catalogue()) {
-        text.push_str(&catalogue_join(tenant, dialect));
+        text.push_str(&catalogue_join(dialect));
     }
     if dimensions.any(|d| d.needs_directory()) {
         text.push_str(&directory_join(tenant, q.from, q.to, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
     if !group_by.is_empty() {
-        let positions: Vec<String> = (1..=group_by.len()).map(|i| i.to_string()).collect();
-        text.push_str(&format!(" GROUP BY {} ORDER BY {}", positions.join(", "), positions.join(", ")));
+        // Grouped by the expressions, not positions (ClickHouse 18.16 reads `GROUP BY 1` as a constant).
+        let keys: Vec<String> = group_by.iter().map(|d| dimension_expr(d, q.tz, dialect)).collect();
+        text.push_str(&format!(" GROUP BY {} ORDER BY {}", keys.join(", "), keys.join(", ")));
     }
     Sql { text, params, columns }
 }

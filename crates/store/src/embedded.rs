@@ -16,7 +16,6 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
-use fs4::fs_std::FileExt;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{micros_to_datetime, DeviceKey, EnrichedEvent, Fact, Micros, TenantId};
 
@@ -30,6 +29,9 @@ mod select;
 mod table;
 use erase::*;
 use table::*;
+pub(crate) use erase::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
+pub(crate) use select::{contents_batch, users_batch};
+pub(crate) use table::{between, Row};
 
 /// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;
@@ -120,28 +122,7 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens the data folder, creating it if needed, and takes its lock.
     pub fn open(root: &Path, mode: OpenMode) -> Result<EmbeddedStore, StoreError> {
-        fs::create_dir_all(root).map_err(io_err(root))?;
-        streamtally_meta::keep_private(root, 0o700).map_err(io_err(root))?;
-        let folder = DataFolder::new(root);
-        let lock_path = folder.lock_file();
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        if !lock.try_lock_exclusive().unwrap_or(false) {
-            let hint = fs::read_to_string(&lock_path).unwrap_or_default();
-            return Err(StoreError::Locked {
-                path: root.display().to_string(),
-                hint: format!("{}; stop it, or ask the running server's HTTP API instead", hint.trim()),
-            });
-        }
-        if mode == OpenMode::Serve {
-            let _ = lock.set_len(0);
-            let _ = (&lock).write_all(format!("held by streamtally pid {}", std::process::id()).as_bytes());
-        }
+        let (folder, lock) = DataFolder::take(root, mode)?;
         let format = crate::format::check(root)?;
         let meta = Arc::new(Meta::open(&folder.meta_file())?);
         let store = EmbeddedStore {

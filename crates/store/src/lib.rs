@@ -21,12 +21,14 @@
 //! only that tenant's folder and rows.
 
 mod arrow_rows;
+mod clickhouse;
 mod embedded;
 mod folder;
 pub mod format;
 mod partition;
 mod statement;
 
+pub use clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use folder::DataFolder;
 pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS, USER_COLUMNS};
@@ -50,6 +52,14 @@ pub enum StoreError {
     Meta(#[from] MetaError),
     #[error("the store was opened read-only")]
     ReadOnly,
+    #[error("ClickHouse: {0}")]
+    ClickHouse(String),
+    #[error(transparent)]
+    ClickHouseClient(#[from] clickhouse::ClientError),
+    #[error(transparent)]
+    Bind(#[from] clickhouse::BindError),
+    #[error(transparent)]
+    Answer(#[from] clickhouse::AnswerError),
     #[error("the data folder {path} cannot be opened: {reason}")]
     Format { path: String, reason: String },
 }

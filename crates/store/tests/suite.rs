@@ -1,6 +1,6 @@
 //! The storage suite: what every [`FactStore`] backend must do, written once
-//! and run against each — the embedded store here; a ClickHouse backend adds
-//! its opener beside it. Questions are asked through the query model, so each
+//! and run against each — the embedded store and ClickHouse (Debian's
+//! 18.16 server, started by the test on a loopback port). Questions are asked through the query model, so each
 //! backend is checked with the SQL of its own dialect. Each check makes
 //! tenants of its own, so all of them may share one store.
 
@@ -9,7 +9,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use streamtally_model::{parse_ts, ClientFamily, DeviceKey, Fact, FactKind, Geo, Source, TenantId};
 use streamtally_query::{Ask, Cell, MetricsQuery};
-use streamtally_store::{EmbeddedStore, FactStore, Meta, OpenMode, Subject};
+use streamtally_store::{ClickHouseConfig, ClickHouseStore, EmbeddedStore, FactStore, Meta, OpenMode, Subject};
+
+#[path = "support/clickhouse.rs"]
+mod clickhouse;
 
 /// Opens the backend under test on the same data each time it is called
 /// (after the previous one was dropped), with its metadata.
@@ -156,6 +159,19 @@ async fn the_storage_suite_holds_for_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
     let open = || {
         let store = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();
+        let meta = store.meta().clone();
+        (Arc::new(store) as Arc<dyn FactStore>, meta)
+    };
+    run_all(&open).await;
+}
+
+#[tokio::test]
+async fn the_storage_suite_holds_for_clickhouse() {
+    let server = clickhouse::ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let config = ClickHouseConfig::parse(&server.url(), "suite-node").unwrap();
+        let store = ClickHouseStore::open(dir.path(), config).unwrap();
         let meta = store.meta().clone();
         (Arc::new(store) as Arc<dyn FactStore>, meta)
     };

@@ -11,7 +11,7 @@ use super::TableState;
 use crate::StoreError;
 
 /// A mask keeping the rows whose column `name` is not `value` (nulls are kept).
-pub(super) fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> Result<BooleanArray, StoreError> {
+pub(crate) fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> Result<BooleanArray, StoreError> {
     let col = batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
     Ok(match col {
         Some(c) => (0..batch.num_rows()).map(|i| Some(c.is_null(i) || c.value(i) != value)).collect(),
@@ -21,11 +21,11 @@ pub(super) fn keep_unless_text(batch: &RecordBatch, name: &str, value: &str) -> 
 
 /// Stretches of playbacks a user owns (spec §8b): playback → (from, to) in
 /// microseconds, both included.
-pub(super) type Owned = HashMap<String, Vec<(i64, i64)>>;
+pub(crate) type Owned = HashMap<String, Vec<(i64, i64)>>;
 
 /// A mask keeping the rows not of `user`: rows naming it, and rows of no user
 /// in the stretches of the playbacks it owns.
-pub(super) fn keep_unless_user(batch: &RecordBatch, user: &str, owned: &Owned) -> Result<BooleanArray, StoreError> {
+pub(crate) fn keep_unless_user(batch: &RecordBatch, user: &str, owned: &Owned) -> Result<BooleanArray, StoreError> {
     let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
     let (users, playbacks) = (text("user_id"), text("playback_id"));
     let times = batch
@@ -73,7 +73,7 @@ pub(super) fn owned_playbacks(facts: &mut TableState, user: &str) -> Result<Owne
     Ok(owned.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
-pub(super) fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {
+pub(crate) fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {
     let col = batch
         .column_by_name("device_key")
         .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned());

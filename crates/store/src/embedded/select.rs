@@ -76,7 +76,7 @@ impl EmbeddedStore {
     }
 }
 
-fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, StoreError> {
+pub(crate) fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, StoreError> {
     let settings = meta.settings(tenant)?;
     let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let ranges = settings.age_ranges();
@@ -109,7 +109,7 @@ fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, Stor
     Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
-fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {
+pub(crate) fn contents_batch(contents: &[crate::Content]) -> Result<RecordBatch, StoreError> {
     use datafusion::arrow::array::{ArrayRef, Float64Array};
     let s = |f: &dyn Fn(&crate::Content) -> Option<&str>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<StringArray>()) };
     let n = |f: &dyn Fn(&crate::Content) -> Option<f64>| -> ArrayRef { Arc::new(contents.iter().map(f).collect::<Float64Array>()) };

@@ -45,7 +45,7 @@ pub(super) fn today() -> NaiveDate {
 }
 
 /// Rows a table takes in and keeps as Arrow.
-pub(super) trait Row: Clone {
+pub(crate) trait Row: Clone {
     fn lsn(&self) -> u64;
     fn batch(rows: &[Self]) -> Result<RecordBatch, StoreError>;
 }
@@ -97,7 +97,7 @@ pub(super) fn ts_column(batch: &RecordBatch) -> Result<&TimestampMicrosecondArra
 }
 
 /// Rows of `batch` with `from <= ts < to`.
-pub(super) fn between(batch: &RecordBatch, from: Micros, to: Micros) -> Result<RecordBatch, StoreError> {
+pub(crate) fn between(batch: &RecordBatch, from: Micros, to: Micros) -> Result<RecordBatch, StoreError> {
     let ts = ts_column(batch)?;
     let mask: BooleanArray = ts.values().iter().map(|t| Some(*t >= from && *t < to)).collect();
     Ok(filter_record_batch(batch, &mask)?)

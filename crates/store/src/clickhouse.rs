@@ -1,0 +1,292 @@
+//! The ClickHouse store: facts and raw events in ClickHouse tables shared by
+//! every tenant (each row led by its tenant), reached over the HTTP
+//! interface. What the node appended and has not yet inserted stays in
+//! memory and is handed to each query as external data (`facts_recent`,
+//! `events_recent`), so answers include it as on the embedded store; the
+//! catalogue and the user directory travel the same way, from metadata.
+//!
+//! Idempotent inserts without server support (18.16 has no
+//! `insert_deduplication_token`): every row carries its node and the WAL
+//! position its checkpoint covered (`upto`). On open, a node's covered
+//! position per table is the largest `upto` ClickHouse holds for it, so rows a
+//! crash left inserted are not offered again; a checkpoint retried after an
+//! uncertain failure first asks whether its `upto` arrived.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+use streamtally_model::{EnrichedEvent, Fact, TenantId};
+
+use crate::arrow_rows::{events_schema, facts_schema};
+use crate::embedded::{between, Row};
+use crate::{BoxFuture, Checkpoint, DataFolder, Erased, FactStore, FlushStats, Meta, OpenMode, Scope, Sql, SqlDialect, StoreError, Subject, Table};
+
+pub(crate) mod answer;
+pub(crate) mod bind;
+pub(crate) mod client;
+mod config;
+mod erase;
+mod rows;
+mod schema;
+
+pub use answer::AnswerError;
+pub use bind::BindError;
+use client::{Client, External};
+pub use client::ClientError;
+pub use config::ClickHouseConfig;
+
+/// Rows appended and not yet inserted, per table, in arrival order.
+#[derive(Default)]
+struct Recent {
+    facts: Vec<(TenantId, RecordBatch)>,
+    events: Vec<(TenantId, RecordBatch)>,
+}
+
+impl Recent {
+    fn rows(&self) -> usize {
+        self.facts.iter().chain(&self.events).map(|(_, b)| b.num_rows()).sum()
+    }
+}
+
+/// What a checkpoint took: its rows wait in `in_flight` under `id` (queried,
+/// and reached by erasure, until inserted); which tables are in.
+struct Sealed {
+    id: u64,
+    inserted: [bool; 2],
+}
+
+pub struct ClickHouseStore {
+    client: Arc<Client>,
+    config: ClickHouseConfig,
+    meta: Arc<Meta>,
+    /// Per table (facts, events): the WAL position ClickHouse holds this node's rows up to.
+    covered: [AtomicU64; 2],
+    recent: Mutex<Recent>,
+    in_flight: Mutex<Vec<(u64, Arc<Recent>)>>,
+    next_checkpoint: AtomicU64,
+    /// A failed insert may have arrived: the next attempt asks first.
+    uncertain: AtomicBool,
+    /// Held while rows go into ClickHouse and while erasure removes rows, so
+    /// no erased row is inserted after its erasure.
+    writing: Mutex<()>,
+    _lock: std::fs::File,
+}
+
+impl ClickHouseStore {
+    /// Opens the node's data folder (its metadata, WAL and engine state live
+    /// there) and the ClickHouse database, creating or migrating its schema.
+    pub fn open(root: &std::path::Path, config: ClickHouseConfig) -> Result<ClickHouseStore, StoreError> {
+        let (folder, lock) = DataFolder::take(root, OpenMode::Serve)?;
+        let meta = Arc::new(Meta::open(&folder.meta_file())?);
+        let client = Arc::new(Client::new(&config));
+        schema::migrate(&client, &config)?;
+        let covered = [
+            AtomicU64::new(schema::covered(&client, "facts", &config.node)?),
+            AtomicU64::new(schema::covered(&client, "events", &config.node)?),
+        ];
+        Ok(ClickHouseStore {
+            client,
+            config,
+            meta,
+            covered,
+            recent: Mutex::new(Recent::default()),
+            in_flight: Mutex::new(Vec::new()),
+            next_checkpoint: AtomicU64::new(1),
+            uncertain: AtomicBool::new(false),
+            writing: Mutex::new(()),
+            _lock: lock,
+        })
+    }
+
+    pub fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<Recent>)>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rows not yet in ClickHouse of one tenant and table, in the scope's range.
+    fn recent_rows(&self, tenant: TenantId, scope: Scope, table: usize) -> Result<Vec<RecordBatch>, StoreError> {
+        let pick = |r: &Recent| -> Vec<RecordBatch> {
+            let rows = if table == 0 { &r.facts } else { &r.events };
+            rows.iter().filter(|(t, _)| *t == tenant).map(|(_, b)| b.clone()).collect()
+        };
+        let mut batches: Vec<RecordBatch> = self.lock_in_flight().iter().flat_map(|(_, r)| pick(r)).collect();
+        batches.extend(pick(&self.lock_recent()));
+        batches.iter().map(|b| between(b, scope.from, scope.to)).collect()
+    }
+
+    /// The external tables a statement of `scope` reads.
+    fn externals(&self, tenant: TenantId, scope: Scope) -> Result<Vec<External>, StoreError> {
+        let recent = |name: &'static str, table: usize, schema: &datafusion::arrow::datatypes::Schema| -> Result<External, StoreError> {
+            let mut tsv = String::new();
+            for b in self.recent_rows(tenant, scope, table)? {
+                rows::write_tsv(&mut tsv, tenant, &self.config.node, 0, &b);
+            }
+            Ok(External {
+                name,
+                structure: rows::structure(&rows::columns(schema)),
+                tsv,
+            })
+        };
+        let plain = |name: &'static str, batch: RecordBatch| External {
+            name,
+            structure: rows::structure(&rows::own_columns(&batch.schema())),
+            tsv: {
+                let mut tsv = String::new();
+                rows::write_rows(&mut tsv, "", &batch);
+                tsv
+            },
+        };
+        let mut out = vec![recent("facts_recent", 0, &facts_schema())?];
+        if scope.events {
+            out.push(recent("events_recent", 1, &events_schema())?);
+        }
+        if scope.catalogue {
+            out.push(plain("contents", crate::embedded::contents_batch(&self.meta.contents(tenant)?)?));
+        }
+        if scope.directory {
+            out.push(plain("users", crate::embedded::users_batch(&self.meta, tenant)?));
+        }
+        Ok(out)
+    }
+
+    /// Inserts one table's rows of a checkpoint, unless an earlier attempt got them in.
+    fn insert_table(&self, rows: &[(TenantId, RecordBatch)], table: usize, upto: u64) -> Result<usize, StoreError> {
+        let name = schema::TABLES[table];
+        let n: usize = rows.iter().map(|(_, b)| b.num_rows()).sum();
+        if n == 0 {
+            return Ok(0);
+        }
+        if self.uncertain.load(Ordering::SeqCst) && schema::covered(&self.client, name, &self.config.node)? >= upto {
+            return Ok(0);
+        }
+        let mut tsv = String::new();
+        for (tenant, batch) in rows {
+            rows::write_tsv(&mut tsv, *tenant, &self.config.node, upto, batch);
+        }
+        match self.client.insert(&schema::write_target(&self.config, name), tsv) {
+            Ok(()) => Ok(n),
+            Err(e) => {
+                self.uncertain.store(true, Ordering::SeqCst);
+                Err(e.into())
+            }
+        }
+    }
+
+    fn append<R: Row>(&self, tenant: TenantId, rows: &[R], table: usize) -> Result<(), StoreError> {
+        let covered = self.covered[table].load(Ordering::SeqCst);
+        let newer: Vec<R>;
+        let rows = if rows.iter().all(|r| r.lsn() > covered) {
+            rows
+        } else {
+            newer = rows.iter().filter(|r| r.lsn() > covered).cloned().collect();
+            &newer
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = R::batch(rows)?;
+        let mut recent = self.lock_recent();
+        if table == 0 {
+            recent.facts.push((tenant, batch));
+        } else {
+            recent.events.push((tenant, batch));
+        }
+        Ok(())
+    }
+}
+
+impl FactStore for ClickHouseStore {
+    fn append_facts(&self, tenant: TenantId, facts: &[Fact<'_>]) -> Result<(), StoreError> {
+        self.append(tenant, facts, 0)
+    }
+
+    fn append_events(&self, tenant: TenantId, events: Vec<(u64, EnrichedEvent)>) -> Result<(), StoreError> {
+        self.append(tenant, &events, 1)
+    }
+
+    fn begin_checkpoint(&self) -> Checkpoint {
+        let rows = Arc::new(std::mem::take(&mut *self.lock_recent()));
+        let id = self.next_checkpoint.fetch_add(1, Ordering::SeqCst);
+        self.lock_in_flight().push((id, rows));
+        Checkpoint(Box::new(Sealed { id, inserted: [false; 2] }))
+    }
+
+    fn finish_checkpoint(&self, checkpoint: &mut Checkpoint, upto_lsn: u64) -> Result<FlushStats, StoreError> {
+        let Some(sealed) = checkpoint.0.downcast_mut::<Sealed>() else {
+            return Err(StoreError::Manifest {
+                path: self.config.base_url(),
+                reason: "a checkpoint begun by another store".into(),
+            });
+        };
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let id = sealed.id;
+        let Some(taken) = self.lock_in_flight().iter().find(|(i, _)| *i == id).map(|(_, r)| r.clone()) else {
+            return Ok(FlushStats::default());
+        };
+        let mut stats = FlushStats::default();
+        for table in 0..2 {
+            if sealed.inserted[table] {
+                continue;
+            }
+            let rows = if table == 0 { &taken.facts } else { &taken.events };
+            stats.rows += self.insert_table(rows, table, upto_lsn)?;
+            sealed.inserted[table] = true;
+            self.covered[table].fetch_max(upto_lsn, Ordering::SeqCst);
+        }
+        self.uncertain.store(false, Ordering::SeqCst);
+        self.lock_in_flight().retain(|(i, _)| *i != id);
+        Ok(stats)
+    }
+
+    fn pending_rows(&self) -> usize {
+        self.lock_recent().rows()
+    }
+
+    fn collect_garbage(&self) {}
+
+    fn close(&self) {}
+
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::ClickHouse
+    }
+
+    fn select<'a>(&'a self, tenant: TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
+        Box::pin(async move {
+            let externals = self.externals(tenant, scope)?;
+            let statements = statements.to_vec();
+            let client = self.client.clone();
+            let run = move || -> Result<Vec<Table>, StoreError> {
+                statements
+                    .iter()
+                    .map(|sql| {
+                        let text = format!("{} FORMAT JSONCompact", bind::bind(&sql.text, &sql.params)?);
+                        let body = client.select(&text, &externals)?;
+                        Ok(answer::parse(&sql.columns, &body)?)
+                    })
+                    .collect()
+            };
+            tokio::task::spawn_blocking(run).await.map_err(|e| StoreError::ClickHouse(format!("a query thread ended: {e}")))?
+        })
+    }
+
+    fn erase(&self, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
+        erase::erase(self, tenant, subject)
+    }
+
+    fn apply_retention(&self, tenant: TenantId, keep_from_day: NaiveDate) -> Result<usize, StoreError> {
+        erase::drop_before(self, tenant, keep_from_day, true)
+    }
+
+    fn apply_raw_retention(&self, tenant: TenantId, keep_from_day: NaiveDate) -> Result<usize, StoreError> {
+        erase::drop_before(self, tenant, keep_from_day, false)
+    }
+}

@@ -1,0 +1,144 @@
+//! ClickHouse's HTTP interface: statements, inserts and selects with
+//! external data (tables sent along with a query, multipart), over one
+//! keep-alive agent. Settings every request carries keep answers the same on
+//! old and current servers.
+
+use std::time::Duration;
+
+use super::ClickHouseConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("ClickHouse at {url} is unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("ClickHouse refused a statement ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+/// One external table sent with a query: its name, `structure` and rows as TabSeparated.
+pub(super) struct External {
+    pub name: &'static str,
+    pub structure: String,
+    pub tsv: String,
+}
+
+pub(super) struct Client {
+    agent: ureq::Agent,
+    base: String,
+    user: String,
+    password: String,
+    database: String,
+}
+
+const BOUNDARY: &str = "streamtally-external-data-5f1c9e";
+
+impl Client {
+    pub fn new(config: &ClickHouseConfig) -> Client {
+        Client {
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(config.timeout_secs)))
+                .build()
+                .into(),
+            base: config.base_url(),
+            user: config.user.clone(),
+            password: config.password.clone(),
+            database: config.database.clone(),
+        }
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    fn url(&self, query: Option<&str>, database: bool, extra: &[(String, String)]) -> String {
+        let mut url = format!("{}/?output_format_json_quote_64bit_integers=0&output_format_json_quote_denormals=0", self.base);
+        if database {
+            url.push_str(&format!("&database={}", encode(&self.database)));
+        }
+        if let Some(q) = query {
+            url.push_str(&format!("&query={}", encode(q)));
+        }
+        for (k, v) in extra {
+            url.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+        url
+    }
+
+    fn send(&self, url: &str, content_type: &str, body: Vec<u8>) -> Result<String, ClientError> {
+        let request = self
+            .agent
+            .post(url)
+            .header("X-ClickHouse-User", &self.user)
+            .header("X-ClickHouse-Key", &self.password)
+            .header("Content-Type", content_type);
+        let mut response = request.send(&body[..]).map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().with_config().limit(1 << 30).read_to_string().map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        })?;
+        if status != 200 {
+            return Err(ClientError::Refused {
+                status,
+                message: text.trim().chars().take(2000).collect(),
+            });
+        }
+        Ok(text)
+    }
+
+    /// Runs a statement in the configured database (`database: false`: in the default one).
+    pub fn execute(&self, sql: &str, database: bool) -> Result<String, ClientError> {
+        let url = self.url(None, database, &[]);
+        self.send(&url, "text/plain; charset=utf-8", sql.as_bytes().to_vec())
+    }
+
+    /// Inserts TabSeparated rows into `table`.
+    pub fn insert(&self, table: &str, tsv: String) -> Result<(), ClientError> {
+        let query = format!("INSERT INTO {table} FORMAT TabSeparated");
+        let url = self.url(Some(&query), true, &[]);
+        self.send(&url, "text/tab-separated-values; charset=utf-8", tsv.into_bytes()).map(drop)
+    }
+
+    /// Runs a select with external tables (none: a plain statement).
+    pub fn select(&self, sql: &str, externals: &[External]) -> Result<String, ClientError> {
+        if externals.is_empty() {
+            return self.execute(sql, true);
+        }
+        let extra: Vec<(String, String)> = externals
+            .iter()
+            .flat_map(|e| [(format!("{}_structure", e.name), e.structure.clone()), (format!("{}_format", e.name), "TabSeparated".into())])
+            .collect();
+        let url = self.url(Some(sql), true, &extra);
+        let mut body = Vec::new();
+        for e in externals {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{0}\"; filename=\"{0}\"\r\nContent-Type: text/plain\r\n\r\n",
+                    e.name
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(e.tsv.as_bytes());
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        self.send(&url, &format!("multipart/form-data; boundary={BOUNDARY}"), body)
+    }
+}
+
+/// Percent-encoding of a URL query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

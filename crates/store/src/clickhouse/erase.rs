@@ -1,0 +1,196 @@
+//! Erasure (spec §8) and data retention on ClickHouse: the subject's rows
+//! counted and deleted with `ALTER TABLE … DELETE` (a mutation, waited for),
+//! and removed from the rows not yet inserted, under the store's `writing`
+//! lock so none of them is inserted after.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use streamtally_model::{FactKind, TenantId};
+
+use super::bind::quote;
+use super::{schema, ClickHouseStore, Recent};
+use crate::embedded::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
+use crate::{Erased, StoreError, Subject};
+
+/// How long a delete mutation may take before erasure reports it unfinished.
+const MUTATION_WAIT: Duration = Duration::from_secs(120);
+
+pub(super) fn erase(store: &ClickHouseStore, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
+    let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
+    let owned = match subject {
+        Subject::UserId(u) => owned_playbacks(store, tenant, u)?,
+        _ => Owned::new(),
+    };
+    let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> {
+        match subject {
+            Subject::UserId(u) => keep_unless_user(b, u, &owned),
+            Subject::Device(k) => keep_unless_device(b, *k),
+            Subject::AccessCode(c) => keep_unless_text(b, "access_code", c),
+        }
+    };
+    let mut erased = Erased::default();
+    let (facts, events) = filter_recent(store, tenant, &keep)?;
+    erased.facts += facts;
+    erased.events += events;
+    let condition = match subject {
+        Subject::UserId(u) => user_condition(u, &owned),
+        Subject::Device(k) => format!("device_key = {}", k.0),
+        Subject::AccessCode(c) => format!("access_code = {}", quote(c)),
+    };
+    erased.facts += delete(store, 0, tenant, &condition)?;
+    erased.events += delete(store, 1, tenant, &condition)?;
+    Ok(erased)
+}
+
+/// Drops the rows before `keep_from_day` (UTC) of the raw events, and of the
+/// facts too when `facts`; answers the rows removed.
+pub(super) fn drop_before(store: &ClickHouseStore, tenant: TenantId, keep_from_day: NaiveDate, facts: bool) -> Result<usize, StoreError> {
+    let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
+    let cut = keep_from_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(0);
+    let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> {
+        let ts = b.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
+        Ok((0..b.num_rows()).map(|i| Some(ts.as_ref().is_none_or(|t| t.value(i) >= cut))).collect())
+    };
+    let condition = format!("ts < {cut}");
+    let mut n = 0;
+    if facts {
+        let (f, _) = filter_recent_tables(store, tenant, &keep, [true, false])?;
+        n += f as usize + delete(store, 0, tenant, &condition)? as usize;
+    }
+    let (_, e) = filter_recent_tables(store, tenant, &keep, [false, true])?;
+    n += e as usize + delete(store, 1, tenant, &condition)? as usize;
+    Ok(n)
+}
+
+/// A user's rows: those naming it, and rows of no user in the stretches of
+/// the playbacks it owns (spec §8b).
+fn user_condition(user: &str, owned: &Owned) -> String {
+    let mut stretches = Vec::new();
+    for (playback, spans) in owned {
+        for (from, to) in spans {
+            stretches.push(format!("(playback_id = {} AND ts >= {from} AND ts <= {to})", quote(playback)));
+        }
+    }
+    if stretches.is_empty() {
+        return format!("user_id = {}", quote(user));
+    }
+    format!("(user_id = {} OR (isNull(user_id) AND ({})))", quote(user), stretches.join(" OR "))
+}
+
+/// The stretches whose `Owner` facts give them to `user`, stored and recent.
+fn owned_playbacks(store: &ClickHouseStore, tenant: TenantId, user: &str) -> Result<Owned, StoreError> {
+    let sql = format!(
+        "SELECT playback_id, ts, value FROM {} WHERE tenant_id = {tenant} AND kind = {} AND user_id = {} AND isNotNull(playback_id) FORMAT TabSeparated",
+        schema::TABLES[0],
+        quote(FactKind::Owner.as_str()),
+        quote(user)
+    );
+    let mut owned = Owned::new();
+    let mut add = |playback: &str, from: i64, seconds: f64| {
+        owned.entry(playback.to_string()).or_default().push((from, from + (seconds * 1_000_000.0).round() as i64));
+    };
+    for line in store.client.execute(&sql, true)?.lines() {
+        let mut f = line.split('\t');
+        if let (Some(p), Some(Ok(ts)), Some(Ok(v))) = (f.next(), f.next().map(str::parse::<i64>), f.next().map(str::parse::<f64>)) {
+            add(p, ts, v);
+        }
+    }
+    let scope = crate::Scope::facts(i64::MIN, i64::MAX);
+    for batch in store.recent_rows(tenant, scope, 0)? {
+        let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().cloned());
+        let times = batch.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
+        let values = batch.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().cloned());
+        if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
+            use datafusion::arrow::array::Array;
+            for i in 0..batch.num_rows() {
+                if kinds.value(i) == FactKind::Owner.as_str() && !users.is_null(i) && users.value(i) == user && !playbacks.is_null(i) {
+                    add(playbacks.value(i), times.value(i), values.value(i));
+                }
+            }
+        }
+    }
+    Ok(owned)
+}
+
+type Keep<'a> = dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError> + 'a;
+
+fn filter_recent(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'_>) -> Result<(u64, u64), StoreError> {
+    filter_recent_tables(store, tenant, keep, [true, true])
+}
+
+/// Removes rows of the tenant not kept from the recent and in-flight rows.
+fn filter_recent_tables(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'_>, tables: [bool; 2]) -> Result<(u64, u64), StoreError> {
+    let mut removed = (0u64, 0u64);
+    let mut filter = |r: &mut Recent| -> Result<(), StoreError> {
+        for (table, rows) in [(0, &mut r.facts), (1, &mut r.events)] {
+            if !tables[table] {
+                continue;
+            }
+            for (t, batch) in rows.iter_mut() {
+                if *t != tenant {
+                    continue;
+                }
+                let kept = filter_record_batch(batch, &keep(batch)?)?;
+                let gone = (batch.num_rows() - kept.num_rows()) as u64;
+                if table == 0 {
+                    removed.0 += gone;
+                } else {
+                    removed.1 += gone;
+                }
+                *batch = kept;
+            }
+        }
+        Ok(())
+    };
+    filter(&mut store.lock_recent())?;
+    for (_, rows) in store.lock_in_flight().iter_mut() {
+        let mut copy = Recent {
+            facts: rows.facts.clone(),
+            events: rows.events.clone(),
+        };
+        filter(&mut copy)?;
+        *rows = std::sync::Arc::new(copy);
+    }
+    Ok(removed)
+}
+
+/// Counts and deletes the tenant's rows of a table matching `condition`.
+fn delete(store: &ClickHouseStore, table: usize, tenant: TenantId, condition: &str) -> Result<u64, StoreError> {
+    let name = schema::TABLES[table];
+    // A null comparison deletes the row in 18.16's mutations (it keeps it
+    // in a select): the condition is made never null.
+    let wheres = format!("ifNull(tenant_id = {tenant} AND ({condition}), 0) = 1");
+    let n: u64 = store
+        .client
+        .execute(&format!("SELECT count() FROM {name} WHERE {wheres} FORMAT TabSeparated"), true)?
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    if n == 0 {
+        return Ok(0);
+    }
+    let target = schema::write_target(&store.config, name);
+    store.client.execute(&format!("ALTER TABLE {target} DELETE WHERE {wheres}"), true)?;
+    let deadline = Instant::now() + MUTATION_WAIT;
+    loop {
+        let pending = store.client.execute(
+            &format!(
+                "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
+                quote(store.client.database()),
+                quote(&target)
+            ),
+            false,
+        )?;
+        if pending.trim() == "0" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(StoreError::ClickHouse(format!("the delete on {target} did not finish within {MUTATION_WAIT:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(n)
+}
