@@ -218,3 +218,75 @@ fn every_query_endpoint_answers_the_same_on_clickhouse_as_on_the_embedded_store(
     node.stop();
     embedded.stop();
 }
+
+/// ClickHouse stopped for 30 s under load and started again: ingest goes on
+/// answering `202` meanwhile, `/healthz` says the store is failing, and once
+/// the server is back every acknowledged play is counted exactly once.
+#[test]
+fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let mut ch = clickhouse::ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let node = Arc::new(Server::start(&dir.path().join("node"), &["--store", &ch.url(), "--node", "n1", "--checkpoint-interval", "200ms"]));
+    let keys = node.tenant("fault");
+    let (stop, acked, while_down, down) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sender = {
+        let (node, key, stop, acked, while_down, down) = (node.clone(), keys.ingest.clone(), stop.clone(), acked.clone(), while_down.clone(), down.clone());
+        std::thread::spawn(move || {
+            let mut i = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                // One play per request, each its own playback, a second apart in event time.
+                let ts = at(&format!("{:02}:{:02}:{:02}", 10 + (i / 3600) % 12, (i / 60) % 60, i % 60));
+                let events = json!([ev("play", &ts, &format!("p{i}"), "V"), playing(&ts, &format!("p{i}"), "V", 1.0)]);
+                if let Ok(r) = node.try_post_events(&key, &format!("192.0.2.{}", i % 200), UA1, &events) {
+                    if r.status == 202 {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                        if down.load(Ordering::SeqCst) {
+                            while_down.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+                i += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    ch.stop();
+    down.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut degraded = false;
+    while Instant::now() < deadline {
+        let h = node.get("/healthz", "").json();
+        degraded |= h["status"] == "degraded" && h["store"]["checkpoint_failures"].as_u64().unwrap_or(0) > 0;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    down.store(false, Ordering::SeqCst);
+    ch.restart();
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    assert!(degraded, "/healthz never said the store was failing");
+    assert!(while_down.load(Ordering::SeqCst) > 100, "ingest stopped while ClickHouse was down: {} plays acknowledged", while_down.load(Ordering::SeqCst));
+    // Caught up: the store takes rows again and everything acknowledged is counted.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.get("/healthz", "").json()["store"]["checkpoint_failures"] != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));
+    assert_eq!(v["totals"]["starts"], json!(acked.load(Ordering::SeqCst)), "every acknowledged play, once");
+    // And again from ClickHouse alone, after the node restarts.
+    Arc::try_unwrap(node).ok().expect("the sender is done").stop();
+    let node = Server::start(&dir.path().join("node"), &["--store", &ch.url(), "--node", "n1"]);
+    let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));
+    assert_eq!(v["totals"]["starts"], json!(acked.load(Ordering::SeqCst)), "after a restart");
+    node.stop();
+}

@@ -127,8 +127,12 @@ pub fn finish(
     let upto = job.upto;
     let stats = match store.finish_checkpoint(&mut job.sealed, upto) {
         Ok(stats) => stats,
-        Err(e) => return Err((e.into(), job)),
+        Err(e) => {
+            progress.checkpoint_failures.fetch_add(1, Ordering::SeqCst);
+            return Err((e.into(), job));
+        }
     };
+    progress.checkpoint_failures.store(0, Ordering::SeqCst);
     if let Err(e) = save(folder, upto, &job.snapshot) {
         return Err((e, job));
     }

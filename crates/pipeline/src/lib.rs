@@ -113,6 +113,10 @@ pub struct Progress {
     pub durable_lsn: AtomicU64,
     pub applied_lsn: AtomicU64,
     pub checkpoint_lsn: AtomicU64,
+    /// Consecutive failed attempts of the checkpoint under way (a store that
+    /// cannot be written, e.g. ClickHouse unreachable): input is still
+    /// accepted into the WAL, and counted into the store once it takes rows again.
+    pub checkpoint_failures: AtomicU64,
 }
 
 /// What the engine thread works through, in order.

@@ -25,6 +25,7 @@ pub struct PipelineMetrics {
     pub checkpoint_seconds: Histogram,
     pub state_keys: Gauge,
     wal_lag: Gauge,
+    checkpoint_failures: Gauge,
     durable_lsn: Gauge,
     applied_lsn: Gauge,
 }
@@ -43,6 +44,7 @@ impl Default for PipelineMetrics {
             checkpoint_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             state_keys: Gauge::default(),
             wal_lag: Gauge::default(),
+            checkpoint_failures: Gauge::default(),
             durable_lsn: Gauge::default(),
             applied_lsn: Gauge::default(),
             registry: Registry::default(),
@@ -65,6 +67,11 @@ impl Default for PipelineMetrics {
         registry.register("fact_write_seconds", "Time to write facts to files (checkpoint)", m.checkpoint_seconds.clone());
         registry.register("engine_state_keys", "Keys held by the counting engine", m.state_keys.clone());
         registry.register("wal_lag_records", "WAL records durable but not yet counted", m.wal_lag.clone());
+        registry.register(
+            "checkpoint_failures",
+            "Consecutive failed attempts to write the store (0: the store takes rows)",
+            m.checkpoint_failures.clone(),
+        );
         registry.register("wal_durable_lsn", "Last durable WAL position", m.durable_lsn.clone());
         registry.register("wal_applied_lsn", "Last WAL position counted", m.applied_lsn.clone());
         PipelineMetrics { registry, ..m }
@@ -79,6 +86,7 @@ impl PipelineMetrics {
         self.durable_lsn.set(durable);
         self.applied_lsn.set(applied);
         self.wal_lag.set(durable - applied);
+        self.checkpoint_failures.set(progress.checkpoint_failures.load(Ordering::SeqCst) as i64);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -19,8 +19,11 @@ use crate::AppState;
 )]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let p = state.pipeline.progress();
+    let failures = p.checkpoint_failures.load(Ordering::SeqCst);
     Json(json!({
-        "status": "ok",
+        // Degraded: the store takes no rows (input is kept in the WAL meanwhile).
+        "status": if failures > 0 { "degraded" } else { "ok" },
+        "store": { "checkpoint_failures": failures },
         "wal": {
             "durable_lsn": p.durable_lsn.load(Ordering::SeqCst),
             "applied_lsn": p.applied_lsn.load(Ordering::SeqCst),
