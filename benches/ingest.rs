@@ -2,7 +2,8 @@
 //! player events to `POST /api/v1/events` on loopback; prints events per second
 //! and the latency of the durable 202, then how long the counted facts take to
 //! query. Bounded (a fixed number of batches) and local only. Asserts nothing.
-//! Run: `cargo bench --bench ingest`.
+//! Run: `cargo bench --bench ingest`; with `STREAMTALLY_BENCH_STORE=clickhouse://…`
+//! the server stores into that ClickHouse instead of its data folder.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -17,9 +18,16 @@ const ADMIN: &str = "bench-admin-key";
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
+    let store: Vec<String> = match std::env::var("STREAMTALLY_BENCH_STORE") {
+        Ok(url) => vec!["--store".into(), url, "--node".into(), format!("bench-{}", std::process::id())],
+        Err(_) => Vec::new(),
+    };
+    println!("store: {}", if store.is_empty() { "embedded (Parquet)" } else { "ClickHouse" });
     let mut server = Command::new(env!("CARGO_BIN_EXE_streamtally"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.path().join("data"))
+        .args(&store)
+        .args(["--checkpoint-interval", "1s"])
         .args(["--ingest-rate-per-ip", "1000000", "--ingest-burst-per-ip", "1000000"])
         .env("STREAMTALLY_ADMIN_KEY", ADMIN)
         .env("STREAMTALLY_LOG", "warn")
@@ -46,12 +54,14 @@ fn main() {
             .read_json()
             .unwrap()
     };
-    post("/api/v1/tenants", ADMIN, json!({ "name": "bench" }));
-    let ingest = post("/api/v1/keys?tenant=bench", ADMIN, json!({ "role": "ingest" }))["key"]
+    // A tenant of its own per run: a ClickHouse store may hold earlier runs.
+    let tenant = format!("bench{}", std::process::id());
+    post("/api/v1/tenants", ADMIN, json!({ "name": tenant }));
+    let ingest = post(&format!("/api/v1/keys?tenant={tenant}"), ADMIN, json!({ "role": "ingest" }))["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let read = post("/api/v1/keys?tenant=bench", ADMIN, json!({ "role": "read" }))["key"]
+    let read = post(&format!("/api/v1/keys?tenant={tenant}"), ADMIN, json!({ "role": "read" }))["key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -113,6 +123,20 @@ fn main() {
         std::thread::sleep(Duration::from_millis(5));
     }
     println!("counting caught up {:.0} ms after the last 202", caught_up.elapsed().as_secs_f64() * 1000.0);
+    // Stored: a checkpoint covers everything counted (the store took every row).
+    loop {
+        let h: Value = agent.get(&format!("{base}/healthz")).call().unwrap().body_mut().read_json().unwrap();
+        if h["wal"]["checkpoint_lsn"] == h["wal"]["durable_lsn"] {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stored = started.elapsed().as_secs_f64();
+    println!(
+        "stored: a checkpoint covered every event {:.0} ms after the last 202; {:.0} events/s from the first 202 to stored",
+        caught_up.elapsed().as_secs_f64() * 1000.0,
+        events as f64 / stored
+    );
     let q = Instant::now();
     let v: Value = agent
         .get(&format!(

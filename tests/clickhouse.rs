@@ -39,13 +39,16 @@ fn viewer(i: usize) -> Vec<Value> {
         ev("play", &t(30 + i, 0), &p("v"), "V"),
         with(ev("buffering", &t(30 + i, 2), &p("v"), "V"), json!({ "duration": 1 + i % 3 })),
         with(playing(&t(30 + i, 4), &p("v"), "V", 0.0), json!({ "bitrate": 1000.0 })),
-        with(playing(&t(30 + i, 34), &p("v"), "V", 30.0), json!({ "bitrate": 1000.0 + 500.0 * (i % 2) as f64 })),
+        with(
+            playing(&t(30 + i, 34), &p("v"), "V", 30.0),
+            json!({ "bitrate": 1000.0 + 500.0 * (i % 2) as f64 }),
+        ),
         with(playing(&t(31 + i, 4), &p("v"), "V", 10.0 * (1 + i % 4) as f64), json!({ "bitrate": 2000.0 })),
     ];
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         out.push(with(ev("error", &t(31 + i, 10), &p("v"), "V"), json!({ "fatal": true })));
     }
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         out.push(with(ev("session_start", &t(29 + i, 0), &p("s"), "V"), user.clone()));
         for e in out.iter_mut().skip(4) {
             if let Some(o) = e.as_object_mut() {
@@ -57,7 +60,7 @@ fn viewer(i: usize) -> Vec<Value> {
 }
 
 fn log_line(i: usize) -> String {
-    let status = if i % 7 == 0 { 404 } else { 200 };
+    let status = if i.is_multiple_of(7) { 404 } else { 200 };
     format!(
         "198.51.100.{} - - [02/Mar/2026:11:{:02}:{:02} +0000] \"GET /media/E/episode.mp3 HTTP/1.1\" {status} {} \"-\" \"AppleCoreMedia/1.0.0.20E247 (iPhone; U; CPU OS 16_4 like Mac OS X; en_us)\"\n",
         i % 9,
@@ -113,7 +116,10 @@ fn questions() -> Vec<(&'static str, String)> {
         ("read", format!("/api/v1/cdn?{DAY}&group_by=status_class")),
         ("read", format!("/api/v1/cdn?{DAY}&group_by=zone,cache_status")),
         ("read", format!("/api/v1/contents/V/retention?{DAY}")),
-        ("read", format!("/api/v1/qoe?{DAY}&metrics=startup_median,startup_p95,rebuffer_ratio,failure_rate,bitrate_avg,errors")),
+        (
+            "read",
+            format!("/api/v1/qoe?{DAY}&metrics=startup_median,startup_p95,rebuffer_ratio,failure_rate,bitrate_avg,errors"),
+        ),
         ("read", format!("/api/v1/qoe?{DAY}&metrics=startup_median,failure_rate&group_by=content_id")),
         ("read", "/api/v1/overview/monthly?from=2026-01-01&to=2026-04-01".to_string()),
         ("admin", format!("/api/v1/users/u0/activity?{DAY}&tz=UTC")),
@@ -184,7 +190,13 @@ fn assert_same(embedded: &[(String, Value)], clickhouse: &[(String, Value)], sta
             differ.push(format!("{path}\n  embedded:   {a}\n  clickhouse: {b}"));
         }
     }
-    assert!(differ.is_empty(), "{stage}: {} of {} answers differ:\n{}", differ.len(), embedded.len(), differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "{stage}: {} of {} answers differ:\n{}",
+        differ.len(),
+        embedded.len(),
+        differ.join("\n")
+    );
 }
 
 #[test]
@@ -209,7 +221,12 @@ fn every_query_endpoint_answers_the_same_on_clickhouse_as_on_the_embedded_store(
     assert_same(&before, &answers(&node, &b), "after the node restarted");
 
     for (server, keys) in [(&embedded, &a), (&node, &b)] {
-        let r = server.request("DELETE", "/api/v1/subjects?user_id=u2", &[("Authorization", &format!("Bearer {}", keys.admin))], "");
+        let r = server.request(
+            "DELETE",
+            "/api/v1/subjects?user_id=u2",
+            &[("Authorization", &format!("Bearer {}", keys.admin))],
+            "",
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let erased = answers(&embedded, &a);
@@ -230,7 +247,10 @@ fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
 
     let mut ch = clickhouse::ClickHouseServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let node = Arc::new(Server::start(&dir.path().join("node"), &["--store", &ch.url(), "--node", "n1", "--checkpoint-interval", "200ms"]));
+    let node = Arc::new(Server::start(
+        &dir.path().join("node"),
+        &["--store", &ch.url(), "--node", "n1", "--checkpoint-interval", "200ms"],
+    ));
     let keys = node.tenant("fault");
     let (stop, acked, while_down, down) = (
         Arc::new(AtomicBool::new(false)),
@@ -275,7 +295,11 @@ fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
     stop.store(true, Ordering::SeqCst);
     sender.join().unwrap();
     assert!(degraded, "/healthz never said the store was failing");
-    assert!(while_down.load(Ordering::SeqCst) > 100, "ingest stopped while ClickHouse was down: {} plays acknowledged", while_down.load(Ordering::SeqCst));
+    assert!(
+        while_down.load(Ordering::SeqCst) > 100,
+        "ingest stopped while ClickHouse was down: {} plays acknowledged",
+        while_down.load(Ordering::SeqCst)
+    );
     // Caught up: the store takes rows again and everything acknowledged is counted.
     let deadline = Instant::now() + Duration::from_secs(60);
     while node.get("/healthz", "").json()["store"]["checkpoint_failures"] != 0 && Instant::now() < deadline {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use streamtally_pipeline::{open_serving, open_serving_on_clickhouse, Pipeline, PipelineConfig};
-use streamtally_store::ClickHouseConfig;
 use streamtally_server::{AppState, ServerConfig};
+use streamtally_store::ClickHouseConfig;
 
 use streamtally_enrich::{Classifier, Enricher, GeoDb, UaLists};
 

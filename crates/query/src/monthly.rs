@@ -56,7 +56,11 @@ impl MonthlyQuery {
         let sums = "COALESCE(SUM(f.requests), 0) AS total_requests, COALESCE(SUM(f.value), 0.0) AS traffic";
         let bucket = dialect.time_bucket("f.ts", TimeUnit::Month, q.tz);
         let (month, rest, mut columns) = if grouped {
-            (format!("{bucket} AS month, "), format!(" GROUP BY {bucket} ORDER BY {bucket}"), vec!["month".to_string()])
+            (
+                format!("{bucket} AS month, "),
+                format!(" GROUP BY {bucket} ORDER BY {bucket}"),
+                vec!["month".to_string()],
+            )
         } else {
             (String::new(), String::new(), Vec::new())
         };

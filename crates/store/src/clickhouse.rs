@@ -33,8 +33,8 @@ mod schema;
 
 pub use answer::AnswerError;
 pub use bind::BindError;
-use client::{Client, External};
 pub use client::ClientError;
+use client::{Client, External};
 pub use config::ClickHouseConfig;
 
 /// Rows appended and not yet inserted, per table, in arrival order.
@@ -274,7 +274,9 @@ impl FactStore for ClickHouseStore {
                     })
                     .collect()
             };
-            tokio::task::spawn_blocking(run).await.map_err(|e| StoreError::ClickHouse(format!("a query thread ended: {e}")))?
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|e| StoreError::ClickHouse(format!("a query thread ended: {e}")))?
         })
     }
 

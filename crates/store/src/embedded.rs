@@ -28,9 +28,9 @@ mod free_dimension;
 mod select;
 mod table;
 use erase::*;
-use table::*;
 pub(crate) use erase::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
 pub(crate) use select::{contents_batch, users_batch};
+use table::*;
 pub(crate) use table::{between, Row};
 
 /// A day with this many small files has them merged into one.

@@ -144,6 +144,24 @@ async fn buckets_follow_the_time_zone(open: &Opener<'_>) {
     assert_eq!(utc.to_json()["rows"][0]["day"], "2026-03-02T00:00:00Z");
 }
 
+/// A filter value is data, never SQL: quotes, backslashes and placeholders
+/// in it match nothing but themselves.
+async fn filter_values_cannot_change_the_statement(open: &Opener<'_>) {
+    let (store, meta) = open();
+    let t = tenant(&meta, "suite-hostile");
+    let other = tenant(&meta, "suite-hostile-other");
+    store.append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 60)]).unwrap();
+    store.append_facts(other, &[start("2026-03-02T09:00:00Z", 1, "B", 60)]).unwrap();
+    let with =
+        |value: &str| MetricsQuery::parse("2026-03-01", "2026-03-04", "starts", None, Some(&format!("content_id:{value}")), None).expect("a valid query");
+    let total = |a: streamtally_query::Answer| a.to_json()["totals"]["starts"].clone();
+    assert_eq!(total(store.query(t, &with("A")).await.unwrap()), 1);
+    for hostile in ["A' OR '1'='1", "A\\' OR 1=1 --", "{p1:String}", "B') OR (1=1", "A\\"] {
+        let answer = store.query(t, &with(hostile)).await.unwrap_or_else(|e| panic!("{hostile}: {e}"));
+        assert_eq!(total(answer), 0, "{hostile}");
+    }
+}
+
 /// Every check of the suite, in turn.
 async fn run_all(open: &Opener<'_>) {
     appended_facts_are_answered_before_and_after_a_checkpoint(open).await;
@@ -152,6 +170,7 @@ async fn run_all(open: &Opener<'_>) {
     erasure_removes_the_subjects_facts_only(open).await;
     retention_drops_the_days_before_the_cut(open).await;
     buckets_follow_the_time_zone(open).await;
+    filter_values_cannot_change_the_statement(open).await;
 }
 
 #[tokio::test]

@@ -41,7 +41,11 @@ fn cell(v: &Value, ty: &str) -> Cell {
     if v.is_null() {
         return Cell::Null;
     }
-    let int = || v.as_i64().or_else(|| v.as_u64().map(|u| u as i64)).or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let int = || {
+        v.as_i64()
+            .or_else(|| v.as_u64().map(|u| u as i64))
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    };
     if ty.starts_with("Decimal") {
         return int().map(Cell::Time).unwrap_or(Cell::Null);
     }
@@ -70,7 +74,10 @@ mod tests {
         let body = r#"{"meta":[{"name":"a","type":"UInt64"},{"name":"b","type":"Nullable(Float64)"},{"name":"c","type":"Decimal(18, 0)"},{"name":"d","type":"Nullable(String)"}],
             "data":[["18446744073709551615", null, 1772442000123456, "x"],[3, 1.5, null, null]]}"#;
         let t = parse(&["a".into(), "b".into(), "c".into(), "d".into()], body).unwrap();
-        assert_eq!(t.rows[0], vec![Cell::Int(-1), Cell::Null, Cell::Time(1_772_442_000_123_456), Cell::Text("x".into())]);
+        assert_eq!(
+            t.rows[0],
+            vec![Cell::Int(-1), Cell::Null, Cell::Time(1_772_442_000_123_456), Cell::Text("x".into())]
+        );
         assert_eq!(t.rows[1], vec![Cell::Int(3), Cell::Float(1.5), Cell::Null, Cell::Null]);
     }
 }

@@ -77,10 +77,15 @@ impl Client {
             reason: e.to_string(),
         })?;
         let status = response.status().as_u16();
-        let text = response.body_mut().with_config().limit(1 << 30).read_to_string().map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: e.to_string(),
-        })?;
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: e.to_string(),
+            })?;
         if status != 200 {
             return Err(ClientError::Refused {
                 status,
@@ -110,7 +115,12 @@ impl Client {
         }
         let extra: Vec<(String, String)> = externals
             .iter()
-            .flat_map(|e| [(format!("{}_structure", e.name), e.structure.clone()), (format!("{}_format", e.name), "TabSeparated".into())])
+            .flat_map(|e| {
+                [
+                    (format!("{}_structure", e.name), e.structure.clone()),
+                    (format!("{}_format", e.name), "TabSeparated".into()),
+                ]
+            })
             .collect();
         let url = self.url(Some(sql), true, &extra);
         let mut body = Vec::new();

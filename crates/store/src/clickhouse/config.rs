@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn an_address_gives_host_port_user_and_database() {
         let c = ClickHouseConfig::parse("clickhouse://st:p%40ss@db.example:8124/analytics", "n1").unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.user.as_str(), c.password.as_str(), c.database.as_str()), ("db.example", 8124, "st", "p@ss", "analytics"));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_str(), c.password.as_str(), c.database.as_str()),
+            ("db.example", 8124, "st", "p@ss", "analytics")
+        );
         let d = ClickHouseConfig::parse("clickhouse://localhost", "n1").unwrap();
         assert_eq!((d.port, d.user.as_str(), d.database.as_str()), (8123, "default", "streamtally"));
     }

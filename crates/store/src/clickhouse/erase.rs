@@ -51,7 +51,9 @@ pub(super) fn drop_before(store: &ClickHouseStore, tenant: TenantId, keep_from_d
     let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
     let cut = keep_from_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(0);
     let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> {
-        let ts = b.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
+        let ts = b
+            .column_by_name("ts")
+            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
         Ok((0..b.num_rows()).map(|i| Some(ts.as_ref().is_none_or(|t| t.value(i) >= cut))).collect())
     };
     let condition = format!("ts < {cut}");
@@ -90,7 +92,10 @@ fn owned_playbacks(store: &ClickHouseStore, tenant: TenantId, user: &str) -> Res
     );
     let mut owned = Owned::new();
     let mut add = |playback: &str, from: i64, seconds: f64| {
-        owned.entry(playback.to_string()).or_default().push((from, from + (seconds * 1_000_000.0).round() as i64));
+        owned
+            .entry(playback.to_string())
+            .or_default()
+            .push((from, from + (seconds * 1_000_000.0).round() as i64));
     };
     for line in store.client.execute(&sql, true)?.lines() {
         let mut f = line.split('\t');
@@ -100,9 +105,17 @@ fn owned_playbacks(store: &ClickHouseStore, tenant: TenantId, user: &str) -> Res
     }
     let scope = crate::Scope::facts(i64::MIN, i64::MAX);
     for batch in store.recent_rows(tenant, scope, 0)? {
-        let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().cloned());
-        let times = batch.column_by_name("ts").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
-        let values = batch.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().cloned());
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().cloned())
+        };
+        let times = batch
+            .column_by_name("ts")
+            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
+        let values = batch
+            .column_by_name("value")
+            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().cloned());
         if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
             use datafusion::arrow::array::Array;
             for i in 0..batch.num_rows() {
@@ -188,7 +201,9 @@ fn delete(store: &ClickHouseStore, table: usize, tenant: TenantId, condition: &s
             break;
         }
         if Instant::now() > deadline {
-            return Err(StoreError::ClickHouse(format!("the delete on {target} did not finish within {MUTATION_WAIT:?}")));
+            return Err(StoreError::ClickHouse(format!(
+                "the delete on {target} did not finish within {MUTATION_WAIT:?}"
+            )));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -37,7 +37,11 @@ pub(super) fn columns(schema: &Schema) -> Vec<(String, String)> {
 
 /// `(name, type)` of a schema's columns (a table sent along with a query).
 pub(super) fn own_columns(schema: &Schema) -> Vec<(String, String)> {
-    schema.fields().iter().map(|f| (f.name().clone(), type_of(f.data_type(), f.is_nullable()))).collect()
+    schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), type_of(f.data_type(), f.is_nullable())))
+        .collect()
 }
 
 /// The `structure` of a table as external data (`name Type, ...`).
@@ -89,7 +93,13 @@ fn value_into(out: &mut String, c: &dyn Array, i: usize) {
         if v.is_finite() {
             let _ = write!(out, "{v:?}");
         } else {
-            out.push_str(if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" });
+            out.push_str(if v.is_nan() {
+                "nan"
+            } else if v > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            });
         }
     } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
         out.push(if a.value(i) { '1' } else { '0' });
@@ -127,7 +137,10 @@ mod tests {
     #[test]
     fn a_batch_becomes_one_line_per_row_led_by_tenant_node_and_batch() {
         use datafusion::arrow::datatypes::Field;
-        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true), Field::new("n", DataType::UInt64, false)]));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("n", DataType::UInt64, false),
+        ]));
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![Arc::new(StringArray::from(vec![Some("x"), None])), Arc::new(UInt64Array::from(vec![1, 2]))],

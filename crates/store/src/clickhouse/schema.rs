@@ -30,11 +30,7 @@ pub(super) fn write_target(config: &ClickHouseConfig, table: &str) -> String {
 fn table_ddl(config: &ClickHouseConfig, index: usize) -> Vec<String> {
     let name = TABLES[index];
     let schema = if index == 0 { facts_schema() } else { events_schema() };
-    let columns = rows::columns(&schema)
-        .iter()
-        .map(|(n, t)| format!("`{n}` {t}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = rows::columns(&schema).iter().map(|(n, t)| format!("`{n}` {t}")).collect::<Vec<_>>().join(", ");
     let local = write_target(config, name);
     let mut ddl = vec![format!(
         "CREATE TABLE IF NOT EXISTS {local} ({columns}) ENGINE = MergeTree \
@@ -62,7 +58,11 @@ pub(super) fn migrate(client: &Client, config: &ClickHouseConfig) -> Result<(), 
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version",
         true,
     )?;
-    let at: u32 = client.execute("SELECT max(version) FROM schema_migrations FORMAT TabSeparated", true)?.trim().parse().unwrap_or(0);
+    let at: u32 = client
+        .execute("SELECT max(version) FROM schema_migrations FORMAT TabSeparated", true)?
+        .trim()
+        .parse()
+        .unwrap_or(0);
     for (i, step) in steps(config).iter().enumerate() {
         let version = i as u32 + 1;
         if version <= at {

@@ -18,11 +18,16 @@ pub struct ClickHouseServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn binary() -> PathBuf {
-    let path = std::env::var_os("STREAMTALLY_TEST_CLICKHOUSE").map(PathBuf::from).unwrap_or_else(|| "/usr/sbin/clickhouse-server".into());
+    let path = std::env::var_os("STREAMTALLY_TEST_CLICKHOUSE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/sbin/clickhouse-server".into());
     assert!(
         path.exists(),
         "ClickHouse is not installed at {} (the test command, scripts/test, installs Debian's clickhouse-server)",
@@ -100,12 +105,18 @@ impl ClickHouseServer {
             std::thread::sleep(Duration::from_millis(100));
         }
         let log = std::fs::read_to_string(d.join("server.err.log")).unwrap_or_default();
-        panic!("ClickHouse did not answer on port {} within 60 s: {}", self.http_port, log.lines().rev().take(20).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "ClickHouse did not answer on port {} within 60 s: {}",
+            self.http_port,
+            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
     }
 
     fn ping(&self) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.http_port)) else { return false };
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.http_port)) else {
+            return false;
+        };
         let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         if s.write_all(b"GET /ping HTTP/1.0\r\n\r\n").is_err() {
             return false;
