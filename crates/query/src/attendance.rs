@@ -103,6 +103,10 @@ mod tests {
         assert_eq!(s.params, vec!["L".to_string(), "A' OR 1=1".to_string()]);
         assert!(s.text.contains("Europe/Berlin") && s.text.contains("f.kind = 'attended'"), "{}", s.text);
         let ch = &q.statements(1, &ClickHouse)[0];
-        assert!(ch.text.contains("toUnixTimestamp64Micro(f.ts)"), "{}", ch.text);
+        assert!(
+            ch.text.contains("toStartOfDay(toDateTime(intDiv(f.ts, 1000000), 'Europe/Berlin'))"),
+            "{}",
+            ch.text
+        );
     }
 }

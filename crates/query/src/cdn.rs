@@ -225,7 +225,9 @@ mod tests {
         let s = &q.statements(1, &DataFusion)[0];
         assert!(s.text.contains("/ 300000000) * 300000000"), "{}", s.text);
         assert_eq!(s.params, vec!["media.example.org".to_string()]);
-        assert!(q.statements(1, &ClickHouse)[0].text.contains("toStartOfInterval(f.ts, INTERVAL 300 SECOND"));
+        assert!(q.statements(1, &ClickHouse)[0]
+            .text
+            .contains("toDecimal64(intDiv(f.ts, 300000000) * 300000000, 0)"));
         assert!(CdnQuery::parse("2026-03-02", "2026-03-03", Some("browser"), None, None, Tz::UTC).is_err());
     }
 }

@@ -72,11 +72,11 @@ mod tests {
     #[test]
     fn cells_follow_the_answer_types() {
         let body = r#"{"meta":[{"name":"a","type":"UInt64"},{"name":"b","type":"Nullable(Float64)"},{"name":"c","type":"Decimal(18, 0)"},{"name":"d","type":"Nullable(String)"}],
-            "data":[["18446744073709551615", null, 1772442000123456, "x"],[3, 1.5, null, null]]}"#;
+            "data":[["18446744073709551615", null, 1772442000123456, "x"],["3", 1.5, null, null]]}"#;
         let t = parse(&["a".into(), "b".into(), "c".into(), "d".into()], body).unwrap();
         assert_eq!(
             t.rows[0],
-            vec![Cell::Int(-1), Cell::Null, Cell::Time(1_772_442_000_123_456), Cell::Text("x".into())]
+            vec![Cell::Null, Cell::Null, Cell::Time(1_772_442_000_123_456), Cell::Text("x".into())]
         );
         assert_eq!(t.rows[1], vec![Cell::Int(3), Cell::Float(1.5), Cell::Null, Cell::Null]);
     }
