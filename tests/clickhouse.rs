@@ -307,6 +307,8 @@ fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
     }
     let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));
     assert_eq!(v["totals"]["starts"], json!(acked.load(Ordering::SeqCst)), "every acknowledged play, once");
+    // Asked again while nothing changes: the same (no checkpoint seen twice).
+    assert_eq!(node.metrics(&keys.read, &format!("{DAY}&metrics=starts"))["totals"], v["totals"]);
     // And again from ClickHouse alone, after the node restarts.
     Arc::try_unwrap(node).ok().expect("the sender is done").stop();
     let node = Server::start(&dir.path().join("node"), &["--store", &ch.url(), "--node", "n1"]);

@@ -71,6 +71,10 @@ pub struct ClickHouseStore {
     /// Held while rows go into ClickHouse and while erasure removes rows, so
     /// no erased row is inserted after its erasure.
     writing: Mutex<()>,
+    /// A query reads the rows in memory and ClickHouse as of one moment: it
+    /// holds this shared while it runs, and a checkpoint holds it alone from
+    /// its insert until its rows leave memory, so no query sees them twice.
+    moment: tokio::sync::RwLock<()>,
     _lock: std::fs::File,
 }
 
@@ -83,8 +87,8 @@ impl ClickHouseStore {
         let client = Arc::new(Client::new(&config));
         schema::migrate(&client, &config)?;
         let covered = [
-            AtomicU64::new(schema::covered(&client, "facts", &config.node)?),
-            AtomicU64::new(schema::covered(&client, "events", &config.node)?),
+            AtomicU64::new(schema::covered(&client, &config, schema::TABLES[0])?),
+            AtomicU64::new(schema::covered(&client, &config, schema::TABLES[1])?),
         ];
         Ok(ClickHouseStore {
             client,
@@ -96,6 +100,7 @@ impl ClickHouseStore {
             next_checkpoint: AtomicU64::new(1),
             uncertain: AtomicBool::new(false),
             writing: Mutex::new(()),
+            moment: tokio::sync::RwLock::new(()),
             _lock: lock,
         })
     }
@@ -118,8 +123,11 @@ impl ClickHouseStore {
             let rows = if table == 0 { &r.facts } else { &r.events };
             rows.iter().filter(|(t, _)| *t == tenant).map(|(_, b)| b.clone()).collect()
         };
-        let mut batches: Vec<RecordBatch> = self.lock_in_flight().iter().flat_map(|(_, r)| pick(r)).collect();
+        // In flight, then recent, both held: a checkpoint begun meanwhile moves rows between them.
+        let in_flight = self.lock_in_flight();
+        let mut batches: Vec<RecordBatch> = in_flight.iter().flat_map(|(_, r)| pick(r)).collect();
         batches.extend(pick(&self.lock_recent()));
+        drop(in_flight);
         batches.iter().map(|b| between(b, scope.from, scope.to)).collect()
     }
 
@@ -165,7 +173,7 @@ impl ClickHouseStore {
         if n == 0 {
             return Ok(0);
         }
-        if self.uncertain.load(Ordering::SeqCst) && schema::covered(&self.client, name, &self.config.node)? >= upto {
+        if self.uncertain.load(Ordering::SeqCst) && schema::covered(&self.client, &self.config, name)? >= upto {
             return Ok(0);
         }
         let mut tsv = String::new();
@@ -214,9 +222,10 @@ impl FactStore for ClickHouseStore {
     }
 
     fn begin_checkpoint(&self) -> Checkpoint {
+        let mut in_flight = self.lock_in_flight();
         let rows = Arc::new(std::mem::take(&mut *self.lock_recent()));
         let id = self.next_checkpoint.fetch_add(1, Ordering::SeqCst);
-        self.lock_in_flight().push((id, rows));
+        in_flight.push((id, rows));
         Checkpoint(Box::new(Sealed { id, inserted: [false; 2] }))
     }
 
@@ -228,6 +237,13 @@ impl FactStore for ClickHouseStore {
             });
         };
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        // Polled, not awaited: checkpoints finish on a plain thread (or a test's runtime).
+        let _moment = loop {
+            match self.moment.try_write() {
+                Ok(guard) => break guard,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        };
         let id = sealed.id;
         let Some(taken) = self.lock_in_flight().iter().find(|(i, _)| *i == id).map(|(_, r)| r.clone()) else {
             return Ok(FlushStats::default());
@@ -261,6 +277,7 @@ impl FactStore for ClickHouseStore {
 
     fn select<'a>(&'a self, tenant: TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
         Box::pin(async move {
+            let _moment = self.moment.read().await;
             let externals = self.externals(tenant, scope)?;
             let statements = statements.to_vec();
             let client = self.client.clone();

@@ -76,8 +76,13 @@ pub(super) fn migrate(client: &Client, config: &ClickHouseConfig) -> Result<(), 
     Ok(())
 }
 
-/// The WAL position up to which ClickHouse holds `node`'s rows of `table`.
-pub(super) fn covered(client: &Client, table: &str, node: &str) -> Result<u64, StoreError> {
-    let sql = format!("SELECT max(upto) FROM {table} WHERE node = {} FORMAT TabSeparated", super::bind::quote(node));
+/// The WAL position up to which ClickHouse holds this node's rows of
+/// `table` (on a cluster, all in the node's own shard).
+pub(super) fn covered(client: &Client, config: &ClickHouseConfig, table: &str) -> Result<u64, StoreError> {
+    let sql = format!(
+        "SELECT max(upto) FROM {} WHERE node = {} FORMAT TabSeparated",
+        write_target(config, table),
+        super::bind::quote(&config.node)
+    );
     Ok(client.execute(&sql, true)?.trim().parse().unwrap_or(0))
 }

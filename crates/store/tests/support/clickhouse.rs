@@ -13,6 +13,8 @@ pub struct ClickHouseServer {
     child: Option<Child>,
     dir: tempfile::TempDir,
     pub http_port: u16,
+    /// The native protocol's port (what a `Distributed` table reaches shards on).
+    pub tcp_port: u16,
     /// Extra configuration inside `<yandex>` (a cluster's `remote_servers`).
     extra: String,
 }
@@ -44,14 +46,35 @@ impl ClickHouseServer {
 
     /// Starts a server with extra configuration (XML inside `<yandex>`).
     pub fn start_with(extra: &str) -> ClickHouseServer {
-        let mut server = ClickHouseServer {
+        let mut server = ClickHouseServer::unstarted();
+        server.extra = extra.to_string();
+        server.run();
+        server
+    }
+
+    fn unstarted() -> ClickHouseServer {
+        ClickHouseServer {
             child: None,
             dir: tempfile::tempdir().expect("a temporary folder"),
             http_port: free_port(),
-            extra: extra.to_string(),
-        };
-        server.run();
-        server
+            tcp_port: free_port(),
+            extra: String::new(),
+        }
+    }
+
+    /// Starts `n` servers as the `n` shards of the cluster `name` (each knows all).
+    pub fn start_cluster(name: &str, n: usize) -> Vec<ClickHouseServer> {
+        let mut servers: Vec<ClickHouseServer> = (0..n).map(|_| ClickHouseServer::unstarted()).collect();
+        let shards: String = servers
+            .iter()
+            .map(|s| format!("<shard><replica><host>127.0.0.1</host><port>{}</port></replica></shard>", s.tcp_port))
+            .collect();
+        let extra = format!("<remote_servers><{name}>{shards}</{name}></remote_servers>");
+        for s in &mut servers {
+            s.extra = extra.clone();
+            s.run();
+        }
+        servers
     }
 
     pub fn url(&self) -> String {
@@ -67,7 +90,7 @@ impl ClickHouseServer {
         let p = |s: &str| d.join(s).display().to_string();
         let config = format!(
             "<yandex>\n<logger><level>warning</level><log>{log}</log><errorlog>{err}</errorlog></logger>\n\
-             <http_port>{port}</http_port><listen_host>127.0.0.1</listen_host>\n\
+             <http_port>{port}</http_port><tcp_port>{tcp}</tcp_port><listen_host>127.0.0.1</listen_host>\n\
              <path>{data}/</path><tmp_path>{tmp}/</tmp_path><user_files_path>{files}/</user_files_path>\n\
              <format_schema_path>{schema}/</format_schema_path><users_config>users.xml</users_config>\n\
              <default_profile>default</default_profile><default_database>default</default_database>\n\
@@ -75,6 +98,7 @@ impl ClickHouseServer {
             log = p("server.log"),
             err = p("server.err.log"),
             port = self.http_port,
+            tcp = self.tcp_port,
             data = p("data"),
             tmp = p("tmp"),
             files = p("user_files"),
