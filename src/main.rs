@@ -89,9 +89,10 @@ pub struct ServeArgs {
     /// node's WAL, engine state and metadata stay in the data folder).
     #[arg(long, env = "STREAMTALLY_STORE")]
     pub store: Option<String>,
-    /// This node's name, stored with each row it writes to ClickHouse: unique per node.
-    #[arg(long, env = "STREAMTALLY_NODE", default_value = "node1")]
-    pub node: String,
+    /// This node's name, stored with each row it writes to ClickHouse:
+    /// unique per node, and the same across its restarts (needed with `--store`).
+    #[arg(long, env = "STREAMTALLY_NODE")]
+    pub node: Option<String>,
     /// A ClickHouse cluster (`remote_servers`): rows go to this server's
     /// `*_local` tables, queries read `Distributed` tables over the cluster.
     #[arg(long, env = "STREAMTALLY_CLUSTER", requires = "store")]

@@ -171,7 +171,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
         store: None,
-        node: "node1".into(),
+        node: None,
         cluster: None,
         enrich: EnrichArgs::default(),
         ingest_rate_per_ip: limits.per_ip,

@@ -36,8 +36,15 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
     let pipeline = match &args.store {
         None => open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?,
         Some(url) => {
-            let mut clickhouse = ClickHouseConfig::parse(url, &args.node)?;
-            clickhouse.cluster = args.cluster.clone();
+            // Each node's rows are told apart by its name: two nodes with one name would lose rows.
+            let node = args
+                .node
+                .as_deref()
+                .context("--store needs --node (or STREAMTALLY_NODE): a name unique to this node")?;
+            let mut clickhouse = ClickHouseConfig::parse(url, node)?;
+            if let Some(cluster) = &args.cluster {
+                clickhouse = clickhouse.on_cluster(cluster)?;
+            }
             open_serving_on_clickhouse(&args.data.data, clickhouse, config)
                 .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
         }

@@ -24,6 +24,7 @@ use crate::embedded::{between, Row};
 use crate::{BoxFuture, Checkpoint, DataFolder, Erased, FactStore, FlushStats, Meta, OpenMode, Scope, Sql, SqlDialect, StoreError, Subject, Table};
 
 pub(crate) mod answer;
+mod batch;
 pub(crate) mod bind;
 pub(crate) mod client;
 mod config;
@@ -75,6 +76,9 @@ pub struct ClickHouseStore {
     /// holds this shared while it runs, and a checkpoint holds it alone from
     /// its insert until its rows leave memory, so no query sees them twice.
     moment: tokio::sync::RwLock<()>,
+    /// Taken by a checkpoint waiting for `moment`, so that queries arriving
+    /// meanwhile wait behind it instead of keeping it out.
+    turnstile: tokio::sync::Mutex<()>,
     _lock: std::fs::File,
 }
 
@@ -87,8 +91,8 @@ impl ClickHouseStore {
         let client = Arc::new(Client::new(&config));
         schema::migrate(&client, &config)?;
         let covered = [
-            AtomicU64::new(schema::covered(&client, &config, schema::TABLES[0])?),
-            AtomicU64::new(schema::covered(&client, &config, schema::TABLES[1])?),
+            AtomicU64::new(batch::settle(&client, &config, schema::TABLES[0])?),
+            AtomicU64::new(batch::settle(&client, &config, schema::TABLES[1])?),
         ];
         Ok(ClickHouseStore {
             client,
@@ -101,6 +105,7 @@ impl ClickHouseStore {
             uncertain: AtomicBool::new(false),
             writing: Mutex::new(()),
             moment: tokio::sync::RwLock::new(()),
+            turnstile: tokio::sync::Mutex::new(()),
             _lock: lock,
         })
     }
@@ -173,20 +178,24 @@ impl ClickHouseStore {
         if n == 0 {
             return Ok(0);
         }
-        if self.uncertain.load(Ordering::SeqCst) && schema::covered(&self.client, &self.config, name)? >= upto {
+        // After a failure the batch may be in, in part, or still arriving.
+        if self.uncertain.load(Ordering::SeqCst) && batch::settle(&self.client, &self.config, name)? >= upto {
             return Ok(0);
         }
         let mut tsv = String::new();
         for (tenant, batch) in rows {
             rows::write_tsv(&mut tsv, *tenant, &self.config.node, upto, batch);
         }
-        match self.client.insert(&schema::write_target(&self.config, name), tsv) {
-            Ok(()) => Ok(n),
-            Err(e) => {
-                self.uncertain.store(true, Ordering::SeqCst);
-                Err(e.into())
-            }
+        let id = batch::query_id(&self.config, name, upto);
+        let written = self
+            .client
+            .insert(&schema::write_target(&self.config, name), &id, tsv)
+            .map_err(StoreError::from)
+            .and_then(|()| batch::mark(&self.client, &self.config, name, upto, n));
+        if written.is_err() {
+            self.uncertain.store(true, Ordering::SeqCst);
         }
+        written.map(|()| n)
     }
 
     fn append<R: Row>(&self, tenant: TenantId, rows: &[R], table: usize) -> Result<(), StoreError> {
@@ -238,10 +247,17 @@ impl FactStore for ClickHouseStore {
         };
         let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         // Polled, not awaited: checkpoints finish on a plain thread (or a test's runtime).
+        let poll = std::time::Duration::from_millis(1);
+        let _turnstile = loop {
+            match self.turnstile.try_lock() {
+                Ok(guard) => break guard,
+                Err(_) => std::thread::sleep(poll),
+            }
+        };
         let _moment = loop {
             match self.moment.try_write() {
                 Ok(guard) => break guard,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+                Err(_) => std::thread::sleep(poll),
             }
         };
         let id = sealed.id;
@@ -257,6 +273,21 @@ impl FactStore for ClickHouseStore {
             stats.rows += self.insert_table(rows, table, upto_lsn)?;
             sealed.inserted[table] = true;
             self.covered[table].fetch_max(upto_lsn, Ordering::SeqCst);
+            // In ClickHouse now: no longer also in memory for queries (if the other table fails).
+            for (i, r) in self.lock_in_flight().iter_mut() {
+                if *i == id {
+                    let mut rest = Recent {
+                        facts: r.facts.clone(),
+                        events: r.events.clone(),
+                    };
+                    if table == 0 {
+                        rest.facts.clear()
+                    } else {
+                        rest.events.clear()
+                    }
+                    *r = Arc::new(rest);
+                }
+            }
         }
         self.uncertain.store(false, Ordering::SeqCst);
         self.lock_in_flight().retain(|(i, _)| *i != id);
@@ -277,6 +308,7 @@ impl FactStore for ClickHouseStore {
 
     fn select<'a>(&'a self, tenant: TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
         Box::pin(async move {
+            drop(self.turnstile.lock().await);
             let _moment = self.moment.read().await;
             let externals = self.externals(tenant, scope)?;
             let statements = statements.to_vec();

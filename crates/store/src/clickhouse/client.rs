@@ -30,8 +30,6 @@ pub(super) struct Client {
     database: String,
 }
 
-const BOUNDARY: &str = "streamtally-external-data-5f1c9e";
-
 impl Client {
     pub fn new(config: &ClickHouseConfig) -> Client {
         Client {
@@ -101,10 +99,10 @@ impl Client {
         self.send(&url, "text/plain; charset=utf-8", sql.as_bytes().to_vec())
     }
 
-    /// Inserts TabSeparated rows into `table`.
-    pub fn insert(&self, table: &str, tsv: String) -> Result<(), ClientError> {
+    /// Inserts TabSeparated rows into `table`, as the query `query_id`.
+    pub fn insert(&self, table: &str, query_id: &str, tsv: String) -> Result<(), ClientError> {
         let query = format!("INSERT INTO {table} FORMAT TabSeparated");
-        let url = self.url(Some(&query), true, &[]);
+        let url = self.url(Some(&query), true, &[("query_id".to_string(), query_id.to_string())]);
         self.send(&url, "text/tab-separated-values; charset=utf-8", tsv.into_bytes()).map(drop)
     }
 
@@ -123,11 +121,18 @@ impl Client {
             })
             .collect();
         let url = self.url(Some(sql), true, &extra);
+        // A boundary no table's text holds (the tables carry client text).
+        let boundary = loop {
+            let b = format!("streamtally-{:016x}", rand::random::<u64>());
+            if !externals.iter().any(|e| e.tsv.contains(&b)) {
+                break b;
+            }
+        };
         let mut body = Vec::new();
         for e in externals {
             body.extend_from_slice(
                 format!(
-                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{0}\"; filename=\"{0}\"\r\nContent-Type: text/plain\r\n\r\n",
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{0}\"; filename=\"{0}\"\r\nContent-Type: text/plain\r\n\r\n",
                     e.name
                 )
                 .as_bytes(),
@@ -135,8 +140,8 @@ impl Client {
             body.extend_from_slice(e.tsv.as_bytes());
             body.extend_from_slice(b"\r\n");
         }
-        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-        self.send(&url, &format!("multipart/form-data; boundary={BOUNDARY}"), body)
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.send(&url, &format!("multipart/form-data; boundary={boundary}"), body)
     }
 }
 

@@ -67,6 +67,15 @@ impl ClickHouseConfig {
         })
     }
 
+    /// The same store on the cluster `name` (from ClickHouse's `remote_servers`).
+    pub fn on_cluster(mut self, name: &str) -> Result<ClickHouseConfig, StoreError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::ClickHouse(format!("the cluster name {name:?} must be letters, digits and _")));
+        }
+        self.cluster = Some(name.to_string());
+        Ok(self)
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
     }

@@ -11,7 +11,7 @@ use datafusion::arrow::compute::filter_record_batch;
 use streamtally_model::{FactKind, TenantId};
 
 use super::bind::quote;
-use super::{schema, ClickHouseStore, Recent};
+use super::{schema, ClickHouseStore, Client, Recent};
 use crate::embedded::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
 use crate::{Erased, StoreError, Subject};
 
@@ -84,23 +84,22 @@ fn user_condition(user: &str, owned: &Owned) -> String {
 
 /// The stretches whose `Owner` facts give them to `user`, stored and recent.
 fn owned_playbacks(store: &ClickHouseStore, tenant: TenantId, user: &str) -> Result<Owned, StoreError> {
+    // Read as JSON: playback ids are client text, and TabSeparated would escape some.
     let sql = format!(
-        "SELECT playback_id, ts, value FROM {} WHERE tenant_id = {tenant} AND kind = {} AND user_id = {} AND isNotNull(playback_id) FORMAT TabSeparated",
-        schema::TABLES[0],
+        "SELECT playback_id, ts, value FROM {} WHERE tenant_id = {tenant} AND kind = {} AND user_id = {} AND isNotNull(playback_id) FORMAT JSONCompact",
+        schema::write_target(&store.config, schema::TABLES[0]),
         quote(FactKind::Owner.as_str()),
         quote(user)
     );
     let mut owned = Owned::new();
     let mut add = |playback: &str, from: i64, seconds: f64| {
-        owned
-            .entry(playback.to_string())
-            .or_default()
-            .push((from, from + (seconds * 1_000_000.0).round() as i64));
+        let to = from.saturating_add((seconds * 1_000_000.0).round() as i64);
+        owned.entry(playback.to_string()).or_default().push((from, to));
     };
-    for line in store.client.execute(&sql, true)?.lines() {
-        let mut f = line.split('\t');
-        if let (Some(p), Some(Ok(ts)), Some(Ok(v))) = (f.next(), f.next().map(str::parse::<i64>), f.next().map(str::parse::<f64>)) {
-            add(p, ts, v);
+    let columns = ["playback_id".to_string(), "ts".to_string(), "value".to_string()];
+    for row in super::answer::parse(&columns, &store.client.execute(&sql, true)?)?.rows {
+        if let [crate::Cell::Text(p), crate::Cell::Int(ts), crate::Cell::Float(v)] = &row[..] {
+            add(p, *ts, *v);
         }
     }
     let scope = crate::Scope::facts(i64::MIN, i64::MAX);
@@ -172,40 +171,43 @@ fn filter_recent_tables(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'
 
 /// Counts and deletes the tenant's rows of a table matching `condition`.
 fn delete(store: &ClickHouseStore, table: usize, tenant: TenantId, condition: &str) -> Result<u64, StoreError> {
-    let name = schema::TABLES[table];
+    // Counted where it is deleted: on a cluster, this node's shard.
+    let target = schema::write_target(&store.config, schema::TABLES[table]);
     // A null comparison deletes the row in 18.16's mutations (it keeps it
     // in a select): the condition is made never null.
     let wheres = format!("ifNull(tenant_id = {tenant} AND ({condition}), 0) = 1");
     let n: u64 = store
         .client
-        .execute(&format!("SELECT count() FROM {name} WHERE {wheres} FORMAT TabSeparated"), true)?
+        .execute(&format!("SELECT count() FROM {target} WHERE {wheres} FORMAT TabSeparated"), true)?
         .trim()
         .parse()
         .unwrap_or(0);
     if n == 0 {
         return Ok(0);
     }
-    let target = schema::write_target(&store.config, name);
     store.client.execute(&format!("ALTER TABLE {target} DELETE WHERE {wheres}"), true)?;
+    wait_for_mutations(&store.client, &target)?;
+    Ok(n)
+}
+
+/// Waits until every mutation of `table` (a delete) is done.
+pub(super) fn wait_for_mutations(client: &Client, table: &str) -> Result<(), StoreError> {
     let deadline = Instant::now() + MUTATION_WAIT;
     loop {
-        let pending = store.client.execute(
+        let pending = client.execute(
             &format!(
                 "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
-                quote(store.client.database()),
-                quote(&target)
+                quote(client.database()),
+                quote(table)
             ),
             false,
         )?;
         if pending.trim() == "0" {
-            break;
+            return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(StoreError::ClickHouse(format!(
-                "the delete on {target} did not finish within {MUTATION_WAIT:?}"
-            )));
+            return Err(StoreError::ClickHouse(format!("the delete on {table} did not finish within {MUTATION_WAIT:?}")));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(n)
 }

@@ -46,9 +46,24 @@ fn table_ddl(config: &ClickHouseConfig, index: usize) -> Vec<String> {
     ddl
 }
 
-/// The migration steps, in order; a server at version N runs the steps after N.
-fn steps(config: &ClickHouseConfig) -> Vec<Vec<String>> {
-    vec![[table_ddl(config, 0), table_ddl(config, 1)].concat()]
+/// The tables of the current version, created if missing on every open (a
+/// node that joins a cluster later makes its `*_local` and `Distributed`
+/// tables then); each is `IF NOT EXISTS`.
+fn tables(config: &ClickHouseConfig) -> Vec<String> {
+    let mut ddl = [table_ddl(config, 0), table_ddl(config, 1)].concat();
+    // Batch markers (`batch.rs`): each node's on its own server.
+    ddl.push(
+        "CREATE TABLE IF NOT EXISTS batches (node String, kind String, upto UInt64, rows UInt64, at DateTime DEFAULT now()) \
+         ENGINE = MergeTree ORDER BY (node, kind, upto)"
+            .into(),
+    );
+    ddl
+}
+
+/// Changes to tables that exist, in order; a server at version N runs the
+/// steps after N. Version 1 is the tables as `tables` makes them.
+fn steps() -> Vec<Vec<String>> {
+    vec![Vec::new()]
 }
 
 /// Creates the database and brings its schema to the current version.
@@ -58,12 +73,15 @@ pub(super) fn migrate(client: &Client, config: &ClickHouseConfig) -> Result<(), 
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version",
         true,
     )?;
+    for ddl in tables(config) {
+        client.execute(&ddl, true)?;
+    }
     let at: u32 = client
         .execute("SELECT max(version) FROM schema_migrations FORMAT TabSeparated", true)?
         .trim()
         .parse()
         .unwrap_or(0);
-    for (i, step) in steps(config).iter().enumerate() {
+    for (i, step) in steps().iter().enumerate() {
         let version = i as u32 + 1;
         if version <= at {
             continue;
@@ -74,15 +92,4 @@ pub(super) fn migrate(client: &Client, config: &ClickHouseConfig) -> Result<(), 
         client.execute(&format!("INSERT INTO schema_migrations (version) VALUES ({version})"), true)?;
     }
     Ok(())
-}
-
-/// The WAL position up to which ClickHouse holds this node's rows of
-/// `table` (on a cluster, all in the node's own shard).
-pub(super) fn covered(client: &Client, config: &ClickHouseConfig, table: &str) -> Result<u64, StoreError> {
-    let sql = format!(
-        "SELECT max(upto) FROM {} WHERE node = {} FORMAT TabSeparated",
-        write_target(config, table),
-        super::bind::quote(&config.node)
-    );
-    Ok(client.execute(&sql, true)?.trim().parse().unwrap_or(0))
 }
