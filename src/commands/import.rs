@@ -46,6 +46,11 @@ pub struct ImportArgs {
     /// The property the lines count under (spec §1; default the ingest key's, else `Others`).
     #[arg(long)]
     pub property: Option<String>,
+    /// `i/N`: only the lines whose client address nginx's `upstream { hash
+    /// $remote_addr; }` sends to the i-th of N nodes (0-based, in the order
+    /// the servers are listed); the rest are skipped. See docs/scaling.md.
+    #[arg(long, value_parser = streamtally_enrich::Shard::parse)]
+    pub shard: Option<streamtally_enrich::Shard>,
     /// The folder the server serves URI paths from (nginx's `root`): segment
     /// durations are read from the HLS playlists under it (`#EXTINF`).
     #[arg(long, conflicts_with = "server")]

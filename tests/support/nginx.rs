@@ -72,12 +72,34 @@ http {{
         ),
     )
     .unwrap();
+    launch(&conf, &tmp, port)
+}
+
+/// nginx on `port` with `http` as its whole `http` block (upstreams and servers).
+pub fn start_nginx_http(dir: &Path, port: u16, http: &str) -> Nginx {
+    let conf = dir.join("nginx.conf");
+    let tmp = dir.join("nginx-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;\n\
+             uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi; access_log off;\n{http}\n}}\n",
+            tmp = tmp.display()
+        ),
+    )
+    .unwrap();
+    launch(&conf, &tmp, port)
+}
+
+fn launch(conf: &Path, tmp: &Path, port: u16) -> Nginx {
     let nginx = tool("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"]);
     let child = Command::new(nginx)
         .arg("-c")
-        .arg(&conf)
+        .arg(conf)
         .arg("-p")
-        .arg(&tmp)
+        .arg(tmp)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

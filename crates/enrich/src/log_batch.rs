@@ -60,6 +60,8 @@ pub struct LogContext<'a> {
     pub segment_length: SegmentLength<'a>,
     pub bitrate_of: &'a (dyn Fn(&str) -> Option<f64> + Sync),
     pub accept: TimeBounds,
+    /// Only the lines of this shard's client addresses (the rest are skipped).
+    pub shard: Option<crate::Shard>,
 }
 
 /// The times a log line may carry to be counted (spec §8a): not more than
@@ -127,6 +129,7 @@ impl<'a> LogContext<'a> {
             },
             bitrate_of,
             accept: TimeBounds::now(),
+            shard: None,
         }
     }
 }
@@ -240,6 +243,7 @@ impl Enricher {
                 skip => Ok(skip),
             });
             match parsed {
+                Ok(streamtally_parse::log::Line::Request(req)) if ctx.shard.is_some_and(|s| !s.takes(req.ip)) => batch.skipped += 1,
                 Ok(streamtally_parse::log::Line::Request(req)) => {
                     batch.repaired += usize::from(req.repaired);
                     // Past the newline; the caller clamps the last line to its text.

@@ -31,6 +31,8 @@ pub(super) struct LocalSink {
     pop: Option<String>,
     /// The property of every line (spec §1).
     pub property: Option<String>,
+    /// Only this shard's lines (`--shard`).
+    shard: Option<streamtally_enrich::Shard>,
 }
 
 /// One file's reading state: its parser and the number of its next line.
@@ -95,6 +97,7 @@ impl LocalSink {
             zone: args.zone.clone(),
             pop: args.pop.clone(),
             property: streamtally_store::checked_property(args.property.as_deref())?.map(str::to_string),
+            shard: args.shard,
         })
     }
 
@@ -106,6 +109,7 @@ impl LocalSink {
         let mut ctx = LogContext::new(&tenant.secret, &tenant.settings, &bitrate_of);
         ctx.segment_length.playlists = self.playlists.as_ref();
         ctx.accept = ctx.accept.not_before(self.pipeline.tenants().oldest_countable(tenant.id), &tenant.settings);
+        ctx.shard = self.shard;
         let mut batch = self.enricher.read_log_lines(&mut reader.parser, chunk, reader.line_no, &ctx);
         reader.line_no += batch.lines;
         tally.lines += batch.lines as u64;

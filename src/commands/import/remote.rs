@@ -44,6 +44,7 @@ impl RemoteSink {
             ("zone", &args.zone),
             ("pop", &args.pop),
             ("property", &args.property),
+            ("shard", &args.shard.map(|s| s.to_string())),
         ] {
             if let Some(v) = v {
                 url.push_str(&format!("&{k}={}", url_encode(v)));

@@ -50,6 +50,8 @@ pub struct LogParams {
     offset: Option<u64>,
     /// The property the lines count under (spec §1; default the ingest key's, else `Others`).
     property: Option<String>,
+    /// `i/N`: only lines whose client address nginx's `hash $remote_addr` sends to the i-th of N nodes (the rest are skipped).
+    shard: Option<String>,
 }
 
 fn file_key(file: &str) -> Result<&str, ApiError> {
@@ -134,6 +136,12 @@ pub async fn post_logs(
     state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
+    let shard = p
+        .shard
+        .as_deref()
+        .map(streamtally_enrich::Shard::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
     let ctx = state
         .pipeline
         .tenants()
@@ -203,6 +211,7 @@ pub async fn post_logs(
         let bitrate_of = |c: &str| bitrates.get(c).copied();
         let mut log_ctx = LogContext::new(&ctx.secret, &ctx.settings, &bitrate_of);
         log_ctx.accept = log_ctx.accept.not_before(state.pipeline.tenants().oldest_countable(tenant), &ctx.settings);
+        log_ctx.shard = shard;
         state.enricher.read_log_lines(&mut parser, &body, 1, &log_ctx)
     };
     batch.fill_zone_pop(p.zone.as_deref(), p.pop.as_deref());
