@@ -7,6 +7,7 @@ pub mod forms;
 pub mod live_sim;
 pub mod media;
 pub mod nginx;
+pub mod workload;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
