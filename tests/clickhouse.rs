@@ -8,7 +8,7 @@ mod support;
 #[path = "../crates/store/tests/support/clickhouse.rs"]
 mod clickhouse;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::workload::*;
 use support::*;
 
