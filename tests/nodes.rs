@@ -13,18 +13,9 @@ mod clickhouse;
 
 use std::process::Command;
 
-use support::nginx::{free_port, run, start_nginx_http};
+use support::nginx::{run, start_hash_split};
 use support::workload::*;
 use support::*;
-
-fn port_of(server: &Server) -> u16 {
-    server
-        .url("")
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("a port")
-}
 
 /// Posts a viewer's events through nginx with the administrator's key,
 /// again while nginx finds its node down (`502`, sent nowhere).
@@ -93,19 +84,8 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
     for (n, k) in nodes.iter().zip(&node_keys) {
         prepare(n, k);
     }
-    let port = free_port();
-    let upstream: String = nodes.iter().map(|n| format!("server 127.0.0.1:{};", port_of(n))).collect();
-    // No next upstream: a device's inputs wait for its node rather than reach another.
-    let _nginx = start_nginx_http(
-        dir.path(),
-        port,
-        &format!(
-            "upstream streamtally {{ hash $remote_addr; {upstream} }}\n\
-             server {{ listen 127.0.0.1:{port}; set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;\n\
-             location / {{ proxy_pass http://streamtally; proxy_next_upstream off; proxy_set_header X-Forwarded-For $remote_addr; }} }}"
-        ),
-    );
-    let nginx = format!("http://127.0.0.1:{port}");
+    let ports: Vec<u16> = nodes.iter().map(Server::port).collect();
+    let (_nginx, nginx) = start_hash_split(dir.path(), &ports);
     let viewers = viewers();
     let (first, second) = viewers.split_at(viewers.len() / 2);
     for (ip, ua, events) in first {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use serde_json::json;
-use support::nginx::{free_port, run, start_nginx_http};
+use support::nginx::{run, start_hash_split};
 use support::*;
 
 const PODCAST_APP: &str = "AppleCoreMedia/1.0.0.20E247 (iPhone; U; CPU OS 16_4 like Mac OS X; en_us)";
@@ -20,15 +20,6 @@ fn address(k: usize) -> String {
     } else {
         format!("198.51.100.{}", k + 1)
     }
-}
-
-fn port_of(server: &Server) -> u16 {
-    server
-        .url("")
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok())
-        .expect("a port")
 }
 
 /// The contents with a non-zero `metric` on a node.
@@ -48,19 +39,8 @@ fn log_lines_of_a_shard_reach_the_node_nginx_sends_their_beacons_to() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = [Server::start(&dir.path().join("a"), &[]), Server::start(&dir.path().join("b"), &[])];
     let keys: Vec<TenantKeys> = nodes.iter().map(|n| n.tenant("split")).collect();
-    let port = free_port();
-    let upstream: String = nodes.iter().map(|n| format!("server 127.0.0.1:{};", port_of(n))).collect();
-    let _nginx = start_nginx_http(
-        dir.path(),
-        port,
-        &format!(
-            "upstream streamtally {{ hash $remote_addr; {upstream} }}\n\
-             server {{ listen 127.0.0.1:{port}; set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;\n\
-             location / {{ proxy_pass http://streamtally; proxy_set_header X-Forwarded-For $remote_addr; }} }}"
-        ),
-    );
-    // Each node has its own keys (metadata is not shared yet): nginx picks the node.
-    let via_nginx = format!("http://127.0.0.1:{port}");
+    let ports: Vec<u16> = nodes.iter().map(Server::port).collect();
+    let (_nginx, via_nginx) = start_hash_split(dir.path(), &ports);
     let mut log = String::new();
     for k in 0..24 {
         let (ip, content) = (address(k), format!("c{k}"));

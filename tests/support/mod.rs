@@ -120,6 +120,11 @@ impl Server {
         self.base.trim_start_matches("http://").to_string()
     }
 
+    /// The loopback port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).unwrap_or(0)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

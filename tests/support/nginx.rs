@@ -46,33 +46,18 @@ impl Drop for Nginx {
 /// nginx on `port` serving `www`, logging to `dir/access.log` in
 /// `log_format`; `locations` go into its server block.
 pub fn start_nginx(dir: &Path, www: &Path, port: u16, log_format: &str, locations: &str) -> Nginx {
-    let conf = dir.join("nginx.conf");
-    let tmp = dir.join("nginx-tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            r#"daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log;
-events {{ worker_connections 64; }}
-http {{
-  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; audio/mpeg mp3; text/html html; text/javascript js; video/mp4 mp4 m4s; }}
-  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
-  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    start_nginx_http(
+        dir,
+        port,
+        &format!(
+            r#"  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; audio/mpeg mp3; text/html html; text/javascript js; video/mp4 mp4 m4s; }}
   log_format st '{log_format}';
   access_log {log} st;
-  server {{ listen 127.0.0.1:{port}; root {www}; {locations} }}
-}}
-"#,
-            tmp = tmp.display(),
+  server {{ listen 127.0.0.1:{port}; root {www}; {locations} }}"#,
             log = dir.join("access.log").display(),
             www = www.display(),
         ),
     )
-    .unwrap();
-    launch(&conf, &tmp, port)
 }
 
 /// nginx on `port` with `http` as its whole `http` block (upstreams and servers).
@@ -85,7 +70,7 @@ pub fn start_nginx_http(dir: &Path, port: u16, http: &str) -> Nginx {
         format!(
             "daemon off;\nworker_processes 1;\npid {tmp}/nginx.pid;\nerror_log {tmp}/error.log;\nevents {{ worker_connections 64; }}\n\
              http {{\n  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;\n\
-             uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi; access_log off;\n{http}\n}}\n",
+             uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;\n{http}\n}}\n",
             tmp = tmp.display()
         ),
     )
@@ -112,4 +97,23 @@ fn launch(conf: &Path, tmp: &Path, port: u16) -> Nginx {
         std::thread::sleep(Duration::from_millis(50));
     }
     nginx
+}
+
+/// nginx on a free loopback port in front of `backends` (their ports), split
+/// by `hash $remote_addr` with the client address taken from
+/// `X-Forwarded-For` (sent on to the backends), and no second backend tried
+/// when a client's is down (its inputs wait for it). Its base URL too.
+pub fn start_hash_split(dir: &Path, backends: &[u16]) -> (Nginx, String) {
+    let port = free_port();
+    let upstream: String = backends.iter().map(|p| format!("server 127.0.0.1:{p};")).collect();
+    let nginx = start_nginx_http(
+        dir,
+        port,
+        &format!(
+            "access_log off;\nupstream streamtally {{ hash $remote_addr; {upstream} }}\n\
+             server {{ listen 127.0.0.1:{port}; set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;\n\
+             location / {{ proxy_pass http://streamtally; proxy_next_upstream off; proxy_set_header X-Forwarded-For $remote_addr; }} }}"
+        ),
+    );
+    (nginx, format!("http://127.0.0.1:{port}"))
 }

@@ -4,37 +4,17 @@
 
 use std::sync::Arc;
 
-use streamtally_model::{parse_ts, ClientFamily, DeviceKey, Fact, FactKind, Geo, Source};
+use streamtally_model::Fact;
 use streamtally_query::{Ask, MetricsQuery};
 use streamtally_store::{ClickHouseConfig, ClickHouseStore, FactStore};
 
 #[path = "support/clickhouse.rs"]
 mod clickhouse;
+#[path = "support/facts.rs"]
+mod facts;
 
 fn start(ts: &str, device: u64, lsn: u64) -> Fact<'static> {
-    Fact {
-        kind: FactKind::Start,
-        ts: parse_ts(ts).unwrap_or_default(),
-        value: 1.0,
-        device_key: DeviceKey(device),
-        content_id: Some("A"),
-        playback_id: None,
-        source: Source::Player,
-        property: "web",
-        content_kind: None,
-        media: None,
-        referrer_host: None,
-        client: &ClientFamily::UNKNOWN,
-        geo: &Geo::UNKNOWN,
-        user_id: None,
-        dimensions: None,
-        span: None,
-        near: None,
-        bitrate: None,
-        access_code: None,
-        served: None,
-        lsn,
-    }
+    facts::start(ts, device, "A", None, lsn)
 }
 
 #[tokio::test]

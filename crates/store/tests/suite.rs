@@ -13,6 +13,8 @@ use streamtally_store::{ClickHouseConfig, ClickHouseStore, EmbeddedStore, FactSt
 
 #[path = "support/clickhouse.rs"]
 mod clickhouse;
+#[path = "support/facts.rs"]
+mod facts;
 
 /// Opens the backend under test on the same data each time it is called
 /// (after the previous one was dropped), with its metadata.
@@ -20,30 +22,9 @@ type Opener<'a> = dyn Fn() -> (Arc<dyn FactStore>, Arc<Meta>) + 'a;
 
 const USERS: [&str; 3] = ["u0", "u1", "u2"];
 
+/// A start of `device` (its user one of [`USERS`]).
 fn start(ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static> {
-    Fact {
-        kind: FactKind::Start,
-        ts: parse_ts(ts).unwrap_or_default(),
-        value: 1.0,
-        device_key: DeviceKey(device),
-        content_id: Some(content),
-        playback_id: None,
-        source: Source::Player,
-        property: "web",
-        content_kind: None,
-        media: None,
-        referrer_host: None,
-        client: &ClientFamily::UNKNOWN,
-        geo: &Geo::UNKNOWN,
-        user_id: Some(USERS[(device % 3) as usize].into()),
-        dimensions: None,
-        span: None,
-        near: None,
-        bitrate: None,
-        access_code: None,
-        served: None,
-        lsn,
-    }
+    facts::start(ts, device, content, Some(USERS[(device % 3) as usize]), lsn)
 }
 
 async fn starts(store: &dyn FactStore, tenant: TenantId, from: &str, to: &str) -> i64 {

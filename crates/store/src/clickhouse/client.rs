@@ -120,7 +120,8 @@ impl Client {
             url: self.base.clone(),
             reason: format!("compressing an insert: {e}"),
         })?;
-        self.send_encoded(&url, "text/tab-separated-values; charset=utf-8", Some("gzip"), body).map(drop)
+        self.send_encoded(&url, "text/tab-separated-values; charset=utf-8", Some("gzip"), body)
+            .map(drop)
     }
 
     /// Runs a select with external tables (none: a plain statement).
