@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use streamtally_model::{parse_ts, ClientFamily, DeviceKey, Fact, FactKind, Geo, Source, TenantId};
+use streamtally_model::{Fact, TenantId};
 use streamtally_query::{Ask, Cell, MetricsQuery};
 use streamtally_store::{ClickHouseConfig, ClickHouseStore, EmbeddedStore, FactStore, Meta, OpenMode, Subject};
 
