@@ -8,7 +8,9 @@ mod support;
 #[path = "../crates/store/tests/support/clickhouse.rs"]
 mod clickhouse;
 
-use serde_json::json;
+use std::process::Command;
+
+use serde_json::{json, Value};
 use support::workload::*;
 use support::*;
 
@@ -47,6 +49,49 @@ fn every_query_endpoint_answers_the_same_on_clickhouse_as_on_the_embedded_store(
     assert_same(&erased, &answers(&node, &b), "after erasing user u2");
     node.stop();
     embedded.stop();
+    same_on_a_current_release(&ch);
+}
+
+/// Every statement the 18.16 server ran above, run again on the same data
+/// by it and by chdb (a current ClickHouse release, in-process): the SQL
+/// the dialect writes holds on both, with the same answers.
+fn same_on_a_current_release(ch: &clickhouse::ClickHouseServer) {
+    let python = std::env::var("STREAMTALLY_TEST_PYTHON").expect("STREAMTALLY_TEST_PYTHON (set by scripts/test: a Python with chdb)");
+    let text = |name: &str| format!("{name} Nullable(String)");
+    let contents: Vec<String> = streamtally_store::CONTENT_COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "content_id" => "content_id String".to_string(),
+            "duration" | "bitrate" => format!("{c} Nullable(Float64)"),
+            other => text(other),
+        })
+        .collect();
+    let users: Vec<String> = streamtally_store::USER_COLUMNS
+        .iter()
+        .map(|c| if *c == "user_id" { "user_id String".to_string() } else { text(c) })
+        .collect();
+    // The workload's catalogue, as the store hands it to a query.
+    let n = "\\N";
+    let catalogue = [
+        ["L", "Keynote", "live", "video", n, n, "events", n, n, n, n, n, n, n],
+        ["V", "Tutorial", "vod", "video", "120", n, "education", n, n, n, n, n, n, n],
+        ["E", "Episode 1", "vod", "audio", n, n, n, "The Show", n, n, n, n, n, n],
+    ]
+    .iter()
+    .map(|row| row.join("\t") + "\n")
+    .collect::<String>();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/chdb_replay.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args([&ch.http_port.to_string(), "streamtally", &contents.join(", "), &catalogue, &users.join(", ")])
+        .output()
+        .expect("the replay runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    eprintln!("replayed on a current release: {} statements", report["statements"]);
+    assert!(report["statements"].as_u64().unwrap_or(0) >= 24, "{report}");
+    assert_eq!(report["errors"], json!([]), "statements one engine refused");
+    assert_eq!(report["differ"], json!([]), "statements the engines answered differently");
 }
 
 /// ClickHouse stopped for 30 s under load and started again: ingest goes on

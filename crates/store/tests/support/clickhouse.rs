@@ -94,7 +94,9 @@ impl ClickHouseServer {
              <path>{data}/</path><tmp_path>{tmp}/</tmp_path><user_files_path>{files}/</user_files_path>\n\
              <format_schema_path>{schema}/</format_schema_path><users_config>users.xml</users_config>\n\
              <default_profile>default</default_profile><default_database>default</default_database>\n\
-             <mark_cache_size>5368709120</mark_cache_size><max_concurrent_queries>100</max_concurrent_queries>\n{extra}\n</yandex>\n",
+             <mark_cache_size>5368709120</mark_cache_size><max_concurrent_queries>100</max_concurrent_queries>\n\
+             <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>\n\
+             {extra}\n</yandex>\n",
             log = p("server.log"),
             err = p("server.err.log"),
             port = self.http_port,
@@ -108,7 +110,7 @@ impl ClickHouseServer {
         std::fs::write(d.join("config.xml"), config).expect("config written");
         std::fs::write(
             d.join("users.xml"),
-            "<yandex><profiles><default></default></profiles>\n\
+            "<yandex><profiles><default><log_queries>1</log_queries></default></profiles>\n\
              <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>\
              <profile>default</profile><quota>default</quota></default></users>\n<quotas><default></default></quotas></yandex>\n",
         )
