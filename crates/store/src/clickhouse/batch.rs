@@ -27,7 +27,7 @@ fn number(text: &str) -> u64 {
 }
 
 /// Waits until no insert of this node runs on the server.
-fn wait_for_inserts(client: &Client, config: &ClickHouseConfig) -> Result<(), StoreError> {
+pub(super) fn wait_for_inserts(client: &Client, config: &ClickHouseConfig) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT count() FROM system.processes WHERE query_id LIKE {} FORMAT TabSeparated",
         quote(&format!("streamtally-{}-%", config.node))

@@ -20,6 +20,9 @@ const MUTATION_WAIT: Duration = Duration::from_secs(120);
 
 pub(super) fn erase(store: &ClickHouseStore, tenant: TenantId, subject: &Subject) -> Result<Erased, StoreError> {
     let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
+    // An insert whose client gave up may still be running: its rows must
+    // land before the delete, not after it.
+    super::batch::wait_for_inserts(&store.client, &store.config)?;
     let owned = match subject {
         Subject::UserId(u) => owned_playbacks(store, tenant, u)?,
         _ => Owned::new(),
@@ -49,6 +52,7 @@ pub(super) fn erase(store: &ClickHouseStore, tenant: TenantId, subject: &Subject
 /// facts too when `facts`; answers the rows removed.
 pub(super) fn drop_before(store: &ClickHouseStore, tenant: TenantId, keep_from_day: NaiveDate, facts: bool) -> Result<usize, StoreError> {
     let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
+    super::batch::wait_for_inserts(&store.client, &store.config)?;
     let cut = keep_from_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(0);
     let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> {
         let ts = b
