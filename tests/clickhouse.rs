@@ -160,7 +160,8 @@ fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
     );
     // Caught up: the store takes rows again and everything acknowledged is counted.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while node.get("/healthz", "").json()["store"]["checkpoint_failures"] != 0 && Instant::now() < deadline {
+    while node.get("/healthz", "").json()["store"]["checkpoint_failures"] != 0 {
+        assert!(Instant::now() < deadline, "the node did not catch up within 60 s of ClickHouse's return");
         std::thread::sleep(Duration::from_millis(200));
     }
     let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));

@@ -71,12 +71,12 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
             "300ms".into(),
         ]
     };
-    let start = |i: usize| {
+    let start = |i: usize, port: u16| {
         let args = node_args(i);
-        Server::start(&dir.path().join(format!("node{i}")), &args.iter().map(String::as_str).collect::<Vec<_>>())
+        Server::start_on(&dir.path().join(format!("node{i}")), port, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let reference = Server::start(&dir.path().join("reference"), &[]);
-    let mut nodes = vec![start(0), start(1)];
+    let mut nodes = vec![start(0, 0), start(1, 0)];
     // Metadata is not shared yet: each node is given the same tenant, settings and catalogue.
     let reference_keys = reference.tenant("parity");
     prepare(&reference, &reference_keys);
@@ -95,12 +95,16 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
     // Half-way, node 1 is killed (its last inputs only in its WAL) and started again.
     assert!(accepted(&nodes[0]) > 0 && accepted(&nodes[1]) > 0, "nginx sent every viewer to one node");
     let killed = nodes.pop().expect("two nodes");
+    let port = killed.port();
     killed.kill9();
-    nodes.push(start(1));
+    // Where nginx expects it.
+    nodes.push(start(1, port));
+    let before = accepted(&nodes[1]);
     for (ip, ua, events) in second {
         reference.post_events(&reference_keys.ingest, ip, ua, events);
         post_via(&nginx, ip, ua, events);
     }
+    assert!(accepted(&nodes[1]) > before, "the restarted node got none of its viewers' beacons");
     let file = dir.path().join("access.log");
     std::fs::write(&file, log_lines()).unwrap();
     import(&reference.url(""), &reference_keys.ingest, &file, None);

@@ -65,6 +65,12 @@ pub struct Server {
 impl Server {
     /// Starts `streamtally serve` on a free loopback port.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_on(data, 0, extra)
+    }
+
+    /// Starts `streamtally serve` on loopback `port` (0: a free one), e.g. a
+    /// restarted node where a proxy expects it.
+    pub fn start_on(data: &Path, port: u16, extra: &[&str]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension(format!(
             "log{}",
@@ -74,7 +80,7 @@ impl Server {
         let mut child = Command::new(bin())
             .args(["serve", "--data"])
             .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--trust-forwarded-for"])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--trust-forwarded-for"])
             .args(extra)
             .env("STREAMTALLY_ADMIN_KEY", ADMIN_KEY)
             .env("STREAMTALLY_LOG", "info")

@@ -101,11 +101,13 @@ fn launch(conf: &Path, tmp: &Path, port: u16) -> Nginx {
 
 /// nginx on a free loopback port in front of `backends` (their ports), split
 /// by `hash $remote_addr` with the client address taken from
-/// `X-Forwarded-For` (sent on to the backends), and no second backend tried
-/// when a client's is down (its inputs wait for it). Its base URL too.
+/// `X-Forwarded-For` (sent on to the backends). A backend that fails is
+/// never marked down (`max_fails=0`) nor replaced by another
+/// (`proxy_next_upstream off`): a client's inputs wait for its node. Its
+/// base URL too.
 pub fn start_hash_split(dir: &Path, backends: &[u16]) -> (Nginx, String) {
     let port = free_port();
-    let upstream: String = backends.iter().map(|p| format!("server 127.0.0.1:{p};")).collect();
+    let upstream: String = backends.iter().map(|p| format!("server 127.0.0.1:{p} max_fails=0;")).collect();
     let nginx = start_nginx_http(
         dir,
         port,

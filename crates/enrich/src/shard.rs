@@ -4,8 +4,12 @@
 //! nginx's hash (compatible with Cache::Memcached) is
 //! `((crc32(key) >> 16) & 0x7fff) % N` on its first try; the key is the
 //! address as nginx writes `$remote_addr`, which is how Rust writes an
-//! `IpAddr` (dotted quads; RFC 5952 for IPv6). Lines without an address go
-//! to shard 0.
+//! `IpAddr` (dotted quads; RFC 5952 for IPv6) — except the deprecated
+//! IPv4-compatible range `::/96`, which nginx writes as `::a.b.c.d`. It
+//! holds for servers of weight 1 that are never marked down (`max_fails=0`:
+//! nginx re-hashes a failed server's clients to another). The address is the
+//! client address the log line gives (with `$http_x_forwarded_for` logged,
+//! that one, as the parser takes it). Lines without an address go to shard 0.
 
 use std::net::IpAddr;
 
