@@ -274,3 +274,40 @@ fn follow_tails_a_live_log_through_rotation_and_truncation() {
     let _ = follow.wait();
     server.stop();
 }
+
+/// `--shard i/N` into data folders: each line lands in exactly the shard
+/// nginx's `hash $remote_addr` gives its address, and no line in two.
+#[test]
+fn each_shard_takes_the_lines_of_its_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let ips: Vec<String> = (0..24)
+        .map(|k| {
+            if k % 5 == 0 {
+                format!("2001:db8:{:x}::1", k + 1)
+            } else {
+                format!("198.51.100.{}", k + 1)
+            }
+        })
+        .collect();
+    let log: String = ips
+        .iter()
+        .map(|ip| line("08:00:00", ip, "GET", "/podcast/E.mp3", 200, 3_000_000, UA1))
+        .collect();
+    let file = dir.path().join("access.log");
+    std::fs::write(&file, log).unwrap();
+    let mut total = 0;
+    for i in 0..2u32 {
+        let data = dir.path().join(format!("shard{i}"));
+        let d = data.to_str().unwrap();
+        assert!(streamtally(&["tenant", "create", "pod", "--data", d], None).0);
+        let shard = format!("{i}/2");
+        let (ok, _, err) = streamtally(&["import", file.to_str().unwrap(), "--tenant", "pod", "--data", d, "--shard", &shard], None);
+        assert!(ok, "{err}");
+        let expected = ips.iter().filter(|ip| streamtally_enrich::Shard::of(ip.parse().ok(), 2) == i).count();
+        assert!(expected > 0 && expected < ips.len(), "the addresses split: {expected}");
+        let downloads = report(d, "downloads")["downloads"].as_u64().unwrap_or(0);
+        assert_eq!(downloads as usize, expected, "shard {shard}");
+        total += downloads;
+    }
+    assert_eq!(total as usize, ips.len());
+}
