@@ -67,7 +67,11 @@ async fn checkpointed_facts_survive_reopening_and_replays_count_once(open: &Open
         t
     };
     let (store, _) = open();
-    assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 1, "the checkpointed fact is there after reopening");
+    assert_eq!(
+        starts(&*store, t, "2026-03-01", "2026-03-04").await,
+        1,
+        "the checkpointed fact is there after reopening"
+    );
     // A restart replays the WAL from before the checkpoint: the same fact again.
     store.append_facts(t, &[start("2026-03-02T09:00:00Z", 1, "A", 10)]).unwrap();
     assert_eq!(starts(&*store, t, "2026-03-01", "2026-03-04").await, 1);
