@@ -109,9 +109,11 @@ impl CdnQuery {
     fn sql(&self, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
         let mut params = Vec::new();
         let groups: &[CdnGroup] = if grouped { &self.group_by } else { &[] };
+        let keys: Vec<String> = groups.iter().map(|g| g.expr(self.tz, dialect)).collect();
         let mut select: Vec<String> = groups
             .iter()
-            .map(|g| format!("{} AS {}", g.expr(self.tz, dialect), dialect.output_alias(g.name())))
+            .zip(&keys)
+            .map(|(g, key)| format!("{key} AS {}", dialect.output_alias(g.name())))
             .collect();
         let list = |xs: &[&str]| xs.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(", ");
         let class = |lo: u16| format!("COALESCE(SUM(CASE WHEN f.status >= {lo} AND f.status < {} THEN f.requests END), 0)", lo + 100);
@@ -147,10 +149,7 @@ impl CdnQuery {
             dialect.facts_table(),
             wheres.join(" AND ")
         );
-        if !groups.is_empty() {
-            let keys: Vec<String> = groups.iter().map(|g| g.expr(self.tz, dialect)).collect();
-            text.push_str(&format!(" GROUP BY {} ORDER BY {}", keys.join(", "), keys.join(", ")));
-        }
+        text.push_str(&crate::sql::grouped_by(&keys));
         let mut columns: Vec<String> = groups.iter().map(|g| g.name().to_string()).collect();
         // hit_ratio is computed from hits and misses afterwards (`cdn_answer`).
         columns.extend(CDN_METRICS.iter().filter(|m| **m != "hit_ratio").map(|m| m.to_string()));

@@ -58,7 +58,7 @@ impl MonthlyQuery {
         let (month, rest, mut columns) = if grouped {
             (
                 format!("{bucket} AS month, "),
-                format!(" GROUP BY {bucket} ORDER BY {bucket}"),
+                crate::sql::grouped_by(std::slice::from_ref(&bucket)),
                 vec!["month".to_string()],
             )
         } else {

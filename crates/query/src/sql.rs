@@ -231,8 +231,9 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     let mut columns = Vec::new();
     let mut select = Vec::new();
     let group_by: &[Dimension] = if grouped { &q.group_by } else { &[] };
-    for d in group_by {
-        select.push(format!("{} AS {}", dimension_expr(d, q.tz, dialect), dialect.output_alias(&d.name())));
+    let keys: Vec<String> = group_by.iter().map(|d| dimension_expr(d, q.tz, dialect)).collect();
+    for (d, key) in group_by.iter().zip(&keys) {
+        select.push(format!("{key} AS {}", dialect.output_alias(&d.name())));
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {
@@ -255,12 +256,18 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
         text.push_str(&directory_join(tenant, q.from, q.to, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
-    if !group_by.is_empty() {
-        // Grouped by the expressions, not positions (ClickHouse 18.16 reads `GROUP BY 1` as a constant).
-        let keys: Vec<String> = group_by.iter().map(|d| dimension_expr(d, q.tz, dialect)).collect();
-        text.push_str(&format!(" GROUP BY {} ORDER BY {}", keys.join(", "), keys.join(", ")));
-    }
+    text.push_str(&grouped_by(&keys));
     Sql { text, params, columns }
+}
+
+/// ` GROUP BY keys ORDER BY keys` (nothing without keys): by the
+/// expressions, never by position, which ClickHouse 18.16 reads as a constant.
+pub(crate) fn grouped_by(keys: &[String]) -> String {
+    if keys.is_empty() {
+        return String::new();
+    }
+    let keys = keys.join(", ");
+    format!(" GROUP BY {keys} ORDER BY {keys}")
 }
 
 #[cfg(test)]

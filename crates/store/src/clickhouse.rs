@@ -7,10 +7,11 @@
 //!
 //! Idempotent inserts without server support (18.16 has no
 //! `insert_deduplication_token`): every row carries its node and the WAL
-//! position its checkpoint covered (`upto`). On open, a node's covered
-//! position per table is the largest `upto` ClickHouse holds for it, so rows a
-//! crash left inserted are not offered again; a checkpoint retried after an
-//! uncertain failure first asks whether its `upto` arrived.
+//! position its checkpoint covered (`upto`), and a whole batch is marked
+//! once in (`batch.rs`). On open, and before a checkpoint retried after an
+//! uncertain failure, unmarked rows are deleted and the node's covered
+//! position per table is its largest marked `upto`: rows a crash left
+//! inserted are not offered again, and none is lost or doubled.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use datafusion::arrow::array::RecordBatch;
 use streamtally_model::{EnrichedEvent, Fact, TenantId};
 
 use crate::arrow_rows::{events_schema, facts_schema};
-use crate::embedded::{between, Row};
+use crate::embedded::{between, newer_than, Row};
 use crate::{BoxFuture, Checkpoint, DataFolder, Erased, FactStore, FlushStats, Meta, OpenMode, Scope, Sql, SqlDialect, StoreError, Subject, Table};
 
 pub(crate) mod answer;
@@ -38,24 +39,24 @@ pub use client::ClientError;
 use client::{Client, External};
 pub use config::ClickHouseConfig;
 
-/// Rows appended and not yet inserted, per table, in arrival order.
-#[derive(Default)]
+/// Rows appended and not yet inserted, per table (numbered as
+/// `schema::TABLES`), in arrival order.
+#[derive(Default, Clone)]
 struct Recent {
-    facts: Vec<(TenantId, RecordBatch)>,
-    events: Vec<(TenantId, RecordBatch)>,
+    tables: [Vec<(TenantId, RecordBatch)>; 2],
 }
 
 impl Recent {
     fn rows(&self) -> usize {
-        self.facts.iter().chain(&self.events).map(|(_, b)| b.num_rows()).sum()
+        self.tables.iter().flatten().map(|(_, b)| b.num_rows()).sum()
     }
 }
 
 /// What a checkpoint took: its rows wait in `in_flight` under `id` (queried,
-/// and reached by erasure, until inserted); which tables are in.
+/// and reached by erasure, until inserted); a table's rows leave it once in
+/// ClickHouse, so a retry inserts only the tables still there.
 struct Sealed {
     id: u64,
-    inserted: [bool; 2],
 }
 
 pub struct ClickHouseStore {
@@ -124,10 +125,7 @@ impl ClickHouseStore {
 
     /// The rows not yet in ClickHouse of one tenant and table, in the scope's range.
     fn recent_rows(&self, tenant: TenantId, scope: Scope, table: usize) -> Result<Vec<RecordBatch>, StoreError> {
-        let pick = |r: &Recent| -> Vec<RecordBatch> {
-            let rows = if table == 0 { &r.facts } else { &r.events };
-            rows.iter().filter(|(t, _)| *t == tenant).map(|(_, b)| b.clone()).collect()
-        };
+        let pick = |r: &Recent| -> Vec<RecordBatch> { r.tables[table].iter().filter(|(t, _)| *t == tenant).map(|(_, b)| b.clone()).collect() };
         // In flight, then recent, both held: a checkpoint begun meanwhile moves rows between them.
         let in_flight = self.lock_in_flight();
         let mut batches: Vec<RecordBatch> = in_flight.iter().flat_map(|(_, r)| pick(r)).collect();
@@ -199,24 +197,13 @@ impl ClickHouseStore {
     }
 
     fn append<R: Row>(&self, tenant: TenantId, rows: &[R], table: usize) -> Result<(), StoreError> {
-        let covered = self.covered[table].load(Ordering::SeqCst);
-        let newer: Vec<R>;
-        let rows = if rows.iter().all(|r| r.lsn() > covered) {
-            rows
-        } else {
-            newer = rows.iter().filter(|r| r.lsn() > covered).cloned().collect();
-            &newer
-        };
+        // Replay after a crash offers rows ClickHouse holds already.
+        let rows = newer_than(rows, self.covered[table].load(Ordering::SeqCst));
         if rows.is_empty() {
             return Ok(());
         }
-        let batch = R::batch(rows)?;
-        let mut recent = self.lock_recent();
-        if table == 0 {
-            recent.facts.push((tenant, batch));
-        } else {
-            recent.events.push((tenant, batch));
-        }
+        let batch = R::batch(&rows)?;
+        self.lock_recent().tables[table].push((tenant, batch));
         Ok(())
     }
 }
@@ -235,11 +222,11 @@ impl FactStore for ClickHouseStore {
         let rows = Arc::new(std::mem::take(&mut *self.lock_recent()));
         let id = self.next_checkpoint.fetch_add(1, Ordering::SeqCst);
         in_flight.push((id, rows));
-        Checkpoint(Box::new(Sealed { id, inserted: [false; 2] }))
+        Checkpoint(Box::new(Sealed { id }))
     }
 
     fn finish_checkpoint(&self, checkpoint: &mut Checkpoint, upto_lsn: u64) -> Result<FlushStats, StoreError> {
-        let Some(sealed) = checkpoint.0.downcast_mut::<Sealed>() else {
+        let Some(sealed) = checkpoint.0.downcast_ref::<Sealed>() else {
             return Err(StoreError::Manifest {
                 path: self.config.base_url(),
                 reason: "a checkpoint begun by another store".into(),
@@ -265,27 +252,13 @@ impl FactStore for ClickHouseStore {
             return Ok(FlushStats::default());
         };
         let mut stats = FlushStats::default();
-        for table in 0..2 {
-            if sealed.inserted[table] {
-                continue;
-            }
-            let rows = if table == 0 { &taken.facts } else { &taken.events };
+        for (table, rows) in taken.tables.iter().enumerate() {
             stats.rows += self.insert_table(rows, table, upto_lsn)?;
-            sealed.inserted[table] = true;
             self.covered[table].fetch_max(upto_lsn, Ordering::SeqCst);
-            // In ClickHouse now: no longer also in memory for queries (if the other table fails).
+            // In ClickHouse now: no longer also in memory for queries, nor for a retry (if the other table fails).
             for (i, r) in self.lock_in_flight().iter_mut() {
                 if *i == id {
-                    let mut rest = Recent {
-                        facts: r.facts.clone(),
-                        events: r.events.clone(),
-                    };
-                    if table == 0 {
-                        rest.facts.clear()
-                    } else {
-                        rest.events.clear()
-                    }
-                    *r = Arc::new(rest);
+                    Arc::make_mut(r).tables[table].clear();
                 }
             }
         }

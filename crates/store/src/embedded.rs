@@ -28,10 +28,10 @@ mod free_dimension;
 mod select;
 mod table;
 use erase::*;
-pub(crate) use erase::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
+pub(crate) use erase::{add_owned, add_owned_in, keep_unless_device, keep_unless_text, keep_unless_user, Owned};
 pub(crate) use select::{contents_batch, users_batch};
 use table::*;
-pub(crate) use table::{between, Row};
+pub(crate) use table::{between, newer_than, ts_column, Row};
 
 /// A day with this many small files has them merged into one.
 const COMPACT_AT_FILES: usize = 16;

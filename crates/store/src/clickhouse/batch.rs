@@ -7,7 +7,7 @@
 //! batch is tried again, and a node's covered position is its largest
 //! marked batch.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::bind::quote;
 use super::client::Client;
@@ -22,27 +22,20 @@ pub(super) fn query_id(config: &ClickHouseConfig, table: &str, upto: u64) -> Str
     format!("streamtally-{}-{table}-{upto}", config.node)
 }
 
-fn number(text: &str) -> u64 {
-    text.trim().parse().unwrap_or(0)
-}
-
 /// Waits until no insert of this node runs on the server.
 pub(super) fn wait_for_inserts(client: &Client, config: &ClickHouseConfig) -> Result<(), StoreError> {
     let sql = format!(
-        "SELECT count() FROM system.processes WHERE query_id LIKE {} FORMAT TabSeparated",
+        "SELECT count() FROM system.processes WHERE query_id LIKE {}",
         quote(&format!("streamtally-{}-%", config.node))
     );
-    let deadline = Instant::now() + INSERT_WAIT;
-    while number(&client.execute(&sql, false)?) > 0 {
-        if Instant::now() > deadline {
-            return Err(StoreError::ClickHouse(format!(
-                "an insert of node {} still runs after {INSERT_WAIT:?}",
-                config.node
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if client.wait_for_none(&sql, false, INSERT_WAIT)? {
+        Ok(())
+    } else {
+        Err(StoreError::ClickHouse(format!(
+            "an insert of node {} still runs after {INSERT_WAIT:?}",
+            config.node
+        )))
     }
-    Ok(())
 }
 
 /// Makes this node's rows of `table` whole batches — deleting the rows of
@@ -50,15 +43,9 @@ pub(super) fn wait_for_inserts(client: &Client, config: &ClickHouseConfig) -> Re
 pub(super) fn settle(client: &Client, config: &ClickHouseConfig, table: &str) -> Result<u64, StoreError> {
     wait_for_inserts(client, config)?;
     let node = quote(&config.node);
-    let marked = number(&client.execute(
-        &format!(
-            "SELECT max(upto) FROM batches WHERE node = {node} AND kind = {} FORMAT TabSeparated",
-            quote(table)
-        ),
-        true,
-    )?);
+    let marked = client.number(&format!("SELECT max(upto) FROM batches WHERE node = {node} AND kind = {}", quote(table)), true)?;
     let target = schema::write_target(config, table);
-    let stored = number(&client.execute(&format!("SELECT max(upto) FROM {target} WHERE node = {node} FORMAT TabSeparated"), true)?);
+    let stored = client.number(&format!("SELECT max(upto) FROM {target} WHERE node = {node}"), true)?;
     if stored > marked {
         tracing::warn!(table, node = %config.node, marked, stored, "deleting the rows of an unfinished batch before it is written again");
         client.execute(&format!("ALTER TABLE {target} DELETE WHERE node = {node} AND upto > {marked}"), true)?;

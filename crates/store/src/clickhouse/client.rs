@@ -3,7 +3,7 @@
 //! keep-alive agent. Settings every request carries keep answers the same on
 //! old and current servers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ClickHouseConfig;
 
@@ -106,20 +106,35 @@ impl Client {
         self.send(&url, "text/plain; charset=utf-8", sql.as_bytes().to_vec())
     }
 
+    /// Runs a statement answering one number (`count()`, `max(…)`); 0 for an empty answer.
+    pub fn number(&self, sql: &str, database: bool) -> Result<u64, ClientError> {
+        Ok(self.execute(&format!("{sql} FORMAT TabSeparated"), database)?.trim().parse().unwrap_or(0))
+    }
+
+    /// Asks the count `sql` until it is 0 (`true`), or `limit` passed (`false`).
+    pub fn wait_for_none(&self, sql: &str, database: bool, limit: Duration) -> Result<bool, ClientError> {
+        let deadline = Instant::now() + limit;
+        while self.number(sql, database)? > 0 {
+            if Instant::now() > deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(true)
+    }
+
     /// Inserts TabSeparated rows into `table`, as the query `query_id`.
     pub fn insert(&self, table: &str, query_id: &str, tsv: String) -> Result<(), ClientError> {
         let query = format!("INSERT INTO {table} FORMAT TabSeparated");
         let url = self.url(Some(&query), true, &[("query_id".to_string(), query_id.to_string())]);
         // Compressed: rows of one tenant repeat much (a tenth of the bytes or less).
         let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(tsv.len() / 8), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, tsv.as_bytes()).map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: format!("compressing an insert: {e}"),
-        })?;
-        let body = gz.finish().map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: format!("compressing an insert: {e}"),
-        })?;
+        let body = std::io::Write::write_all(&mut gz, tsv.as_bytes())
+            .and_then(|()| gz.finish())
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: format!("compressing an insert: {e}"),
+            })?;
         self.send_encoded(&url, "text/tab-separated-values; charset=utf-8", Some("gzip"), body)
             .map(drop)
     }
@@ -165,13 +180,5 @@ impl Client {
 
 /// Percent-encoding of a URL query value.
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3 / 2);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

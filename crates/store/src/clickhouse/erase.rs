@@ -3,7 +3,7 @@
 //! and removed from the rows not yet inserted, under the store's `writing`
 //! lock so none of them is inserted after.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{BooleanArray, RecordBatch};
@@ -12,7 +12,7 @@ use streamtally_model::{FactKind, TenantId};
 
 use super::bind::quote;
 use super::{schema, ClickHouseStore, Client, Recent};
-use crate::embedded::{keep_unless_device, keep_unless_text, keep_unless_user, Owned};
+use crate::embedded::{add_owned, add_owned_in, keep_unless_device, keep_unless_text, keep_unless_user, ts_column, Owned};
 use crate::{Erased, StoreError, Subject};
 
 /// How long a delete mutation may take before erasure reports it unfinished.
@@ -54,12 +54,7 @@ pub(super) fn drop_before(store: &ClickHouseStore, tenant: TenantId, keep_from_d
     let _writing = store.writing.lock().unwrap_or_else(|p| p.into_inner());
     super::batch::wait_for_inserts(&store.client, &store.config)?;
     let cut = keep_from_day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(0);
-    let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> {
-        let ts = b
-            .column_by_name("ts")
-            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
-        Ok((0..b.num_rows()).map(|i| Some(ts.as_ref().is_none_or(|t| t.value(i) >= cut))).collect())
-    };
+    let keep = |b: &RecordBatch| -> Result<BooleanArray, StoreError> { Ok(ts_column(b)?.values().iter().map(|t| Some(*t >= cut)).collect()) };
     let condition = format!("ts < {cut}");
     let mut n = 0;
     if facts {
@@ -96,37 +91,14 @@ fn owned_playbacks(store: &ClickHouseStore, tenant: TenantId, user: &str) -> Res
         quote(user)
     );
     let mut owned = Owned::new();
-    let mut add = |playback: &str, from: i64, seconds: f64| {
-        let to = from.saturating_add((seconds * 1_000_000.0).round() as i64);
-        owned.entry(playback.to_string()).or_default().push((from, to));
-    };
     let columns = ["playback_id".to_string(), "ts".to_string(), "value".to_string()];
     for row in super::answer::parse(&columns, &store.client.execute(&sql, true)?)?.rows {
         if let [crate::Cell::Text(p), crate::Cell::Int(ts), crate::Cell::Float(v)] = &row[..] {
-            add(p, *ts, *v);
+            add_owned(&mut owned, p, *ts, *v);
         }
     }
-    let scope = crate::Scope::facts(i64::MIN, i64::MAX);
-    for batch in store.recent_rows(tenant, scope, 0)? {
-        let text = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::StringArray>().cloned())
-        };
-        let times = batch
-            .column_by_name("ts")
-            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::TimestampMicrosecondArray>().cloned());
-        let values = batch
-            .column_by_name("value")
-            .and_then(|c| c.as_any().downcast_ref::<datafusion::arrow::array::Float64Array>().cloned());
-        if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
-            use datafusion::arrow::array::Array;
-            for i in 0..batch.num_rows() {
-                if kinds.value(i) == FactKind::Owner.as_str() && !users.is_null(i) && users.value(i) == user && !playbacks.is_null(i) {
-                    add(playbacks.value(i), times.value(i), values.value(i));
-                }
-            }
-        }
+    for batch in store.recent_rows(tenant, crate::Scope::facts(i64::MIN, i64::MAX), 0)? {
+        add_owned_in(&batch, user, &mut owned);
     }
     Ok(owned)
 }
@@ -141,7 +113,7 @@ fn filter_recent(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'_>) -> 
 fn filter_recent_tables(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'_>, tables: [bool; 2]) -> Result<(u64, u64), StoreError> {
     let mut removed = (0u64, 0u64);
     let mut filter = |r: &mut Recent| -> Result<(), StoreError> {
-        for (table, rows) in [(0, &mut r.facts), (1, &mut r.events)] {
+        for (table, rows) in r.tables.iter_mut().enumerate() {
             if !tables[table] {
                 continue;
             }
@@ -163,12 +135,7 @@ fn filter_recent_tables(store: &ClickHouseStore, tenant: TenantId, keep: &Keep<'
     };
     filter(&mut store.lock_recent())?;
     for (_, rows) in store.lock_in_flight().iter_mut() {
-        let mut copy = Recent {
-            facts: rows.facts.clone(),
-            events: rows.events.clone(),
-        };
-        filter(&mut copy)?;
-        *rows = std::sync::Arc::new(copy);
+        filter(std::sync::Arc::make_mut(rows))?;
     }
     Ok(removed)
 }
@@ -180,12 +147,7 @@ fn delete(store: &ClickHouseStore, table: usize, tenant: TenantId, condition: &s
     // A null comparison deletes the row in 18.16's mutations (it keeps it
     // in a select): the condition is made never null.
     let wheres = format!("ifNull(tenant_id = {tenant} AND ({condition}), 0) = 1");
-    let n: u64 = store
-        .client
-        .execute(&format!("SELECT count() FROM {target} WHERE {wheres} FORMAT TabSeparated"), true)?
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let n = store.client.number(&format!("SELECT count() FROM {target} WHERE {wheres}"), true)?;
     if n == 0 {
         return Ok(0);
     }
@@ -196,22 +158,14 @@ fn delete(store: &ClickHouseStore, table: usize, tenant: TenantId, condition: &s
 
 /// Waits until every mutation of `table` (a delete) is done.
 pub(super) fn wait_for_mutations(client: &Client, table: &str) -> Result<(), StoreError> {
-    let deadline = Instant::now() + MUTATION_WAIT;
-    loop {
-        let pending = client.execute(
-            &format!(
-                "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0 FORMAT TabSeparated",
-                quote(client.database()),
-                quote(table)
-            ),
-            false,
-        )?;
-        if pending.trim() == "0" {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(StoreError::ClickHouse(format!("the delete on {table} did not finish within {MUTATION_WAIT:?}")));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let sql = format!(
+        "SELECT count() FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+        quote(client.database()),
+        quote(table)
+    );
+    if client.wait_for_none(&sql, false, MUTATION_WAIT)? {
+        Ok(())
+    } else {
+        Err(StoreError::ClickHouse(format!("the delete on {table} did not finish within {MUTATION_WAIT:?}")))
     }
 }

@@ -76,13 +76,9 @@ pub(super) fn migrate(client: &Client, config: &ClickHouseConfig) -> Result<(), 
     for ddl in tables(config) {
         client.execute(&ddl, true)?;
     }
-    let at: u32 = client
-        .execute("SELECT max(version) FROM schema_migrations FORMAT TabSeparated", true)?
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let at = client.number("SELECT max(version) FROM schema_migrations", true)?;
     for (i, step) in steps().iter().enumerate() {
-        let version = i as u32 + 1;
+        let version = i as u64 + 1;
         if version <= at {
             continue;
         }

@@ -52,25 +52,34 @@ pub(crate) fn keep_unless_user(batch: &RecordBatch, user: &str, owned: &Owned) -
 pub(super) fn owned_playbacks(facts: &mut TableState, user: &str) -> Result<Owned, StoreError> {
     let owned = Mutex::new(Owned::new());
     facts.retain(&|b| {
-        let text = |name: &str| b.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
-        let times = b
-            .column_by_name("ts")
-            .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned());
-        let values = b.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
-        if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
-            let mut owned = owned.lock().unwrap_or_else(|p| p.into_inner());
-            for i in 0..b.num_rows() {
-                if kinds.value(i) == FactKind::Owner.as_str() && !users.is_null(i) && users.value(i) == user && !playbacks.is_null(i) {
-                    let from = times.value(i);
-                    let to = from + (values.value(i) * 1_000_000.0).round() as i64;
-                    owned.entry(playbacks.value(i).to_string()).or_default().push((from, to));
-                }
-            }
-        }
+        add_owned_in(b, user, &mut owned.lock().unwrap_or_else(|p| p.into_inner()));
         // Every row kept: this pass only reads.
         Ok((0..b.num_rows()).map(|_| Some(true)).collect())
     })?;
     Ok(owned.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Adds the stretch an `Owner` fact of `playback` gives its user: from its
+/// time, for its value in seconds.
+pub(crate) fn add_owned(owned: &mut Owned, playback: &str, from: i64, seconds: f64) {
+    let to = from.saturating_add((seconds * 1_000_000.0).round() as i64);
+    owned.entry(playback.to_string()).or_default().push((from, to));
+}
+
+/// Adds the stretches the `Owner` facts of `batch` give `user`.
+pub(crate) fn add_owned_in(batch: &RecordBatch, user: &str, owned: &mut Owned) {
+    let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+    let times = batch
+        .column_by_name("ts")
+        .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned());
+    let values = batch.column_by_name("value").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+    if let (Some(kinds), Some(users), Some(playbacks), Some(times), Some(values)) = (text("kind"), text("user_id"), text("playback_id"), times, values) {
+        for i in 0..batch.num_rows() {
+            if kinds.value(i) == FactKind::Owner.as_str() && !users.is_null(i) && users.value(i) == user && !playbacks.is_null(i) {
+                add_owned(owned, playbacks.value(i), times.value(i), values.value(i));
+            }
+        }
+    }
 }
 
 pub(crate) fn keep_unless_device(batch: &RecordBatch, key: DeviceKey) -> Result<BooleanArray, StoreError> {

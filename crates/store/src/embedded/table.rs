@@ -44,6 +44,16 @@ pub(super) fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
+/// The rows of `rows` above the WAL position `covered` (a store holds the
+/// rest already): borrowed when all are, as nearly always.
+pub(crate) fn newer_than<R: Row>(rows: &[R], covered: u64) -> std::borrow::Cow<'_, [R]> {
+    if rows.iter().all(|r| r.lsn() > covered) {
+        std::borrow::Cow::Borrowed(rows)
+    } else {
+        std::borrow::Cow::Owned(rows.iter().filter(|r| r.lsn() > covered).cloned().collect())
+    }
+}
+
 /// Rows a table takes in and keeps as Arrow.
 pub(crate) trait Row: Clone {
     fn lsn(&self) -> u64;
@@ -88,7 +98,7 @@ pub(super) struct Written {
 }
 
 /// The `ts` column (the first of every table) of a batch.
-pub(super) fn ts_column(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray, StoreError> {
+pub(crate) fn ts_column(batch: &RecordBatch) -> Result<&TimestampMicrosecondArray, StoreError> {
     batch
         .column(0)
         .as_any()
@@ -293,21 +303,12 @@ impl TableState {
     }
 
     pub(super) fn append<R: Row>(&mut self, rows: &[R]) {
-        let covered = self.manifest.lsn;
+        // Replay after a crash offers rows the files hold already.
+        let rows = newer_than(rows, self.manifest.lsn);
         if rows.is_empty() {
             return;
         }
-        // Replay after a crash offers rows the files hold already.
-        let batch = if rows.iter().all(|r| r.lsn() > covered) {
-            R::batch(rows)
-        } else {
-            let newer: Vec<R> = rows.iter().filter(|r| r.lsn() > covered).cloned().collect();
-            if newer.is_empty() {
-                return;
-            }
-            R::batch(&newer)
-        };
-        match batch {
+        match R::batch(&rows) {
             Ok(batch) => self.mem.push(batch),
             // Only a schema bug gets here; the WAL still holds the input, and a restart replays it.
             Err(e) => tracing::error!(error = %e, "rows cannot be turned into Arrow; kept out of the store until restart replays them"),
