@@ -63,6 +63,25 @@ pub struct DataArg {
     /// The data folder.
     #[arg(long, default_value = "./streamtally-data", env = "STREAMTALLY_DATA")]
     pub data: PathBuf,
+    /// Metadata (tenants, keys, settings, catalogue, directory, access lists)
+    /// shared by several nodes, in PostgreSQL:
+    /// `postgres://user:password@host:5432/database`. Without it, the data
+    /// folder's own SQLite file. For `serve --store clickhouse://…` and the
+    /// commands that manage tenants, keys, settings, contents, users and access.
+    #[arg(long, env = "STREAMTALLY_META")]
+    pub meta: Option<String>,
+}
+
+impl DataArg {
+    /// Refuses shared metadata for a command that works on the data folder alone.
+    pub fn folder_only(&self, command: &str) -> anyhow::Result<()> {
+        match &self.meta {
+            Some(_) => anyhow::bail!(
+                "`{command}` works on the data folder's own metadata; --meta (or STREAMTALLY_META) is for `serve --store` and the tenant, key, settings, contents, users and access commands"
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -97,6 +116,11 @@ pub struct ServeArgs {
     /// `*_local` tables, queries read `Distributed` tables over the cluster.
     #[arg(long, env = "STREAMTALLY_CLUSTER", requires = "store")]
     pub cluster: Option<String>,
+    /// The most MiB of accepted input the WAL may hold that is not yet in the
+    /// store: while ClickHouse is unreachable, ingest is accepted up to this,
+    /// then answered `503` until the store takes rows again.
+    #[arg(long, default_value_t = 10 * 1024)]
+    pub wal_backlog_mib: u64,
     #[command(flatten)]
     pub enrich: EnrichArgs,
     /// Ingest requests per second allowed from one client IP (abuse guard):

@@ -175,3 +175,67 @@ fn clickhouse_stopped_under_load_loses_and_doubles_nothing() {
     assert_eq!(v["totals"]["starts"], json!(acked.load(Ordering::SeqCst)), "after a restart");
     node.stop();
 }
+
+#[test]
+fn a_full_wal_backlog_is_answered_503_until_clickhouse_takes_rows_again() {
+    use std::time::{Duration, Instant};
+
+    let mut ch = clickhouse::ClickHouseServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let node = Server::start(
+        &dir.path().join("node"),
+        &["--store", &ch.url(), "--node", "n1", "--checkpoint-interval", "200ms", "--wal-backlog-mib", "1"],
+    );
+    let keys = node.tenant("backlog");
+    // 50 playbacks per request, each a play and a second of playing.
+    let batch = |r: usize| -> Value {
+        let events: Vec<Value> = (0..50)
+            .flat_map(|i| {
+                let (p, ts) = (format!("r{r}p{i}"), at(&format!("10:{:02}:{:02}", r % 60, i)));
+                [ev("play", &ts, &p, "V"), playing(&ts, &p, "V", 1.0)]
+            })
+            .collect();
+        Value::Array(events)
+    };
+    let post = |r: usize| node.try_post_events(&keys.ingest, &format!("198.51.100.{}", r % 250), UA1, &batch(r)).unwrap();
+    let mut acked_plays = 0usize;
+    let mut r = 0usize;
+    for _ in 0..5 {
+        assert_eq!(post(r).status, 202);
+        acked_plays += 50;
+        r += 1;
+    }
+    ch.stop();
+    // Accepted into the WAL while ClickHouse is away, up to the limit; then refused.
+    let refused = loop {
+        assert!(r < 2_000, "1 MiB of backlog was never reached");
+        let reply = post(r);
+        r += 1;
+        match reply.status {
+            202 => acked_plays += 50,
+            503 => break reply,
+            other => panic!("{other}: {}", reply.body),
+        }
+    };
+    assert!(refused.body.contains("write-ahead log"), "{}", refused.body);
+    let h = node.get("/healthz", "").json();
+    assert_eq!(
+        (h["status"].as_str(), h["wal"]["refusing_ingest"].as_bool()),
+        (Some("degraded"), Some(true)),
+        "{h}"
+    );
+    assert!(h["wal"]["backlog_bytes"].as_u64().unwrap() >= 1 << 20, "{h}");
+    assert!(node.get("/metrics", "").body.contains("streamtally_batches_refused_backlog_total 1"));
+    ch.restart();
+    // Once ClickHouse has the backlog, ingest is taken again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.get("/healthz", "").json()["wal"]["refusing_ingest"] != false {
+        assert!(Instant::now() < deadline, "still refusing 60 s after ClickHouse returned");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(post(r).status, 202);
+    acked_plays += 50;
+    let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));
+    assert_eq!(v["totals"]["starts"], json!(acked_plays), "every acknowledged play once, none of the refused");
+    node.stop();
+}

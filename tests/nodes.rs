@@ -4,12 +4,16 @@
 //! `hash $remote_addr`, and log lines sent with `import --shard i/2`. Every
 //! question asked of either node equals the answer of one server on the
 //! embedded store that took the same workload — also after one node was
-//! killed with SIGKILL half-way through and started again.
+//! killed with SIGKILL half-way through and started again. The nodes share
+//! their metadata in one PostgreSQL: tenants, keys, settings, catalogue and
+//! each tenant's device-hashing secret, so a viewer is one device on any node.
 
 mod support;
 
 #[path = "../crates/store/tests/support/clickhouse.rs"]
 mod clickhouse;
+#[path = "../crates/meta/tests/support/postgres.rs"]
+mod postgres;
 
 use std::process::Command;
 
@@ -17,14 +21,14 @@ use support::nginx::{run, start_hash_split};
 use support::workload::*;
 use support::*;
 
-/// Posts a viewer's events through nginx with the administrator's key,
+/// Posts a viewer's events through nginx with an ingest key made on node 0,
 /// again while nginx finds its node down (`502`, sent nowhere).
-fn post_via(nginx: &str, ip: &str, ua: &str, events: &serde_json::Value) {
+fn post_via(nginx: &str, key: &str, ip: &str, ua: &str, events: &serde_json::Value) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let r = agent()
-            .post(&format!("{nginx}/api/v1/events?tenant=parity"))
-            .header("X-Ingest-Key", ADMIN_KEY)
+            .post(&format!("{nginx}/api/v1/events"))
+            .header("X-Ingest-Key", key)
             .header("X-Forwarded-For", ip)
             .header("User-Agent", ua)
             .content_type("application/json")
@@ -55,42 +59,59 @@ fn import(server_url: &str, key: &str, file: &std::path::Path, shard: Option<&st
     run(&mut cmd);
 }
 
+/// Starts node `i` of a cluster on `port` (0: a free one), with the shared metadata.
+fn start_node(dir: &std::path::Path, shards: &[clickhouse::ClickHouseServer], meta: &str, i: usize, port: u16) -> Server {
+    let args = [
+        "--store".to_string(),
+        shards[i].url(),
+        "--node".into(),
+        format!("node{i}"),
+        "--cluster".into(),
+        "streamtally".into(),
+        "--meta".into(),
+        meta.to_string(),
+        "--checkpoint-interval".into(),
+        "300ms".into(),
+    ];
+    Server::start_on(&dir.join(format!("node{i}")), port, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Waits until each node's rows are in ClickHouse (they go at its checkpoints).
+fn wait_checkpointed(nodes: &[Server]) {
+    for n in nodes {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let h = n.get("/healthz", "").json();
+            if h["wal"]["checkpoint_lsn"] == h["wal"]["durable_lsn"] && h["wal"]["applied_lsn"] == h["wal"]["durable_lsn"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "a node did not checkpoint: {h}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill() {
     let shards = clickhouse::ClickHouseServer::start_cluster("streamtally", 2);
+    let pg = postgres::PostgresServer::start();
+    let meta = pg.database();
     let dir = tempfile::tempdir().unwrap();
-    let node_args = |i: usize| {
-        vec![
-            "--store".to_string(),
-            shards[i].url(),
-            "--node".into(),
-            format!("node{i}"),
-            "--cluster".into(),
-            "streamtally".into(),
-            "--checkpoint-interval".into(),
-            "300ms".into(),
-        ]
-    };
-    let start = |i: usize, port: u16| {
-        let args = node_args(i);
-        Server::start_on(&dir.path().join(format!("node{i}")), port, &args.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let start = |i: usize, port: u16| start_node(dir.path(), &shards, &meta, i, port);
     let reference = Server::start(&dir.path().join("reference"), &[]);
     let mut nodes = vec![start(0, 0), start(1, 0)];
-    // Metadata is not shared yet: each node is given the same tenant, settings and catalogue.
+    // The tenant, its settings and catalogue are made once, on node 0: node 1 shares them.
     let reference_keys = reference.tenant("parity");
     prepare(&reference, &reference_keys);
-    let node_keys: Vec<TenantKeys> = nodes.iter().map(|n| n.tenant("parity")).collect();
-    for (n, k) in nodes.iter().zip(&node_keys) {
-        prepare(n, k);
-    }
+    let node_keys = nodes[0].tenant("parity");
+    prepare(&nodes[0], &node_keys);
     let ports: Vec<u16> = nodes.iter().map(Server::port).collect();
     let (_nginx, nginx) = start_hash_split(dir.path(), &ports);
     let viewers = viewers();
     let (first, second) = viewers.split_at(viewers.len() / 2);
     for (ip, ua, events) in first {
         reference.post_events(&reference_keys.ingest, ip, ua, events);
-        post_via(&nginx, ip, ua, events);
+        post_via(&nginx, &node_keys.ingest, ip, ua, events);
     }
     // Half-way, node 1 is killed (its last inputs only in its WAL) and started again.
     assert!(accepted(&nodes[0]) > 0 && accepted(&nodes[1]) > 0, "nginx sent every viewer to one node");
@@ -102,31 +123,20 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
     let before = accepted(&nodes[1]);
     for (ip, ua, events) in second {
         reference.post_events(&reference_keys.ingest, ip, ua, events);
-        post_via(&nginx, ip, ua, events);
+        post_via(&nginx, &node_keys.ingest, ip, ua, events);
     }
     assert!(accepted(&nodes[1]) > before, "the restarted node got none of its viewers' beacons");
     let file = dir.path().join("access.log");
     std::fs::write(&file, log_lines()).unwrap();
     import(&reference.url(""), &reference_keys.ingest, &file, None);
     for (i, n) in nodes.iter().enumerate() {
-        import(&n.url(""), ADMIN_KEY, &file, Some(&format!("{i}/2")));
+        import(&n.url(""), &node_keys.ingest, &file, Some(&format!("{i}/2")));
     }
 
     let expected = answers(&reference, &reference_keys);
     let starts = &expected[0].1["body"]["totals"]["starts"];
     assert!(starts.as_i64().unwrap_or(0) >= 20, "{starts}");
-    // Each node's rows reach ClickHouse at its checkpoints: wait until every node's are in.
-    for n in &nodes {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let h = n.get("/healthz", "").json();
-            if h["wal"]["checkpoint_lsn"] == h["wal"]["durable_lsn"] && h["wal"]["applied_lsn"] == h["wal"]["durable_lsn"] {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "a node did not checkpoint: {h}");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
+    wait_checkpointed(&nodes);
     for (i, n) in nodes.iter().enumerate() {
         let got = answers_as(n, |_| ADMIN_KEY.to_string(), "&tenant=parity");
         assert_same(&expected, &got, &format!("node {i}"));
@@ -135,4 +145,57 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
         n.stop();
     }
     reference.stop();
+}
+
+#[test]
+fn nodes_sharing_metadata_number_tenants_once_and_see_a_viewer_as_one_device() {
+    let shards = clickhouse::ClickHouseServer::start_cluster("streamtally", 2);
+    let pg = postgres::PostgresServer::start();
+    let meta = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = [start_node(dir.path(), &shards, &meta, 0, 0), start_node(dir.path(), &shards, &meta, 1, 0)];
+    // Tenants made on different nodes are two tenants, listed by both.
+    let a = nodes[0].tenant("alpha");
+    let b = nodes[1].tenant("beta");
+    for n in &nodes {
+        let listed = n.get("/api/v1/tenants", ADMIN_KEY).json();
+        let mut ids: Vec<(String, i64)> = listed["tenants"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{listed}"))
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_string(), t["id"].as_i64().unwrap()))
+            .collect();
+        ids.sort();
+        assert_eq!(ids.len(), 2, "{listed}");
+        assert_ne!(ids[0].1, ids[1].1, "two tenants, one number: {listed}");
+    }
+    // A key and settings made on one node hold on the other.
+    nodes[1].set(&a, serde_json::json!({ "raw_retention_days": 0 }));
+    let settings = nodes[0].get("/api/v1/settings", &a.admin).json();
+    assert_eq!(settings["raw_retention_days"], "0", "{settings}");
+    // One viewer (one address, one browser) whose playbacks reach both nodes,
+    // as after a re-hash: one device, as the device key is hashed alike.
+    let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    for (n, (playback, content)) in nodes.iter().zip([("p1", "V"), ("p2", "E")]) {
+        let events = serde_json::json!([
+            ev("play", &at("10:00:00"), playback, content),
+            playing(&at("10:01:00"), playback, content, 60.0)
+        ]);
+        n.post_events(&a.ingest, "198.51.100.7", ua, &events);
+    }
+    wait_checkpointed(&nodes);
+    for (i, n) in nodes.iter().enumerate() {
+        let m = n.metrics(&a.read, DAY);
+        assert_eq!(
+            (m["totals"]["starts"].as_i64(), m["totals"]["devices"].as_i64()),
+            (Some(2), Some(1)),
+            "node {i}: {m}"
+        );
+        // The other tenant's key sees none of it.
+        let other = n.metrics(&b.read, DAY);
+        assert_eq!(other["totals"]["starts"].as_i64().unwrap_or(0), 0, "node {i}: {other}");
+    }
+    for n in nodes {
+        n.stop();
+    }
 }

@@ -11,6 +11,13 @@ use streamtally_store::{Content, Meta, Role};
 use crate::DataArg;
 
 pub fn meta(data: &DataArg) -> anyhow::Result<Meta> {
+    if let Some(url) = &data.meta {
+        anyhow::ensure!(
+            streamtally_store::is_postgres_url(url),
+            "--meta must be a PostgreSQL address, postgres://user:password@host:5432/database"
+        );
+        return Meta::connect(url).with_context(|| format!("cannot reach the shared metadata at {}", crate::commands::serve::redact(url)));
+    }
     std::fs::create_dir_all(&data.data).with_context(|| format!("cannot create {}", data.data.display()))?;
     Ok(Meta::open(&streamtally_store::DataFolder::new(&data.data).meta_file())?)
 }

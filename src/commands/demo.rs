@@ -164,7 +164,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let connections = streamtally_server::ConnectionLimits::default();
     let readers = streamtally_server::ReaderLimits::default();
     let args = ServeArgs {
-        data: DataArg { data },
+        data: DataArg { data, meta: None },
         listen,
         tls_cert: None,
         tls_key: None,
@@ -173,6 +173,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         store: None,
         node: None,
         cluster: None,
+        wal_backlog_mib: streamtally_pipeline::PipelineConfig::default().wal_backlog_limit >> 20,
         enrich: EnrichArgs::default(),
         ingest_rate_per_ip: limits.per_ip,
         ingest_burst_per_ip: limits.per_ip_burst,

@@ -22,6 +22,7 @@ pub struct EraseArgs {
 }
 
 pub fn run(args: EraseArgs) -> anyhow::Result<()> {
+    args.data.folder_only("erase")?;
     let store = match EmbeddedStore::open(&args.data.data, OpenMode::Serve) {
         Err(e @ StoreError::Locked { .. }) => anyhow::bail!("{e}\n(while a server runs, erase through it: DELETE /api/v1/subjects?user_id=…)"),
         other => other.with_context(|| format!("cannot open {}", args.data.data.display()))?,

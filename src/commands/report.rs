@@ -44,6 +44,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    args.data.folder_only("report")?;
     let store = match EmbeddedStore::open(&args.data.data, OpenMode::ReadOnly) {
         Err(e @ StoreError::Locked { .. }) => {
             anyhow::bail!("{e}\n(report reads the folder directly; while a server runs, use GET /api/v1/metrics with the same parameters)")

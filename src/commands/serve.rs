@@ -31,8 +31,19 @@ pub fn enricher(args: &EnrichArgs) -> anyhow::Result<Enricher> {
 pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)> {
     let config = PipelineConfig {
         checkpoint_interval: args.checkpoint_interval,
+        wal_backlog_limit: args.wal_backlog_mib.saturating_mul(1 << 20),
         ..PipelineConfig::default()
     };
+    if let Some(url) = &args.data.meta {
+        anyhow::ensure!(
+            args.store.is_some(),
+            "--meta (shared metadata) is for several nodes over one ClickHouse: give --store too, or leave --meta out to keep the metadata in the data folder"
+        );
+        anyhow::ensure!(
+            streamtally_store::is_postgres_url(url),
+            "--meta must be a PostgreSQL address, postgres://user:password@host:5432/database"
+        );
+    }
     let pipeline = match &args.store {
         None => open_serving(&args.data.data, config).with_context(|| format!("cannot open the data folder {}", args.data.data.display()))?,
         Some(url) => {
@@ -45,7 +56,7 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
             if let Some(cluster) = &args.cluster {
                 clickhouse = clickhouse.on_cluster(cluster)?;
             }
-            open_serving_on_clickhouse(&args.data.data, clickhouse, config)
+            open_serving_on_clickhouse(&args.data.data, clickhouse, args.data.meta.as_deref(), config)
                 .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
         }
     };
@@ -179,7 +190,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// A store address without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let auth = &url[scheme + 3..at];

@@ -21,7 +21,7 @@ pub use geo::{GeoDb, GeoError};
 pub use log_batch::{LogBatch, LogContext, SegmentLength, TimeBounds, REJECT_EXAMPLES};
 pub use playlists::{PlaylistError, SegmentDurations};
 pub use request::{content_of, request_kind};
-pub use shard::Shard;
+pub use shard::{ledger_key, Shard};
 use streamtally_model::{EnrichedEvent, Geo, Micros, PlayerEvent};
 pub use ua::{Classification, Classifier, ListError, UaLists};
 

@@ -45,6 +45,22 @@ impl Shard {
     }
 }
 
+impl Shard {
+    /// The import ledger's key for this shard of a file: each shard of one
+    /// file is taken on its own (by its own node), so each has its own place.
+    pub fn ledger_key(&self, file_key: &str) -> String {
+        format!("{file_key}+shard{self}")
+    }
+}
+
+/// The ledger key of a file, of one shard of it when given.
+pub fn ledger_key(file_key: &str, shard: Option<&Shard>) -> String {
+    match shard {
+        Some(s) => s.ledger_key(file_key),
+        None => file_key.to_string(),
+    }
+}
+
 impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)

@@ -1,10 +1,10 @@
 //! Blocked clients: the one table that keeps raw addresses (spec §8), per
 //! address, reason and tenant, pruned after each tenant's `abuse_retention`.
 
-use rusqlite::params;
 use serde::Serialize;
 use streamtally_model::TenantId;
 
+use crate::db::args;
 use crate::{now_secs, Meta, MetaError};
 
 /// One blocked client, as admins see it.
@@ -24,19 +24,20 @@ impl Meta {
         let now = now_secs();
         self.conn().execute(
             "INSERT INTO blocked_clients (ip, reason, tenant_id, first_at, last_at, hits) VALUES (?1, ?2, COALESCE(?3, 0), ?4, ?4, ?5)
-             ON CONFLICT (ip, reason, tenant_id) DO UPDATE SET last_at = excluded.last_at, hits = hits + excluded.hits",
-            params![ip, reason, tenant, now, hits],
+             ON CONFLICT (ip, reason, tenant_id) DO UPDATE SET last_at = excluded.last_at, hits = blocked_clients.hits + excluded.hits",
+            args![ip, reason, tenant, now, hits],
         )?;
         Ok(())
     }
 
     /// Blocked clients, newest first; `tenant: Some` limits to those that used its keys.
     pub fn abuse_blocks(&self, tenant: Option<TenantId>) -> Result<Vec<AbuseBlock>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT ip, reason, NULLIF(tenant_id, 0), first_at, last_at, hits FROM blocked_clients WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY last_at DESC",
+        let rows = self.conn().query(
+            "SELECT ip, reason, NULLIF(tenant_id, 0), first_at, last_at, hits FROM blocked_clients
+             WHERE tenant_id = COALESCE(?1, tenant_id) ORDER BY last_at DESC, ip, reason",
+            args![tenant],
         )?;
-        let rows = stmt.query_map([tenant], |r| {
+        let blocks = rows.iter().map(|r| {
             Ok(AbuseBlock {
                 ip: r.get(0)?,
                 reason: r.get(1)?,
@@ -45,8 +46,8 @@ impl Meta {
                 last_at: r.get(4)?,
                 hits: r.get(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        });
+        Ok(blocks.collect::<Result<_, crate::DbError>>()?)
     }
 
     /// Forgets blocks last seen before `before` (seconds since the epoch); for
@@ -54,7 +55,7 @@ impl Meta {
     pub fn prune_abuse(&self, tenant: Option<TenantId>, before: i64) -> Result<usize, MetaError> {
         Ok(self.conn().execute(
             "DELETE FROM blocked_clients WHERE tenant_id = COALESCE(?1, 0) AND last_at < ?2",
-            params![tenant, before],
-        )?)
+            args![tenant, before],
+        )? as usize)
     }
 }

@@ -5,10 +5,10 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use streamtally_model::TenantId;
 
+use crate::db::{args, DbError, Row};
 use crate::{now_secs, random_hex, Meta, MetaError, Principal, Role};
 
 /// Passwords shorter than this are refused (NIST SP 800-63B asks for 8 at
@@ -50,7 +50,7 @@ fn hash_password(password: &str) -> Result<String, MetaError> {
         .to_string())
 }
 
-fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+fn account_row(r: &Row) -> Result<Account, DbError> {
     Ok(Account {
         account_id: r.get(0)?,
         email: r.get(1)?,
@@ -89,29 +89,28 @@ impl Meta {
         };
         match self.conn().execute(
             "INSERT INTO staff_accounts (account_id, tenant_id, email, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![account.account_id, tenant, account.email, account.role, hash, account.created_at],
+            args![account.account_id, tenant, account.email, account.role, hash, account.created_at],
         ) {
             Ok(_) => Ok(account),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => Err(MetaError::AccountExists(email.to_string())),
+            Err(DbError::Conflict) => Err(MetaError::AccountExists(email.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// A tenant's accounts, oldest first.
     pub fn accounts(&self, tenant: TenantId) -> Result<Vec<Account>, MetaError> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT account_id, email, role, created_at, last_sign_in FROM staff_accounts WHERE tenant_id = ?1 ORDER BY created_at, email")?;
-        let rows = stmt.query_map([tenant], account_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.conn().query(
+            "SELECT account_id, email, role, created_at, last_sign_in FROM staff_accounts WHERE tenant_id = ?1 ORDER BY created_at, email",
+            args![tenant],
+        )?;
+        Ok(rows.iter().map(account_row).collect::<Result<_, _>>()?)
     }
 
     /// Deletes an account of `tenant`; false when it has none of that id.
     pub fn delete_account(&self, tenant: TenantId, account_id: &str) -> Result<bool, MetaError> {
-        let n = self.conn().execute(
-            "DELETE FROM staff_accounts WHERE account_id = ?1 AND tenant_id = ?2",
-            params![account_id, tenant],
-        )?;
+        let n = self
+            .conn()
+            .execute("DELETE FROM staff_accounts WHERE account_id = ?1 AND tenant_id = ?2", args![account_id, tenant])?;
         Ok(n > 0)
     }
 
@@ -120,10 +119,9 @@ impl Meta {
     pub fn account_principal(&self, account_id: &str) -> Result<Option<Principal>, MetaError> {
         let row: Option<(TenantId, String)> = self
             .conn()
-            .query_row("SELECT tenant_id, role FROM staff_accounts WHERE account_id = ?1", [account_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+            .query_opt("SELECT tenant_id, role FROM staff_accounts WHERE account_id = ?1", args![account_id])?
+            .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
         row.map(|(tenant, role)| {
             Ok(Principal {
                 tenant: Some(tenant),
@@ -142,12 +140,15 @@ impl Meta {
         if password.chars().count() > MAX_PASSWORD_CHARS {
             return Ok(None);
         }
+        // Without case, as addresses are unique (SQLite: NOCASE; PostgreSQL: an index on lower(email)).
         let row: Option<(String, String)> = self
             .conn()
-            .query_row("SELECT account_id, password_hash FROM staff_accounts WHERE email = ?1", [email.trim()], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+            .query_opt(
+                "SELECT account_id, password_hash FROM staff_accounts WHERE lower(email) = lower(?1)",
+                args![email.trim()],
+            )?
+            .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
         let (account_id, hash) = match row {
             Some(row) => row,
             None => {
@@ -162,7 +163,7 @@ impl Meta {
         }
         self.conn().execute(
             "UPDATE staff_accounts SET last_sign_in = ?1 WHERE account_id = ?2",
-            params![now_secs(), account_id],
+            args![now_secs(), account_id],
         )?;
         Ok(Some(account_id))
     }
@@ -171,17 +172,28 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::backends;
 
-    fn meta() -> (tempfile::TempDir, Meta, TenantId) {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
-        let t = meta.create_tenant("cme").unwrap().id;
-        (dir, meta, t)
+    /// Each backend's metadata, with one tenant.
+    fn metas() -> Vec<(crate::tests::Backend, TenantId)> {
+        backends()
+            .into_iter()
+            .map(|b| {
+                let t = b.meta.create_tenant("cme").unwrap().id;
+                (b, t)
+            })
+            .collect()
     }
 
     #[test]
     fn an_account_signs_in_with_its_password_only() {
-        let (_dir, meta, t) = meta();
+        for (b, t) in metas() {
+            eprintln!("on {}", b.name);
+            signs_in_with_its_password_only(&b.meta, t);
+        }
+    }
+
+    fn signs_in_with_its_password_only(meta: &Meta, t: TenantId) {
         let a = meta.create_account(t, "ana@example.org", "correct horse battery", Role::Read).unwrap();
         assert_eq!(
             meta.verify_account("ana@example.org", "correct horse battery").unwrap(),
@@ -197,13 +209,19 @@ mod tests {
         assert_eq!((p.tenant, p.role), (Some(t), Role::Read));
         assert!(meta.accounts(t).unwrap()[0].last_sign_in.is_some());
         // The password is stored as an argon2id hash, never in clear.
-        let stored: String = meta.conn().query_row("SELECT password_hash FROM staff_accounts", [], |r| r.get(0)).unwrap();
+        let stored: String = meta.conn().query("SELECT password_hash FROM staff_accounts", &[]).unwrap()[0].get(0).unwrap();
         assert!(stored.starts_with("$argon2id$") && !stored.contains("horse"), "{stored}");
     }
 
     #[test]
     fn bad_accounts_are_refused_with_a_reason() {
-        let (_dir, meta, t) = meta();
+        for (b, t) in metas() {
+            eprintln!("on {}", b.name);
+            refused_with_a_reason(&b.meta, t);
+        }
+    }
+
+    fn refused_with_a_reason(meta: &Meta, t: TenantId) {
         for (email, password, role) in [
             ("not-an-address", "long enough password", Role::Read),
             ("a b@example.org", "long enough password", Role::Read),
@@ -221,7 +239,13 @@ mod tests {
 
     #[test]
     fn a_deleted_account_speaks_for_no_one() {
-        let (_dir, meta, t) = meta();
+        for (b, t) in metas() {
+            eprintln!("on {}", b.name);
+            deleted_speaks_for_no_one(&b.meta, t);
+        }
+    }
+
+    fn deleted_speaks_for_no_one(meta: &Meta, t: TenantId) {
         let a = meta.create_account(t, "ana@example.org", "long enough password", Role::Admin).unwrap();
         let other = meta.create_tenant("other").unwrap().id;
         assert!(!meta.delete_account(other, &a.account_id).unwrap(), "another tenant cannot delete it");

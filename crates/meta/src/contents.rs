@@ -1,9 +1,9 @@
 //! The content catalogue (spec §1).
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use streamtally_model::{ContentKind, Media, TenantId};
 
+use crate::db::args;
 use crate::{Meta, MetaError};
 
 /// A catalogue entry (spec §1).
@@ -84,47 +84,46 @@ impl Meta {
         for c in contents {
             c.validate()?;
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        for c in contents {
-            tx.execute(
-                "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor,
+        self.conn().transaction(|tx| {
+            for c in contents {
+                tx.execute(
+                    "INSERT INTO contents (tenant_id, content_id, title, kind, media, duration, bitrate, category, show, producer, distributor,
                    season, episode, broadcaster, guid)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = excluded.title, kind = excluded.kind, media = excluded.media,
                    duration = excluded.duration, bitrate = excluded.bitrate, category = excluded.category, show = excluded.show,
                    producer = excluded.producer, distributor = excluded.distributor, season = excluded.season,
                    episode = excluded.episode, broadcaster = excluded.broadcaster, guid = excluded.guid",
-                params![
-                    tenant,
-                    c.content_id,
-                    c.title,
-                    c.kind,
-                    c.media,
-                    c.duration,
-                    c.bitrate,
-                    c.category,
-                    c.show,
-                    c.producer,
-                    c.distributor,
-                    c.season,
-                    c.episode,
-                    c.broadcaster,
-                    c.guid
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(contents.len())
+                    args![
+                        tenant,
+                        c.content_id,
+                        c.title,
+                        c.kind,
+                        c.media,
+                        c.duration,
+                        c.bitrate,
+                        c.category,
+                        c.show,
+                        c.producer,
+                        c.distributor,
+                        c.season,
+                        c.episode,
+                        c.broadcaster,
+                        c.guid
+                    ],
+                )?;
+            }
+            Ok(contents.len())
+        })
     }
 
     pub fn contents(&self, tenant: TenantId) -> Result<Vec<Content>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let rows = self.conn().query(
             "SELECT content_id, title, kind, media, duration, bitrate, category, show, producer, distributor, season, episode, broadcaster, guid
              FROM contents WHERE tenant_id = ?1 ORDER BY content_id",
+            args![tenant],
         )?;
-        let rows = stmt.query_map([tenant], |r| {
+        let contents = rows.iter().map(|r| {
             Ok(Content {
                 content_id: r.get(0)?,
                 title: r.get(1)?,
@@ -141,7 +140,7 @@ impl Meta {
                 broadcaster: r.get(12)?,
                 guid: r.get(13)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        });
+        Ok(contents.collect::<Result<_, crate::DbError>>()?)
     }
 }

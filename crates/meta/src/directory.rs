@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use streamtally_model::registered::{Birth, Gender, RegisteredUser};
 use streamtally_model::TenantId;
 
+use crate::db::{args, DbError, Row};
 use crate::{now_secs, Meta, MetaError};
 
 /// One look-up of one user's directory entry or activity.
@@ -25,7 +25,7 @@ pub struct Lookup {
 
 const COLUMNS: &str = "user_id, name, gender, birth_date, birth_year, age_range, country, region, city, registered_at, attributes";
 
-fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredUser> {
+fn user_row(r: &Row) -> Result<RegisteredUser, DbError> {
     let birth_date: Option<String> = r.get(3)?;
     let birth_year: Option<i32> = r.get(4)?;
     let age_range: Option<String> = r.get(5)?;
@@ -39,7 +39,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredUser> {
     Ok(RegisteredUser {
         user_id: r.get(0)?,
         name: r.get(1)?,
-        gender: Gender::parse(&r.get::<_, String>(2)?),
+        gender: Gender::parse(&r.get::<String>(2)?),
         birth,
         country: r.get(6)?,
         region: r.get(7)?,
@@ -54,12 +54,18 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegisteredUser> {
 impl Meta {
     /// Adds or replaces users (by `user_id`), all in one transaction.
     pub fn upsert_users(&self, tenant: TenantId, users: &[RegisteredUser]) -> Result<usize, MetaError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO user_directory (tenant_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?;
+        // Replaced whole: every column of an entry given again is the new one.
+        let sql = format!(
+            "INSERT INTO user_directory (tenant_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET {}",
+            COLUMNS
+                .split(", ")
+                .skip(1)
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.conn().transaction(|c| {
             for u in users {
                 let (date, year, range) = match &u.birth {
                     Birth::Date(d) => (Some(d.format("%Y-%m-%d").to_string()), None, None),
@@ -68,99 +74,103 @@ impl Meta {
                     Birth::Unknown => (None, None, None),
                 };
                 let attributes = (!u.attributes.is_empty()).then(|| serde_json::to_string(&u.attributes).unwrap_or_default());
-                stmt.execute(params![
-                    tenant,
-                    u.user_id,
-                    u.name,
-                    u.gender.as_str(),
-                    date,
-                    year,
-                    range,
-                    u.country,
-                    u.region,
-                    u.city,
-                    u.registered_at,
-                    attributes
-                ])?;
+                c.execute(
+                    &sql,
+                    args![
+                        tenant,
+                        u.user_id,
+                        u.name,
+                        u.gender.as_str(),
+                        date,
+                        year,
+                        range,
+                        u.country,
+                        u.region,
+                        u.city,
+                        u.registered_at,
+                        attributes
+                    ],
+                )?;
             }
-        }
-        tx.commit()?;
-        Ok(users.len())
+            Ok(users.len())
+        })
     }
 
     /// One user's entry.
     pub fn registered_user(&self, tenant: TenantId, user_id: &str) -> Result<Option<RegisteredUser>, MetaError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2"),
-                params![tenant, user_id],
-                user_row,
-            )
-            .optional()?)
+        let row = self.conn().query_opt(
+            &format!("SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2"),
+            args![tenant, user_id],
+        )?;
+        Ok(row.as_ref().map(user_row).transpose()?)
     }
 
     /// Users registered in `[from, to)` (µs), oldest first.
     pub fn registered_between(&self, tenant: TenantId, from: i64, to: i64) -> Result<Vec<RegisteredUser>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 AND registered_at >= ?2 AND registered_at < ?3 ORDER BY registered_at, user_id"
-        ))?;
-        let rows = stmt.query_map(params![tenant, from, to], user_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.conn().query(
+            &format!(
+                "SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 AND registered_at >= ?2 AND registered_at < ?3 ORDER BY registered_at, user_id"
+            ),
+            args![tenant, from, to],
+        )?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
     }
 
     /// Every user of the tenant (what a query grouping by the audience joins).
     pub fn registered_users(&self, tenant: TenantId) -> Result<Vec<RegisteredUser>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 ORDER BY user_id"))?;
-        let rows = stmt.query_map(params![tenant], user_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self.conn().query(
+            &format!("SELECT {COLUMNS} FROM user_directory WHERE tenant_id = ?1 ORDER BY user_id"),
+            args![tenant],
+        )?;
+        Ok(rows.iter().map(user_row).collect::<Result<_, _>>()?)
     }
 
     /// Removes a user's entry (the tenant's own deletion); false when there was none.
     pub fn delete_registered_user(&self, tenant: TenantId, user_id: &str) -> Result<bool, MetaError> {
         let n = self
             .conn()
-            .execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", params![tenant, user_id])?;
+            .execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", args![tenant, user_id])?;
         Ok(n > 0)
     }
 
     /// Erasure (spec §8): the entry goes, and the look-ups of the user keep
     /// who looked and when but no longer name the user. Entries removed.
     pub fn erase_registered_user(&self, tenant: TenantId, user_id: &str) -> Result<u64, MetaError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let n = tx.execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", params![tenant, user_id])?;
-        tx.execute(
-            "UPDATE user_lookups SET user_id = '(erased)' WHERE tenant_id = ?1 AND user_id = ?2",
-            params![tenant, user_id],
-        )?;
-        tx.commit()?;
-        Ok(n as u64)
+        self.conn().transaction(|c| {
+            let n = c.execute("DELETE FROM user_directory WHERE tenant_id = ?1 AND user_id = ?2", args![tenant, user_id])?;
+            c.execute(
+                "UPDATE user_lookups SET user_id = '(erased)' WHERE tenant_id = ?1 AND user_id = ?2",
+                args![tenant, user_id],
+            )?;
+            Ok(n)
+        })
     }
 
     /// Notes that `by` looked at `user_id`.
     pub fn record_lookup(&self, tenant: TenantId, by: &str, user_id: &str) -> Result<(), MetaError> {
         self.conn().execute(
             "INSERT INTO user_lookups (tenant_id, at, by_whom, user_id) VALUES (?1, ?2, ?3, ?4)",
-            params![tenant, now_secs(), by, user_id],
+            args![tenant, now_secs(), by, user_id],
         )?;
         Ok(())
     }
 
     /// The latest `limit` look-ups, newest first.
     pub fn lookups(&self, tenant: TenantId, limit: usize) -> Result<Vec<Lookup>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT at, by_whom, user_id FROM user_lookups WHERE tenant_id = ?1 ORDER BY at DESC, rowid DESC LIMIT ?2")?;
-        let rows = stmt.query_map(params![tenant, limit as i64], |r| {
+        let mut conn = self.conn();
+        let sql = format!(
+            "SELECT at, by_whom, user_id FROM user_lookups WHERE tenant_id = ?1 ORDER BY at DESC, {} DESC LIMIT ?2",
+            conn.insertion_order()
+        );
+        let rows = conn.query(&sql, args![tenant, limit as i64])?;
+        let lookups = rows.iter().map(|r| {
             Ok(Lookup {
                 at: r.get(0)?,
                 by: r.get(1)?,
                 user_id: r.get(2)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        });
+        Ok(lookups.collect::<Result<_, DbError>>()?)
     }
 }
 
@@ -184,8 +194,13 @@ mod tests {
 
     #[test]
     fn entries_are_kept_whole_replaced_by_id_and_apart_per_tenant() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+        for b in crate::tests::backends() {
+            eprintln!("on {}", b.name);
+            entries_kept_whole_on(&b.meta);
+        }
+    }
+
+    fn entries_kept_whole_on(meta: &Meta) {
         let a = meta.create_tenant("a").unwrap().id;
         let b = meta.create_tenant("b").unwrap().id;
         let born = NaiveDate::from_ymd_opt(1990, 5, 17).unwrap();

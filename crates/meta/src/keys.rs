@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use streamtally_model::TenantId;
 
+use crate::db::args;
 use crate::{now_secs, random_hex, Meta, MetaError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ impl Meta {
         let key = format!("st_{}_{}_{}", role.as_str(), key_id, secret);
         self.insert_key(tenant, role, &key_id, &secret)?;
         if let Some(p) = property {
-            self.conn().execute("UPDATE api_keys SET property = ?1 WHERE key_id = ?2", params![p, key_id])?;
+            self.conn().execute("UPDATE api_keys SET property = ?1 WHERE key_id = ?2", args![p, key_id])?;
         }
         let tenant_name = tenant.map(|t| self.tenant_by_id(t).map(|t| t.name)).transpose()?;
         Ok(ApiKey {
@@ -134,7 +134,7 @@ impl Meta {
             return Ok(());
         }
         let key_id = format!("env-{}", &hex::encode(Sha256::digest(key.as_bytes()))[..12]);
-        self.conn().execute("DELETE FROM api_keys WHERE key_id = ?1", [&key_id])?;
+        self.conn().execute("DELETE FROM api_keys WHERE key_id = ?1", args![key_id])?;
         self.insert_key(None, Role::Admin, &key_id, key)
     }
 
@@ -152,26 +152,25 @@ impl Meta {
         };
         self.conn().execute(
             "INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![key_id, tenant, role.as_str(), hash, now_secs()],
+            args![key_id, tenant, role.as_str(), hash, now_secs()],
         )?;
         Ok(())
     }
 
     pub fn has_admin_key(&self) -> Result<bool, MetaError> {
-        let n: i64 = self.conn().query_row(
-            "SELECT COUNT(*) FROM api_keys WHERE tenant_id IS NULL AND role = 'admin' AND revoked = 0",
-            [],
-            |r| r.get(0),
+        let admins = self.conn().query(
+            "SELECT key_id FROM api_keys WHERE tenant_id IS NULL AND role = 'admin' AND revoked = 0 LIMIT 1",
+            &[],
         )?;
-        Ok(n > 0)
+        Ok(!admins.is_empty())
     }
 
     /// Revokes a key of `tenant` (`None`: a server administrator's key);
     /// false when it has no such key. It stops at once in this process.
     pub fn revoke_key(&self, tenant: Option<TenantId>, key_id: &str) -> Result<bool, MetaError> {
         let n = self.conn().execute(
-            "UPDATE api_keys SET revoked = 1 WHERE key_id = ?1 AND tenant_id IS ?2 AND revoked = 0",
-            params![key_id, tenant],
+            "UPDATE api_keys SET revoked = 1 WHERE key_id = ?1 AND tenant_id IS NOT DISTINCT FROM ?2 AND revoked = 0",
+            args![key_id, tenant],
         )?;
         self.key_cache.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (p, _)| p.key_id != key_id);
         Ok(n > 0)
@@ -179,18 +178,20 @@ impl Meta {
 
     /// A tenant's keys (never their secrets), oldest first.
     pub fn keys(&self, tenant: Option<TenantId>) -> Result<Vec<KeyInfo>, MetaError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT key_id, role, created_at, revoked, property FROM api_keys WHERE tenant_id IS ?1 ORDER BY created_at, key_id")?;
-        let rows = stmt.query_map([tenant], |r| {
+        let rows = self.conn().query(
+            "SELECT key_id, role, created_at, revoked, property FROM api_keys WHERE tenant_id IS NOT DISTINCT FROM ?1 ORDER BY created_at, key_id",
+            args![tenant],
+        )?;
+        let keys = rows.iter().map(|r| {
             Ok(KeyInfo {
                 key_id: r.get(0)?,
                 role: r.get(1)?,
                 created_at: r.get(2)?,
-                revoked: r.get::<_, i64>(3)? != 0,
+                revoked: r.get(3)?,
                 property: r.get(4)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        });
+        keys.collect::<Result<_, crate::DbError>>().map_err(Into::into)
     }
 
     /// The principal of a key verified within [`KEY_CACHE_TTL`], without any check.
@@ -220,12 +221,12 @@ impl Meta {
         type Row = (Option<TenantId>, String, String, Option<String>);
         let row: Option<Row> = self
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT tenant_id, role, secret_hash, property FROM api_keys WHERE key_id = ?1 AND revoked = 0",
-                [&key_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
+                args![key_id],
+            )?
+            .map(|r| Ok::<_, crate::DbError>((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .transpose()?;
         let Some((tenant, role, hash, property)) = row else { return Ok(None) };
         match hash.strip_prefix(FAST_HASH_PREFIX) {
             Some(stored) => {
@@ -244,7 +245,7 @@ impl Meta {
                     // A generated key of an older release: its next check is fast.
                     self.conn().execute(
                         "UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2",
-                        params![fast_key_hash(&key_id, &secret), key_id],
+                        args![fast_key_hash(&key_id, &secret), key_id],
                     )?;
                 }
             }

@@ -1,9 +1,9 @@
 //! The import ledger: how many bytes of each imported file were taken, so an
 //! import that stopped goes on where it stopped.
 
-use rusqlite::{params, OptionalExtension};
 use streamtally_model::TenantId;
 
+use crate::db::args;
 use crate::{now_secs, Meta, MetaError};
 
 impl Meta {
@@ -11,12 +11,12 @@ impl Meta {
     pub fn imported_bytes(&self, tenant: TenantId, file_key: &str) -> Result<u64, MetaError> {
         let n: Option<i64> = self
             .conn()
-            .query_row(
+            .query_opt(
                 "SELECT imported_bytes FROM imports WHERE tenant_id = ?1 AND file_key = ?2",
-                params![tenant, file_key],
-                |r| r.get(0),
-            )
-            .optional()?;
+                args![tenant, file_key],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
@@ -24,7 +24,7 @@ impl Meta {
         self.conn().execute(
             "INSERT INTO imports (tenant_id, file_key, imported_bytes, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (tenant_id, file_key) DO UPDATE SET imported_bytes = excluded.imported_bytes, updated_at = excluded.updated_at",
-            params![tenant, file_key, bytes as i64, now_secs()],
+            args![tenant, file_key, bytes as i64, now_secs()],
         )?;
         Ok(())
     }

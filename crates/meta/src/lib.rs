@@ -2,16 +2,20 @@
 //! device-hashing secrets, API keys, staff accounts, the user directory, settings, the content catalogue, access
 //! lists and SecureID secrets, the abuse table and the import ledger. SQLite
 //! in the data folder (one file, `meta.sqlite`), safe to use from the CLI while
-//! a server runs on the same folder. One module per table group; counted facts
-//! live elsewhere (the store).
+//! a server runs on the same folder; or PostgreSQL, shared by several nodes
+//! (`Meta::connect`), so that all of them number tenants and hash device keys
+//! alike. One module per table group, each statement written once for both
+//! (`db`); counted facts live elsewhere (the store).
 
 mod abuse;
 mod access;
 mod accounts;
 mod contents;
+mod db;
 mod directory;
 mod keys;
 mod ledger;
+mod postgres_schema;
 mod schema;
 mod settings;
 mod tenants;
@@ -23,14 +27,15 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use db::Conn;
 use rand::RngCore;
-use rusqlite::Connection;
 use streamtally_model::SettingsError;
 
 pub use abuse::AbuseBlock;
 pub use access::AccessFailures;
 pub use accounts::{Account, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use contents::Content;
+pub use db::DbError;
 pub use directory::Lookup;
 pub use keys::{checked_property, ApiKey, KeyInfo, Principal, Role};
 pub use schema::SCHEMA_VERSION;
@@ -39,7 +44,7 @@ pub use tenants::Tenant;
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
     #[error("metadata database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] DbError),
     #[error("tenant `{0}` does not exist")]
     NoTenant(String),
     #[error("tenant `{0}` exists already")]
@@ -68,7 +73,7 @@ pub enum MetaError {
 
 /// The metadata of one data folder; opened once and shared.
 pub struct Meta {
-    conn: Mutex<Connection>,
+    conn: Mutex<Conn>,
     /// Keys verified lately, by the digest of what was presented.
     key_cache: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
 }
@@ -100,12 +105,41 @@ pub fn keep_private(path: &Path, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+impl From<rusqlite::Error> for MetaError {
+    fn from(e: rusqlite::Error) -> Self {
+        MetaError::Sql(DbError::Sqlite(e))
+    }
+}
+
+/// Where the metadata is: `postgres://…` (or `postgresql://…`), else the
+/// SQLite file of the data folder.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
 impl Meta {
+    /// Connects to metadata in PostgreSQL
+    /// (`postgres://user:password@host:5432/database`), creating or migrating
+    /// its tables: the metadata several nodes share.
+    pub fn connect(url: &str) -> Result<Meta, MetaError> {
+        let mut conn = Conn::Postgres(db::PgConn::connect(url)?);
+        postgres_schema::migrate(&mut conn)?;
+        Ok(Meta::with(conn))
+    }
+
+    fn with(conn: Conn) -> Meta {
+        Meta {
+            conn: Mutex::new(conn),
+            key_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens (or creates) the SQLite metadata file of a data folder.
     pub fn open(path: &Path) -> Result<Meta, MetaError> {
         if let Some(folder) = path.parent().filter(|p| p.is_dir()) {
             keep_private(folder, 0o700).map_err(|e| MetaError::Io(format!("{}: {e}", folder.display())))?;
         }
-        let conn = Connection::open(path)?;
+        let conn = rusqlite::Connection::open(path)?;
         for file in [path.to_path_buf(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
             if file.exists() {
                 keep_private(&file, 0o600).map_err(|e| MetaError::Io(format!("{}: {e}", file.display())))?;
@@ -126,13 +160,10 @@ impl Meta {
         schema::migrate_abuse_blocks(&conn)?;
         schema::migrate_added_columns(&conn)?;
         conn.pragma_update(None, "user_version", schema::SCHEMA_VERSION)?;
-        Ok(Meta {
-            conn: Mutex::new(conn),
-            key_cache: Mutex::new(HashMap::new()),
-        })
+        Ok(Meta::with(Conn::Sqlite(conn)))
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Conn> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -1,15 +1,51 @@
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use streamtally_access::AccessEntry;
 
+use crate::db::args;
 use crate::keys::FAST_HASH_PREFIX;
 use crate::*;
 
+#[path = "../tests/support/postgres.rs"]
+mod postgres_server;
+
+/// A metadata store under test, and what keeps it (its folder).
+pub(crate) struct Backend {
+    pub name: &'static str,
+    pub meta: Meta,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Every backend a behaviour must hold on: a new SQLite file, and a new
+/// database on the test process's PostgreSQL server.
+pub(crate) fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    let postgres = Meta::connect(&postgres_server::PostgresServer::shared().database()).unwrap();
+    vec![
+        Backend {
+            name: "sqlite",
+            meta: sqlite,
+            _dir: Some(dir),
+        },
+        Backend {
+            name: "postgres",
+            meta: postgres,
+            _dir: None,
+        },
+    ]
+}
+
 #[test]
 fn access_codes_secrets_and_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    for b in backends() {
+        eprintln!("on {}", b.name);
+        access_codes_secrets_and_failures_on(&b.meta);
+    }
+}
+
+fn access_codes_secrets_and_failures_on(meta: &Meta) {
     let t = meta.create_tenant("cme").unwrap().id;
     meta.upsert_access_codes(t, &[AccessEntry::new("A-1001"), AccessEntry::new("A-1002")]).unwrap();
     meta.revoke_access_codes(t, &["A-1002".into(), "sid-9".into()], 5).unwrap();
@@ -40,8 +76,13 @@ fn access_codes_secrets_and_failures() {
 
 #[test]
 fn tenants_keys_settings_and_contents() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    for b in backends() {
+        eprintln!("on {}", b.name);
+        tenants_keys_settings_and_contents_on(&b.meta);
+    }
+}
+
+fn tenants_keys_settings_and_contents_on(meta: &Meta) {
     let a = meta.create_tenant("acme").unwrap();
     assert!(matches!(meta.create_tenant("acme"), Err(MetaError::TenantExists(_))));
     assert!(matches!(meta.create_tenant("Bad Name"), Err(MetaError::BadTenantName(_))));
@@ -54,11 +95,10 @@ fn tenants_keys_settings_and_contents() {
     let secret = key.key.rsplit('_').next().unwrap().to_string();
     let hashes: Vec<String> = meta
         .conn()
-        .prepare("SELECT secret_hash FROM api_keys")
+        .query("SELECT secret_hash FROM api_keys", &[])
         .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
+        .iter()
+        .map(|r| r.get(0).unwrap())
         .collect();
     assert!(hashes.iter().all(|h| !h.contains(&secret) && h.starts_with(FAST_HASH_PREFIX)));
     meta.ensure_admin_key("operator-chosen-key").unwrap();
@@ -164,20 +204,28 @@ fn a_catalogue_of_an_older_folder_gains_the_glossary_fields_and_keeps_its_entrie
 
 #[test]
 fn a_key_hashed_by_an_older_release_still_works_and_is_rehashed() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).unwrap();
+    for b in backends() {
+        eprintln!("on {}", b.name);
+        a_key_hashed_by_an_older_release_on(&b.meta);
+    }
+}
+
+fn a_key_hashed_by_an_older_release_on(meta: &Meta) {
     let a = meta.create_tenant("acme").unwrap();
     let key = meta.create_key(Some(a.id), Role::Ingest).unwrap();
     let secret = key.key.rsplit('_').next().unwrap();
     let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
     let argon = Argon2::default().hash_password(secret.as_bytes(), &salt).unwrap().to_string();
     meta.conn()
-        .execute("UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2", params![argon, key.key_id])
+        .execute("UPDATE api_keys SET secret_hash = ?1 WHERE key_id = ?2", args![argon, key.key_id])
         .unwrap();
     assert!(meta.verify_key(&key.key).unwrap().is_some());
     let stored: String = meta
         .conn()
-        .query_row("SELECT secret_hash FROM api_keys WHERE key_id = ?1", [&key.key_id], |r| r.get(0))
+        .query_opt("SELECT secret_hash FROM api_keys WHERE key_id = ?1", args![key.key_id])
+        .unwrap()
+        .unwrap()
+        .get(0)
         .unwrap();
     assert!(stored.starts_with(FAST_HASH_PREFIX), "{stored}");
     assert!(meta.verify_key(&format!("{}0", key.key)).unwrap().is_none());

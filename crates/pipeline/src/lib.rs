@@ -90,6 +90,10 @@ pub struct PipelineConfig {
     pub checkpoint_interval: Duration,
     /// …or as soon as this many rows wait in memory.
     pub checkpoint_rows: usize,
+    /// The most bytes of WAL records not yet in the store: while a store
+    /// (ClickHouse) is unreachable, input is accepted into the WAL up to
+    /// this, then refused with `503` until the store takes rows again.
+    pub wal_backlog_limit: u64,
 }
 
 impl Default for PipelineConfig {
@@ -97,6 +101,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             checkpoint_interval: Duration::from_secs(5),
             checkpoint_rows: 200_000,
+            wal_backlog_limit: 10 << 30,
         }
     }
 }
@@ -117,6 +122,22 @@ pub struct Progress {
     /// cannot be written, e.g. ClickHouse unreachable): input is still
     /// accepted into the WAL, and counted into the store once it takes rows again.
     pub checkpoint_failures: AtomicU64,
+    /// What the WAL holds above the checkpoint, and the most it may hold.
+    pub backlog: Mutex<writer::Backlog>,
+    pub backlog_limit: AtomicU64,
+}
+
+impl Progress {
+    /// Bytes of WAL records not yet covered by a checkpoint (in the store).
+    pub fn backlog_bytes(&self) -> u64 {
+        let covered = self.checkpoint_lsn.load(Ordering::SeqCst);
+        self.backlog.lock().unwrap_or_else(|p| p.into_inner()).above(covered)
+    }
+
+    /// The backlog reached its limit: ingest is refused (`503`) until the store takes rows.
+    pub fn backlog_full(&self) -> bool {
+        self.backlog_bytes() >= self.backlog_limit.load(Ordering::SeqCst)
+    }
 }
 
 /// What the engine thread works through, in order.
@@ -168,6 +189,7 @@ impl Pipeline {
         }
         let last = wal.last_lsn();
         let progress = Arc::new(Progress::default());
+        progress.backlog_limit.store(config.wal_backlog_limit, Ordering::SeqCst);
         progress.durable_lsn.store(last, Ordering::SeqCst);
         progress.applied_lsn.store(last, Ordering::SeqCst);
         let wal = Arc::new(Mutex::new(wal));
@@ -358,8 +380,15 @@ pub fn open_serving(root: &Path, config: PipelineConfig) -> Result<Pipeline, Pip
 
 /// Opens a ClickHouse store (the node's WAL, engine state and metadata in
 /// the data folder `root`) and starts its pipeline.
-pub fn open_serving_on_clickhouse(root: &Path, clickhouse: streamtally_store::ClickHouseConfig, config: PipelineConfig) -> Result<Pipeline, PipelineError> {
-    let store = Arc::new(streamtally_store::ClickHouseStore::open(root, clickhouse)?);
+/// `shared_meta`: the PostgreSQL address of the metadata all nodes share
+/// (`None`: the data folder's SQLite file).
+pub fn open_serving_on_clickhouse(
+    root: &Path,
+    clickhouse: streamtally_store::ClickHouseConfig,
+    shared_meta: Option<&str>,
+    config: PipelineConfig,
+) -> Result<Pipeline, PipelineError> {
+    let store = Arc::new(streamtally_store::ClickHouseStore::open_with(root, clickhouse, shared_meta)?);
     let meta = store.meta().clone();
     Pipeline::start(store, meta, DataFolder::new(root), config)
 }

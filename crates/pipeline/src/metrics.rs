@@ -26,6 +26,9 @@ pub struct PipelineMetrics {
     pub state_keys: Gauge,
     wal_lag: Gauge,
     checkpoint_failures: Gauge,
+    wal_backlog: Gauge,
+    /// Player events and log requests refused because the WAL backlog was full.
+    pub batches_refused_backlog: Counter,
     durable_lsn: Gauge,
     applied_lsn: Gauge,
 }
@@ -45,6 +48,8 @@ impl Default for PipelineMetrics {
             state_keys: Gauge::default(),
             wal_lag: Gauge::default(),
             checkpoint_failures: Gauge::default(),
+            wal_backlog: Gauge::default(),
+            batches_refused_backlog: Counter::default(),
             durable_lsn: Gauge::default(),
             applied_lsn: Gauge::default(),
             registry: Registry::default(),
@@ -72,6 +77,16 @@ impl Default for PipelineMetrics {
             "Consecutive failed attempts to write the store (0: the store takes rows)",
             m.checkpoint_failures.clone(),
         );
+        registry.register(
+            "wal_backlog_bytes",
+            "Bytes of WAL records not yet in the store (grows while the store takes no rows)",
+            m.wal_backlog.clone(),
+        );
+        registry.register(
+            "batches_refused_backlog",
+            "Ingest batches answered 503 because the WAL backlog reached its limit",
+            m.batches_refused_backlog.clone(),
+        );
         registry.register("wal_durable_lsn", "Last durable WAL position", m.durable_lsn.clone());
         registry.register("wal_applied_lsn", "Last WAL position counted", m.applied_lsn.clone());
         PipelineMetrics { registry, ..m }
@@ -87,6 +102,7 @@ impl PipelineMetrics {
         self.applied_lsn.set(applied);
         self.wal_lag.set(durable - applied);
         self.checkpoint_failures.set(progress.checkpoint_failures.load(Ordering::SeqCst) as i64);
+        self.wal_backlog.set(progress.backlog_bytes() as i64);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -75,6 +75,7 @@ fn run(cuts: &[usize], restart_at: Option<usize>, checkpoint_every: Duration) ->
     let config = PipelineConfig {
         checkpoint_interval: checkpoint_every,
         checkpoint_rows: 1_000_000,
+        ..PipelineConfig::default()
     };
     let mut p = open_serving(dir.path(), config.clone()).unwrap();
     let tenant = p.meta().create_tenant("t").unwrap().id;
@@ -310,6 +311,7 @@ fn facts_a_store_refused_are_counted_again_after_a_restart() {
     let config = PipelineConfig {
         checkpoint_interval: Duration::from_millis(20),
         checkpoint_rows: 1_000_000,
+        ..PipelineConfig::default()
     };
     let start = |refuse: bool| {
         let inner = EmbeddedStore::open(dir.path(), OpenMode::Serve).unwrap();

@@ -87,8 +87,18 @@ impl ClickHouseStore {
     /// Opens the node's data folder (its metadata, WAL and engine state live
     /// there) and the ClickHouse database, creating or migrating its schema.
     pub fn open(root: &std::path::Path, config: ClickHouseConfig) -> Result<ClickHouseStore, StoreError> {
+        ClickHouseStore::open_with(root, config, None)
+    }
+
+    /// As [`ClickHouseStore::open`], with the metadata in PostgreSQL at
+    /// `shared_meta` when given: what several nodes share (tenant numbers,
+    /// device-hashing secrets, keys, settings, catalogue, directory).
+    pub fn open_with(root: &std::path::Path, config: ClickHouseConfig, shared_meta: Option<&str>) -> Result<ClickHouseStore, StoreError> {
         let (folder, lock) = DataFolder::take(root, OpenMode::Serve)?;
-        let meta = Arc::new(Meta::open(&folder.meta_file())?);
+        let meta = Arc::new(match shared_meta {
+            Some(url) => Meta::connect(url)?,
+            None => Meta::open(&folder.meta_file())?,
+        });
         let client = Arc::new(Client::new(&config));
         schema::migrate(&client, &config)?;
         let covered = [

@@ -32,7 +32,7 @@ pub use clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
 pub use folder::DataFolder;
 pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS, USER_COLUMNS};
-pub use streamtally_meta::{checked_property, AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
+pub use streamtally_meta::{checked_property, is_postgres_url, AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -63,6 +63,7 @@ impl LocalSink {
             checkpoint_rows: IMPORT_CHECKPOINT_ROWS,
             ..PipelineConfig::default()
         };
+        args.data.folder_only("import")?;
         let pipeline = match open_serving(&args.data.data, config) {
             Ok(p) => p,
             Err(e @ streamtally_pipeline::PipelineError::Store(streamtally_store::StoreError::Locked { .. })) => {
@@ -149,7 +150,8 @@ impl Sink for LocalSink {
     }
 
     fn imported_bytes(&self, key: &str) -> Result<u64, SourceError> {
-        self.pipeline.meta().imported_bytes(self.tenant.id, key).map_err(refused)
+        let key = streamtally_enrich::ledger_key(key, self.shard.as_ref());
+        self.pipeline.meta().imported_bytes(self.tenant.id, &key).map_err(refused)
     }
 
     fn reader(&self, name: &str, head: &[u8], before: Option<LocalReader>) -> Result<LocalReader, SourceError> {
@@ -173,6 +175,7 @@ impl Sink for LocalSink {
     }
 
     fn taken(&self, key: &str, upto: u64) -> Result<(), SourceError> {
-        self.pipeline.meta().set_imported_bytes(self.tenant.id, key, upto).map_err(refused)
+        let key = streamtally_enrich::ledger_key(key, self.shard.as_ref());
+        self.pipeline.meta().set_imported_bytes(self.tenant.id, &key, upto).map_err(refused)
     }
 }

@@ -84,6 +84,13 @@ pub struct ImportedParams {
     tenant: Option<String>,
     /// The key of the file (a hash of its first bytes, as `import` computes it).
     file: String,
+    /// The shard of the file taken (`i/N`, as `import --shard` sends): each
+    /// shard of a file has its own place in the ledger.
+    shard: Option<String>,
+}
+
+fn parse_shard(shard: Option<&str>) -> Result<Option<streamtally_enrich::Shard>, ApiError> {
+    shard.map(streamtally_enrich::Shard::parse).transpose().map_err(ApiError::BadRequest)
 }
 
 /// `GET /api/v1/logs/imported?file=KEY`: how many bytes of the file were taken.
@@ -103,7 +110,8 @@ pub async fn get_imported(State(state): State<AppState>, Query(p): Query<Importe
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
     let file = file_key(&p.file)?;
-    let bytes = state.meta.imported_bytes(tenant, file)?;
+    let shard = parse_shard(p.shard.as_deref())?;
+    let bytes = state.meta.imported_bytes(tenant, &streamtally_enrich::ledger_key(file, shard.as_ref()))?;
     Ok(Json(json!({ "file": file, "imported_bytes": bytes })))
 }
 
@@ -136,12 +144,7 @@ pub async fn post_logs(
     state.abuse.check_ip(ip)?;
     let principal = authenticate(&state, ingest_key(&headers, p.key.clone()), Role::Ingest).await?;
     let tenant = tenant_of(&state, &principal, p.tenant.as_deref())?;
-    let shard = p
-        .shard
-        .as_deref()
-        .map(streamtally_enrich::Shard::parse)
-        .transpose()
-        .map_err(ApiError::BadRequest)?;
+    let shard = parse_shard(p.shard.as_deref())?;
     let ctx = state
         .pipeline
         .tenants()
@@ -154,7 +157,7 @@ pub async fn post_logs(
     // A chunk of a named file: taken once, in order.
     let chunk_of_file = match p.file.as_deref() {
         Some(file) => {
-            let file = file_key(file)?.to_string();
+            let file = streamtally_enrich::ledger_key(file_key(file)?, shard.as_ref());
             let offset = p.offset.unwrap_or(0);
             let key = (tenant, file.clone());
             let taken = state

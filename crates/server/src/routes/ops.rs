@@ -20,14 +20,20 @@ use crate::AppState;
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let p = state.pipeline.progress();
     let failures = p.checkpoint_failures.load(Ordering::SeqCst);
+    let backlog = p.backlog_bytes();
+    let limit = p.backlog_limit.load(Ordering::SeqCst);
     Json(json!({
-        // Degraded: the store takes no rows (input is kept in the WAL meanwhile).
-        "status": if failures > 0 { "degraded" } else { "ok" },
+        // Degraded: the store takes no rows (input is kept in the WAL meanwhile,
+        // up to the backlog limit; past it ingest is answered 503).
+        "status": if failures > 0 || backlog >= limit { "degraded" } else { "ok" },
         "store": { "checkpoint_failures": failures },
         "wal": {
             "durable_lsn": p.durable_lsn.load(Ordering::SeqCst),
             "applied_lsn": p.applied_lsn.load(Ordering::SeqCst),
             "checkpoint_lsn": p.checkpoint_lsn.load(Ordering::SeqCst),
+            "backlog_bytes": backlog,
+            "backlog_limit_bytes": limit,
+            "refusing_ingest": backlog >= limit,
         }
     }))
 }
