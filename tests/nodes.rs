@@ -148,7 +148,7 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
 }
 
 #[test]
-fn nodes_sharing_metadata_number_tenants_once_and_see_a_viewer_as_one_device() {
+fn nodes_sharing_metadata_number_tenants_once_see_a_viewer_as_one_device_and_erase_on_every_shard() {
     let shards = clickhouse::ClickHouseServer::start_cluster("streamtally", 2);
     let pg = postgres::PostgresServer::start();
     let meta = pg.database();
@@ -173,27 +173,51 @@ fn nodes_sharing_metadata_number_tenants_once_and_see_a_viewer_as_one_device() {
     nodes[1].set(&a, serde_json::json!({ "raw_retention_days": 0 }));
     let settings = nodes[0].get("/api/v1/settings", &a.admin).json();
     assert_eq!(settings["raw_retention_days"], "0", "{settings}");
-    // One viewer (one address, one browser) whose playbacks reach both nodes,
-    // as after a re-hash: one device, as the device key is hashed alike.
+    // One viewer (one address, one browser, user u7) whose playbacks reach
+    // both nodes, as after a re-hash: one device, as the device key is hashed
+    // alike; and user u8 on node 1 only.
     let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-    for (n, (playback, content)) in nodes.iter().zip([("p1", "V"), ("p2", "E")]) {
-        let events = serde_json::json!([
-            ev("play", &at("10:00:00"), playback, content),
-            playing(&at("10:01:00"), playback, content, 60.0)
-        ]);
-        n.post_events(&a.ingest, "198.51.100.7", ua, &events);
-    }
+    let playback = |user: &str, p: &str, content: &str| {
+        let mut events = serde_json::json!([ev("play", &at("10:00:00"), p, content), playing(&at("10:01:00"), p, content, 60.0)]);
+        for e in events.as_array_mut().unwrap() {
+            e["user_id"] = user.into();
+        }
+        events
+    };
+    nodes[0].post_events(&a.ingest, "198.51.100.7", ua, &playback("u7", "p1", "V"));
+    nodes[1].post_events(&a.ingest, "198.51.100.7", ua, &playback("u7", "p2", "E"));
+    nodes[1].post_events(&a.ingest, "198.51.100.8", ua, &playback("u8", "p3", "V"));
     wait_checkpointed(&nodes);
+    let totals = |n: &Server, keys: &TenantKeys| {
+        let m = n.metrics(&keys.read, &format!("{DAY}&metrics=starts,devices,users"));
+        let t = &m["totals"];
+        [&t["starts"], &t["devices"], &t["users"]].map(|v| v.as_i64().unwrap_or(0))
+    };
     for (i, n) in nodes.iter().enumerate() {
-        let m = n.metrics(&a.read, DAY);
-        assert_eq!(
-            (m["totals"]["starts"].as_i64(), m["totals"]["devices"].as_i64()),
-            (Some(2), Some(1)),
-            "node {i}: {m}"
-        );
+        // Devices are distinct over both shards; a user is an activity session
+        // of a device (spec §4), kept per node: u7's device opened one on each.
+        assert_eq!(totals(n, &a), [3, 2, 3], "node {i}");
         // The other tenant's key sees none of it.
-        let other = n.metrics(&b.read, DAY);
-        assert_eq!(other["totals"]["starts"].as_i64().unwrap_or(0), 0, "node {i}: {other}");
+        assert_eq!(totals(n, &b), [0, 0, 0], "node {i}");
+    }
+    // u7 erased through node 0: node 1 applies the request to its shard (and
+    // its engine) within seconds, so both nodes answer without u7.
+    let r = nodes[0].request(
+        "DELETE",
+        "/api/v1/subjects?user_id=u7",
+        &[("Authorization", &format!("Bearer {}", a.admin))],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while nodes.iter().any(|n| totals(n, &a) != [1, 1, 1]) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "u7 is still counted: {:?} {:?}",
+            totals(&nodes[0], &a),
+            totals(&nodes[1], &a)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     for n in nodes {
         n.stop();

@@ -60,6 +60,10 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
                 .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
         }
     };
+    if let (Some(_), Some(node)) = (&args.data.meta, &args.node) {
+        // Other nodes hold the subject's rows too: they apply each erasure as well.
+        pipeline.share_erasures(node);
+    }
     let meta = pipeline.meta().clone();
     let mut new_key = None;
     if let Ok(key) = std::env::var("STREAMTALLY_ADMIN_KEY") {
@@ -136,9 +140,26 @@ pub async fn serve_until_signal(
     let shutdown = shutdown_signal();
     on_ready(addr);
     let state = AppState::new(pipeline.clone(), enricher, config);
+    let erasures = tokio::spawn(apply_shared_erasures(pipeline.clone()));
     streamtally_server::serve(listener, state, shutdown).await?;
+    erasures.abort();
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
+}
+
+/// How often a node looks for erasures other nodes took.
+const SHARED_ERASURES_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Applies, every few seconds, the erasures other nodes took (nothing when
+/// erasures are not shared).
+async fn apply_shared_erasures(pipeline: Arc<Pipeline>) {
+    let mut every = tokio::time::interval(SHARED_ERASURES_EVERY);
+    loop {
+        every.tick().await;
+        if let Err(e) = pipeline.apply_shared_erasures().await {
+            tracing::warn!(error = %e, "erasures of other nodes not applied yet; trying again");
+        }
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -48,6 +48,13 @@ CREATE INDEX IF NOT EXISTS user_lookups_at ON user_lookups (tenant_id, at);
 CREATE TABLE IF NOT EXISTS access_failures (
   tenant_id INTEGER NOT NULL REFERENCES tenants(id), content_id TEXT NOT NULL, day TEXT NOT NULL, failed INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, content_id, day));
+-- Erasure requests, applied by each node of a cluster (spec §8; erasures.rs).
+CREATE TABLE IF NOT EXISTS erasure_requests (
+  id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id), kind TEXT NOT NULL, value TEXT NOT NULL,
+  requested_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS erasures_applied (
+  request_id INTEGER NOT NULL REFERENCES erasure_requests(id), node TEXT NOT NULL, applied_at INTEGER NOT NULL,
+  PRIMARY KEY (request_id, node));
 ";
 
 /// The metadata schema this release writes (`PRAGMA user_version`); see

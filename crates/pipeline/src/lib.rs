@@ -16,6 +16,7 @@ mod legacy;
 mod metrics;
 mod record;
 mod retention;
+mod shared_erasure;
 mod tenants;
 mod writer;
 
@@ -162,6 +163,8 @@ pub struct Pipeline {
     meta: Arc<Meta>,
     folder: DataFolder,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// This node's name when erasures are shared with other nodes (`shared_erasure.rs`).
+    erasure_node: std::sync::OnceLock<String>,
 }
 
 /// Offline readers (`report`): the store's memory gets every acknowledged row
@@ -260,6 +263,7 @@ impl Pipeline {
             meta,
             folder,
             threads: Mutex::new(vec![writer, counter, checkpoint_thread]),
+            erasure_node: std::sync::OnceLock::new(),
         })
     }
 
@@ -328,13 +332,18 @@ impl Pipeline {
 
     /// Deletes every fact and raw event of a subject (spec §8), including what
     /// was acknowledged but not yet counted when the request came; a user's
-    /// entry in the user directory goes too.
+    /// entry in the user directory goes too. With shared erasures the
+    /// request is recorded first, for the other nodes to apply.
     pub async fn erase(&self, tenant: TenantId, subject: Subject) -> Result<SubjectErased, PipelineError> {
         let user = match &subject {
             Subject::UserId(u) => Some(u.clone()),
             _ => None,
         };
+        let shared = self.request_shared_erasure(tenant, &subject)?;
         let stored = self.erase_stored(tenant, subject).await?;
+        if let Some((id, node)) = shared {
+            self.meta.erasure_applied(id, node).map_err(|e| PipelineError::NotDurable(e.to_string()))?;
+        }
         let directory_entries = match user {
             Some(u) => self
                 .meta
