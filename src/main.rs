@@ -104,10 +104,15 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Where facts and raw events are stored: the data folder (the default),
-    /// or ClickHouse, `clickhouse://user:password@host:8123/database` (the
-    /// node's WAL, engine state and metadata stay in the data folder).
+    /// or ClickHouse, `clickhouse://user:password@host:8123/database`, or over
+    /// TLS `https://user:password@host:8443/database` (the node's WAL and
+    /// engine state stay in the data folder).
     #[arg(long, env = "STREAMTALLY_STORE")]
     pub store: Option<String>,
+    /// With an `https://` store: trust the certificates in this PEM file (a
+    /// private CA, or the server's own) instead of the public CAs.
+    #[arg(long, env = "STREAMTALLY_STORE_CA", requires = "store")]
+    pub store_ca: Option<std::path::PathBuf>,
     /// This node's name, stored with each row it writes to ClickHouse:
     /// unique per node, and the same across its restarts (needed with `--store`).
     #[arg(long, env = "STREAMTALLY_NODE")]

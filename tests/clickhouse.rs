@@ -239,3 +239,48 @@ fn a_full_wal_backlog_is_answered_503_until_clickhouse_takes_rows_again() {
     assert_eq!(v["totals"]["starts"], json!(acked_plays), "every acknowledged play once, none of the refused");
     node.stop();
 }
+
+#[test]
+fn a_node_reaches_clickhouse_over_https_trusting_only_the_certificate_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let rcgen::CertifiedKey { cert, key_pair } = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let ch = clickhouse::ClickHouseServer::start_tls(&cert_path, &key_path);
+    // No public CA vouches for the server's certificate: the node refuses to start, and says why.
+    let refused = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--node", "n1", "--store", &ch.https_url(), "--data"])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "started without trusting the certificate");
+    assert!(said.to_lowercase().contains("certificate") || said.contains("TLS"), "{said}");
+    // Trusting it: beacons are counted into ClickHouse over TLS.
+    let ca = cert_path.display().to_string();
+    let node = Server::start(
+        &dir.path().join("node"),
+        &["--store", &ch.https_url(), "--store-ca", &ca, "--node", "n1", "--checkpoint-interval", "200ms"],
+    );
+    let keys = node.tenant("tls");
+    node.post_events(
+        &keys.ingest,
+        "192.0.2.1",
+        UA1,
+        &json!([ev("play", &at("10:00:00"), "p1", "V"), playing(&at("10:00:10"), "p1", "V", 10.0)]),
+    );
+    let v = node.metrics(&keys.read, &format!("{DAY}&metrics=starts"));
+    assert_eq!(v["totals"]["starts"], json!(1), "{v}");
+    // And the row is in ClickHouse (asked on its plain port) once a checkpoint ran.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let count = |sql: &str| -> String {
+        let url = format!("http://127.0.0.1:{}/?query={}", ch.http_port, sql.replace(' ', "%20").replace('\'', "%27"));
+        agent().get(&url).call().unwrap().body_mut().read_to_string().unwrap().trim().to_string()
+    };
+    while count("SELECT count() FROM streamtally.facts WHERE kind = 'start'") != "1" {
+        assert!(std::time::Instant::now() < deadline, "no start reached ClickHouse over TLS");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    node.stop();
+}

@@ -171,6 +171,7 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         trust_forwarded_for: false,
         max_body_bytes: 1024 * 1024,
         store: None,
+        store_ca: None,
         node: None,
         cluster: None,
         wal_backlog_mib: streamtally_pipeline::PipelineConfig::default().wal_backlog_limit >> 20,

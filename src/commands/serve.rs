@@ -53,6 +53,9 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
                 .as_deref()
                 .context("--store needs --node (or STREAMTALLY_NODE): a name unique to this node")?;
             let mut clickhouse = ClickHouseConfig::parse(url, node)?;
+            if let Some(ca) = &args.store_ca {
+                clickhouse = clickhouse.trusting(ca)?;
+            }
             if let Some(cluster) = &args.cluster {
                 clickhouse = clickhouse.on_cluster(cluster)?;
             }

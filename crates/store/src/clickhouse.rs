@@ -99,7 +99,7 @@ impl ClickHouseStore {
             Some(url) => Meta::connect(url)?,
             None => Meta::open(&folder.meta_file())?,
         });
-        let client = Arc::new(Client::new(&config));
+        let client = Arc::new(Client::new(&config)?);
         schema::migrate(&client, &config)?;
         let covered = [
             AtomicU64::new(batch::settle(&client, &config, schema::TABLES[0])?),

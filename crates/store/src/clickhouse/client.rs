@@ -13,6 +13,25 @@ pub enum ClientError {
     Unreachable { url: String, reason: String },
     #[error("ClickHouse refused a statement ({status}): {message}")]
     Refused { status: u16, message: String },
+    #[error("TLS to ClickHouse: {0}")]
+    Tls(String),
+}
+
+/// TLS that trusts only the certificates in `pem` (without it: the public CAs).
+fn trusting(pem: &[u8]) -> Result<ureq::tls::TlsConfig, ClientError> {
+    let bad = |reason: String| ClientError::Tls(format!("the CA file: {reason}"));
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(c.to_owned());
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("no certificate in it (PEM, -----BEGIN CERTIFICATE-----)".into()));
+    }
+    Ok(ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+        .build())
 }
 
 /// One external table sent with a query: its name, `structure` and rows as TabSeparated.
@@ -31,18 +50,20 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub fn new(config: &ClickHouseConfig) -> Client {
-        Client {
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(config.timeout_secs)))
-                .build()
-                .into(),
+    pub fn new(config: &ClickHouseConfig) -> Result<Client, ClientError> {
+        let mut agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(config.timeout_secs)));
+        if let Some(pem) = &config.ca_pem {
+            agent = agent.tls_config(trusting(pem)?);
+        }
+        Ok(Client {
+            agent: agent.build().into(),
             base: config.base_url(),
             user: config.user.clone(),
             password: config.password.clone(),
             database: config.database.clone(),
-        }
+        })
     }
 
     pub fn database(&self) -> &str {

@@ -1,5 +1,6 @@
 //! Where the ClickHouse store is: `clickhouse://user:password@host:8123/db`
-//! (the HTTP interface), with the node's name and the cluster, if any.
+//! (the HTTP interface) or `https://user:password@host:8443/db` (over TLS),
+//! with the node's name, the cluster, if any, and the CA to trust.
 
 use crate::StoreError;
 
@@ -16,16 +17,27 @@ pub struct ClickHouseConfig {
     /// This node's name, stored with every row it writes (its batch identity).
     pub node: String,
     pub timeout_secs: u64,
+    /// `https://`: the HTTP interface over TLS.
+    pub tls: bool,
+    /// Certificates (PEM) trusted for the server's, instead of the public
+    /// CAs: a private CA or the server's own self-signed certificate.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl ClickHouseConfig {
-    /// Reads `clickhouse://[user[:password]@]host[:port][/database]`.
+    /// Reads `clickhouse://[user[:password]@]host[:port][/database]`
+    /// (`http://` alike), or `https://…` for TLS (port 8443 by default).
     pub fn parse(url: &str, node: &str) -> Result<ClickHouseConfig, StoreError> {
         let bad = |reason: &str| StoreError::ClickHouse(format!("the store address {url:?} {reason}"));
-        let rest = url
-            .strip_prefix("clickhouse://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or_else(|| bad("must start with clickhouse:// (the HTTP interface; https is not built in yet)"))?;
+        let (tls, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix("clickhouse://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .ok_or_else(|| bad("must start with clickhouse:// or http:// (the HTTP interface), or https:// (over TLS)"))?,
+            ),
+        };
         let (auth, rest) = match rest.rsplit_once('@') {
             Some((a, r)) => (Some(a), r),
             None => (None, rest),
@@ -43,7 +55,7 @@ impl ClickHouseConfig {
         };
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("has a port that is not a number"))?),
-            None => (hostport, 8123),
+            None => (hostport, if tls { 8443 } else { 8123 }),
         };
         if host.is_empty() {
             return Err(bad("names no host"));
@@ -64,7 +76,16 @@ impl ClickHouseConfig {
             cluster: None,
             node: node.to_string(),
             timeout_secs: 60,
+            tls,
+            ca_pem: None,
         })
+    }
+
+    /// Trusts the certificates in the PEM file `path` for the server's.
+    pub fn trusting(mut self, path: &std::path::Path) -> Result<ClickHouseConfig, StoreError> {
+        let pem = std::fs::read(path).map_err(|e| StoreError::ClickHouse(format!("the CA file {}: {e}", path.display())))?;
+        self.ca_pem = Some(pem);
+        Ok(self)
     }
 
     /// The same store on the cluster `name` (from ClickHouse's `remote_servers`).
@@ -77,7 +98,7 @@ impl ClickHouseConfig {
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}:{}", self.host, self.port)
+        format!("{}://{}:{}", if self.tls { "https" } else { "http" }, self.host, self.port)
     }
 }
 
@@ -99,6 +120,9 @@ mod tests {
         );
         let d = ClickHouseConfig::parse("clickhouse://localhost", "n1").unwrap();
         assert_eq!((d.port, d.user.as_str(), d.database.as_str()), (8123, "default", "streamtally"));
+        let s = ClickHouseConfig::parse("https://st@db.example/analytics", "n1").unwrap();
+        assert_eq!((s.tls, s.port, s.base_url().as_str()), (true, 8443, "https://db.example:8443"));
+        assert!(!d.tls);
     }
 
     #[test]

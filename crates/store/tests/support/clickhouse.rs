@@ -17,6 +17,8 @@ pub struct ClickHouseServer {
     pub tcp_port: u16,
     /// Extra configuration inside `<yandex>` (a cluster's `remote_servers`).
     extra: String,
+    /// The HTTPS interface's port, when started with a certificate.
+    pub https_port: Option<u16>,
 }
 
 fn free_port() -> u16 {
@@ -59,7 +61,31 @@ impl ClickHouseServer {
             http_port: free_port(),
             tcp_port: free_port(),
             extra: String::new(),
+            https_port: None,
         }
+    }
+
+    /// Starts a server that also serves HTTPS with the certificate and key
+    /// in these PEM files (plain HTTP stays open, for checks).
+    pub fn start_tls(cert: &Path, key: &Path) -> ClickHouseServer {
+        let mut server = ClickHouseServer::unstarted();
+        let port = free_port();
+        server.https_port = Some(port);
+        server.extra = format!(
+            "<https_port>{port}</https_port>\n\
+             <openSSL><server><certificateFile>{}</certificateFile><privateKeyFile>{}</privateKeyFile>\
+             <verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile>\
+             <disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>",
+            cert.display(),
+            key.display()
+        );
+        server.run();
+        server
+    }
+
+    /// The store address over HTTPS (`start_tls`).
+    pub fn https_url(&self) -> String {
+        format!("https://default@127.0.0.1:{}/streamtally", self.https_port.expect("started with TLS"))
     }
 
     /// Starts `n` servers as the `n` shards of the cluster `name` (each knows all).
