@@ -124,7 +124,7 @@ pub struct ServeArgs {
     /// The most MiB of accepted input the WAL may hold that is not yet in the
     /// store: while ClickHouse is unreachable, ingest is accepted up to this,
     /// then answered `503` until the store takes rows again.
-    #[arg(long, default_value_t = 10 * 1024)]
+    #[arg(long, default_value_t = 10 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub wal_backlog_mib: u64,
     #[command(flatten)]
     pub enrich: EnrichArgs,

@@ -140,12 +140,13 @@ impl Meta {
         if password.chars().count() > MAX_PASSWORD_CHARS {
             return Ok(None);
         }
-        // Without case, as addresses are unique (SQLite: NOCASE; PostgreSQL: an index on lower(email)).
+        // Without case, as addresses are unique (SQLite: NOCASE; PostgreSQL: an
+        // index on lower(email) under "C"): ASCII letters only, on both sides.
         let row: Option<(String, String)> = self
             .conn()
             .query_opt(
-                "SELECT account_id, password_hash FROM staff_accounts WHERE lower(email) = lower(?1)",
-                args![email.trim()],
+                "SELECT account_id, password_hash FROM staff_accounts WHERE lower(email) = ?1",
+                args![email.trim().to_ascii_lowercase()],
             )?
             .map(|r| Ok::<_, DbError>((r.get(0)?, r.get(1)?)))
             .transpose()?;

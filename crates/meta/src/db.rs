@@ -171,7 +171,8 @@ pub(crate) enum Conn {
 }
 
 impl Conn {
-    /// Runs a statement; how many rows it changed.
+    /// Runs a statement; how many rows it changed (0 for a statement with no
+    /// placeholders: schema and transaction control, sent as they are).
     pub(crate) fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64, DbError> {
         match self {
             Conn::Sqlite(c) => sqlite::execute(c, sql, args),
@@ -201,15 +202,25 @@ impl Conn {
             Conn::Postgres(_) => "BEGIN",
         };
         self.execute(begin, &[])?;
-        match work(self) {
-            Ok(out) => {
-                self.execute("COMMIT", &[])?;
-                Ok(out)
-            }
-            Err(e) => {
+        // A panic inside the work must not leave the transaction open for
+        // the next caller: roll back, then let the panic go on.
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *self)));
+        match done {
+            Ok(Ok(out)) => match self.execute("COMMIT", &[]) {
+                Ok(_) => Ok(out),
+                Err(e) => {
+                    let _ = self.execute("ROLLBACK", &[]);
+                    Err(e.into())
+                }
+            },
+            Ok(Err(e)) => {
                 // The error that stopped the work is the one to report.
                 let _ = self.execute("ROLLBACK", &[]);
                 Err(e)
+            }
+            Err(panic) => {
+                let _ = self.execute("ROLLBACK", &[]);
+                std::panic::resume_unwind(panic)
             }
         }
     }

@@ -134,7 +134,6 @@ impl Meta {
             return Ok(());
         }
         let key_id = format!("env-{}", &hex::encode(Sha256::digest(key.as_bytes()))[..12]);
-        self.conn().execute("DELETE FROM api_keys WHERE key_id = ?1", args![key_id])?;
         self.insert_key(None, Role::Admin, &key_id, key)
     }
 
@@ -150,8 +149,15 @@ impl Meta {
         } else {
             fast_key_hash(key_id, secret)
         };
+        // The operator's key is written over (nodes starting together with the
+        // same key both write it); a generated id is new, and a clash an error.
+        let on_clash = if key_id.starts_with("env-") {
+            " ON CONFLICT (key_id) DO UPDATE SET tenant_id = excluded.tenant_id, role = excluded.role, secret_hash = excluded.secret_hash, revoked = 0"
+        } else {
+            ""
+        };
         self.conn().execute(
-            "INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &format!("INSERT INTO api_keys (key_id, tenant_id, role, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5){on_clash}"),
             args![key_id, tenant, role.as_str(), hash, now_secs()],
         )?;
         Ok(())

@@ -230,3 +230,20 @@ fn a_key_hashed_by_an_older_release_on(meta: &Meta) {
     assert!(stored.starts_with(FAST_HASH_PREFIX), "{stored}");
     assert!(meta.verify_key(&format!("{}0", key.key)).unwrap().is_none());
 }
+
+#[test]
+fn postgresql_restarted_between_calls_is_reconnected_without_an_error() {
+    let mut server = postgres_server::PostgresServer::start();
+    let meta = Meta::connect(&server.database()).unwrap();
+    let t = meta.create_tenant("acme").unwrap();
+    server.restart();
+    // The old connection is gone: the first statement finds that out, and is sent again.
+    assert_eq!(meta.tenant_by_name("acme").unwrap().id, t.id);
+    server.stop();
+    let e = meta.tenant_by_name("acme").unwrap_err();
+    assert!(e.to_string().contains("PostgreSQL"), "{e}");
+    // After a failed connect, calls fail at once for a few seconds instead of each waiting.
+    let started = std::time::Instant::now();
+    assert!(meta.tenants().is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+}

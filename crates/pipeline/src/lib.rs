@@ -165,6 +165,8 @@ pub struct Pipeline {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// This node's name when erasures are shared with other nodes (`shared_erasure.rs`).
     erasure_node: std::sync::OnceLock<String>,
+    /// Shared erasure requests this node took and is applying now.
+    erasures_in_hand: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// Offline readers (`report`): the store's memory gets every acknowledged row
@@ -264,6 +266,7 @@ impl Pipeline {
             folder,
             threads: Mutex::new(vec![writer, counter, checkpoint_thread]),
             erasure_node: std::sync::OnceLock::new(),
+            erasures_in_hand: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -340,10 +343,11 @@ impl Pipeline {
             _ => None,
         };
         let shared = self.request_shared_erasure(tenant, &subject)?;
-        let stored = self.erase_stored(tenant, subject).await?;
+        let stored = self.erase_stored(tenant, subject).await;
         if let Some((id, node)) = shared {
-            self.meta.erasure_applied(id, node).map_err(|e| PipelineError::NotDurable(e.to_string()))?;
+            self.shared_erasure_done(id, node, stored.is_ok())?;
         }
+        let stored = stored?;
         let directory_entries = match user {
             Some(u) => self
                 .meta

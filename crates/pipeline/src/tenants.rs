@@ -83,8 +83,12 @@ impl Tenants {
                 cache.insert(tenant, (ctx.clone(), Instant::now()));
                 Some(ctx)
             }
-            // A passing database error keeps the last known context.
-            None => cache.get(&tenant).map(|(c, _)| c.clone()),
+            // A passing database error keeps the last known context, asked
+            // for again after REFRESH, not by every request meanwhile.
+            None => cache.get_mut(&tenant).map(|(c, at)| {
+                *at = Instant::now();
+                c.clone()
+            }),
         }
     }
 

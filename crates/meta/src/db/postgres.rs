@@ -1,14 +1,18 @@
 //! The PostgreSQL side of [`super::Conn`]: one connection on a thread of its
 //! own — the `postgres` client blocks on a runtime of its own, which may not
 //! run inside the server's — fed statements one at a time. A connection that
-//! drops between transactions is opened again on the next statement; one
-//! that drops inside a transaction fails the rest of it, so no half of a
-//! transaction is ever kept.
+//! drops between transactions is opened again (the statement that found it
+//! gone is sent once more); one that drops inside a transaction fails the
+//! rest of it, so no half of a transaction is ever kept. Every wait is
+//! bounded (connect, TCP, statement), and after a failed connect the next
+//! few seconds' statements fail at once instead of each waiting again, so a
+//! PostgreSQL that is away costs the callers (the server's request handlers)
+//! little time: they keep what they cached.
 
 use std::collections::HashMap;
 use std::error::Error;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
@@ -114,9 +118,14 @@ impl PgConn {
     pub(crate) fn connect(url: &str) -> Result<PgConn, DbError> {
         let mut config: postgres::Config = url.parse().map_err(failed)?;
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_options().is_none() {
+            config.options(&format!("-c statement_timeout={}", STATEMENT_TIMEOUT.as_millis()));
         }
         config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        config.tcp_user_timeout(STATEMENT_TIMEOUT);
         config.application_name("streamtally");
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, opened) = mpsc::sync_channel(1);
@@ -127,6 +136,7 @@ impl PgConn {
                     session: None,
                     config,
                     broken: false,
+                    failed_connect: None,
                 };
                 match worker.open() {
                     Ok(()) => {
@@ -187,11 +197,32 @@ struct Worker {
     /// The connection dropped inside a transaction: everything up to its
     /// COMMIT or ROLLBACK fails.
     broken: bool,
+    /// When the last attempt to connect failed, and why.
+    failed_connect: Option<(Instant, String)>,
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A statement (and unacknowledged TCP data) waits at most this long.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// After a failed connect, statements fail at once for this long.
+const RECONNECT_AFTER: Duration = Duration::from_secs(5);
 
 impl Worker {
     fn open(&mut self) -> Result<(), DbError> {
-        let client = self.config.connect(NoTls).map_err(failed)?;
+        if let Some((at, why)) = &self.failed_connect {
+            if at.elapsed() < RECONNECT_AFTER {
+                return Err(DbError::Postgres(format!("{why} (trying again in a few seconds)")));
+            }
+        }
+        let client = match self.config.connect(NoTls) {
+            Ok(c) => c,
+            Err(e) => {
+                let e = failed(e);
+                self.failed_connect = Some((Instant::now(), e.to_string()));
+                return Err(e);
+            }
+        };
+        self.failed_connect = None;
         self.session = Some(Session {
             client,
             statements: HashMap::new(),
@@ -201,6 +232,18 @@ impl Worker {
     }
 
     fn run(&mut self, job: &Job) -> Result<Answer, DbError> {
+        let answer = self.run_once(job);
+        // A connection that dropped while idle is found only by the statement
+        // that uses it: outside a transaction, that statement goes once more.
+        let lost_idle = answer.is_err() && self.session.as_ref().is_some_and(|s| s.client.is_closed() && !s.in_transaction);
+        if lost_idle {
+            self.session = None;
+            return self.run_once(job);
+        }
+        answer
+    }
+
+    fn run_once(&mut self, job: &Job) -> Result<Answer, DbError> {
         let control = job.sql.trim().to_ascii_uppercase();
         let ends = control == "COMMIT" || control == "ROLLBACK";
         if self.broken {

@@ -162,6 +162,7 @@ impl LogParser {
 }
 
 /// A `Range` header's first range: `bytes=0-1` → `(0, Some(1))`, `bytes=100-` → `(100, None)`.
+/// A range whose last byte comes before its first is invalid (RFC 9110 §14.1.1): `None`.
 pub fn parse_range(range: &str) -> Option<(u64, Option<u64>)> {
     let spec = range.trim().strip_prefix("bytes=")?;
     let first = spec.split(',').next()?.trim();
@@ -171,6 +172,9 @@ pub fn parse_range(range: &str) -> Option<(u64, Option<u64>)> {
         "" => None,
         e => Some(e.parse().ok()?),
     };
+    if end.is_some_and(|e| e < start) {
+        return None;
+    }
     Some((start, end))
 }
 

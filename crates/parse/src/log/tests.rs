@@ -136,6 +136,7 @@ fn ranges() {
     assert_eq!(parse_range("bytes=5-9, 20-30"), Some((5, Some(9))));
     assert_eq!(parse_range("items=1-2"), None);
     assert_eq!(parse_range("bytes=x-1"), None);
+    assert_eq!(parse_range("bytes=9-5"), None, "the last byte before the first");
 }
 
 #[test]

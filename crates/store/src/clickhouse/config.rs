@@ -83,6 +83,11 @@ impl ClickHouseConfig {
 
     /// Trusts the certificates in the PEM file `path` for the server's.
     pub fn trusting(mut self, path: &std::path::Path) -> Result<ClickHouseConfig, StoreError> {
+        if !self.tls {
+            return Err(StoreError::ClickHouse(
+                "a CA to trust (--store-ca) is for an https:// store; this one is plain HTTP".into(),
+            ));
+        }
         let pem = std::fs::read(path).map_err(|e| StoreError::ClickHouse(format!("the CA file {}: {e}", path.display())))?;
         self.ca_pem = Some(pem);
         Ok(self)
