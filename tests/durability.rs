@@ -202,3 +202,126 @@ proptest! {
         prop_assert_eq!(whole, answer(&events, &cuts, restart));
     }
 }
+
+/// `n` access-log lines, each a request of its own (the CDN figures count
+/// requests, so a line taken twice shows).
+fn distinct_log_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "203.0.113.{} - - [02/Mar/2026:10:{:02}:{:02} +0000] \"GET /live/ch{}/seg{i}.ts HTTP/1.1\" 200 {} \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0\"\n",
+                i % 200,
+                (i / 60) % 60,
+                i % 60,
+                i % 7,
+                1000 + i % 5000
+            )
+        })
+        .collect()
+}
+
+/// Requests the server counted from the log.
+fn requests(server: &Server, read: &str) -> i64 {
+    server.wait_idle();
+    let r = server.get("/api/v1/cdn?from=2026-03-02&to=2026-03-03", read);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["totals"]["requests"].as_i64().unwrap_or(0)
+}
+
+/// Runs `import` to its end; whether it succeeded.
+fn import(args: &[&str]) -> bool {
+    std::process::Command::new(bin())
+        .arg("import")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[test]
+fn sigkill_of_the_server_during_a_log_push_then_the_import_again_takes_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("access.log");
+    let n = 120_000;
+    std::fs::write(&file, distinct_log_lines(n)).unwrap();
+    let args = ["--checkpoint-interval", "30ms"];
+    let mut server = Server::start(&data, &args);
+    let keys = server.tenant("push");
+    for round in 0..2 {
+        // Killed while `import --server` pushes its chunks, a little further each round.
+        let mut pushing = std::process::Command::new(bin())
+            .arg("import")
+            .arg(&file)
+            .args(["--tenant", "push", "--server", &server.base, "--key", &keys.ingest])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let want = (round as i64 + 1) * 20_000;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while requests(&server, &keys.read) < want {
+            assert!(std::time::Instant::now() < deadline, "the import did not get going");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let port = server.port();
+        server.kill9();
+        let _ = pushing.wait();
+        server = Server::start_on(&data, port, &args);
+    }
+    assert!(import(&[
+        file.to_str().unwrap(),
+        "--tenant",
+        "push",
+        "--server",
+        &server.base,
+        "--key",
+        &keys.ingest
+    ]));
+    assert_eq!(requests(&server, &keys.read), n as i64, "every line once, after two kills");
+    // And once more: the whole file is a duplicate now.
+    assert!(import(&[
+        file.to_str().unwrap(),
+        "--tenant",
+        "push",
+        "--server",
+        &server.base,
+        "--key",
+        &keys.ingest
+    ]));
+    assert_eq!(requests(&server, &keys.read), n as i64);
+    server.stop();
+}
+
+#[test]
+fn sigkill_of_a_local_import_then_the_import_again_takes_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("access.log");
+    let n = 400_000;
+    std::fs::write(&file, distinct_log_lines(n)).unwrap();
+    let data_s = data.to_str().unwrap();
+    let server = Server::start(&data, &[]);
+    let keys = server.tenant("local");
+    server.stop();
+    for wait_ms in [120, 300, 600] {
+        // Killed part-way: its WAL holds what it made durable.
+        let mut importing = std::process::Command::new(bin())
+            .arg("import")
+            .arg(&file)
+            .args(["--data", data_s, "--tenant", "local"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let _ = std::process::Command::new("kill").args(["-9", &importing.id().to_string()]).status();
+        let _ = importing.wait();
+    }
+    assert!(import(&[file.to_str().unwrap(), "--data", data_s, "--tenant", "local"]));
+    let server = Server::start(&data, &[]);
+    assert_eq!(requests(&server, &keys.read), n as i64, "every line once, after two kills");
+    server.stop();
+}

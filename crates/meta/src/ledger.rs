@@ -20,10 +20,13 @@ impl Meta {
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
+    /// Moves the file's place forward to `bytes` (never back: the sender and
+    /// the counting engine both move it, in either order).
     pub fn set_imported_bytes(&self, tenant: TenantId, file_key: &str, bytes: u64) -> Result<(), MetaError> {
         self.conn().execute(
             "INSERT INTO imports (tenant_id, file_key, imported_bytes, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (tenant_id, file_key) DO UPDATE SET imported_bytes = excluded.imported_bytes, updated_at = excluded.updated_at",
+             ON CONFLICT (tenant_id, file_key) DO UPDATE SET updated_at = excluded.updated_at,
+               imported_bytes = CASE WHEN excluded.imported_bytes > imports.imported_bytes THEN excluded.imported_bytes ELSE imports.imported_bytes END",
             args![tenant, file_key, bytes as i64, now_secs()],
         )?;
         Ok(())

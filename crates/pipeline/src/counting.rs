@@ -94,6 +94,14 @@ pub(crate) fn apply_record(
         tracing::error!(tenant = record.tenant, lsn, error = %e, "the store refused facts; checkpoints stop so the WAL keeps their inputs");
     }
     scratch.facts = recycle(facts);
+    // The files this record's requests came from are taken up to here: a
+    // chunk sent again (after a crash, before the sender heard of it) is
+    // then a duplicate. Replayed records move it again, to the same place.
+    for at in &record.import {
+        if let Err(e) = tenants.meta().set_imported_bytes(record.tenant, &at.file_key, at.end) {
+            tracing::warn!(tenant = record.tenant, lsn, error = %e, "the import ledger was not moved; a resent chunk may count twice");
+        }
+    }
     // Spec §8b: raw events that named no user are stored with the user their
     // playback named before, as their facts were counted.
     let mut record = record;

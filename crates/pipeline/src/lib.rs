@@ -43,7 +43,7 @@ pub struct SubjectErased {
     pub stored: Erased,
     pub directory_entries: u64,
 }
-pub use record::WalRecord;
+pub use record::{ImportPosition, WalRecord};
 pub use tenants::{TenantContext, Tenants};
 use writer::wal_writer;
 
@@ -303,17 +303,31 @@ impl Pipeline {
     }
 
     /// Makes log requests durable (as [`Pipeline::submit`] does events),
-    /// counted under `property` (spec §1; `None`: `Others`).
-    pub async fn submit_requests(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>, property: Option<String>) -> Result<u64, PipelineError> {
-        self.submit_record(WalRecord::accepted(ctx, Vec::new(), requests).with_property(property)).await
+    /// counted under `property` (spec §1; `None`: `Others`); counting them
+    /// moves the import ledger to `import`.
+    pub async fn submit_requests(
+        &self,
+        ctx: &TenantContext,
+        requests: Vec<EnrichedRequest>,
+        property: Option<String>,
+        import: Vec<ImportPosition>,
+    ) -> Result<u64, PipelineError> {
+        self.submit_record(WalRecord::accepted(ctx, Vec::new(), requests).with_property(property).with_import(import))
+            .await
     }
 
     /// Queues log requests for the WAL from a thread outside the async
     /// runtime, in call order, without waiting for them to be durable: the
     /// ticket tells when they are. (An offline import keeps reading while
     /// earlier chunks are written.)
-    pub fn queue_requests_blocking(&self, ctx: &TenantContext, requests: Vec<EnrichedRequest>, property: Option<String>) -> Result<Ticket, PipelineError> {
-        let record = WalRecord::accepted(ctx, Vec::new(), requests).with_property(property);
+    pub fn queue_requests_blocking(
+        &self,
+        ctx: &TenantContext,
+        requests: Vec<EnrichedRequest>,
+        property: Option<String>,
+        import: Vec<ImportPosition>,
+    ) -> Result<Ticket, PipelineError> {
+        let record = WalRecord::accepted(ctx, Vec::new(), requests).with_property(property).with_import(import);
         let (tx, submission, ticket) = self.submission(record)?;
         tx.blocking_send(submission).map_err(|_| PipelineError::Closed)?;
         Ok(ticket)
@@ -361,10 +375,12 @@ impl Pipeline {
     async fn erase_stored(&self, tenant: TenantId, subject: Subject) -> Result<Erased, PipelineError> {
         let tx = self.control.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(PipelineError::Closed)?;
         let (reply, done) = oneshot::channel();
-        tokio::task::spawn_blocking(move || tx.send(Work::Erase { tenant, subject, reply }))
+        let sent = tokio::task::spawn_blocking(move || tx.send(Work::Erase { tenant, subject, reply }).is_ok())
             .await
-            .map_err(|_| PipelineError::Closed)?
             .map_err(|_| PipelineError::Closed)?;
+        if !sent {
+            return Err(PipelineError::Closed);
+        }
         match done.await {
             Ok(Ok(erased)) => Ok(erased),
             Ok(Err(e)) => Err(PipelineError::NotDurable(e)),

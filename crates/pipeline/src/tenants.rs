@@ -92,6 +92,11 @@ impl Tenants {
         }
     }
 
+    /// The metadata the contexts come from.
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
     /// The tenant's counting clock (its newest input time counted), if it has one.
     pub fn clock(&self, tenant: TenantId) -> Option<Micros> {
         self.clocks.read().unwrap_or_else(|p| p.into_inner()).get(&tenant).copied()

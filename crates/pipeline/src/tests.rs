@@ -180,14 +180,34 @@ fn wal_records_carry_a_version_and_refuse_unknown_ones() {
         events: events()[..3].to_vec(),
         requests: Vec::new(),
         property: Some("radio-web".into()),
+        import: vec![ImportPosition {
+            file_key: "abc+shard0/2".into(),
+            end: 4096,
+        }],
     };
     let bytes = record.encode().unwrap();
-    assert_eq!(bytes[0], 5);
+    assert_eq!(bytes[0], 6);
     let back = WalRecord::decode(1, &bytes).unwrap();
     assert_eq!(
-        (back.tenant, &back.events, back.received_at, &back.settings, back.property.as_deref()),
-        (7, &record.events, 1_000, &record.settings, Some("radio-web"))
+        (
+            back.tenant,
+            &back.events,
+            back.received_at,
+            &back.settings,
+            back.property.as_deref(),
+            &back.import
+        ),
+        (7, &record.events, 1_000, &record.settings, Some("radio-web"), &record.import)
     );
+    // Version 5 records (no import positions) still read.
+    let mut v5 = vec![5u8];
+    postcard::to_io(
+        &(7i64, 1_000i64, &record.settings, &record.events, Vec::<()>::new(), Some("radio-web")),
+        &mut v5,
+    )
+    .unwrap();
+    let old = WalRecord::decode(8, &v5).unwrap();
+    assert_eq!((&old.events, old.property.as_deref(), old.import.len()), (&record.events, Some("radio-web"), 0));
     // Versions 1 to 4 hold events without `fatal` and `startup` (spec §8d).
     let old_events: Vec<_> = record.events.iter().map(event_v4).collect();
     let mut v4 = vec![4u8];
@@ -336,5 +356,27 @@ fn facts_a_store_refused_are_counted_again_after_a_restart() {
     let p = start(false);
     wait_applied(&p);
     assert_eq!(answer(&p, tenant), expected);
+    p.shutdown();
+}
+
+#[test]
+fn counting_a_record_moves_the_import_ledger_to_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = open_serving(dir.path(), PipelineConfig::default()).unwrap();
+    let t = p.meta().create_tenant("t").unwrap().id;
+    let ctx = p.tenants().get(t).unwrap();
+    let at = |end| {
+        vec![ImportPosition {
+            file_key: "f+shard0/2".into(),
+            end,
+        }]
+    };
+    p.queue_requests_blocking(&ctx, Vec::new(), None, at(4096)).unwrap().wait().unwrap();
+    wait_applied(&p);
+    assert_eq!(p.meta().imported_bytes(t, "f+shard0/2").unwrap(), 4096, "no sender said so: counting did");
+    // A position behind it never moves it back.
+    p.queue_requests_blocking(&ctx, Vec::new(), None, at(100)).unwrap().wait().unwrap();
+    wait_applied(&p);
+    assert_eq!(p.meta().imported_bytes(t, "f+shard0/2").unwrap(), 4096);
     p.shutdown();
 }

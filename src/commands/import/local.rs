@@ -56,6 +56,15 @@ fn refused(e: impl std::fmt::Display) -> SourceError {
 }
 
 impl LocalSink {
+    /// The ledger place of `file_key` (of this import's shard) at `end`,
+    /// which the WAL record of a chunk carries.
+    pub(super) fn position(&self, file_key: &str, end: u64) -> streamtally_pipeline::ImportPosition {
+        streamtally_pipeline::ImportPosition {
+            file_key: streamtally_enrich::ledger_key(file_key, self.shard.as_ref()),
+            end,
+        }
+    }
+
     pub fn open(args: &ImportArgs, format: Option<LogFormat>) -> anyhow::Result<LocalSink> {
         // A bulk import fills memory fast: bigger checkpoints write fewer,
         // larger files (less merging later); the WAL holds everything meanwhile.
@@ -167,14 +176,21 @@ impl Sink for LocalSink {
         if batch.requests.is_empty() {
             return Ok(None);
         }
+        let import = chunk
+            .origin
+            .map(|(key, offset)| self.position(key, offset + chunk.bytes.len() as u64))
+            .into_iter()
+            .collect();
         let ticket = self
             .pipeline
-            .queue_requests_blocking(&self.tenant, batch.requests, self.property.clone())
+            .queue_requests_blocking(&self.tenant, batch.requests, self.property.clone(), import)
             .map_err(refused)?;
         Ok(Some(Box::new(Durable(ticket))))
     }
 
     fn taken(&self, key: &str, upto: u64) -> Result<(), SourceError> {
+        // The counting engine moved it already when it counted the chunk's
+        // record; this covers chunks without requests.
         let key = streamtally_enrich::ledger_key(key, self.shard.as_ref());
         self.pipeline.meta().set_imported_bytes(self.tenant.id, &key, upto).map_err(refused)
     }

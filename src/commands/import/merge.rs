@@ -126,7 +126,15 @@ pub(super) fn import_merged(paths: &[PathBuf], sink: &LocalSink, progress: &Prog
             }
         }
         if !batch.is_empty() {
-            sink.pipeline.queue_requests_blocking(&sink.tenant, batch, sink.property.clone())?.wait()?;
+            // Where each file is taken to once this batch is: counted with it.
+            let import = streams
+                .iter()
+                .filter(|s| s.sent_to > s.recorded)
+                .map(|s| sink.position(&s.opened.key, s.sent_to))
+                .collect();
+            sink.pipeline
+                .queue_requests_blocking(&sink.tenant, batch, sink.property.clone(), import)?
+                .wait()?;
         }
         record(&mut streams, sink)?;
         progress.lines(tally.lines);

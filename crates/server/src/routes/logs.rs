@@ -221,9 +221,18 @@ pub async fn post_logs(
     let excluded = ctx.exclusions(&batch.requests);
     let accepted = batch.requests.len();
     if accepted > 0 {
+        // Counting the record moves the ledger too, so a crash between the
+        // WAL and the line below leaves no chunk to be taken twice.
+        let import = chunk_of_file
+            .iter()
+            .map(|(_, file, end)| streamtally_pipeline::ImportPosition {
+                file_key: file.clone(),
+                end: *end,
+            })
+            .collect();
         state
             .pipeline
-            .submit_requests(&ctx, batch.requests, property)
+            .submit_requests(&ctx, batch.requests, property, import)
             .await
             .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
