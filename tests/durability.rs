@@ -325,3 +325,63 @@ fn sigkill_of_a_local_import_then_the_import_again_takes_each_line_once() {
     assert_eq!(requests(&server, &keys.read), n as i64, "every line once, after two kills");
     server.stop();
 }
+
+/// The Parquet files of a table of the data folder, oldest first (their
+/// names begin with the WAL position they cover from).
+fn parquet_files(data: &std::path::Path, table: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for tenant in std::fs::read_dir(data.join("tenants")).unwrap().flatten() {
+        walk(&tenant.path().join(table), &mut files);
+    }
+    files.sort_by_key(|p| p.file_name().map(|n| n.to_owned()));
+    files
+}
+
+#[test]
+fn an_unreadable_parquet_file_is_put_aside_and_the_server_answers_from_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut keys = None;
+    // Two days, a file each: each server's stop writes one (a checkpoint).
+    for (day, playback) in [("2026-03-02", "p1"), ("2026-03-03", "p2")] {
+        let server = Server::start(&data, &[]);
+        let k = keys.get_or_insert_with(|| server.tenant("disk"));
+        let ts = format!("{day}T10:00:00Z");
+        let events = json!([ev("play", &ts, playback, "V"), playing(&ts, playback, "V", 30.0)]);
+        server.post_events(&k.ingest, "192.0.2.1", UA1, &events);
+        server.wait_idle();
+        server.stop();
+    }
+    let keys = keys.unwrap();
+    let files = parquet_files(&data, "facts");
+    assert_eq!(files.len(), 2, "{files:?}");
+    let damaged = &files[..1];
+    // Its last bytes (the footer) gone, as after a copy cut short.
+    let len = std::fs::metadata(&damaged[0]).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&damaged[0]).unwrap().set_len(len / 2).unwrap();
+    let server = Server::start(&data, &[]);
+    let health = server.get("/healthz", "").json();
+    assert_eq!(health["status"], "degraded", "{health}");
+    let listed = health["damaged"].as_array().cloned().unwrap_or_default();
+    assert!(listed.len() == 1 && listed[0].as_str().unwrap().contains("quarantine"), "{health}");
+    assert!(!damaged[0].exists(), "the file is still among the store's");
+    // The other day is answered; the damaged day's facts are gone, not an error.
+    let m = server.metrics(&keys.read, "from=2026-03-02&to=2026-03-04&metrics=starts&group_by=day");
+    assert_eq!(m["totals"]["starts"], 1, "{m}");
+    assert_eq!(m["rows"][0]["day"].as_str().map(|d| &d[..10]), Some("2026-03-03"), "{m}");
+    server.stop();
+    // Put aside once: started again, nothing more is damaged.
+    let server = Server::start(&data, &[]);
+    assert_eq!(server.get("/healthz", "").json()["status"], "ok");
+    server.stop();
+}

@@ -126,6 +126,9 @@ pub struct Progress {
     /// What the WAL holds above the checkpoint, and the most it may hold.
     pub backlog: Mutex<writer::Backlog>,
     pub backlog_limit: AtomicU64,
+    /// WAL segments found damaged at start (their bad bytes put aside), and
+    /// store files put aside as unreadable: the operator should look.
+    pub damaged: Mutex<Vec<String>>,
 }
 
 impl Progress {
@@ -195,6 +198,11 @@ impl Pipeline {
         let last = wal.last_lsn();
         let progress = Arc::new(Progress::default());
         progress.backlog_limit.store(config.wal_backlog_limit, Ordering::SeqCst);
+        {
+            let mut damaged = progress.damaged.lock().unwrap_or_else(|p| p.into_inner());
+            damaged.extend(wal.damaged().iter().map(|p| p.display().to_string()));
+            damaged.extend(store.quarantined());
+        }
         progress.durable_lsn.store(last, Ordering::SeqCst);
         progress.applied_lsn.store(last, Ordering::SeqCst);
         let wal = Arc::new(Mutex::new(wal));

@@ -25,6 +25,7 @@ use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, Scope, S
 
 mod erase;
 mod free_dimension;
+mod quarantine;
 mod select;
 mod table;
 use erase::*;
@@ -112,6 +113,8 @@ pub struct EmbeddedStore {
     /// files or sealed rows (erasure, retention), which so wait for it.
     flushing: Mutex<()>,
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
+    /// Files put aside as unreadable when their tables opened (`quarantine.rs`).
+    quarantined: Mutex<Vec<String>>,
     /// DataFusion's runtime, shared by every query: its cache of Parquet
     /// footers (checked against each file's size and time) spares a small
     /// query the re-reading of every file's metadata.
@@ -133,6 +136,7 @@ impl EmbeddedStore {
             flushing: Mutex::new(()),
             runtime: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
             graveyard: Mutex::new(Vec::new()),
+            quarantined: Mutex::new(Vec::new()),
             _lock: lock,
         };
         for t in store.meta.tenants()? {
@@ -289,10 +293,16 @@ impl EmbeddedStore {
                 std::collections::hash_map::Entry::Vacant(e) => {
                     let dir = self.folder.tenant_dir(tenant);
                     let clean = self.mode == OpenMode::Serve;
-                    let tables = TenantTables {
+                    let mut tables = TenantTables {
                         facts: TableState::load(dir.join(TableKind::Facts.dir_name()), clean)?,
                         events: TableState::load(dir.join(TableKind::Events.dir_name()), clean)?,
                     };
+                    if clean {
+                        let aside = |kind: TableKind| self.folder.root().join("quarantine").join(tenant.to_string()).join(kind.dir_name());
+                        let mut moved = tables.facts.quarantine_unreadable(&aside(TableKind::Facts))?;
+                        moved.extend(tables.events.quarantine_unreadable(&aside(TableKind::Events))?);
+                        self.quarantined.lock().unwrap_or_else(|p| p.into_inner()).extend(moved);
+                    }
                     e.insert(Arc::new(Mutex::new(tables))).clone()
                 }
             }
@@ -391,6 +401,10 @@ impl FactStore for EmbeddedStore {
 
     fn close(&self) {
         EmbeddedStore::close(self);
+    }
+
+    fn quarantined(&self) -> Vec<String> {
+        self.quarantined.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn dialect(&self) -> SqlDialect {

@@ -107,6 +107,10 @@ pub trait FactStore: Send + Sync {
     fn collect_garbage(&self);
     /// Called once, when the pipeline stops.
     fn close(&self);
+    /// Files put aside as unreadable when the store opened, each with why.
+    fn quarantined(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The SQL this backend runs.
     fn dialect(&self) -> SqlDialect;
     /// Runs statements (in [`FactStore::dialect`]) over one tenant's rows of

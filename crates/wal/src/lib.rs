@@ -6,7 +6,10 @@
 //! (little endian; the CRC covers LSN and payload), in segment files named by
 //! their first LSN. Opening the log validates every record and cuts a torn tail
 //! (a crash mid-write), which can only hold records that were never acknowledged,
-//! because acknowledgement waits for the fsync. Group commit is the caller's:
+//! because acknowledgement waits for the fsync. A segment damaged further in
+//! (a bad disk, a copy gone wrong) keeps its valid prefix: the bytes from the
+//! first bad record on are moved to `damaged/` and reported, and the later
+//! segments are read as usual, so the log opens. Group commit is the caller's:
 //! [`Wal::append`] takes many records and syncs once.
 
 use std::fs::{self, File, OpenOptions};
@@ -23,8 +26,6 @@ pub const MAX_RECORD: usize = 256 * 1024 * 1024;
 pub enum WalError {
     #[error("WAL I/O error at {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("WAL segment {path} is corrupt at byte {offset} and later segments exist; refusing to drop acknowledged records")]
-    Corrupt { path: PathBuf, offset: u64 },
     #[error("record of {0} bytes is larger than the WAL accepts")]
     TooLarge(usize),
 }
@@ -48,6 +49,8 @@ pub struct Wal {
     active_len: u64,
     last_lsn: u64,
     buf: Vec<u8>,
+    /// Bytes of damaged segments put aside when the log opened.
+    damaged: Vec<PathBuf>,
 }
 
 fn segment_name(first_lsn: u64) -> String {
@@ -101,16 +104,24 @@ impl Wal {
         segments.sort_by_key(|s| s.first_lsn);
         let mut last_lsn = min_last_lsn;
         let count = segments.len();
+        let mut damaged = Vec::new();
         for (i, seg) in segments.iter().enumerate() {
             let (records, valid_len, torn) = scan(&seg.path)?;
             if torn {
                 if i + 1 < count {
-                    return Err(WalError::Corrupt {
-                        path: seg.path.clone(),
-                        offset: valid_len,
-                    });
+                    // Records after the damage were acknowledged: keep their
+                    // bytes aside for whoever can read them, and say so.
+                    let kept = keep_damaged(dir, &seg.path, valid_len)?;
+                    tracing::error!(
+                        segment = %seg.path.display(),
+                        valid_len,
+                        kept_in = %kept.display(),
+                        "a WAL segment is damaged: its records from the damage on are not counted (their bytes are kept)"
+                    );
+                    damaged.push(kept);
+                } else {
+                    tracing::warn!(segment = %seg.path.display(), valid_len, "cutting a torn WAL tail (unacknowledged records)");
                 }
-                tracing::warn!(segment = %seg.path.display(), valid_len, "cutting a torn WAL tail (unacknowledged records)");
                 let f = OpenOptions::new().write(true).open(&seg.path).map_err(io_err(&seg.path))?;
                 f.set_len(valid_len).map_err(io_err(&seg.path))?;
                 f.sync_all().map_err(io_err(&seg.path))?;
@@ -142,7 +153,13 @@ impl Wal {
             active_len,
             last_lsn,
             buf: Vec::new(),
+            damaged,
         })
+    }
+
+    /// Where the bytes of damaged segments were put aside when the log opened.
+    pub fn damaged(&self) -> &[PathBuf] {
+        &self.damaged
     }
 
     pub fn last_lsn(&self) -> u64 {
@@ -240,6 +257,18 @@ impl Wal {
     }
 }
 
+/// Copies the bytes of `segment` from `from` on into `dir/damaged/`; where.
+fn keep_damaged(dir: &Path, segment: &Path, from: u64) -> Result<PathBuf, WalError> {
+    let aside = dir.join("damaged");
+    fs::create_dir_all(&aside).map_err(io_err(&aside))?;
+    let name = segment.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let target = aside.join(format!("{name}.from-byte-{from}"));
+    let data = fs::read(segment).map_err(io_err(segment))?;
+    fs::write(&target, &data[(from as usize).min(data.len())..]).map_err(io_err(&target))?;
+    File::open(&target).and_then(|f| f.sync_all()).map_err(io_err(&target))?;
+    Ok(target)
+}
+
 fn create_segment(dir: &Path, path: &Path) -> Result<File, WalError> {
     let f = OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
     // The new name must survive a crash too.
@@ -310,6 +339,31 @@ mod tests {
         fs::write(&seg, data).unwrap();
         let wal = Wal::open(dir.path(), 0).unwrap();
         assert_eq!(wal.read_after(0).unwrap(), vec![(1, b"aaaa".to_vec())]);
+    }
+
+    #[test]
+    fn a_segment_damaged_before_the_last_keeps_its_prefix_and_the_later_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), 0).unwrap();
+        wal.append(&[b"one".as_slice(), b"two", b"three"]).unwrap();
+        let first = wal.active_path();
+        wal.rotate().unwrap();
+        wal.append(&[b"four"]).unwrap();
+        drop(wal);
+        // A bit flipped in the second record of the first segment.
+        let mut data = fs::read(&first).unwrap();
+        let second = HEADER + 3 + HEADER;
+        data[second] ^= 0x40;
+        fs::write(&first, &data).unwrap();
+        let wal = Wal::open(dir.path(), 0).unwrap();
+        assert_eq!(wal.read_after(0).unwrap(), vec![(1, b"one".to_vec()), (4, b"four".to_vec())]);
+        // The damaged bytes are kept aside, whole, and said where.
+        assert_eq!(wal.damaged().len(), 1);
+        assert_eq!(fs::read(&wal.damaged()[0]).unwrap(), data[HEADER + 3..].to_vec());
+        assert_eq!(wal.last_lsn(), 4);
+        drop(wal);
+        // Opened again: nothing more is damaged.
+        assert!(Wal::open(dir.path(), 0).unwrap().damaged().is_empty());
     }
 
     #[test]

@@ -22,11 +22,14 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let failures = p.checkpoint_failures.load(Ordering::SeqCst);
     let backlog = p.backlog_bytes();
     let limit = p.backlog_limit.load(Ordering::SeqCst);
+    let damaged = p.damaged.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Json(json!({
         // Degraded: the store takes no rows (input is kept in the WAL meanwhile,
-        // up to the backlog limit; past it ingest is answered 503).
-        "status": if failures > 0 || backlog >= limit { "degraded" } else { "ok" },
+        // up to the backlog limit; past it ingest is answered 503), or damaged
+        // files were put aside at start.
+        "status": if failures > 0 || backlog >= limit || !damaged.is_empty() { "degraded" } else { "ok" },
         "store": { "checkpoint_failures": failures },
+        "damaged": damaged,
         "wal": {
             "durable_lsn": p.durable_lsn.load(Ordering::SeqCst),
             "applied_lsn": p.applied_lsn.load(Ordering::SeqCst),
