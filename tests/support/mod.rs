@@ -71,13 +71,28 @@ impl Server {
     /// Starts `streamtally serve` on loopback `port` (0: a free one), e.g. a
     /// restarted node where a proxy expects it.
     pub fn start_on(data: &Path, port: u16, extra: &[&str]) -> Server {
+        Server::start_wrapped(&[], data, port, extra)
+    }
+
+    /// As [`Server::start_on`], the server started by `wrapper` (a program and
+    /// its arguments, which must end by running the rest of its arguments in
+    /// its place, e.g. `unshare … sh -c '…; exec "$@"'`).
+    pub fn start_wrapped(wrapper: &[&str], data: &Path, port: u16, extra: &[&str]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let log = data.with_extension(format!(
             "log{}",
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         ));
         let log_file = std::fs::File::create(&log).unwrap();
-        let mut child = Command::new(bin())
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let mut child = command
             .args(["serve", "--data"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}"), "--trust-forwarded-for"])
@@ -257,6 +272,11 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// The server process's CPU time (user + system, seconds) and peak resident memory (MiB).
