@@ -228,16 +228,11 @@ fn requests(server: &Server, read: &str) -> i64 {
     r.json()["totals"]["requests"].as_i64().unwrap_or(0)
 }
 
-/// Runs `import` to its end; whether it succeeded.
+/// Runs `import` with `args` to its end; whether it succeeded.
 fn import(args: &[&str]) -> bool {
-    std::process::Command::new(bin())
-        .arg("import")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success()
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    quietly(&all).status().unwrap().success()
 }
 
 #[test]
@@ -247,17 +242,13 @@ fn sigkill_of_the_server_during_a_log_push_then_the_import_again_takes_each_line
     let file = dir.path().join("access.log");
     let n = 120_000;
     std::fs::write(&file, distinct_log_lines(n)).unwrap();
+    let file_s = file.to_str().unwrap();
     let args = ["--checkpoint-interval", "30ms"];
     let mut server = Server::start(&data, &args);
     let keys = server.tenant("push");
     for round in 0..2 {
         // Killed while `import --server` pushes its chunks, a little further each round.
-        let mut pushing = std::process::Command::new(bin())
-            .arg("import")
-            .arg(&file)
-            .args(["--tenant", "push", "--server", &server.base, "--key", &keys.ingest])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+        let mut pushing = quietly(&["import", file_s, "--tenant", "push", "--server", &server.base, "--key", &keys.ingest])
             .spawn()
             .unwrap();
         let want = (round as i64 + 1) * 20_000;
@@ -271,26 +262,10 @@ fn sigkill_of_the_server_during_a_log_push_then_the_import_again_takes_each_line
         let _ = pushing.wait();
         server = Server::start_on(&data, port, &args);
     }
-    assert!(import(&[
-        file.to_str().unwrap(),
-        "--tenant",
-        "push",
-        "--server",
-        &server.base,
-        "--key",
-        &keys.ingest
-    ]));
+    assert!(import(&[file_s, "--tenant", "push", "--server", &server.base, "--key", &keys.ingest]));
     assert_eq!(requests(&server, &keys.read), n as i64, "every line once, after two kills");
     // And once more: the whole file is a duplicate now.
-    assert!(import(&[
-        file.to_str().unwrap(),
-        "--tenant",
-        "push",
-        "--server",
-        &server.base,
-        "--key",
-        &keys.ingest
-    ]));
+    assert!(import(&[file_s, "--tenant", "push", "--server", &server.base, "--key", &keys.ingest]));
     assert_eq!(requests(&server, &keys.read), n as i64);
     server.stop();
 }
@@ -308,12 +283,7 @@ fn sigkill_of_a_local_import_then_the_import_again_takes_each_line_once() {
     server.stop();
     for wait_ms in [120, 300, 600] {
         // Killed part-way: its WAL holds what it made durable.
-        let mut importing = std::process::Command::new(bin())
-            .arg("import")
-            .arg(&file)
-            .args(["--data", data_s, "--tenant", "local"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+        let mut importing = quietly(&["import", file.to_str().unwrap(), "--data", data_s, "--tenant", "local"])
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(wait_ms));

@@ -107,14 +107,18 @@ fn steady_load_imports_and_queries_together_keep_memory_flat_and_count_everythin
     while started.elapsed() < Duration::from_secs(seconds) {
         let file = dir.path().join(format!("access-{round}.log"));
         std::fs::write(&file, log_lines(round, 5_000)).unwrap();
-        let status = std::process::Command::new(bin())
-            .arg("import")
-            .arg(&file)
-            .args(["--tenant", "soak", "--server", &server.base, "--key", &keys.ingest])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap();
+        let status = quietly(&[
+            "import",
+            file.to_str().unwrap(),
+            "--tenant",
+            "soak",
+            "--server",
+            &server.base,
+            "--key",
+            &keys.ingest,
+        ])
+        .status()
+        .unwrap();
         assert!(status.success(), "import {round} failed");
         imported_lines += 5_000;
         round += 1;

@@ -24,6 +24,14 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_streamtally"))
 }
 
+/// `streamtally` with `args`, its output thrown away (for `import` runs whose
+/// result is read from the server).
+pub fn quietly(args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    c
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
