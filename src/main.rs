@@ -70,6 +70,11 @@ pub struct DataArg {
     /// commands that manage tenants, keys, settings, contents, users and access.
     #[arg(long, env = "STREAMTALLY_META")]
     pub meta: Option<String>,
+    /// With `--meta`: reach PostgreSQL over TLS, trusting the certificates in
+    /// this PEM file (a private CA or the server's own). Without it, TLS only
+    /// with `sslmode=require` in the address, against the public CAs.
+    #[arg(long, env = "STREAMTALLY_META_CA", requires = "meta")]
+    pub meta_ca: Option<PathBuf>,
 }
 
 impl DataArg {

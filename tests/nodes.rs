@@ -59,20 +59,20 @@ fn import(server_url: &str, key: &str, file: &std::path::Path, shard: Option<&st
     run(&mut cmd);
 }
 
-/// Starts node `i` of a cluster on `port` (0: a free one), with the shared metadata.
-fn start_node(dir: &std::path::Path, shards: &[clickhouse::ClickHouseServer], meta: &str, i: usize, port: u16) -> Server {
-    let args = [
+/// Starts node `i` of a cluster on `port` (0: a free one), with the shared
+/// metadata (`--meta` and what goes with it).
+fn start_node(dir: &std::path::Path, shards: &[clickhouse::ClickHouseServer], meta: &[&str], i: usize, port: u16) -> Server {
+    let mut args = vec![
         "--store".to_string(),
         shards[i].url(),
         "--node".into(),
         format!("node{i}"),
         "--cluster".into(),
         "streamtally".into(),
-        "--meta".into(),
-        meta.to_string(),
         "--checkpoint-interval".into(),
         "300ms".into(),
     ];
+    args.extend(meta.iter().map(|a| a.to_string()));
     Server::start_on(&dir.join(format!("node{i}")), port, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
@@ -97,7 +97,7 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
     let pg = postgres::PostgresServer::start();
     let meta = pg.database();
     let dir = tempfile::tempdir().unwrap();
-    let start = |i: usize, port: u16| start_node(dir.path(), &shards, &meta, i, port);
+    let start = |i: usize, port: u16| start_node(dir.path(), &shards, &["--meta", &meta], i, port);
     let reference = Server::start(&dir.path().join("reference"), &[]);
     let mut nodes = vec![start(0, 0), start(1, 0)];
     // The tenant, its settings and catalogue are made once, on node 0: node 1 shares them.
@@ -150,10 +150,21 @@ fn two_nodes_on_a_clickhouse_cluster_answer_as_one_server_even_after_a_sigkill()
 #[test]
 fn nodes_sharing_metadata_number_tenants_once_see_a_viewer_as_one_device_and_erase_on_every_shard() {
     let shards = clickhouse::ClickHouseServer::start_cluster("streamtally", 2);
-    let pg = postgres::PostgresServer::start();
+    // The shared metadata over TLS, the nodes trusting the server's own certificate.
+    let rcgen::CertifiedKey { cert, key_pair } = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let pg = postgres::PostgresServer::start_tls(&cert.pem(), &key_pair.serialize_pem());
     let meta = pg.database();
     let dir = tempfile::tempdir().unwrap();
-    let nodes = [start_node(dir.path(), &shards, &meta, 0, 0), start_node(dir.path(), &shards, &meta, 1, 0)];
+    let ca = dir.path().join("postgres-ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let shared = ["--meta", meta.as_str(), "--meta-ca", ca.to_str().unwrap()];
+    let nodes = [start_node(dir.path(), &shards, &shared, 0, 0), start_node(dir.path(), &shards, &shared, 1, 0)];
+    // Both nodes' connections are TLS.
+    let tls = pg.psql(
+        &meta,
+        "SELECT count(*), bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'streamtally'",
+    );
+    assert_eq!(tls, "2|t", "connections and whether all are TLS");
     // Tenants made on different nodes are two tenants, listed by both.
     let a = nodes[0].tenant("alpha");
     let b = nodes[1].tenant("beta");

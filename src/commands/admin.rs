@@ -11,15 +11,27 @@ use streamtally_store::{Content, Meta, Role};
 use crate::DataArg;
 
 pub fn meta(data: &DataArg) -> anyhow::Result<Meta> {
-    if let Some(url) = &data.meta {
-        anyhow::ensure!(
-            streamtally_store::is_postgres_url(url),
-            "--meta must be a PostgreSQL address, postgres://user:password@host:5432/database"
-        );
-        return Meta::connect(url).with_context(|| format!("cannot reach the shared metadata at {}", crate::commands::serve::redact(url)));
+    if let Some(meta) = shared_meta(data)? {
+        return Ok(meta);
     }
     std::fs::create_dir_all(&data.data).with_context(|| format!("cannot create {}", data.data.display()))?;
     Ok(Meta::open(&streamtally_store::DataFolder::new(&data.data).meta_file())?)
+}
+
+/// The metadata several nodes share, when `--meta` names it.
+pub fn shared_meta(data: &DataArg) -> anyhow::Result<Option<Meta>> {
+    let Some(url) = &data.meta else { return Ok(None) };
+    anyhow::ensure!(
+        streamtally_store::is_postgres_url(url),
+        "--meta must be a PostgreSQL address, postgres://user:password@host:5432/database"
+    );
+    let ca = match &data.meta_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?),
+        None => None,
+    };
+    let meta =
+        Meta::connect_with(url, ca.as_deref()).with_context(|| format!("cannot reach the shared metadata at {}", crate::commands::serve::redact(url)))?;
+    Ok(Some(meta))
 }
 
 #[derive(Subcommand)]

@@ -164,7 +164,11 @@ pub fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let connections = streamtally_server::ConnectionLimits::default();
     let readers = streamtally_server::ReaderLimits::default();
     let args = ServeArgs {
-        data: DataArg { data, meta: None },
+        data: DataArg {
+            data,
+            meta: None,
+            meta_ca: None,
+        },
         listen,
         tls_cert: None,
         tls_key: None,

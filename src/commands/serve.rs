@@ -59,7 +59,8 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
             if let Some(cluster) = &args.cluster {
                 clickhouse = clickhouse.on_cluster(cluster)?;
             }
-            open_serving_on_clickhouse(&args.data.data, clickhouse, args.data.meta.as_deref(), config)
+            let shared = crate::commands::admin::shared_meta(&args.data)?.map(Arc::new);
+            open_serving_on_clickhouse(&args.data.data, clickhouse, shared, config)
                 .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
         }
     };

@@ -124,7 +124,15 @@ impl Meta {
     /// (`postgres://user:password@host:5432/database`), creating or migrating
     /// its tables: the metadata several nodes share.
     pub fn connect(url: &str) -> Result<Meta, MetaError> {
-        let mut conn = Conn::Postgres(db::PgConn::connect(url)?);
+        Meta::connect_with(url, None)
+    }
+
+    /// As [`Meta::connect`], over TLS that trusts the certificates in
+    /// `ca_pem` (PEM: a private CA or the server's own) when given; without
+    /// it, TLS only with `sslmode=require` in the address, checked against
+    /// the public CAs.
+    pub fn connect_with(url: &str, ca_pem: Option<&[u8]>) -> Result<Meta, MetaError> {
+        let mut conn = Conn::Postgres(db::PgConn::connect(url, ca_pem)?);
         postgres_schema::migrate(&mut conn)?;
         Ok(Meta::with(conn))
     }

@@ -247,3 +247,26 @@ fn postgresql_restarted_between_calls_is_reconnected_without_an_error() {
     assert!(meta.tenants().is_err());
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
 }
+
+#[test]
+fn postgresql_over_tls_checks_the_servers_certificate() {
+    let rcgen::CertifiedKey { cert, key_pair } = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let server = postgres_server::PostgresServer::start_tls(&cert.pem(), &key_pair.serialize_pem());
+    let url = server.database();
+    let uses_tls = |meta: &Meta| -> bool {
+        meta.conn().query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap()[0]
+            .get(0)
+            .unwrap()
+    };
+    // The certificate given to trust: TLS, and the metadata works.
+    let meta = Meta::connect_with(&url, Some(cert.pem().as_bytes())).unwrap();
+    assert!(uses_tls(&meta));
+    meta.create_tenant("acme").unwrap();
+    // TLS asked for without it: no public CA vouches for this certificate.
+    let e = Meta::connect(&format!("{url}?sslmode=require"))
+        .err()
+        .expect("connected to a server no CA vouches for");
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    // Neither asked: in the clear, as before.
+    assert!(!uses_tls(&Meta::connect(&url).unwrap()));
+}

@@ -417,12 +417,12 @@ pub fn open_serving(root: &Path, config: PipelineConfig) -> Result<Pipeline, Pip
 
 /// Opens a ClickHouse store (the node's WAL, engine state and metadata in
 /// the data folder `root`) and starts its pipeline.
-/// `shared_meta`: the PostgreSQL address of the metadata all nodes share
-/// (`None`: the data folder's SQLite file).
+/// `shared_meta`: the metadata all nodes share, in PostgreSQL (`None`: the
+/// data folder's SQLite file).
 pub fn open_serving_on_clickhouse(
     root: &Path,
     clickhouse: streamtally_store::ClickHouseConfig,
-    shared_meta: Option<&str>,
+    shared_meta: Option<Arc<Meta>>,
     config: PipelineConfig,
 ) -> Result<Pipeline, PipelineError> {
     let store = Arc::new(streamtally_store::ClickHouseStore::open_with(root, clickhouse, shared_meta)?);

@@ -90,15 +90,15 @@ impl ClickHouseStore {
         ClickHouseStore::open_with(root, config, None)
     }
 
-    /// As [`ClickHouseStore::open`], with the metadata in PostgreSQL at
-    /// `shared_meta` when given: what several nodes share (tenant numbers,
-    /// device-hashing secrets, keys, settings, catalogue, directory).
-    pub fn open_with(root: &std::path::Path, config: ClickHouseConfig, shared_meta: Option<&str>) -> Result<ClickHouseStore, StoreError> {
+    /// As [`ClickHouseStore::open`], with `shared_meta` (in PostgreSQL,
+    /// [`Meta::connect`]) when given: what several nodes share (tenant
+    /// numbers, device-hashing secrets, keys, settings, catalogue, directory).
+    pub fn open_with(root: &std::path::Path, config: ClickHouseConfig, shared_meta: Option<Arc<Meta>>) -> Result<ClickHouseStore, StoreError> {
         let (folder, lock) = DataFolder::take(root, OpenMode::Serve)?;
-        let meta = Arc::new(match shared_meta {
-            Some(url) => Meta::connect(url)?,
-            None => Meta::open(&folder.meta_file())?,
-        });
+        let meta = match shared_meta {
+            Some(meta) => meta,
+            None => Arc::new(Meta::open(&folder.meta_file())?),
+        };
         let client = Arc::new(Client::new(&config)?);
         schema::migrate(&client, &config)?;
         let covered = [

@@ -8,16 +8,24 @@
 //! few seconds' statements fail at once instead of each waiting again, so a
 //! PostgreSQL that is away costs the callers (the server's request handlers)
 //! little time: they keep what they cached.
+//!
+//! TLS: with `sslmode=require` in the address, or a CA file given, the
+//! connection is TLS (rustls), the server's certificate checked against the
+//! CA file's certificates, else the public CAs; otherwise in the clear.
 
 use std::collections::HashMap;
 use std::error::Error;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{dollar_placeholders, DbError, Row, Value};
 
@@ -95,6 +103,39 @@ fn failed(e: postgres::Error) -> DbError {
     }
 }
 
+/// The TLS the address asks for: `sslmode=require`, or a CA to trust (which
+/// makes TLS required: no falling back to the clear). `None`: in the clear.
+fn tls_for(config: &mut postgres::Config, ca_pem: Option<&[u8]>) -> Result<Option<MakeRustlsConnect>, DbError> {
+    let bad = |why: String| DbError::Postgres(format!("PostgreSQL TLS: {why}"));
+    match (config.get_ssl_mode(), ca_pem) {
+        (SslMode::Disable, Some(_)) => return Err(bad("a CA to trust was given, but the address says sslmode=disable".into())),
+        (SslMode::Require, _) => {}
+        (_, Some(_)) => {
+            config.ssl_mode(SslMode::Require);
+        }
+        _ => return Ok(None),
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| bad(format!("the CA file: {e}")))?;
+                roots.add(cert).map_err(|e| bad(format!("the CA file: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("the CA file holds no certificate (PEM, -----BEGIN CERTIFICATE-----)".into()));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(MakeRustlsConnect::new(tls)))
+}
+
 enum Answer {
     Changed(u64),
     Rows(Vec<Row>),
@@ -114,9 +155,11 @@ pub(crate) struct PgConn {
 
 impl PgConn {
     /// Connects (`postgres://user:password@host:5432/database`, or the
-    /// `key=value` form); fails when the first connection fails.
-    pub(crate) fn connect(url: &str) -> Result<PgConn, DbError> {
+    /// `key=value` form), over TLS when the address says `sslmode=require`
+    /// or `ca_pem` is given; fails when the first connection fails.
+    pub(crate) fn connect(url: &str, ca_pem: Option<&[u8]>) -> Result<PgConn, DbError> {
         let mut config: postgres::Config = url.parse().map_err(failed)?;
+        let tls = tls_for(&mut config, ca_pem)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -135,6 +178,7 @@ impl PgConn {
                 let mut worker = Worker {
                     session: None,
                     config,
+                    tls,
                     broken: false,
                     failed_connect: None,
                 };
@@ -193,6 +237,8 @@ struct Session {
 
 struct Worker {
     config: postgres::Config,
+    /// `None`: in the clear.
+    tls: Option<MakeRustlsConnect>,
     session: Option<Session>,
     /// The connection dropped inside a transaction: everything up to its
     /// COMMIT or ROLLBACK fails.
@@ -214,7 +260,11 @@ impl Worker {
                 return Err(DbError::Postgres(format!("{why} (trying again in a few seconds)")));
             }
         }
-        let client = match self.config.connect(NoTls) {
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        let client = match connected {
             Ok(c) => c,
             Err(e) => {
                 let e = failed(e);

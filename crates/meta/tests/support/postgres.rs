@@ -24,6 +24,8 @@ pub struct PostgresServer {
     pub port: u16,
     bin: PathBuf,
     databases: AtomicUsize,
+    /// More `-c name=value` settings for the server (TLS).
+    settings: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -74,10 +76,15 @@ fn as_server_user(program: &Path) -> Command {
 impl PostgresServer {
     /// Starts a server of its own, stopped when dropped.
     pub fn start() -> PostgresServer {
-        PostgresServer::start_keeping(true)
+        PostgresServer::start_keeping(true, None)
     }
 
-    fn start_keeping(keep_folder: bool) -> PostgresServer {
+    /// Starts a server that also takes TLS, with this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> PostgresServer {
+        PostgresServer::start_keeping(true, Some((cert_pem, key_pem)))
+    }
+
+    fn start_keeping(keep_folder: bool, tls: Option<(&str, &str)>) -> PostgresServer {
         let bin = bin_folder();
         let dir = tempfile::tempdir().expect("a temporary folder");
         let data = dir.path().join("data");
@@ -94,6 +101,22 @@ impl PostgresServer {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut settings = Vec::new();
+        if let Some((cert, key)) = tls {
+            let (cert_file, key_file) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_file, cert).expect("the certificate written");
+            std::fs::write(&key_file, key).expect("the key written");
+            // PostgreSQL reads a key only its own user can read.
+            let _ = Command::new("chmod").arg("600").arg(&key_file).status();
+            if running_as_root() {
+                let _ = Command::new("chown").arg("postgres:postgres").arg(&cert_file).arg(&key_file).status();
+            }
+            settings = vec![
+                "ssl=on".to_string(),
+                format!("ssl_cert_file={}", cert_file.display()),
+                format!("ssl_key_file={}", key_file.display()),
+            ];
+        }
         let port = free_port();
         let mut server = PostgresServer {
             child: None,
@@ -103,6 +126,7 @@ impl PostgresServer {
             port,
             bin,
             databases: AtomicUsize::new(0),
+            settings,
         };
         server.run();
         server
@@ -112,7 +136,7 @@ impl PostgresServer {
     /// when the process ends.
     pub fn shared() -> &'static PostgresServer {
         static SERVER: OnceLock<PostgresServer> = OnceLock::new();
-        SERVER.get_or_init(|| PostgresServer::start_keeping(false))
+        SERVER.get_or_init(|| PostgresServer::start_keeping(false, None))
     }
 
     fn run(&mut self) {
@@ -144,6 +168,7 @@ impl PostgresServer {
                 "-c",
                 "max_connections=200",
             ])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(self.dir.path().join("server.log")).expect("a log file")))
