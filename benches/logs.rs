@@ -120,11 +120,14 @@ fn main() {
         if step("parse") {
             parse_only(&log, lines, size);
         }
-        if step("import") {
-            full_import(&log, lines, size, dir.path());
-        }
-        if step("goaccess") {
-            goaccess(&log, lines, dir.path());
+        let ours = step("import").then(|| full_import(&log, lines, size, dir.path()));
+        let peer = if step("goaccess") { goaccess(&log, lines, dir.path()) } else { None };
+        // One line for scripts/bench's table: lines per second against GoAccess.
+        if let (Some(ours), Some(peer)) = (ours, peer) {
+            println!(
+                "RESULT logs {shape}_lines_per_sec ours={ours:.0} peer={peer:.0} ratio={:.2} peer_is=goaccess",
+                ours / peer
+            );
         }
         if std::env::var_os("STREAMTALLY_BENCH_KEEP").is_some() {
             println!("kept in {}", dir.keep().display());
@@ -255,8 +258,8 @@ fn parse_only(log: &std::path::Path, lines: u64, size: u64) {
     );
 }
 
-/// 2. The full import, as a user runs it.
-fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Path) {
+/// Step 2, the full import as a user runs it; lines per second.
+fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Path) -> f64 {
     let bin = env!("CARGO_BIN_EXE_streamtally");
     let data = dir.join("data");
     let d = data.to_str().unwrap();
@@ -290,10 +293,11 @@ fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Pa
         size as f64 / 1e6 / secs,
         secs
     );
+    lines as f64 / secs
 }
 
-/// 3. GoAccess on the same file.
-fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) {
+/// Step 3, GoAccess on the same file; lines per second when it ran.
+fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) -> Option<f64> {
     let goaccess = ["/usr/bin/goaccess", "/usr/local/bin/goaccess"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -317,7 +321,11 @@ fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) {
                     format!(" — failed: {}", String::from_utf8_lossy(&out.stderr))
                 }
             );
+            out.status.success().then_some(lines as f64 / secs)
         }
-        None => println!("goaccess: not installed (apt-get install goaccess) — skipped"),
+        None => {
+            println!("goaccess: not installed (apt-get install goaccess) — skipped");
+            None
+        }
     }
 }
