@@ -18,7 +18,7 @@ try {
   await b.go(`${base}/signin`);
   await b.type("input[name=email]", email);
   await b.type("input[name=password]", password);
-  await b.click("form button[value=account]");
+  await b.clickToNextPage("form button[value=account]");
   summary.signed_in_to = await b.url();
 
   const failed = () => b.run("return performance.getEntriesByType('resource').filter((e) => e.responseStatus >= 400).map((e) => e.name + ' ' + e.responseStatus)");
@@ -56,12 +56,12 @@ try {
   // A date-range change through the form: custom, that day.
   await b.go(`${base}/overview`);
   await b.run(`const f = document.querySelector('form.view'); f.range.value = 'custom'; f.from.value = ${JSON.stringify(day)}; f.to.value = ${JSON.stringify(day)};`);
-  await b.click("form.view button");
+  await b.clickToNextPage("form.view button");
   summary.checks.range = { page: await tile("Starts"), api: String(await starts(range(day))), url: await b.url() };
 
   // A filter change through the form.
   await b.type("form.view input[name=property]", "web");
-  await b.click("form.view button");
+  await b.clickToNextPage("form.view button");
   summary.checks.filter = { page: await tile("Starts"), api: String(await starts(range(day) + "&filter=property:web")), url: await b.url() };
 
   // Dragging across the series zooms it (its viewBox narrows); a double-click goes back.
@@ -79,7 +79,7 @@ try {
   writeFileSync(`${out}/overview-filtered.png`, await b.screenshot());
 
   // Signing out ends the session.
-  await b.click("form.signout button");
+  await b.clickToNextPage("form.signout button");
   summary.signed_out_to = await b.url();
 } finally {
   await b.close();

@@ -33,6 +33,18 @@ export class Browser {
   }
   async type(css, text) { const e = await this.find(css); await this.cmd("POST", `/element/${e}/clear`, {}); await this.cmd("POST", `/element/${e}/value`, { text }); }
   async click(css) { const e = await this.find(css); await this.cmd("POST", `/element/${e}/click`, {}); await this.settled(); }
+  /** Clicks what submits a form or follows a link, and waits until the next
+   * page has loaded (the old one can still look complete right after the click). */
+  async clickToNextPage(css) {
+    await this.cmd("POST", "/execute/sync", { script: "window.__streamtallyOldPage = true", args: [] });
+    await this.click(css);
+    for (let i = 0; i < 200; i++) {
+      const next = await this.cmd("POST", "/execute/sync", { script: "return window.__streamtallyOldPage !== true && document.readyState === 'complete'", args: [] }).catch(() => false);
+      if (next === true) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no new page within 10 s of clicking ${css}`);
+  }
   async settled() {
     for (let i = 0; i < 100; i++) {
       const state = await this.cmd("POST", "/execute/sync", { script: "return document.readyState", args: [] });
