@@ -2,10 +2,11 @@
 //! run through the storage seam ([`FactStore::select`]).
 
 use streamtally_model::TenantId;
-use streamtally_store::{BoxFuture, FactStore, StoreError, Table};
+use streamtally_store::{BoxFuture, Cell, FactStore, StoreError, Table};
 
 use crate::retention::has_unknown_ends;
 use crate::retention::RetentionCurve;
+use crate::sql::TOTALS_MARK;
 use crate::{dialect_of, sections, Answer, MetricsQuery, RetentionBasis, RetentionQuery, Select};
 
 /// Questions of the query model put to any [`FactStore`].
@@ -17,8 +18,29 @@ pub trait Ask: Sync {
     fn query<'a>(&'a self, tenant: TenantId, q: &'a MetricsQuery) -> BoxFuture<'a, Result<Answer, StoreError>> {
         Box::pin(async move {
             let mut tables = self.ask(tenant, q).await?;
-            let totals = tables.pop().unwrap_or_default();
-            let (rows, truncated) = q.cap_free_values(tables.pop().unwrap_or_default());
+            let (rows, totals) = match (q.group_by.is_empty(), tables.len()) {
+                // Ungrouped, the one statement's row is both the row and the totals.
+                (true, _) => {
+                    let totals = tables.pop().unwrap_or_default();
+                    (totals.clone(), totals)
+                }
+                // Grouping sets: the rows and their totals in one table.
+                (false, 1) => match split_totals(tables.pop().unwrap_or_default(), q.group_by.len()) {
+                    (rows, Some(totals)) => (rows, totals),
+                    // No totals row (an engine may give none when nothing
+                    // matched): the totals' own statement, as without sets.
+                    (rows, None) => {
+                        let mut alone = q.clone();
+                        alone.group_by.clear();
+                        (rows, self.ask(tenant, &alone).await?.pop().unwrap_or_default())
+                    }
+                },
+                _ => {
+                    let totals = tables.pop().unwrap_or_default();
+                    (tables.pop().unwrap_or_default(), totals)
+                }
+            };
+            let (rows, truncated) = q.cap_free_values(rows);
             Ok(Answer {
                 rows,
                 totals,
@@ -55,11 +77,63 @@ pub trait Ask: Sync {
     }
 }
 
+/// The grouped rows of a grouping-sets answer, without its [`TOTALS_MARK`]
+/// column, and its totals row (the measures only), if there is one.
+fn split_totals(table: Table, keys: usize) -> (Table, Option<Table>) {
+    let Some(mark) = table.columns.iter().position(|c| c == TOTALS_MARK) else {
+        return (table, None);
+    };
+    let measures = keys.min(mark)..mark;
+    let mut totals = None;
+    let mut rows = Vec::with_capacity(table.rows.len());
+    for mut row in table.rows {
+        let is_totals = row.get(mark).and_then(Cell::as_f64) == Some(1.0);
+        row.truncate(mark);
+        match is_totals {
+            true => {
+                totals = Some(Table {
+                    columns: table.columns[measures.clone()].to_vec(),
+                    rows: vec![row[measures.clone()].to_vec()],
+                })
+            }
+            false => rows.push(row),
+        }
+    }
+    let mut columns = table.columns;
+    columns.truncate(mark);
+    (Table { columns, rows }, totals)
+}
+
 impl<S: FactStore + ?Sized> Ask for S {
     fn ask<'a>(&'a self, tenant: TenantId, q: &'a dyn Select) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {
         Box::pin(async move {
             let statements = q.statements(tenant, dialect_of(self.dialect()));
             self.select(tenant, q.scope(), &statements).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grouping_sets_answer_splits_into_rows_and_totals() {
+        let t = |s: &str| Cell::Text(s.into());
+        let table = Table {
+            columns: vec!["content_id".into(), "starts".into(), TOTALS_MARK.into()],
+            rows: vec![
+                vec![t("A"), Cell::Int(2), Cell::Int(0)],
+                // A group of no content is a row, not the totals.
+                vec![Cell::Null, Cell::Int(1), Cell::Int(0)],
+                vec![Cell::Null, Cell::Int(3), Cell::Int(1)],
+            ],
+        };
+        let (rows, totals) = split_totals(table, 1);
+        assert_eq!(rows.columns, ["content_id", "starts"]);
+        assert_eq!(rows.rows, vec![vec![t("A"), Cell::Int(2)], vec![Cell::Null, Cell::Int(1)]]);
+        let totals = totals.expect("the totals row");
+        assert_eq!(totals.columns, ["starts"]);
+        assert_eq!(totals.rows, vec![vec![Cell::Int(3)]]);
     }
 }

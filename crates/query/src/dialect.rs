@@ -45,6 +45,9 @@ pub trait Dialect {
     /// `expr` in a group, interpolated between the two nearest values (as
     /// SQL's `percentile_cont`): every engine answers the same number.
     fn percentile(&self, expr: &str, p: f64) -> String;
+    /// Whether the engine answers `GROUP BY GROUPING SETS ((keys), ())` with
+    /// `GROUPING(key)`: grouped rows and their totals in one scan.
+    fn grouping_sets(&self) -> bool;
 }
 
 /// The SQL pieces of the dialect a store speaks.
@@ -113,6 +116,9 @@ impl Dialect for DataFusion {
     }
     fn percentile(&self, expr: &str, p: f64) -> String {
         format!("percentile_cont({expr}, {p:?})")
+    }
+    fn grouping_sets(&self) -> bool {
+        true
     }
 }
 
@@ -200,5 +206,9 @@ impl Dialect for ClickHouse {
             "arrayElement(arrayMap(s -> if(length(s) = 0, NULL, s[{i}] + ({h} - {i}) * (s[least(length(s), {i} + 1)] - s[{i}])), \
              [arraySort(groupArrayIf({expr}, isNotNull({expr})))]), 1)"
         )
+    }
+    fn grouping_sets(&self) -> bool {
+        // 18.16 has none (only `WITH TOTALS`, in another part of the answer).
+        false
     }
 }

@@ -6,6 +6,7 @@
 use streamtally_model::TenantId;
 use streamtally_store::{Scope, Sql};
 
+use crate::sql::metrics_with_totals_sql;
 use crate::{metrics_sql, Dialect, MetricsQuery};
 
 pub trait Select: Sync {
@@ -29,8 +30,16 @@ impl Select for MetricsQuery {
         }
     }
 
-    /// The grouped rows, then the totals.
+    /// The grouped rows, then the totals. Ungrouped, the totals alone (the
+    /// rows would be the same statement: a second scan of the same facts);
+    /// where the engine has grouping sets, both in one statement.
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        if self.group_by.is_empty() {
+            return vec![metrics_sql(self, tenant, dialect, false)];
+        }
+        if dialect.grouping_sets() {
+            return vec![metrics_with_totals_sql(self, tenant, dialect)];
+        }
         vec![metrics_sql(self, tenant, dialect, true), metrics_sql(self, tenant, dialect, false)]
     }
 }
@@ -50,6 +59,19 @@ mod tests {
             Box::new(CdnQuery::parse("2026-03-01", "2026-03-02", Some("zone"), None, None, Tz::UTC).unwrap()),
             Box::new(AttendanceQuery::parse("2026-03-01", "2026-03-02", None, None, Tz::UTC).unwrap()),
         ]
+    }
+
+    #[test]
+    fn an_ungrouped_question_scans_once() {
+        let totals = MetricsQuery::parse("2026-03-01", "2026-03-02", "starts,devices", None, None, None).unwrap();
+        assert_eq!(totals.statements(1, &DataFusion).len(), 1);
+        let grouped = MetricsQuery::parse("2026-03-01", "2026-03-02", "starts,devices", Some("day"), None, None).unwrap();
+        // Rows and totals in one scan where the engine has grouping sets.
+        let both = grouped.statements(1, &DataFusion);
+        assert_eq!(both.len(), 1);
+        assert!(both[0].text.contains("GROUPING SETS"), "{}", both[0].text);
+        assert_eq!(both[0].columns, ["day", "starts", "devices", crate::sql::TOTALS_MARK]);
+        assert_eq!(grouped.statements(1, &ClickHouse).len(), 2);
     }
 
     #[test]

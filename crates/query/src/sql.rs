@@ -227,6 +227,20 @@ pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str
 
 /// The SQL answering `q`; with `grouped = false`, the totals row (no group keys).
 pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
+    metrics_statement(q, tenant, dialect, grouped, false)
+}
+
+/// The output column marking the totals row of [`metrics_with_totals_sql`]: 1 there, 0 on grouped rows.
+pub const TOTALS_MARK: &str = "totals_row";
+
+/// The grouped rows and their totals in one scan, for dialects with
+/// [`Dialect::grouping_sets`]: the totals row is the one whose
+/// [`TOTALS_MARK`] is 1 (its keys null).
+pub fn metrics_with_totals_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect) -> Sql {
+    metrics_statement(q, tenant, dialect, true, true)
+}
+
+fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool, with_totals: bool) -> Sql {
     let mut params = Vec::new();
     let mut columns = Vec::new();
     let mut select = Vec::new();
@@ -239,6 +253,16 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
     for m in &q.metrics {
         select.push(format!("{} AS {}", measure_expr(*m, q, dialect), dialect.output_alias(m.name())));
         columns.push(m.name().to_string());
+    }
+    let with_totals = with_totals && !keys.is_empty();
+    if with_totals {
+        // Any key tells the sets apart: all are aggregated in the totals' set only.
+        select.push(format!(
+            "{} AS {}",
+            dialect.integer(&format!("GROUPING({})", keys[0])),
+            dialect.output_alias(TOTALS_MARK)
+        ));
+        columns.push(TOTALS_MARK.to_string());
     }
     let mut kinds: Vec<&str> = q.metrics.iter().flat_map(|m| kinds_of(*m).iter().copied()).collect();
     kinds.sort_unstable();
@@ -256,7 +280,13 @@ pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, gr
         text.push_str(&directory_join(tenant, q.from, q.to, dialect));
     }
     text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
-    text.push_str(&grouped_by(&keys));
+    match with_totals {
+        true => {
+            let keys = keys.join(", ");
+            text.push_str(&format!(" GROUP BY GROUPING SETS (({keys}), ()) ORDER BY {keys}"));
+        }
+        false => text.push_str(&grouped_by(&keys)),
+    }
     Sql { text, params, columns }
 }
 
