@@ -15,12 +15,18 @@
 //! 1. parse only (this process, one core, `streamtally_parse::log`),
 //! 2. the full import (`streamtally import`, release build: parse, enrich,
 //!    WAL, count, store) into a fresh data folder,
-//! 3. GoAccess on the same file (Debian package `goaccess`), when installed.
+//! 3. GoAccess on the same file (Debian package `goaccess`), when installed;
+//! 4. DuckDB (PyPI `duckdb`, the Python at `STREAMTALLY_BENCH_PYTHON`, which
+//!    `scripts/bench` installs) reading the same file with `read_csv` and
+//!    computing downloads per content per day with the IAB filters in SQL
+//!    (`benches/peers/duckdb_logs.py`).
 //!
+//! Each of 2–4 runs as its own process: its seconds and its peak resident
+//! memory (its `VmHWM`) are printed.
 //! Local files only; prints numbers, asserts nothing but the line counts.
 //! Run: `cargo bench --bench logs`. For profiling one step on a log at hand:
 //! `STREAMTALLY_BENCH_LOG=FILE STREAMTALLY_BENCH_STEPS=parse` (steps: `parse`,
-//! `import`, `goaccess`, comma-separated; all by default); the generated logs
+//! `import`, `goaccess`, `duckdb`, comma-separated; all by default); the generated logs
 //! stay on disk with `STREAMTALLY_BENCH_KEEP=1`.
 
 use std::io::{BufWriter, Write};
@@ -89,7 +95,7 @@ fn generate(path: &std::path::Path, bytes: u64) -> u64 {
 
 fn main() {
     let mb: u64 = std::env::var("STREAMTALLY_BENCH_LOG_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024);
-    let steps = std::env::var("STREAMTALLY_BENCH_STEPS").unwrap_or_else(|_| "parse,import,goaccess".into());
+    let steps = std::env::var("STREAMTALLY_BENCH_STEPS").unwrap_or_else(|_| "parse,import,goaccess,duckdb".into());
     let step = |name: &str| steps.split(',').any(|s| s.trim() == name);
     let shapes = std::env::var("STREAMTALLY_BENCH_SHAPES").unwrap_or_else(|_| "devices,sessions".into());
     for shape in shapes.split(',').map(str::trim) {
@@ -122,12 +128,25 @@ fn main() {
         }
         let ours = step("import").then(|| full_import(&log, lines, size, dir.path()));
         let peer = if step("goaccess") { goaccess(&log, lines, dir.path()) } else { None };
-        // One line for scripts/bench's table: lines per second against GoAccess.
-        if let (Some(ours), Some(peer)) = (ours, peer) {
-            println!(
-                "RESULT logs {shape}_lines_per_sec ours={ours:.0} peer={peer:.0} ratio={:.2} peer_is=goaccess",
-                ours / peer
-            );
+        let duck = if step("duckdb") { duckdb(&log, lines, dir.path()) } else { None };
+        // Lines for scripts/bench's table: lines per second and peak memory against each peer.
+        if let Some(ours) = ours {
+            for (name, peer) in [("goaccess", peer), ("duckdb", duck)] {
+                if let Some(peer) = peer {
+                    println!(
+                        "RESULT logs {shape}_lines_per_sec ours={:.0} peer={:.0} ratio={:.2} peer_is={name}",
+                        ours.lines_per_sec,
+                        peer.lines_per_sec,
+                        ours.lines_per_sec / peer.lines_per_sec
+                    );
+                    println!(
+                        "RESULT logs {shape}_peak_mib ours={} peer={} ratio={:.2} peer_is={name}",
+                        ours.peak_mib,
+                        peer.peak_mib,
+                        ours.peak_mib as f64 / peer.peak_mib.max(1) as f64
+                    );
+                }
+            }
         }
         if std::env::var_os("STREAMTALLY_BENCH_KEEP").is_some() {
             println!("kept in {}", dir.keep().display());
@@ -258,8 +277,50 @@ fn parse_only(log: &std::path::Path, lines: u64, size: u64) {
     );
 }
 
-/// Step 2, the full import as a user runs it; lines per second.
-fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Path) -> f64 {
+/// What one step's process did: lines per second and its peak resident memory.
+#[derive(Clone, Copy)]
+struct Measured {
+    lines_per_sec: f64,
+    peak_mib: u64,
+}
+
+/// A process run to its end, timed, with its peak resident memory (MiB),
+/// its exit and its output (both streams, read from files: nothing blocks).
+/// The peak is the process's own `VmHWM`, read every 10 ms while it runs:
+/// `wait4`'s `ru_maxrss` would also count this bench's memory at the fork.
+fn run_measured(cmd: &mut Command, dir: &std::path::Path) -> (bool, f64, u64, String) {
+    let (out_path, err_path) = (dir.join("step.out"), dir.join("step.err"));
+    cmd.stdout(std::fs::File::create(&out_path).unwrap());
+    cmd.stderr(std::fs::File::create(&err_path).unwrap());
+    let t = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (status, peak_kib) = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                peak = peak.max(hwm.unwrap_or(0));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            peak
+        });
+        let status = child.wait().unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (status, watcher.join().unwrap())
+    });
+    let secs = t.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default() + &std::fs::read_to_string(&err_path).unwrap_or_default();
+    (status.success(), secs, peak_kib / 1024, text)
+}
+
+/// Step 2, the full import as a user runs it.
+fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Path) -> Measured {
     let bin = env!("CARGO_BIN_EXE_streamtally");
     let data = dir.join("data");
     let d = data.to_str().unwrap();
@@ -277,55 +338,74 @@ fn full_import(log: &std::path::Path, lines: u64, size: u64, dir: &std::path::Pa
         .unwrap()
         .status
         .success());
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args(["import", "--tenant", "bench", "--data", d, "--format", "combined"])
-        .arg(log)
-        .output()
-        .unwrap();
-    let secs = t.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let summary = String::from_utf8_lossy(&out.stdout);
+    let (ok, secs, peak_mib, summary) = run_measured(
+        Command::new(bin)
+            .args(["import", "--tenant", "bench", "--data", d, "--format", "combined"])
+            .arg(log),
+        dir,
+    );
+    assert!(ok, "{summary}");
     assert!(summary.contains(&format!("parsed:          {lines}")), "{summary}");
     println!(
-        "full import (parse, enrich, WAL, count, store): {:.0} lines/s, {:.1} MB/s ({:.1} s)",
+        "full import (parse, enrich, WAL, count, store): {:.0} lines/s, {:.1} MB/s ({secs:.1} s), peak memory {peak_mib} MiB",
         lines as f64 / secs,
         size as f64 / 1e6 / secs,
-        secs
     );
-    lines as f64 / secs
+    Measured {
+        lines_per_sec: lines as f64 / secs,
+        peak_mib,
+    }
 }
 
-/// Step 3, GoAccess on the same file; lines per second when it ran.
-fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) -> Option<f64> {
+/// Step 3, GoAccess on the same file, when it is installed.
+fn goaccess(log: &std::path::Path, lines: u64, dir: &std::path::Path) -> Option<Measured> {
     let goaccess = ["/usr/bin/goaccess", "/usr/local/bin/goaccess"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
     match goaccess {
         Some(g) => {
-            let t = Instant::now();
-            let out = Command::new(g)
-                .arg(log)
-                .args(["--log-format=COMBINED", "--no-global-config", "-o"])
-                .arg(dir.join("report.json"))
-                .output()
-                .unwrap();
-            let secs = t.elapsed().as_secs_f64();
-            println!(
-                "goaccess (--log-format=COMBINED, JSON report): {:.0} lines/s ({:.1} s){}",
-                lines as f64 / secs,
-                secs,
-                if out.status.success() {
-                    String::new()
-                } else {
-                    format!(" — failed: {}", String::from_utf8_lossy(&out.stderr))
-                }
+            let (ok, secs, peak_mib, out) = run_measured(
+                Command::new(g)
+                    .arg(log)
+                    .args(["--log-format=COMBINED", "--no-global-config", "-o"])
+                    .arg(dir.join("report.json")),
+                dir,
             );
-            out.status.success().then_some(lines as f64 / secs)
+            println!(
+                "goaccess (--log-format=COMBINED, JSON report): {:.0} lines/s ({secs:.1} s), peak memory {peak_mib} MiB{}",
+                lines as f64 / secs,
+                if ok { String::new() } else { format!(" — failed: {out}") }
+            );
+            ok.then_some(Measured {
+                lines_per_sec: lines as f64 / secs,
+                peak_mib,
+            })
         }
         None => {
             println!("goaccess: not installed (apt-get install goaccess) — skipped");
             None
         }
     }
+}
+
+/// Step 4, DuckDB on the same file, when the bench's Python has it.
+fn duckdb(log: &std::path::Path, lines: u64, dir: &std::path::Path) -> Option<Measured> {
+    let python = std::env::var("STREAMTALLY_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/duckdb_logs.py");
+    let has = Command::new(&python).args(["-c", "import duckdb"]).output();
+    if !has.is_ok_and(|o| o.status.success()) {
+        println!("duckdb: `{python}` has no duckdb module (scripts/bench installs it) — skipped");
+        return None;
+    }
+    let (ok, secs, peak_mib, out) = run_measured(Command::new(&python).arg(script).arg(log), dir);
+    println!(
+        "duckdb (read_csv, downloads per content per day, IAB filters in SQL): {:.0} lines/s ({secs:.1} s), peak memory {peak_mib} MiB — {}",
+        lines as f64 / secs,
+        out.trim()
+    );
+    // It must have read every line, or the figure says nothing.
+    (ok && out.contains(&format!("lines={lines} "))).then_some(Measured {
+        lines_per_sec: lines as f64 / secs,
+        peak_mib,
+    })
 }
