@@ -13,15 +13,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use streamtally_model::{ClientFamily, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, MICROS_PER_SEC};
+use streamtally_model::{DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, MICROS_PER_SEC};
 use streamtally_query::{ActivityQuery, Ask, OwnedPlaybacks, UserTrace};
 use streamtally_store::{EmbeddedStore, FactStore};
-use streamtally_unify::{Engine, EngineSettings};
 use support::{env_number, today, BenchFolder, DAY_US};
 
 const USERS: u64 = 1_000_000;
@@ -43,7 +42,7 @@ fn main() {
         generate(store, tenant, events, first_day);
         folder.mark_generated();
     }
-    let (files, bytes) = files_of(&folder.dir.join("tenants"));
+    let (files, bytes) = support::parquet_files(&folder.dir.join("tenants"));
     println!(
         "stored: {} Parquet files, {:.2} GiB (facts and raw events)",
         files.len(),
@@ -133,24 +132,9 @@ fn mib(b: u64) -> f64 {
 /// by the engine, appended as facts and raw events, flushed once a day.
 fn generate(store: &EmbeddedStore, tenant: streamtally_model::TenantId, events: u64, first_day: i64) {
     let started = Instant::now();
-    let mut engine = Engine::new();
-    engine.set_settings(tenant, EngineSettings::from(&Settings::default()));
+    let mut engine = support::engine(tenant);
     let mut rng = StdRng::seed_from_u64(2026);
-    let clients: Vec<ClientFamily> = [
-        ("Chrome", "Windows", "desktop"),
-        ("Safari", "iOS", "mobile"),
-        ("Chrome", "Android", "mobile"),
-        ("Firefox", "Linux", "desktop"),
-    ]
-    .iter()
-    .map(|(b, o, d)| ClientFamily {
-        browser: Some((*b).into()),
-        os: Some((*o).into()),
-        device_type: Some((*d).into()),
-        app: None,
-        bot: false,
-    })
-    .collect();
+    let clients = support::clients(&[]);
     let per_day = events / DAYS as u64;
     let mut lsn = 0u64;
     let mut facts_total = 0usize;
@@ -222,24 +206,6 @@ fn generate(store: &EmbeddedStore, tenant: streamtally_model::TenantId, events: 
 fn blake3_key(device: u64) -> u64 {
     let h = blake3::keyed_hash(&[7; 32], &device.to_le_bytes());
     u64::from_le_bytes(h.as_bytes()[..8].try_into().unwrap_or_default())
-}
-
-fn files_of(dir: &Path) -> (Vec<PathBuf>, u64) {
-    let mut files = Vec::new();
-    let mut bytes = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
-                files.push(path);
-            }
-        }
-    }
-    (files, bytes)
 }
 
 /// Asks the kernel to forget the files' cached pages, so a question reads from disk.

@@ -19,6 +19,7 @@
 
 #[path = "../tests/support/mod.rs"]
 mod server;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,12 +28,11 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use streamtally_model::{ClientFamily, ContentKind, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, Settings, TenantId, Text, MICROS_PER_SEC};
+use streamtally_model::{ContentKind, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, TenantId, Text, MICROS_PER_SEC};
 use streamtally_query::{dialect_of, LiveQuery, MetricsQuery, Select};
 use streamtally_store::{EmbeddedStore, FactStore, OpenMode, SqlDialect};
-use streamtally_unify::{Engine, EngineSettings};
+use support::{env_number, DAY_US};
 
-const DAY_US: i64 = 86_400 * MICROS_PER_SEC;
 const DAYS: i64 = 365;
 const DEVICES: u64 = 1_000_000;
 const CONTENTS: u64 = 1_000;
@@ -43,7 +43,7 @@ const TENANT_NAME: &str = "scale";
 fn main() {
     let facts: u64 = env_number("STREAMTALLY_BENCH_FACTS", 100_000_000);
     let repeats = env_number("STREAMTALLY_BENCH_REPEATS", 20) as usize;
-    let today = chrono::Utc::now().timestamp_micros().div_euclid(DAY_US) * DAY_US;
+    let today = support::today();
     let (_temp, dir) = match std::env::var("STREAMTALLY_BENCH_DIR") {
         Ok(d) => (None, PathBuf::from(d)),
         Err(_) => {
@@ -63,7 +63,9 @@ fn main() {
         drop(store);
         std::fs::write(&marker, b"").expect("marker");
     }
-    let files = fact_files(&dir);
+    // The facts' files, not the raw events'.
+    let (mut files, _) = support::parquet_files(&dir);
+    files.retain(|f| f.components().any(|c| c.as_os_str() == "facts"));
     let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
     println!("stored: {} Parquet files of facts, {:.2} GiB", files.len(), bytes as f64 / (1u64 << 30) as f64);
 
@@ -96,10 +98,6 @@ fn main() {
     let (o, p) = (&ours[DEVICES_MONTH], &peer[DEVICES_MONTH]);
     assert_eq!(o.devices, p.devices, "the API and DuckDB count the month's devices alike");
     println!("devices in the month: {} (the API and DuckDB agree)", o.devices.unwrap_or(0.0));
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 /// One question of the benchmark: the API calls it makes (asked together)
@@ -282,25 +280,9 @@ fn ask_duckdb(dir: &Path, files: &[PathBuf], questions: &[Question], repeats: us
 /// contents carry most playbacks.
 fn generate(store: &EmbeddedStore, tenant: TenantId, target: u64, first_day: i64) {
     let started = Instant::now();
-    let mut engine = Engine::new();
-    engine.set_settings(tenant, EngineSettings::from(&Settings::default()));
+    let mut engine = support::engine(tenant);
     let mut rng = StdRng::seed_from_u64(17);
-    let clients: Vec<ClientFamily> = [
-        ("Chrome", "Windows", "desktop"),
-        ("Safari", "iOS", "mobile"),
-        ("Chrome", "Android", "mobile"),
-        ("Firefox", "Linux", "desktop"),
-        ("Samsung Internet", "Android", "tv"),
-    ]
-    .iter()
-    .map(|(b, o, d)| ClientFamily {
-        browser: Some((*b).into()),
-        os: Some((*o).into()),
-        device_type: Some((*d).into()),
-        app: None,
-        bot: false,
-    })
-    .collect();
+    let clients = support::clients(&[("Samsung Internet", "Android", "tv")]);
     let countries: Vec<Geo> = [Some("DE"), Some("US"), Some("BR"), Some("FR"), None]
         .iter()
         .map(|c| Geo {
@@ -374,22 +356,4 @@ fn generate(store: &EmbeddedStore, tenant: TenantId, target: u64, first_day: i64
         "generated {stored} facts of {DEVICES} devices and {CONTENTS} contents over {DAYS} days in {:.0} s",
         started.elapsed().as_secs_f64()
     );
-}
-
-/// The facts' Parquet files (not the raw events').
-fn fact_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") && path.components().any(|c| c.as_os_str() == "facts") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }

@@ -1,15 +1,45 @@
 //! What the benchmarks that generate a data folder share: a number from the
 //! environment, and the folder (`STREAMTALLY_BENCH_DIR` to keep it, else a
 //! temporary one) with its store, the `bench` tenant and whether data of
-//! this shape was generated there before.
+//! this shape was generated there before; and the browsers generated events
+//! come from.
+#![allow(dead_code)] // each bench uses its part
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use streamtally_model::{Micros, TenantId, MICROS_PER_SEC};
+use streamtally_model::{ClientFamily, Micros, TenantId, MICROS_PER_SEC};
 use streamtally_store::{EmbeddedStore, OpenMode};
 
 pub const DAY_US: Micros = 86_400 * MICROS_PER_SEC;
+
+/// Four client families (browser, OS, device type) of the generated
+/// events, as enrichment names them, and `more` after them.
+pub fn clients(more: &[(&str, &str, &str)]) -> Vec<ClientFamily> {
+    [
+        ("Chrome", "Windows", "desktop"),
+        ("Safari", "iOS", "mobile"),
+        ("Chrome", "Android", "mobile"),
+        ("Firefox", "Linux", "desktop"),
+    ]
+    .iter()
+    .chain(more)
+    .map(|(b, o, d)| ClientFamily {
+        browser: Some((*b).into()),
+        os: Some((*o).into()),
+        device_type: Some((*d).into()),
+        app: None,
+        bot: false,
+    })
+    .collect()
+}
+
+/// The real engine, counting `tenant` at the default settings.
+pub fn engine(tenant: TenantId) -> streamtally_unify::Engine {
+    let mut engine = streamtally_unify::Engine::new();
+    engine.set_settings(tenant, streamtally_unify::EngineSettings::from(&streamtally_model::Settings::default()));
+    engine
+}
 
 /// `name` from the environment as a number, else `default`.
 pub fn env_number(name: &str, default: u64) -> u64 {
@@ -68,4 +98,24 @@ impl BenchFolder {
     pub fn mark_generated(&self) {
         std::fs::write(&self.marker, b"").expect("marker");
     }
+}
+
+/// The Parquet files below `dir`, sorted, and their bytes.
+pub fn parquet_files(dir: &Path) -> (Vec<PathBuf>, u64) {
+    let mut files = Vec::new();
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    (files, bytes)
 }
