@@ -5,7 +5,8 @@
 //! file that reads each body and answers `202` doing nothing (the ceiling).
 //! `wrk` is pinned to core 0 and each server to core 1 (`taskset`), the same
 //! for both. Prints requests/s, events/s and the `202`'s p50/p99 for both,
-//! the ratio, and whether every acknowledged event was counted.
+//! the ratio, whether every acknowledged event was counted, and each
+//! server's peak resident memory under the load.
 //! Run: `cargo bench --bench beacons` (or `scripts/bench`); seconds per run
 //! with `STREAMTALLY_BENCH_SECONDS` (10). Loopback only; asserts nothing but
 //! the count.
@@ -33,6 +34,20 @@ fn ceiling() {
         std::io::stdout().flush().unwrap();
         axum::serve(listener, app).await.unwrap();
     });
+}
+
+/// A process's peak and current resident memory (`VmHWM`, `VmRSS`), MiB.
+fn memory_mib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    (field("VmHWM:"), field("VmRSS:"))
 }
 
 /// Starts `program` on core 1 and waits for its "listening on URL" line.
@@ -208,11 +223,13 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let ours_mib = memory_mib(ours.id());
     let _ = ours.kill();
     let _ = ours.wait();
     let me = std::env::current_exe().unwrap();
     let (mut bare, bare_url) = start_pinned(me.to_str().unwrap(), &[], &[("STREAMTALLY_BENCH_CEILING", "1")]);
     let ceiling = wrk(&bare_url, &key, seconds, dir.path());
+    let bare_mib = memory_mib(bare.id());
     let _ = bare.kill();
     let _ = bare.wait();
 
@@ -229,6 +246,16 @@ fn main() {
             r.not_2xx
         );
     }
+    println!(
+        "server memory under the load: streamtally peak {} MiB (resident at the end {} MiB), bare axum peak {} MiB",
+        ours_mib.0, ours_mib.1, bare_mib.0
+    );
+    println!(
+        "RESULT beacons server_peak_mib ours={} peer={} ratio={:.1} peer_is=bare_axum",
+        ours_mib.0,
+        bare_mib.0,
+        ours_mib.0 as f64 / bare_mib.0.max(1) as f64
+    );
     println!(
         "RESULT beacons requests_per_sec ours={:.0} peer={:.0} ratio={:.3} p99_ms={:.2} counted={}",
         durable.requests_per_sec,
