@@ -131,8 +131,12 @@ pub(super) fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Writes batches (of one schema) as one file, in order, and makes it durable.
-pub(super) fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), StoreError> {
-    let Some(first) = batches.first() else { return Ok(()) };
+/// Takes the batches: sorting them by user drops each copy once the next is
+/// made, so a merge holds its rows about twice, not three times.
+pub(super) fn write_parquet(path: &Path, batches: Vec<RecordBatch>) -> Result<(), StoreError> {
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return Ok(());
+    };
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io_err(parent))?;
     }
@@ -145,7 +149,7 @@ pub(super) fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), 
     for column in ["device_key", "ts", "received_at"] {
         props = props.set_column_dictionary_enabled(column.into(), false);
     }
-    let by_user = has_users(batches);
+    let by_user = has_users(&batches);
     if by_user {
         // One user's activity (issue 14) reads a user's rows of many days:
         // sorted by user, each row group and page holds a narrow range of
@@ -162,11 +166,11 @@ pub(super) fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), 
         }
     }
     let props = props.build();
-    let mut writer = ArrowWriter::try_new(file, first.schema(), Some(props))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
     if by_user {
         writer.write(&sorted_by_user(batches)?)?;
     } else {
-        for batch in batches {
+        for batch in &batches {
             writer.write(batch)?;
         }
     }
@@ -188,8 +192,9 @@ fn has_users(batches: &[RecordBatch]) -> bool {
 
 /// The rows of `batches` as one batch, by user (anonymous rows last), then
 /// time, then WAL position.
-fn sorted_by_user(batches: &[RecordBatch]) -> Result<RecordBatch, StoreError> {
-    let all = concat_batches(&batches[0].schema(), batches)?;
+fn sorted_by_user(batches: Vec<RecordBatch>) -> Result<RecordBatch, StoreError> {
+    let all = concat_batches(&batches[0].schema(), &batches)?;
+    drop(batches);
     let column = |name: &str| {
         all.column_by_name(name)
             .cloned()
@@ -247,6 +252,30 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, StoreE
 
 pub(super) fn unique_name(lsn: u64) -> String {
     format!("{lsn:020}-{:08x}.parquet", rand::random::<u32>())
+}
+
+/// `files` in order, in groups of at least two whose rows together stay
+/// within `cap`: a merge holds one group in memory (sorting it by user), so
+/// a busy day's small files are merged a million rows at a time, not all at
+/// once (16 checkpoints of a beacon load were 3 M rows, 1 GiB at the peak).
+pub(super) fn merge_groups(files: Vec<FileEntry>, cap: u64) -> Vec<Vec<FileEntry>> {
+    let mut groups = Vec::new();
+    let (mut group, mut rows): (Vec<FileEntry>, u64) = (Vec::new(), 0);
+    for f in files {
+        if !group.is_empty() && rows + f.rows > cap {
+            if group.len() >= 2 {
+                groups.push(std::mem::take(&mut group));
+            }
+            group.clear();
+            rows = 0;
+        }
+        rows += f.rows;
+        group.push(f);
+    }
+    if group.len() >= 2 {
+        groups.push(group);
+    }
+    groups
 }
 
 impl TableState {
@@ -358,7 +387,7 @@ impl TableState {
         for (part, batches) in per_day {
             let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
             let rel = format!("{}/{}", part.folder(), unique_name(upto_lsn));
-            write_parquet(&dir.join(&rel), &batches)?;
+            write_parquet(&dir.join(&rel), batches)?;
             fsync_dir(&dir.join(part.folder()))?;
             written.rows += rows;
             written.files.push(entry(rel, part, rows));
@@ -390,7 +419,11 @@ impl TableState {
         for f in self.manifest.files.iter().filter(|f| f.rows < COMPACTED_ROWS) {
             per_part.entry(f.partition()).or_default().push(f.clone());
         }
-        per_part.into_iter().filter(|(_, files)| files.len() >= COMPACT_AT_FILES).collect()
+        per_part
+            .into_iter()
+            .filter(|(_, files)| files.len() >= COMPACT_AT_FILES)
+            .flat_map(|(part, files)| merge_groups(files, COMPACTED_ROWS).into_iter().map(move |g| (part, g)))
+            .collect()
     }
 
     /// Merges `old` into one new file (no lock held: the files are immutable
@@ -402,7 +435,7 @@ impl TableState {
         }
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let rel = format!("{}/{}", part.folder(), unique_name(lsn));
-        write_parquet(&dir.join(&rel), &batches)?;
+        write_parquet(&dir.join(&rel), batches)?;
         Ok(entry(rel, part, rows))
     }
 
@@ -453,10 +486,11 @@ impl TableState {
                 continue;
             }
             let rel = format!("{}/{}", entry.partition().folder(), unique_name(manifest.lsn));
-            write_parquet(&self.dir.join(&rel), &kept)?;
+            let rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            write_parquet(&self.dir.join(&rel), kept)?;
             replaced.push(path);
             entry.path = rel;
-            entry.rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            entry.rows = rows;
             removed += dropped;
         }
         if !replaced.is_empty() {
@@ -485,9 +519,10 @@ impl TableState {
                 continue;
             }
             let rel = format!("{}/{}", f.partition().folder(), unique_name(self.manifest.lsn));
-            write_parquet(&self.dir.join(&rel), &kept)?;
+            let rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            write_parquet(&self.dir.join(&rel), kept)?;
             f.path = rel;
-            f.rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
+            f.rows = rows;
             replaced.push(path);
         }
         keep.retain(|f| f.rows > 0);

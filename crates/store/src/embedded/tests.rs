@@ -169,6 +169,22 @@ async fn many_small_files_of_a_day_are_compacted_without_changing_answers() {
     );
 }
 
+#[test]
+fn small_files_are_merged_in_groups_a_merge_can_hold() {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    let part = Partition::of(day, day);
+    let files = |rows: &[usize]| rows.iter().enumerate().map(|(i, r)| entry(format!("f{i}"), part, *r)).collect::<Vec<_>>();
+    let groups = |rows: &[usize]| merge_groups(files(rows), 1_000).into_iter().map(|g| g.len()).collect::<Vec<_>>();
+    // Sixteen of 200 rows: five a merge (1 000 rows), the last one alone stays.
+    assert_eq!(groups(&[200; 16]), vec![5, 5, 5]);
+    // Small ones all together when they fit.
+    assert_eq!(groups(&[10; 16]), vec![16]);
+    // A file that fills the cap by itself is no group.
+    assert_eq!(groups(&[900, 900, 100, 100]), vec![2]);
+    let merged: Vec<String> = merge_groups(files(&[900, 900, 100, 100]), 1_000).concat().into_iter().map(|f| f.path).collect();
+    assert_eq!(merged, ["f1", "f2"]);
+}
+
 #[tokio::test]
 async fn retention_cuts_inside_a_shared_month_folder() {
     let dir = tempfile::tempdir().unwrap();
