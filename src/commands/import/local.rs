@@ -19,6 +19,8 @@ use super::ImportArgs;
 pub(super) const CHUNK: usize = 4 * 1024 * 1024;
 /// Facts held in memory before an import checkpoints (a server: 200 000).
 const IMPORT_CHECKPOINT_ROWS: usize = 1_000_000;
+/// Chunks read ahead of counting (a server: 64 small records).
+const IMPORT_APPLY_QUEUE: usize = 4;
 
 pub(super) struct LocalSink {
     pub pipeline: Arc<Pipeline>,
@@ -70,6 +72,8 @@ impl LocalSink {
         // larger files (less merging later); the WAL holds everything meanwhile.
         let config = PipelineConfig {
             checkpoint_rows: IMPORT_CHECKPOINT_ROWS,
+            // A few chunks ahead keep counting busy; more only hold memory.
+            apply_queue: IMPORT_APPLY_QUEUE,
             ..PipelineConfig::default()
         };
         args.data.folder_only("import")?;
