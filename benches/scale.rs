@@ -7,9 +7,12 @@
 //! nine questions (asked together, as the page does) for 7 and for 30 days,
 //! a month of hourly series, the contents of a month (the top 100 taken from
 //! them), the distinct devices of a month and one live stream's concurrency
-//! over a day. DuckDB (PyPI `duckdb`, the Python at `STREAMTALLY_BENCH_PYTHON`)
-//! runs the same statements, written by the same query model, on the same
-//! Parquet files (`benches/peers/duckdb_queries.py`). Prints p50/p95 of both
+//! over a day. Before the server starts, the store makes the rollups a
+//! server makes in the background (`rollup.rs`), which the metrics
+//! questions read. DuckDB (PyPI `duckdb`, the Python at
+//! `STREAMTALLY_BENCH_PYTHON`) runs the statements the same query model
+//! writes for the facts alone (`FromFacts`: the peer has no rollups), on
+//! the same files of facts (`benches/peers/duckdb_queries.py`). Prints p50/p95 of both
 //! and `RESULT` lines for `scripts/bench`; asserts that both count the same
 //! devices in the month. Target: overview p95 < 200 ms and no slower than
 //! DuckDB.
@@ -29,7 +32,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use streamtally_model::{ContentKind, DeviceKey, EnrichedEvent, EventType, Geo, PlayerEvent, TenantId, Text, MICROS_PER_SEC};
-use streamtally_query::{dialect_of, LiveQuery, MetricsQuery, Select};
+use streamtally_query::{dialect_of, rollup_definition, FromFacts, LiveQuery, MetricsQuery, Select};
 use streamtally_store::{EmbeddedStore, FactStore, OpenMode, SqlDialect};
 use support::{env_number, DAY_US};
 
@@ -63,9 +66,10 @@ fn main() {
         drop(store);
         std::fs::write(&marker, b"").expect("marker");
     }
-    // The facts' files, not the raw events'.
+    roll_up(&dir);
+    // The facts' files, not the raw events' or the rollups.
     let (mut files, _) = support::parquet_files(&dir);
-    files.retain(|f| f.components().any(|c| c.as_os_str() == "facts"));
+    files.retain(|f| f.components().any(|c| c.as_os_str() == "facts") && !f.to_string_lossy().contains(".rollup-"));
     let bytes: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
     println!("stored: {} Parquet files of facts, {:.2} GiB", files.len(), bytes as f64 / (1u64 << 30) as f64);
 
@@ -119,7 +123,8 @@ fn questions(today: i64) -> Vec<Question> {
             None => format!("/api/v1/metrics?from={from}&to={to}&metrics={metrics}"),
         };
         let q = MetricsQuery::parse(from, to, metrics, group_by, None, None).expect("metrics query");
-        (call, Box::new(q) as Box<dyn Select>)
+        // The peer has no rollups: it runs what the facts alone answer with.
+        (call, Box::new(FromFacts(q)) as Box<dyn Select>)
     };
     // The dashboard overview (crates/server/src/dashboard/pages.rs): the
     // totals, the period before, the series and six tops.
@@ -272,6 +277,34 @@ fn ask_duckdb(dir: &Path, files: &[PathBuf], questions: &[Question], repeats: us
             t
         })
         .collect()
+}
+
+/// Makes the rollups a server makes in the background (`serve` has a thread
+/// for them), before the server is asked: the questions then read them.
+fn roll_up(dir: &Path) {
+    let store = EmbeddedStore::open(dir, OpenMode::Serve).expect("open store");
+    store.define_rollup(rollup_definition());
+    let began = Instant::now();
+    let made = store.build_rollups(std::time::Duration::MAX).expect("rollups");
+    let status = store.rollup_status(rollup_definition());
+    store.close();
+    let (files, _) = support::parquet_files(dir);
+    let bytes = |rollups: bool| -> u64 {
+        files
+            .iter()
+            .filter(|f| f.to_string_lossy().contains(".rollup-") == rollups && f.components().any(|c| c.as_os_str() == "facts"))
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    println!(
+        "rollups: {made} made in {:.0} s; {} files of facts rolled up, {} waiting; {:.0} MiB of rollups beside {:.0} MiB of facts",
+        began.elapsed().as_secs_f64(),
+        status.rolled,
+        status.waiting,
+        bytes(true) as f64 / (1u64 << 20) as f64,
+        bytes(false) as f64 / (1u64 << 20) as f64
+    );
 }
 
 /// A year of playbacks, a day at a time in time order: counted by the

@@ -64,6 +64,8 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<(Arc<Pipeline>, Option<String>)>
                 .with_context(|| format!("cannot open the store {} with the data folder {}", redact(url), args.data.data.display()))?
         }
     };
+    // The embedded store keeps rollups of the settled facts (a ClickHouse store reads facts only).
+    pipeline.keep_rollups(streamtally_query::rollup_definition())?;
     if let (Some(_), Some(node)) = (&args.data.meta, &args.node) {
         // Other nodes hold the subject's rows too: they apply each erasure as well.
         pipeline.share_erasures(node);

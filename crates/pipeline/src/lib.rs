@@ -16,6 +16,7 @@ mod legacy;
 mod metrics;
 mod record;
 mod retention;
+mod rollups;
 mod shared_erasure;
 mod tenants;
 mod writer;
@@ -173,6 +174,8 @@ pub struct Pipeline {
     erasure_node: std::sync::OnceLock<String>,
     /// Shared erasure requests this node took and is applying now.
     erasures_in_hand: Mutex<std::collections::HashSet<i64>>,
+    /// Dropped at shutdown: stops the rollup builder (`rollups.rs`).
+    rollup_stop: Mutex<Option<std_mpsc::Sender<()>>>,
 }
 
 /// Offline readers (`report`): the store's memory gets every acknowledged row
@@ -278,11 +281,31 @@ impl Pipeline {
             threads: Mutex::new(vec![writer, counter, checkpoint_thread]),
             erasure_node: std::sync::OnceLock::new(),
             erasures_in_hand: Mutex::new(std::collections::HashSet::new()),
+            rollup_stop: Mutex::new(None),
         })
     }
 
     pub fn store(&self) -> &Arc<dyn FactStore> {
         &self.store
+    }
+
+    /// Has the store keep `definition`'s rollups, made by a thread of their
+    /// own until shutdown (a store that keeps none ignores them). Once.
+    pub fn keep_rollups(&self, definition: &'static streamtally_store::RollupDefinition) -> Result<(), PipelineError> {
+        let mut stop = self.rollup_stop.lock().unwrap_or_else(|p| p.into_inner());
+        if stop.is_some() {
+            return Ok(());
+        }
+        self.store.define_rollup(definition);
+        let (tx, rx) = std_mpsc::channel();
+        let store = self.store.clone();
+        let thread = std::thread::Builder::new()
+            .name("rollups".into())
+            .spawn(move || rollups::builder(store, rx))
+            .map_err(|e| PipelineError::NotDurable(e.to_string()))?;
+        *stop = Some(tx);
+        self.threads.lock().unwrap_or_else(|p| p.into_inner()).push(thread);
+        Ok(())
     }
 
     /// The metadata: tenants, keys, settings, catalogue, access lists.
@@ -403,6 +426,7 @@ impl Pipeline {
     pub fn shutdown(&self) {
         self.submit.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.control.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.rollup_stop.lock().unwrap_or_else(|p| p.into_inner()).take();
         let threads: Vec<_> = self.threads.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
         for t in threads {
             let _ = t.join();

@@ -7,7 +7,7 @@ use streamtally_store::{BoxFuture, Cell, FactStore, StoreError, Table};
 use crate::retention::has_unknown_ends;
 use crate::retention::RetentionCurve;
 use crate::sql::TOTALS_MARK;
-use crate::{dialect_of, sections, Answer, MetricsQuery, RetentionBasis, RetentionQuery, Select};
+use crate::{dialect_of, sections, Answer, FromFacts, MetricsQuery, RetentionBasis, RetentionQuery, Select};
 
 /// Questions of the query model put to any [`FactStore`].
 pub trait Ask: Sync {
@@ -16,38 +16,13 @@ pub trait Ask: Sync {
 
     /// Answers a metrics query for one tenant: its grouped rows and totals.
     fn query<'a>(&'a self, tenant: TenantId, q: &'a MetricsQuery) -> BoxFuture<'a, Result<Answer, StoreError>> {
-        Box::pin(async move {
-            let mut tables = self.ask(tenant, q).await?;
-            let (rows, totals) = match (q.group_by.is_empty(), tables.len()) {
-                // Ungrouped, the one statement's row is both the row and the totals.
-                (true, _) => {
-                    let totals = tables.pop().unwrap_or_default();
-                    (totals.clone(), totals)
-                }
-                // Grouping sets: the rows and their totals in one table.
-                (false, 1) => match split_totals(tables.pop().unwrap_or_default(), q.group_by.len()) {
-                    (rows, Some(totals)) => (rows, totals),
-                    // No totals row (an engine may give none when nothing
-                    // matched): the totals' own statement, as without sets.
-                    (rows, None) => {
-                        let mut alone = q.clone();
-                        alone.group_by.clear();
-                        (rows, self.ask(tenant, &alone).await?.pop().unwrap_or_default())
-                    }
-                },
-                _ => {
-                    let totals = tables.pop().unwrap_or_default();
-                    (tables.pop().unwrap_or_default(), totals)
-                }
-            };
-            let (rows, truncated) = q.cap_free_values(rows);
-            Ok(Answer {
-                rows,
-                totals,
-                tz: q.tz,
-                truncated,
-            })
-        })
+        Box::pin(answer(self, tenant, q, false))
+    }
+
+    /// As [`Ask::query`], from the facts alone, never from rollups: what
+    /// rollups are checked against.
+    fn query_from_facts<'a>(&'a self, tenant: TenantId, q: &'a MetricsQuery) -> BoxFuture<'a, Result<Answer, StoreError>> {
+        Box::pin(answer(self, tenant, q, true))
     }
 
     /// Retention and engagement of one content (spec §8c): what the first
@@ -75,6 +50,47 @@ pub trait Ask: Sync {
             Ok(Some((basis, curve)))
         })
     }
+}
+
+async fn ask_metrics<A: Ask + ?Sized>(asker: &A, tenant: TenantId, q: &MetricsQuery, from_facts: bool) -> Result<Vec<Table>, StoreError> {
+    match from_facts {
+        true => asker.ask(tenant, &FromFacts(q.clone())).await,
+        false => asker.ask(tenant, q).await,
+    }
+}
+
+/// A metrics query's rows and totals, from its statements' tables.
+async fn answer<A: Ask + ?Sized>(asker: &A, tenant: TenantId, q: &MetricsQuery, from_facts: bool) -> Result<Answer, StoreError> {
+    let mut tables = ask_metrics(asker, tenant, q, from_facts).await?;
+    let (rows, totals) = match (q.group_by.is_empty(), tables.len()) {
+        // Ungrouped, the one statement's row is both the row and the totals.
+        (true, _) => {
+            let totals = tables.pop().unwrap_or_default();
+            (totals.clone(), totals)
+        }
+        // Grouping sets: the rows and their totals in one table.
+        (false, 1) => match split_totals(tables.pop().unwrap_or_default(), q.group_by.len()) {
+            (rows, Some(totals)) => (rows, totals),
+            // No totals row (an engine may give none when nothing
+            // matched): the totals' own statement, as without sets.
+            (rows, None) => {
+                let mut alone = q.clone();
+                alone.group_by.clear();
+                (rows, ask_metrics(asker, tenant, &alone, from_facts).await?.pop().unwrap_or_default())
+            }
+        },
+        _ => {
+            let totals = tables.pop().unwrap_or_default();
+            (tables.pop().unwrap_or_default(), totals)
+        }
+    };
+    let (rows, truncated) = q.cap_free_values(rows);
+    Ok(Answer {
+        rows,
+        totals,
+        tz: q.tz,
+        truncated,
+    })
 }
 
 /// The grouped rows of a grouping-sets answer, without its [`TOTALS_MARK`]

@@ -48,6 +48,9 @@ pub trait Dialect {
     /// Whether the engine answers `GROUP BY GROUPING SETS ((keys), ())` with
     /// `GROUPING(key)`: grouped rows and their totals in one scan.
     fn grouping_sets(&self) -> bool;
+    /// Whether the store of this dialect keeps rollups (`rollup.rs`) and
+    /// hands a scope with them its tables `rollups` and `unrolled`.
+    fn rollups(&self) -> bool;
 }
 
 /// The SQL pieces of the dialect a store speaks.
@@ -118,6 +121,9 @@ impl Dialect for DataFusion {
         format!("percentile_cont({expr}, {p:?})")
     }
     fn grouping_sets(&self) -> bool {
+        true
+    }
+    fn rollups(&self) -> bool {
         true
     }
 }
@@ -209,6 +215,10 @@ impl Dialect for ClickHouse {
     }
     fn grouping_sets(&self) -> bool {
         // 18.16 has none (only `WITH TOTALS`, in another part of the answer).
+        false
+    }
+    fn rollups(&self) -> bool {
+        // Its tables are scanned by ClickHouse's own engine (docs/performance.md).
         false
     }
 }

@@ -19,6 +19,7 @@ mod model;
 mod monthly;
 mod owners;
 mod retention;
+mod rollup;
 mod select;
 mod sql;
 
@@ -34,6 +35,7 @@ pub use model::{parse_filters, parse_range, parse_tz, Dimension, Filter, FreeNam
 pub use monthly::{MonthlyQuery, MONTHLY_COLUMNS};
 pub use owners::{OwnedPlaybacks, OwnedStretch, UserTrace, MAX_OWNED_PLAYBACKS};
 pub use retention::{retention_csv, retention_json, sections, DurationFrom, RetentionBasis, RetentionCurve, RetentionQuery, Section, SECTIONS};
-pub use select::Select;
+pub use rollup::rollup_definition;
+pub use select::{FromFacts, Select};
 pub use sql::metrics_sql;
 pub use streamtally_store::{Scope, Sql, CONTENT_COLUMNS, USER_COLUMNS};

@@ -6,8 +6,9 @@
 use streamtally_model::TenantId;
 use streamtally_store::{Scope, Sql};
 
-use crate::sql::metrics_with_totals_sql;
-use crate::{metrics_sql, Dialect, MetricsQuery};
+use crate::rollup::{fits, rollup_definition};
+use crate::sql::{metrics_sql_reading, metrics_with_totals_sql, Reading};
+use crate::{Dialect, MetricsQuery};
 
 pub trait Select: Sync {
     fn scope(&self) -> Scope;
@@ -26,21 +27,51 @@ impl Select for MetricsQuery {
         Scope {
             catalogue: self.needs_catalogue(),
             directory: self.needs_directory(),
+            rollups: fits(self).then(rollup_definition),
             ..Scope::facts(from, self.to)
         }
     }
 
-    /// The grouped rows, then the totals. Ungrouped, the totals alone (the
-    /// rows would be the same statement: a second scan of the same facts);
-    /// where the engine has grouping sets, both in one statement.
     fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
-        if self.group_by.is_empty() {
-            return vec![metrics_sql(self, tenant, dialect, false)];
+        let reading = match dialect.rollups() && fits(self) {
+            true => Reading::Rollups,
+            false => Reading::Facts,
+        };
+        metrics_statements(self, tenant, dialect, reading)
+    }
+}
+
+/// The grouped rows, then the totals. Ungrouped, the totals alone (the
+/// rows would be the same statement: a second scan of the same facts);
+/// where the engine has grouping sets, both in one statement.
+fn metrics_statements(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, reading: Reading) -> Vec<Sql> {
+    if q.group_by.is_empty() {
+        return vec![metrics_sql_reading(q, tenant, dialect, false, reading)];
+    }
+    if dialect.grouping_sets() {
+        return vec![metrics_with_totals_sql(q, tenant, dialect, reading)];
+    }
+    vec![
+        metrics_sql_reading(q, tenant, dialect, true, reading),
+        metrics_sql_reading(q, tenant, dialect, false, reading),
+    ]
+}
+
+/// A metrics question answered from the facts alone, never from rollups:
+/// what rollups are checked against, and what a peer without them runs.
+#[derive(Debug, Clone)]
+pub struct FromFacts(pub MetricsQuery);
+
+impl Select for FromFacts {
+    fn scope(&self) -> Scope {
+        Scope {
+            rollups: None,
+            ..self.0.scope()
         }
-        if dialect.grouping_sets() {
-            return vec![metrics_with_totals_sql(self, tenant, dialect)];
-        }
-        vec![metrics_sql(self, tenant, dialect, true), metrics_sql(self, tenant, dialect, false)]
+    }
+
+    fn statements(&self, tenant: TenantId, dialect: &dyn Dialect) -> Vec<Sql> {
+        metrics_statements(&self.0, tenant, dialect, Reading::Facts)
     }
 }
 
@@ -59,6 +90,28 @@ mod tests {
             Box::new(CdnQuery::parse("2026-03-01", "2026-03-02", Some("zone"), None, None, Tz::UTC).unwrap()),
             Box::new(AttendanceQuery::parse("2026-03-01", "2026-03-02", None, None, Tz::UTC).unwrap()),
         ]
+    }
+
+    #[test]
+    fn a_question_that_fits_reads_rollups_where_the_engine_has_them() {
+        let q = MetricsQuery::parse("2026-03-01", "2026-03-08", "starts,devices", Some("day"), None, None).unwrap();
+        assert_eq!(q.scope().rollups, Some(rollup_definition()));
+        let rolled = q.statements(1, &DataFusion);
+        assert!(rolled[0].text.contains("FROM rollups AS f"), "{}", rolled[0].text);
+        assert!(
+            rolled[0].text.contains("COUNT(DISTINCT CASE WHEN f.starts + f.downloads > 0"),
+            "{}",
+            rolled[0].text
+        );
+        for sql in q.statements(1, &ClickHouse) {
+            assert!(!sql.text.contains("rollups"), "{}", sql.text);
+        }
+        let facts = FromFacts(q.clone());
+        assert_eq!(facts.scope().rollups, None);
+        assert!(!facts.statements(1, &DataFusion)[0].text.contains("rollups"));
+        let quality = MetricsQuery::parse("2026-03-01", "2026-03-08", "startup_median", None, None, None).unwrap();
+        assert_eq!(quality.scope().rollups, None);
+        assert!(!quality.statements(1, &DataFusion)[0].text.contains("rollups"));
     }
 
     #[test]

@@ -225,9 +225,22 @@ pub(crate) fn param(dialect: &dyn Dialect, params: &mut Vec<String>, value: &str
     dialect.param(params.len())
 }
 
-/// The SQL answering `q`; with `grouped = false`, the totals row (no group keys).
+/// What a metrics statement reads the facts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    Facts,
+    /// Rollup rows (`rollup.rs`): for questions that [`crate::rollup::fits`].
+    Rollups,
+}
+
+/// The SQL answering `q` from the facts; with `grouped = false`, the totals row (no group keys).
 pub fn metrics_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool) -> Sql {
-    metrics_statement(q, tenant, dialect, grouped, false)
+    metrics_statement(q, tenant, dialect, grouped, false, Reading::Facts)
+}
+
+/// As [`metrics_sql`], reading the facts as `reading`.
+pub(crate) fn metrics_sql_reading(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool, reading: Reading) -> Sql {
+    metrics_statement(q, tenant, dialect, grouped, false, reading)
 }
 
 /// The output column marking the totals row of [`metrics_with_totals_sql`]: 1 there, 0 on grouped rows.
@@ -236,11 +249,11 @@ pub const TOTALS_MARK: &str = "totals_row";
 /// The grouped rows and their totals in one scan, for dialects with
 /// [`Dialect::grouping_sets`]: the totals row is the one whose
 /// [`TOTALS_MARK`] is 1 (its keys null).
-pub fn metrics_with_totals_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect) -> Sql {
-    metrics_statement(q, tenant, dialect, true, true)
+pub(crate) fn metrics_with_totals_sql(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, reading: Reading) -> Sql {
+    metrics_statement(q, tenant, dialect, true, true, reading)
 }
 
-fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool, with_totals: bool) -> Sql {
+fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, grouped: bool, with_totals: bool, reading: Reading) -> Sql {
     let mut params = Vec::new();
     let mut columns = Vec::new();
     let mut select = Vec::new();
@@ -251,7 +264,12 @@ fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, 
         columns.push(d.name().to_string());
     }
     for m in &q.metrics {
-        select.push(format!("{} AS {}", measure_expr(*m, q, dialect), dialect.output_alias(m.name())));
+        let measure = match reading {
+            Reading::Facts => measure_expr(*m, q, dialect),
+            // `fits` let only metrics with a rolled form through.
+            Reading::Rollups => crate::rollup::rolled_measure(*m).unwrap_or_else(|| measure_expr(*m, q, dialect)),
+        };
+        select.push(format!("{measure} AS {}", dialect.output_alias(m.name())));
         columns.push(m.name().to_string());
     }
     let with_totals = with_totals && !keys.is_empty();
@@ -268,10 +286,16 @@ fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, 
     kinds.sort_unstable();
     kinds.dedup();
     let kind_list = kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
-    let mut wheres = scope_filter(tenant, q.from, q.to, dialect);
-    wheres.push(format!("f.kind IN ({kind_list})"));
+    // Rollup rows are of the scope and of the counted kinds already.
+    let (mut wheres, table) = match reading {
+        Reading::Facts => (scope_filter(tenant, q.from, q.to, dialect), dialect.facts_table().to_string()),
+        Reading::Rollups => (Vec::new(), crate::rollup::rolled_facts(tenant, q.from, q.to, dialect)),
+    };
+    if reading == Reading::Facts {
+        wheres.push(format!("f.kind IN ({kind_list})"));
+    }
     wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
-    let mut text = format!("SELECT {} FROM {} AS f", select.join(", "), dialect.facts_table());
+    let mut text = format!("SELECT {} FROM {table} AS f", select.join(", "));
     let mut dimensions = group_by.iter().chain(q.filters.iter().map(|f| &f.dimension));
     if dimensions.clone().any(|d| d.needs_catalogue()) {
         text.push_str(&catalogue_join(dialect));
@@ -279,7 +303,9 @@ fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, 
     if dimensions.any(|d| d.needs_directory()) {
         text.push_str(&directory_join(tenant, q.from, q.to, dialect));
     }
-    text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
+    if !wheres.is_empty() {
+        text.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
+    }
     match with_totals {
         true => {
             let keys = keys.join(", ");

@@ -25,11 +25,15 @@ use crate::{io_err, BoxFuture, Checkpoint, DataFolder, FactStore, Meta, Scope, S
 
 mod erase;
 mod free_dimension;
+mod parquet_file;
 mod quarantine;
+mod rollup;
 mod select;
 mod table;
 use erase::*;
 pub(crate) use erase::{add_owned, add_owned_in, keep_unless_device, keep_unless_text, keep_unless_user, Owned};
+use parquet_file::*;
+pub use rollup::RollupStatus;
 pub(crate) use select::{contents_batch, users_batch};
 use table::*;
 pub(crate) use table::{between, newer_than, ts_column, Row};
@@ -119,6 +123,8 @@ pub struct EmbeddedStore {
     /// footers (checked against each file's size and time) spares a small
     /// query the re-reading of every file's metadata.
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    /// What is kept pre-aggregated beside the settled files of facts (`rollup.rs`).
+    rollup: Mutex<Option<&'static crate::RollupDefinition>>,
     _lock: File,
 }
 
@@ -137,6 +143,7 @@ impl EmbeddedStore {
             runtime: datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?,
             graveyard: Mutex::new(Vec::new()),
             quarantined: Mutex::new(Vec::new()),
+            rollup: Mutex::new(None),
             _lock: lock,
         };
         for t in store.meta.tenants()? {
@@ -301,6 +308,7 @@ impl EmbeddedStore {
                         let aside = |kind: TableKind| self.folder.root().join("quarantine").join(tenant.to_string()).join(kind.dir_name());
                         let mut moved = tables.facts.quarantine_unreadable(&aside(TableKind::Facts))?;
                         moved.extend(tables.events.quarantine_unreadable(&aside(TableKind::Events))?);
+                        tables.facts.drop_unreadable_rollups()?;
                         self.quarantined.lock().unwrap_or_else(|p| p.into_inner()).extend(moved);
                     }
                     e.insert(Arc::new(Mutex::new(tables))).clone()
@@ -409,6 +417,18 @@ impl FactStore for EmbeddedStore {
 
     fn dialect(&self) -> SqlDialect {
         SqlDialect::DataFusion
+    }
+
+    fn define_rollup(&self, definition: &'static crate::RollupDefinition) {
+        EmbeddedStore::define_rollup(self, definition)
+    }
+
+    fn build_rollups(&self, budget: Duration) -> Result<usize, StoreError> {
+        EmbeddedStore::build_rollups(self, budget)
+    }
+
+    fn rollup_status(&self) -> Option<RollupStatus> {
+        self.rollup_definition().map(|d| EmbeddedStore::rollup_status(self, d))
     }
 
     fn select<'a>(&'a self, tenant: TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>> {

@@ -29,9 +29,9 @@ mod partition;
 mod statement;
 
 pub use clickhouse::{ClickHouseConfig, ClickHouseStore};
-pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, Sealed, Subject, TableKind};
+pub use embedded::{EmbeddedStore, Erased, FlushStats, OpenMode, RollupStatus, Sealed, Subject, TableKind};
 pub use folder::DataFolder;
-pub use statement::{Cell, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS, USER_COLUMNS};
+pub use statement::{Cell, RollupDefinition, Scope, Sql, SqlDialect, Table, CONTENT_COLUMNS, USER_COLUMNS};
 pub use streamtally_meta::{checked_property, is_postgres_url, AbuseBlock, AccessFailures, ApiKey, Content, KeyInfo, Meta, MetaError, Principal, Role, Tenant};
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,17 @@ pub trait FactStore: Send + Sync {
     }
     /// The SQL this backend runs.
     fn dialect(&self) -> SqlDialect;
+    /// Keeps `definition` pre-aggregated from now on, where the backend
+    /// keeps rollups (the embedded store; others read facts only).
+    fn define_rollup(&self, _definition: &'static RollupDefinition) {}
+    /// Makes missing rollups for about `budget`; answers how many it made.
+    fn build_rollups(&self, _budget: std::time::Duration) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    /// How far the rollups of the definition kept are (`None`: none kept).
+    fn rollup_status(&self) -> Option<RollupStatus> {
+        None
+    }
     /// Runs statements (in [`FactStore::dialect`]) over one tenant's rows of
     /// `scope`: one table each, in order. The query model writes them.
     fn select<'a>(&'a self, tenant: streamtally_model::TenantId, scope: Scope, statements: &'a [Sql]) -> BoxFuture<'a, Result<Vec<Table>, StoreError>>;

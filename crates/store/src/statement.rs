@@ -8,7 +8,11 @@ use streamtally_model::Micros;
 /// The rows a question reads: one tenant's facts with `from <= ts < to`, and
 /// whether the catalogue (`contents`, [`CONTENT_COLUMNS`]), the raw events of
 /// the same range (`events`) and the user directory (`users`,
-/// [`USER_COLUMNS`]) must be there too.
+/// [`USER_COLUMNS`]) must be there too. With `rollups`, the statements read
+/// the facts as that [`RollupDefinition`] keeps them: its rows as `rollups`
+/// and the facts no rollup of it holds yet as `unrolled` (a backend that
+/// keeps none has every fact in `unrolled`). Backends whose dialect reads
+/// no rollups ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
     pub from: Micros,
@@ -16,6 +20,7 @@ pub struct Scope {
     pub catalogue: bool,
     pub events: bool,
     pub directory: bool,
+    pub rollups: Option<&'static RollupDefinition>,
 }
 
 impl Scope {
@@ -27,8 +32,20 @@ impl Scope {
             catalogue: false,
             events: false,
             directory: false,
+            rollups: None,
         }
     }
+}
+
+/// The facts a store keeps pre-aggregated (issue 17): one statement over a
+/// table `facts` (alias free), which the store runs over each settled file
+/// of facts and keeps beside it for as long as the file lives, so a rewrite
+/// of the file (compaction, erasure, retention) drops its rollup with it.
+/// The query model writes it (`streamtally_query::rollup_definition`), and
+/// statements of a [`Scope`] with these `rollups` read what it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupDefinition {
+    pub sql: String,
 }
 
 /// The user directory's columns as statements join it (`users`): what the

@@ -30,6 +30,8 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "status": if failures > 0 || backlog >= limit || !damaged.is_empty() { "degraded" } else { "ok" },
         "store": { "checkpoint_failures": failures },
         "damaged": damaged,
+        // Files of facts with a rollup, and settled ones waiting for one (the embedded store's).
+        "rollups": state.pipeline.store().rollup_status(),
         "wal": {
             "durable_lsn": p.durable_lsn.load(Ordering::SeqCst),
             "applied_lsn": p.applied_lsn.load(Ordering::SeqCst),

@@ -41,7 +41,7 @@ impl TableState {
     }
 }
 
-fn readable(path: &Path, rows: u64) -> Result<(), String> {
+pub(super) fn readable(path: &Path, rows: u64) -> Result<(), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
     let found = reader.metadata().file_metadata().num_rows();

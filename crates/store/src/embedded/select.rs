@@ -19,12 +19,11 @@ use crate::{Scope, Sql, StoreError, Table};
 
 impl EmbeddedStore {
     pub(crate) async fn run_select(&self, tenant: TenantId, scope: Scope, statements: &[Sql]) -> Result<Vec<Table>, StoreError> {
-        let config = SessionConfig::new()
-            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
-            .with_target_partitions(2);
-        let ctx = SessionContext::new_with_config_rt(config, self.runtime.clone());
-        ctx.register_udf(super::free_dimension::free_dimension());
+        let ctx = session(&self.runtime);
         self.register_rows(&ctx, tenant, scope, "facts", |t| &t.facts, facts_schema()).await?;
+        if let Some(definition) = scope.rollups {
+            self.register_rollups(&ctx, tenant, scope, definition).await?;
+        }
         if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;
         }
@@ -44,7 +43,40 @@ impl EmbeddedStore {
     }
 }
 
-/// The tenant's user directory as audience dimensions ([`crate::USER_COLUMNS`]).
+/// A query's session: two partitions (the machine's cores), the store's
+/// runtime (its cache of Parquet footers) and its functions.
+pub(super) fn session(runtime: &Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> SessionContext {
+    let config = SessionConfig::new()
+        .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+        .with_target_partitions(2);
+    let ctx = SessionContext::new_with_config_rt(config, runtime.clone());
+    ctx.register_udf(super::free_dimension::free_dimension());
+    ctx
+}
+
+/// A table's rows in memory with `scope.from <= ts < scope.to`, in the read `schema`.
+pub(super) fn memory_between(table: &TableState, scope: Scope, schema: &SchemaRef) -> Result<Vec<RecordBatch>, StoreError> {
+    table
+        .memory()
+        .map(|b| between(b, scope.from, scope.to).and_then(|b| as_read(&b, schema)))
+        .collect()
+}
+
+/// Registers `files` and the batches `mem` (both of the read `schema`) as one table `name`.
+pub(super) async fn register_files(ctx: &SessionContext, name: &str, files: Vec<String>, mem: Vec<RecordBatch>, schema: &SchemaRef) -> Result<(), StoreError> {
+    let mut rows = if mem.is_empty() {
+        ctx.read_batch(RecordBatch::new_empty(schema.clone()))?
+    } else {
+        ctx.read_batches(mem)?
+    };
+    if !files.is_empty() {
+        let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(schema)).await?;
+        rows = disk.union(rows)?;
+    }
+    ctx.register_table(name, rows.into_view())?;
+    Ok(())
+}
+
 impl EmbeddedStore {
     /// Registers one table of the tenant as `name`: its files of the scope's
     /// days and its in-memory rows of the scope's range.
@@ -60,23 +92,9 @@ impl EmbeddedStore {
         let schema = read_schema(&schema);
         let (files, mem) = self.with_tenant(tenant, |t| {
             let rows = table(t);
-            let mem = rows
-                .memory()
-                .map(|b| between(b, scope.from, scope.to).and_then(|b| as_read(&b, &schema)))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((rows.files_between(scope.from, scope.to), mem))
+            Ok((rows.files_between(scope.from, scope.to), memory_between(rows, scope, &schema)?))
         })?;
-        let mut rows = if mem.is_empty() {
-            ctx.read_batch(RecordBatch::new_empty(schema.clone()))?
-        } else {
-            ctx.read_batches(mem)?
-        };
-        if !files.is_empty() {
-            let disk = ctx.read_parquet(files, ParquetReadOptions::default().schema(&schema)).await?;
-            rows = disk.union(rows)?;
-        }
-        ctx.register_table(name, rows.into_view())?;
-        Ok(())
+        register_files(ctx, name, files, mem, &schema).await
     }
 }
 
@@ -84,7 +102,7 @@ impl EmbeddedStore {
 /// the dictionary, not a copy of every value (copying and comparing texts
 /// was a fifth of an overview's time), and short texts compare inline. The
 /// free dimensions' JSON stays plain text, as `free_dimension` reads it.
-fn read_schema(schema: &SchemaRef) -> SchemaRef {
+pub(super) fn read_schema(schema: &SchemaRef) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
@@ -110,6 +128,7 @@ fn as_read(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Store
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
+/// The tenant's user directory as audience dimensions ([`crate::USER_COLUMNS`]).
 pub(crate) fn users_batch(meta: &crate::Meta, tenant: TenantId) -> Result<RecordBatch, StoreError> {
     let settings = meta.settings(tenant)?;
     let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);

@@ -1,11 +1,6 @@
 //! One table of one tenant: its manifest of Parquet files, its in-memory
 //! tail, and what rewrites them (flush, compaction, erasure, retention).
 
-use datafusion::arrow::array::{new_null_array, RecordBatchReader};
-use datafusion::arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::error::ArrowError;
-
 use super::*;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,6 +20,19 @@ pub(super) struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) last_day: Option<NaiveDate>,
     pub(super) rows: u64,
+    /// Its facts pre-aggregated (`rollup.rs`), once built: it lives and goes with the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) rollup: Option<RollupFile>,
+}
+
+/// A file of rollup rows made from one file of facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct RollupFile {
+    /// Relative to the table folder, beside its file of facts.
+    pub(super) path: String,
+    /// The definition it was made by ([`super::rollup::Rollup::version`]).
+    pub(super) version: String,
+    pub(super) rows: u64,
 }
 
 impl FileEntry {
@@ -33,6 +41,14 @@ impl FileEntry {
             first: self.day,
             last: self.last_day.unwrap_or(self.day),
         }
+    }
+
+    /// The file and its rollup, if any: what goes when the entry does.
+    pub(super) fn paths(&self, dir: &Path) -> Vec<PathBuf> {
+        std::iter::once(&self.path)
+            .chain(self.rollup.as_ref().map(|r| &r.path))
+            .map(|p| dir.join(p))
+            .collect()
     }
 }
 
@@ -123,131 +139,12 @@ pub(super) fn entry(path: String, part: Partition, rows: usize) -> FileEntry {
         day: part.first,
         last_day: (part.last != part.first).then_some(part.last),
         rows: rows as u64,
+        rollup: None,
     }
 }
 
 pub(super) fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
-}
-
-/// Writes batches (of one schema) as one file, in order, and makes it durable.
-/// Takes the batches: sorting them by user drops each copy once the next is
-/// made, so a merge holds its rows about twice, not three times.
-pub(super) fn write_parquet(path: &Path, batches: Vec<RecordBatch>) -> Result<(), StoreError> {
-    let Some(schema) = batches.first().map(RecordBatch::schema) else {
-        return Ok(());
-    };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
-    }
-    let file = File::create(path).map_err(io_err(path))?;
-    // Device keys and times are mostly distinct: a dictionary of them costs
-    // the checkpoint thread its building and makes files no smaller (they
-    // came out 15 % smaller without, on the log bench). Texts, values and WAL
-    // positions repeat and keep theirs.
-    let mut props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
-    for column in ["device_key", "ts", "received_at"] {
-        props = props.set_column_dictionary_enabled(column.into(), false);
-    }
-    let by_user = has_users(&batches);
-    if by_user {
-        // One user's activity (issue 14) reads a user's rows of many days:
-        // sorted by user, each row group and page holds a narrow range of
-        // users, which the reader skips by their statistics, and a bloom
-        // filter answers "not here" for the groups whose range holds the user
-        // by chance. Rows without a user stay in time order after them (log
-        // imports have none and are written as they came). Playbacks have a
-        // bloom filter too: a user's playbacks named late are read by id.
-        props = props.set_max_row_group_row_count(Some(EVENTS_ROW_GROUP));
-        for column in [USER_COLUMN, PLAYBACK_COLUMN] {
-            props = props
-                .set_column_bloom_filter_enabled(column.into(), true)
-                .set_column_bloom_filter_max_ndv(column.into(), EVENTS_ROW_GROUP as u64);
-        }
-    }
-    let props = props.build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props))?;
-    if by_user {
-        writer.write(&sorted_by_user(batches)?)?;
-    } else {
-        for batch in &batches {
-            writer.write(batch)?;
-        }
-    }
-    let file = writer.into_inner()?;
-    file.sync_all().map_err(io_err(path))?;
-    Ok(())
-}
-
-/// Rows in a row group of a file with users: small enough that one user's
-/// rows are read without much of anyone else's.
-const EVENTS_ROW_GROUP: usize = 64 * 1024;
-const USER_COLUMN: &str = "user_id";
-const PLAYBACK_COLUMN: &str = "playback_id";
-
-/// Whether any row names a user (both tables have the column).
-fn has_users(batches: &[RecordBatch]) -> bool {
-    batches.iter().any(|b| b.column_by_name(USER_COLUMN).is_some_and(|c| c.null_count() < c.len()))
-}
-
-/// The rows of `batches` as one batch, by user (anonymous rows last), then
-/// time, then WAL position.
-fn sorted_by_user(batches: Vec<RecordBatch>) -> Result<RecordBatch, StoreError> {
-    let all = concat_batches(&batches[0].schema(), &batches)?;
-    drop(batches);
-    let column = |name: &str| {
-        all.column_by_name(name)
-            .cloned()
-            .ok_or_else(|| ArrowError::SchemaError(format!("no column `{name}`")))
-    };
-    let keys = [
-        SortColumn {
-            values: column(USER_COLUMN)?,
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: false,
-            }),
-        },
-        SortColumn {
-            values: column("ts")?,
-            options: None,
-        },
-        SortColumn {
-            values: column("lsn")?,
-            options: None,
-        },
-    ];
-    let order = lexsort_to_indices(&keys, None)?;
-    Ok(take_record_batch(&all, &order)?)
-}
-
-/// A file's rows in the current columns of its table: a file written before
-/// a column was added (facts' `dimensions`) gets it as nulls, so rewriting it
-/// with newer rows (compaction, erasure, retention) writes one schema. The
-/// table is known by its columns: only facts have `kind`.
-pub(super) fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
-    let current = match reader.schema().column_with_name("kind") {
-        Some(_) => crate::arrow_rows::facts_schema(),
-        None => crate::arrow_rows::events_schema(),
-    };
-    reader.map(|b| conform(b?, &current)).collect()
-}
-
-fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, StoreError> {
-    if batch.schema().fields() == schema.fields() {
-        return Ok(batch);
-    }
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| match batch.column_by_name(f.name()) {
-            Some(c) => c.clone(),
-            None => new_null_array(f.data_type(), batch.num_rows()),
-        })
-        .collect();
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 pub(super) fn unique_name(lsn: u64) -> String {
@@ -303,7 +200,12 @@ impl TableState {
 
     /// Files a crash left behind before their manifest named them.
     pub(super) fn remove_orphans(&self) -> Result<(), StoreError> {
-        let live: std::collections::HashSet<&str> = self.manifest.files.iter().map(|f| f.path.as_str()).collect();
+        let live: std::collections::HashSet<&str> = self
+            .manifest
+            .files
+            .iter()
+            .flat_map(|f| std::iter::once(f.path.as_str()).chain(f.rollup.as_ref().map(|r| r.path.as_str())))
+            .collect();
         let Ok(days) = fs::read_dir(&self.dir) else { return Ok(()) };
         for day in days.flatten().filter(|d| d.path().is_dir()) {
             for f in fs::read_dir(day.path()).map_err(io_err(&day.path()))?.flatten() {
@@ -448,8 +350,16 @@ impl TableState {
         };
         manifest.files.push(merged);
         self.write_manifest(&manifest)?;
+        // The files' rollups as they are now (one may have been built during the merge).
+        let replaced = self
+            .manifest
+            .files
+            .iter()
+            .filter(|f| gone.contains(f.path.as_str()))
+            .flat_map(|f| f.paths(&self.dir))
+            .collect();
         self.manifest = manifest;
-        Ok(old.iter().map(|f| self.dir.join(&f.path)).collect())
+        Ok(replaced)
     }
 
     /// Rewrites every file and the memory without the rows `keep` rejects.
@@ -489,6 +399,8 @@ impl TableState {
             let rows = kept.iter().map(RecordBatch::num_rows).sum::<usize>() as u64;
             write_parquet(&self.dir.join(&rel), kept)?;
             replaced.push(path);
+            // The rollup holds the removed rows too: it goes, and is built again from the new file.
+            replaced.extend(entry.rollup.take().map(|r| self.dir.join(r.path)));
             entry.path = rel;
             entry.rows = rows;
             removed += dropped;
@@ -506,7 +418,7 @@ impl TableState {
         let from = day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
         self.mem = self.mem.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
         self.sealed = self.sealed.iter().map(|b| between(b, from, Micros::MAX)).collect::<Result<_, _>>()?;
-        let mut replaced: Vec<PathBuf> = old.iter().map(|f| self.dir.join(&f.path)).collect();
+        let mut replaced: Vec<PathBuf> = old.iter().flat_map(|f| f.paths(&self.dir)).collect();
         // A month or year folder that straddles the cut keeps only its later rows.
         for f in keep.iter_mut().filter(|f| f.day < day) {
             let path = self.dir.join(&f.path);
@@ -524,6 +436,7 @@ impl TableState {
             f.path = rel;
             f.rows = rows;
             replaced.push(path);
+            replaced.extend(f.rollup.take().map(|r| self.dir.join(r.path)));
         }
         keep.retain(|f| f.rows > 0);
         if replaced.is_empty() {
