@@ -45,6 +45,9 @@ fn answers(server: &Server, read: &str) -> Vec<Value> {
         format!("{DAY}&{all}&group_by=content_id,browser"),
         format!("from=2026-03-01&to=2026-03-04&{all}&group_by=day&tz=Europe/Berlin"),
         format!("{DAY}&{all}&group_by=device_type&filter=property:web"),
+        // Fewer metrics: an hour of other facts only is no row (as ClickHouse answers too).
+        format!("{DAY}&metrics=users&group_by=hour"),
+        format!("{DAY}&metrics=time,devices&group_by=content_id"),
     ]
     .iter()
     .map(|q| server.metrics(read, q))

@@ -108,6 +108,10 @@ mod tests {
             q(Some("country,browser"), None, None),
             q(Some("referrer_host,week"), Some("country:DE,country:US"), None),
             q(Some("month,content_kind"), None, None),
+            // Fewer metrics: rows of other kinds only (a download's hour, asked for starts) make no group.
+            MetricsQuery::parse("2026-03-01", "2026-03-06", "starts,time", Some("hour"), None, None).unwrap(),
+            MetricsQuery::parse("2026-03-01", "2026-03-06", "downloads", Some("hour,content_id"), None, None).unwrap(),
+            MetricsQuery::parse("2026-03-01", "2026-03-06", "users,devices", Some("hour,country"), None, None).unwrap(),
         ]
     }
 

@@ -39,13 +39,16 @@ const GRAIN: [&str; 13] = [
     "app",
 ];
 
-/// The fact kinds a rollup counts, each into its column.
-const COUNTED: [(&str, &str); 5] = [
+/// The fact kinds a rollup counts, each into its column (time facts are
+/// counted too, apart from their seconds: a group of time facts of no
+/// seconds is a group).
+const COUNTED: [(&str, &str); 6] = [
     ("start", "starts"),
     ("stream", "streams"),
     ("download", "downloads"),
     ("view", "views"),
     ("user", "users"),
+    ("time", "times"),
 ];
 
 /// The table of rollup rows a store hands a statement of a scope with rollups.
@@ -73,7 +76,7 @@ fn rollup_select(table: &str, conditions: &[String], dialect: &dyn Dialect) -> S
         .collect();
     // As `time_expr`, in whole milliseconds: sums that do not depend on their order.
     measures.push("COALESCE(SUM(CASE WHEN f.kind = 'time' THEN CAST(round(f.value * 1000.0) AS BIGINT) END), 0) AS time_ms".into());
-    let kinds: Vec<String> = COUNTED.iter().map(|(kind, _)| *kind).chain(["time"]).map(|k| format!("'{k}'")).collect();
+    let kinds: Vec<String> = COUNTED.iter().map(|(kind, _)| format!("'{kind}'")).collect();
     let mut wheres = conditions.to_vec();
     wheres.push(format!("f.kind IN ({})", kinds.join(", ")));
     format!(
@@ -103,6 +106,21 @@ pub(crate) fn rolled_facts(tenant: TenantId, from: Micros, to: Micros, dialect: 
         scope.join(" AND "),
         rollup_select(UNROLLED_TABLE, &scope, dialect)
     )
+}
+
+/// The condition keeping the rollup rows that hold a fact of any of `kinds`:
+/// where facts of those kinds alone are read, rows of only other kinds
+/// would make groups the facts do not.
+pub(crate) fn holding_any_of(kinds: &[&str]) -> String {
+    let held: Vec<String> = COUNTED
+        .iter()
+        .filter(|(kind, _)| kinds.contains(kind))
+        .map(|(_, column)| format!("f.{column} > 0"))
+        .collect();
+    match held.is_empty() {
+        true => "FALSE".into(),
+        false => format!("({})", held.join(" OR ")),
+    }
 }
 
 /// Metric `m` over rollup rows (as `f`), of the same value and type as
@@ -207,6 +225,12 @@ mod tests {
         assert!(!fits(&q("starts", None, None, Some("Asia/Kolkata"))));
         let off = MetricsQuery::parse("2026-03-01T00:30:00Z", "2026-03-02T00:00:00Z", "starts", None, None, None).unwrap();
         assert!(!fits(&off));
+    }
+
+    #[test]
+    fn a_row_of_other_kinds_only_makes_no_group() {
+        assert_eq!(holding_any_of(&["start", "time"]), "(f.starts > 0 OR f.times > 0)");
+        assert_eq!(holding_any_of(&["view"]), "(f.views > 0)");
     }
 
     #[test]

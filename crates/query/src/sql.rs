@@ -291,8 +291,10 @@ fn metrics_statement(q: &MetricsQuery, tenant: TenantId, dialect: &dyn Dialect, 
         Reading::Facts => (scope_filter(tenant, q.from, q.to, dialect), dialect.facts_table().to_string()),
         Reading::Rollups => (Vec::new(), crate::rollup::rolled_facts(tenant, q.from, q.to, dialect)),
     };
-    if reading == Reading::Facts {
-        wheres.push(format!("f.kind IN ({kind_list})"));
+    match reading {
+        Reading::Facts => wheres.push(format!("f.kind IN ({kind_list})")),
+        // Rows of other kinds only (a view alone in its hour) make no group, as facts of them do not.
+        Reading::Rollups => wheres.push(crate::rollup::holding_any_of(&kinds)),
     }
     wheres.extend(filter_clauses(&q.filters, dialect, &mut params));
     let mut text = format!("SELECT {} FROM {table} AS f", select.join(", "));
