@@ -125,6 +125,8 @@ pub struct EmbeddedStore {
     runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     /// What is kept pre-aggregated beside the settled files of facts (`rollup.rs`).
     rollup: Mutex<Option<&'static crate::RollupDefinition>>,
+    /// The columns of each rollup definition's rows, by version (planned once).
+    rollup_schemas: Mutex<HashMap<String, datafusion::arrow::datatypes::SchemaRef>>,
     _lock: File,
 }
 
@@ -144,6 +146,7 @@ impl EmbeddedStore {
             graveyard: Mutex::new(Vec::new()),
             quarantined: Mutex::new(Vec::new()),
             rollup: Mutex::new(None),
+            rollup_schemas: Mutex::new(HashMap::new()),
             _lock: lock,
         };
         for t in store.meta.tenants()? {

@@ -209,6 +209,24 @@ impl EmbeddedStore {
         status
     }
 
+    /// The columns of `definition`'s rows: what it makes of facts (planned
+    /// once a definition), all nullable, as the files are read.
+    async fn rollup_schema(&self, definition: &RollupDefinition, version: &str, facts: SchemaRef) -> Result<SchemaRef, StoreError> {
+        if let Some(known) = self.rollup_schemas.lock().unwrap_or_else(|p| p.into_inner()).get(version) {
+            return Ok(known.clone());
+        }
+        let planning = session(&self.runtime);
+        planning.register_batch("facts", RecordBatch::new_empty(facts))?;
+        let made = planning.sql(&definition.sql).await?;
+        let fields: Vec<Field> = made.schema().fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        self.rollup_schemas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(version.to_string(), schema.clone());
+        Ok(schema)
+    }
+
     /// Registers a scope's facts as `definition` keeps them: `rollups` (the
     /// rollups of the files that have one) and `unrolled` (the other files'
     /// facts and those in memory), from one look at the manifest.
@@ -220,12 +238,7 @@ impl EmbeddedStore {
             Ok((split, super::select::memory_between(&t.facts, scope, &facts)?))
         })?;
         super::select::register_files(ctx, "unrolled", unrolled, mem, &facts).await?;
-        // The rollups' columns are what the definition makes of facts.
-        let planning = session(&self.runtime);
-        planning.register_batch("facts", RecordBatch::new_empty(facts))?;
-        let made = planning.sql(&definition.sql).await?;
-        let fields: Vec<Field> = made.schema().fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let schema = self.rollup_schema(definition, &version, facts).await?;
         let rows = match rolled.is_empty() {
             true => ctx.read_batch(RecordBatch::new_empty(schema))?,
             false => ctx.read_parquet(rolled, ParquetReadOptions::default().schema(&schema)).await?,
