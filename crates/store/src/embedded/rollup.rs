@@ -250,7 +250,7 @@ impl EmbeddedStore {
 
 #[cfg(test)]
 mod tests {
-    use streamtally_model::{ClientFamily, Fact, FactKind, Geo, Source};
+    use streamtally_model::{Fact, FactKind};
 
     use super::*;
     use crate::{Cell, FactStore, Sql};
@@ -265,29 +265,7 @@ mod tests {
 
     fn facts(day: &str, devices: u64, lsn: u64) -> Vec<Fact<'static>> {
         (0..devices * 3)
-            .map(|i| Fact {
-                kind: FactKind::Start,
-                ts: streamtally_model::parse_ts(&format!("{day}T{:02}:10:00Z", i % 24)).unwrap(),
-                value: 1.0,
-                device_key: DeviceKey(i % devices),
-                content_id: Some("c"),
-                playback_id: None,
-                source: Source::Player,
-                property: "web",
-                content_kind: None,
-                media: None,
-                referrer_host: None,
-                client: &ClientFamily::UNKNOWN,
-                geo: &Geo::UNKNOWN,
-                user_id: None,
-                dimensions: None,
-                span: None,
-                near: None,
-                bitrate: None,
-                access_code: None,
-                served: None,
-                lsn: lsn + i,
-            })
+            .map(|i| super::super::tests::fact(FactKind::Start, &format!("{day}T{:02}:10:00Z", i % 24), i % devices, "c", lsn + i))
             .collect()
     }
 

@@ -4,7 +4,7 @@ use streamtally_model::{ClientFamily, FactKind, Geo, Source};
 
 use super::*;
 
-fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static> {
+pub(super) fn fact(kind: FactKind, ts: &str, device: u64, content: &'static str, lsn: u64) -> Fact<'static> {
     Fact {
         kind,
         ts: streamtally_model::parse_ts(ts).unwrap(),
