@@ -46,6 +46,7 @@ mod tests {
     use streamtally_query::{rollup_definition, Ask, MetricsQuery};
     use streamtally_store::Subject;
 
+    use crate::tests::{runtime, wait_applied};
     use crate::{open_serving, Pipeline, PipelineConfig};
 
     /// Playbacks of a few days across hours (Berlin's midnight among them):
@@ -115,19 +116,8 @@ mod tests {
         ]
     }
 
-    fn wait_applied(p: &Pipeline) {
-        let progress = p.progress();
-        for _ in 0..1_000 {
-            if progress.applied_lsn.load(std::sync::atomic::Ordering::SeqCst) >= progress.durable_lsn.load(std::sync::atomic::Ordering::SeqCst) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        panic!("the engine did not catch up");
-    }
-
     fn assert_same_answers(p: &Pipeline, tenant: i64, when: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = runtime();
         for q in questions() {
             assert!(reads_rollups(&q), "{q:?}");
             let rolled = rt.block_on(p.store().query(tenant, &q)).unwrap();
@@ -151,20 +141,24 @@ mod tests {
         open_serving(dir, config).unwrap()
     }
 
+    /// A pipeline with one tenant that counted `events`, all of them in files.
+    fn counted_in_files(dir: &std::path::Path, events: Vec<EnrichedEvent>) -> (Pipeline, i64) {
+        let p = open(dir);
+        let tenant = p.meta().create_tenant("t").unwrap().id;
+        let ctx = p.tenants().get(tenant).unwrap();
+        runtime().block_on(p.submit(&ctx, events)).unwrap();
+        wait_applied(&p);
+        p.store().flush(p.progress().applied_lsn.load(std::sync::atomic::Ordering::SeqCst)).unwrap();
+        (p, tenant)
+    }
+
     #[test]
     fn rollups_answer_as_the_facts_do_before_during_and_after_a_rewrite() {
         let dir = tempfile::tempdir().unwrap();
-        let p = open(dir.path());
-        let tenant = p.meta().create_tenant("t").unwrap().id;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let ctx = p.tenants().get(tenant).unwrap();
-        let first = parse_ts("2026-03-01T18:00:00Z").unwrap();
-        let events = playbacks(first, 600);
+        let events = playbacks(parse_ts("2026-03-01T18:00:00Z").unwrap(), 600);
         let (early, late) = events.split_at(events.len() * 2 / 3);
-        rt.block_on(p.submit(&ctx, early.to_vec())).unwrap();
-        wait_applied(&p);
-        let store = p.store();
-        store.flush(p.progress().applied_lsn.load(std::sync::atomic::Ordering::SeqCst)).unwrap();
+        let (p, tenant) = counted_in_files(dir.path(), early.to_vec());
+        let (rt, store) = (runtime(), p.store());
         // Nothing rolled up yet: every fact is read as a fact.
         assert_same_answers(&p, tenant, "before any rollup");
         store.define_rollup(rollup_definition());
@@ -172,6 +166,7 @@ mod tests {
         assert_eq!(store.build_rollups(Duration::from_secs(60)).unwrap(), 0, "each file is rolled up once");
         assert_same_answers(&p, tenant, "rolled up");
         // Facts in memory, not in any file, are read beside the rollups.
+        let ctx = p.tenants().get(tenant).unwrap();
         rt.block_on(p.submit(&ctx, late.to_vec())).unwrap();
         wait_applied(&p);
         assert_same_answers(&p, tenant, "rolled up, with facts in memory");
@@ -196,28 +191,23 @@ mod tests {
     #[test]
     fn a_serving_pipeline_makes_the_rollups_itself_and_they_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let p = open(dir.path());
-        let tenant = p.meta().create_tenant("t").unwrap().id;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let ctx = p.tenants().get(tenant).unwrap();
-        rt.block_on(p.submit(&ctx, playbacks(parse_ts("2026-03-01T18:00:00Z").unwrap(), 200))).unwrap();
-        wait_applied(&p);
-        p.store().flush(p.progress().applied_lsn.load(std::sync::atomic::Ordering::SeqCst)).unwrap();
+        let (p, tenant) = counted_in_files(dir.path(), playbacks(parse_ts("2026-03-01T18:00:00Z").unwrap(), 200));
         p.keep_rollups(rollup_definition()).unwrap();
-        // The builder's thread made them: nothing is left to make.
-        let mut left = usize::MAX;
+        // The builder's thread makes them all: nothing is left waiting.
+        let mut status = None;
         for _ in 0..100 {
             std::thread::sleep(Duration::from_millis(100));
-            left = rolled_files(dir.path());
-            if left > 0 {
+            status = p.store().rollup_status();
+            if status.is_some_and(|s| s.rolled > 0 && s.waiting == 0) {
                 break;
             }
         }
-        assert!(left > 0, "no rollup was made");
+        let made = status.expect("rollups kept").rolled;
+        assert!(made > 0 && status.unwrap().waiting == 0, "not all rollups made: {status:?}");
         p.shutdown();
         drop(p);
         let p = open(dir.path());
-        assert_eq!(rolled_files(dir.path()), left, "the files' rollups stay theirs across a restart");
+        assert_eq!(rolled_files(dir.path()), made, "the files' rollups stay theirs across a restart");
         assert_same_answers(&p, tenant, "after a restart");
         p.shutdown();
     }

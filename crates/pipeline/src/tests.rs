@@ -42,11 +42,11 @@ fn events() -> Vec<EnrichedEvent> {
     out
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-fn wait_applied(p: &Pipeline) {
+pub(crate) fn wait_applied(p: &Pipeline) {
     for _ in 0..500 {
         if p.progress().applied_lsn.load(Ordering::SeqCst) >= p.progress().durable_lsn.load(Ordering::SeqCst) {
             return;

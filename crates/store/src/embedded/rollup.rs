@@ -36,15 +36,13 @@ impl TableState {
     /// Files of facts that want a rollup of `version`: settled ones, which
     /// no flush merges again soon (older days, and files already of a
     /// merged size). Today's small files are read as facts until merged.
-    pub(super) fn wanting_rollups(&self, version: &str) -> Vec<FileEntry> {
+    pub(super) fn wanting_rollups<'a>(&'a self, version: &'a str) -> impl Iterator<Item = &'a FileEntry> {
         let today = today();
         self.manifest
             .files
             .iter()
-            .filter(|f| f.rollup.as_ref().is_none_or(|r| r.version != version))
-            .filter(|f| f.partition().last < today || f.rows >= COMPACTED_ROWS)
-            .cloned()
-            .collect()
+            .filter(move |f| f.rollup.as_ref().is_none_or(|r| r.version != version))
+            .filter(move |f| f.partition().last < today || f.rows >= COMPACTED_ROWS)
     }
 
     /// Names `rollup` as the rollup of the file `path`. Answers the files
@@ -64,13 +62,11 @@ impl TableState {
     /// The files of `[from, to)` split in one look: the rollups of `version`
     /// of those that have one, and the files of facts of the others.
     pub(super) fn rolled_and_unrolled(&self, from: Micros, to: Micros, version: &str) -> (Vec<String>, Vec<String>) {
-        let (first, last) = (day_of(from), day_of(to - 1));
-        let path = |p: &str| self.dir.join(p).display().to_string();
         let (mut rolled, mut unrolled) = (Vec::new(), Vec::new());
-        for f in self.manifest.files.iter().filter(|f| f.partition().overlaps(first, last)) {
+        for f in self.entries_between(from, to) {
             match &f.rollup {
-                Some(r) if r.version == version => rolled.push(path(&r.path)),
-                _ => unrolled.push(path(&f.path)),
+                Some(r) if r.version == version => rolled.push(self.path_text(&r.path)),
+                _ => unrolled.push(self.path_text(&f.path)),
             }
         }
         (rolled, unrolled)
@@ -129,18 +125,23 @@ impl EmbeddedStore {
         }
         let version = version(definition);
         let began = Instant::now();
-        let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(io_err(self.folder.root()))?;
+        // Made when a file first wants a rollup: an idle round (most) makes none.
+        let mut runtime = None;
         let mut made = 0;
         for (_, tables) in self.all_tables() {
-            let (dir, wanting) = {
+            let (dir, wanting): (PathBuf, Vec<FileEntry>) = {
                 let t = lock(&tables);
-                (t.facts.dir.clone(), t.facts.wanting_rollups(&version))
+                (t.facts.dir.clone(), t.facts.wanting_rollups(&version).cloned().collect())
             };
             for entry in wanting {
                 if began.elapsed() >= budget {
                     return Ok(made);
                 }
                 let rel = rollup_path(&entry.path, &version);
+                let runtime = match &mut runtime {
+                    Some(r) => r,
+                    None => runtime.insert(tokio::runtime::Builder::new_current_thread().build().map_err(io_err(self.folder.root()))?),
+                };
                 let rows = match runtime.block_on(self.make_rollup(&dir.join(&entry.path), &dir.join(&rel), definition)) {
                     Ok(rows) => rows,
                     // Replaced meanwhile (and deleted: erasure deletes at once); its successor gets one.
@@ -204,7 +205,7 @@ impl EmbeddedStore {
                 .iter()
                 .filter(|f| f.rollup.as_ref().is_some_and(|r| r.version == version))
                 .count();
-            status.waiting += t.facts.wanting_rollups(&version).len();
+            status.waiting += t.facts.wanting_rollups(&version).count();
         }
         status
     }

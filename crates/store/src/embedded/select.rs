@@ -20,9 +20,10 @@ use crate::{Scope, Sql, StoreError, Table};
 impl EmbeddedStore {
     pub(crate) async fn run_select(&self, tenant: TenantId, scope: Scope, statements: &[Sql]) -> Result<Vec<Table>, StoreError> {
         let ctx = session(&self.runtime);
-        self.register_rows(&ctx, tenant, scope, "facts", |t| &t.facts, facts_schema()).await?;
-        if let Some(definition) = scope.rollups {
-            self.register_rollups(&ctx, tenant, scope, definition).await?;
+        // A scope with rollups reads its facts as `rollups` and `unrolled` only.
+        match scope.rollups {
+            Some(definition) => self.register_rollups(&ctx, tenant, scope, definition).await?,
+            None => self.register_rows(&ctx, tenant, scope, "facts", |t| &t.facts, facts_schema()).await?,
         }
         if scope.catalogue {
             ctx.register_batch("contents", contents_batch(&self.meta.contents(tenant)?)?)?;

@@ -453,12 +453,17 @@ impl TableState {
 
     /// The files that can hold rows of `[from, to)`.
     pub(super) fn files_between(&self, from: Micros, to: Micros) -> Vec<String> {
+        self.entries_between(from, to).map(|f| self.path_text(&f.path)).collect()
+    }
+
+    /// The manifest's entries whose partitions overlap `[from, to)`.
+    pub(super) fn entries_between(&self, from: Micros, to: Micros) -> impl Iterator<Item = &FileEntry> {
         let (first, last) = (day_of(from), day_of(to - 1));
-        self.manifest
-            .files
-            .iter()
-            .filter(|f| f.partition().overlaps(first, last))
-            .map(|f| self.dir.join(&f.path).display().to_string())
-            .collect()
+        self.manifest.files.iter().filter(move |f| f.partition().overlaps(first, last))
+    }
+
+    /// A path relative to the table folder, as a query engine is given it.
+    pub(super) fn path_text(&self, rel: &str) -> String {
+        self.dir.join(rel).display().to_string()
     }
 }
